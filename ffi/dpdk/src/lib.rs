@@ -1,0 +1,31 @@
+//! Thin safe layer over DPDK: EAL, mempools, mbufs, ethdev ports and their
+//! queues, lcore registration. With `dpdk-sys` this is the only code of the
+//! project that contains `unsafe`.
+//!
+//! Lifetimes are kept by reference counting rather than borrows, so handles
+//! can move into worker threads: a [`Port`] keeps its [`Mempool`] and the
+//! [`Eal`] alive, a queue keeps its port alive. Mbufs hold no reference (one
+//! refcount per packet would cost too much); instead a mempool that still has
+//! mbufs out when it is dropped is leaked rather than freed, and then EAL is
+//! never cleaned up, so an mbuf can never point into unmapped memory.
+
+mod eal;
+mod error;
+mod lcore;
+mod mbuf;
+mod mempool;
+mod port;
+
+pub use eal::{Eal, Lcore};
+pub use error::{Error, Result};
+pub use lcore::{current_lcore, pin_current_thread, register_current_thread, LcoreRegistration};
+pub use mbuf::{Burst, Mbuf};
+pub use mempool::Mempool;
+pub use port::{Link, Port, PortConfig, PortStats, RxQueue, TxQueue};
+
+/// The CPU's time-stamp counter (`rte_rdtsc`).
+#[inline]
+pub fn rdtsc() -> u64 {
+    // SAFETY: reads the TSC; no memory is touched.
+    unsafe { dpdk_sys::vtep_rdtsc() }
+}

@@ -1,0 +1,366 @@
+use std::ptr::NonNull;
+
+use dpdk_sys as sys;
+
+/// An owned packet buffer: not `Clone`, freed on drop. Field access is done
+/// in Rust at the offsets the bindings give, with no FFI call per packet.
+/// Only direct mbufs with reference count 1 are ever handed out, so the data
+/// is exclusively ours and `data_mut` is sound.
+#[repr(transparent)]
+pub struct Mbuf(NonNull<sys::rte_mbuf>);
+
+// SAFETY: an mbuf may be freed or sent from any thread; ownership is unique.
+unsafe impl Send for Mbuf {}
+
+macro_rules! field {
+    ($get:ident, $set:ident, $off:ident, $t:ty) => {
+        #[inline(always)]
+        fn $get(&self) -> $t {
+            // SAFETY: the offset comes from offsetof on this DPDK's rte_mbuf.
+            unsafe {
+                self.0
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(sys::$off as usize)
+                    .cast::<$t>()
+                    .read()
+            }
+        }
+        #[inline(always)]
+        #[allow(dead_code)]
+        fn $set(&mut self, v: $t) {
+            // SAFETY: as above; we own the mbuf.
+            unsafe {
+                self.0
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(sys::$off as usize)
+                    .cast::<$t>()
+                    .write(v)
+            }
+        }
+    };
+}
+
+impl Mbuf {
+    /// # Safety
+    /// `raw` must be a valid, exclusively owned, direct mbuf.
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(raw: NonNull<sys::rte_mbuf>) -> Mbuf {
+        Mbuf(raw)
+    }
+
+    /// Gives up ownership, e.g. to hand the mbuf to `rte_eth_tx_burst`.
+    #[inline(always)]
+    pub fn into_raw(self) -> *mut sys::rte_mbuf {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    field!(buf_addr, _set_buf_addr, VTEP_MBUF_OFF_BUF_ADDR, *mut u8);
+    field!(data_off, set_data_off, VTEP_MBUF_OFF_DATA_OFF, u16);
+    field!(nb_segs_raw, _set_nb_segs, VTEP_MBUF_OFF_NB_SEGS, u16);
+    field!(port_raw, _set_port, VTEP_MBUF_OFF_PORT, u16);
+    field!(pkt_len_raw, set_pkt_len, VTEP_MBUF_OFF_PKT_LEN, u32);
+    field!(data_len_raw, set_data_len, VTEP_MBUF_OFF_DATA_LEN, u16);
+    field!(buf_len, _set_buf_len, VTEP_MBUF_OFF_BUF_LEN, u16);
+
+    /// Bytes in this (first) segment.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.data_len_raw() as usize
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes in the whole packet, all segments.
+    #[inline(always)]
+    pub fn pkt_len(&self) -> usize {
+        self.pkt_len_raw() as usize
+    }
+
+    /// Number of segments; the data accessors see only the first.
+    #[inline(always)]
+    pub fn nb_segs(&self) -> u16 {
+        self.nb_segs_raw()
+    }
+
+    /// The port the mbuf was received on.
+    #[inline(always)]
+    pub fn port(&self) -> u16 {
+        self.port_raw()
+    }
+
+    #[inline(always)]
+    pub fn headroom(&self) -> usize {
+        self.data_off() as usize
+    }
+
+    #[inline(always)]
+    pub fn tailroom(&self) -> usize {
+        self.buf_len() as usize - self.data_off() as usize - self.len()
+    }
+
+    /// The first segment's data.
+    #[inline(always)]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: buf_addr + data_off .. + data_len lies inside the buffer.
+        unsafe {
+            std::slice::from_raw_parts(self.buf_addr().add(self.data_off() as usize), self.len())
+        }
+    }
+
+    /// The first segment's data, writable (the mbuf is exclusively ours).
+    #[inline(always)]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as `data`; &mut self guarantees exclusive access.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.buf_addr().add(self.data_off() as usize),
+                self.len(),
+            )
+        }
+    }
+
+    /// Grows the packet at the front by `n` bytes (into the headroom) and
+    /// returns them; None, unchanged, when the headroom is too small.
+    #[inline(always)]
+    pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > self.headroom() {
+            return None;
+        }
+        let n16 = n as u16;
+        self.set_data_off(self.data_off() - n16);
+        self.set_data_len(self.data_len_raw() + n16);
+        self.set_pkt_len(self.pkt_len_raw() + n as u32);
+        Some(&mut self.data_mut()[..n])
+    }
+
+    /// Removes `n` bytes from the front; false, unchanged, if shorter.
+    #[inline(always)]
+    pub fn adj(&mut self, n: usize) -> bool {
+        if n > self.len() {
+            return false;
+        }
+        let n16 = n as u16;
+        self.set_data_off(self.data_off() + n16);
+        self.set_data_len(self.data_len_raw() - n16);
+        self.set_pkt_len(self.pkt_len_raw() - n as u32);
+        true
+    }
+
+    /// Grows a single-segment packet at the end by `n` bytes and returns
+    /// them; None, unchanged, if the tailroom is too small or it is chained.
+    #[inline(always)]
+    pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        if self.nb_segs() != 1 || n > self.tailroom() {
+            return None;
+        }
+        let old = self.len();
+        self.set_data_len((old + n) as u16);
+        self.set_pkt_len(self.pkt_len_raw() + n as u32);
+        Some(&mut self.data_mut()[old..])
+    }
+
+    /// Removes `n` bytes from the end of a single-segment packet.
+    #[inline(always)]
+    pub fn trim(&mut self, n: usize) -> bool {
+        if self.nb_segs() != 1 || n > self.len() {
+            return false;
+        }
+        self.set_data_len(self.data_len_raw() - n as u16);
+        self.set_pkt_len(self.pkt_len_raw() - n as u32);
+        true
+    }
+}
+
+impl Drop for Mbuf {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf; it is returned to its pool.
+        unsafe { sys::vtep_pktmbuf_free(self.0.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for Mbuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mbuf")
+            .field("len", &self.len())
+            .field("pkt_len", &self.pkt_len())
+            .field("headroom", &self.headroom())
+            .finish()
+    }
+}
+
+/// A fixed array of up to N owned mbufs: what RX fills, TX drains and bulk
+/// alloc appends to. Remaining mbufs are bulk-freed on drop.
+pub struct Burst<const N: usize> {
+    pkts: [*mut sys::rte_mbuf; N],
+    len: usize,
+}
+
+// SAFETY: the burst owns its mbufs exclusively.
+unsafe impl<const N: usize> Send for Burst<N> {}
+
+impl<const N: usize> Default for Burst<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Burst<N> {
+    pub const fn new() -> Self {
+        Burst {
+            pkts: [std::ptr::null_mut(); N],
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.len == N
+    }
+
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Adds an mbuf; gives it back if the burst is full.
+    #[inline(always)]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.len == N {
+            return Err(m);
+        }
+        self.pkts[self.len] = m.into_raw();
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Takes the last mbuf.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: slots below len hold owned, valid mbufs.
+        Some(unsafe { Mbuf::from_raw(NonNull::new_unchecked(self.pkts[self.len])) })
+    }
+
+    /// Takes every mbuf, in order, leaving the burst empty.
+    #[inline(always)]
+    pub fn drain(&mut self) -> Drain<'_, N> {
+        let len = self.len;
+        self.len = 0;
+        Drain {
+            burst: self,
+            next: 0,
+            end: len,
+        }
+    }
+
+    /// The mbuf at `i`, borrowed.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> Option<&Mbuf> {
+        if i >= self.len {
+            return None;
+        }
+        // SAFETY: Mbuf is a repr(transparent) NonNull newtype; the slot
+        // holds a valid mbuf we own, and the borrow is tied to &self.
+        Some(unsafe { &*(&self.pkts[i] as *const *mut sys::rte_mbuf as *const Mbuf) })
+    }
+
+    /// Frees every mbuf at once (`rte_pktmbuf_free_bulk`).
+    #[inline(always)]
+    pub fn free_all(&mut self) {
+        if self.len > 0 {
+            // SAFETY: slots below len hold owned mbufs; they are given up.
+            unsafe { sys::rte_pktmbuf_free_bulk(self.pkts.as_mut_ptr(), self.len as u32) };
+            self.len = 0;
+        }
+    }
+
+    pub(crate) fn spare_ptr(&mut self) -> *mut *mut sys::rte_mbuf {
+        // SAFETY: len <= N, so this is at most one past the end.
+        unsafe { self.pkts.as_mut_ptr().add(self.len) }
+    }
+
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut *mut sys::rte_mbuf {
+        self.pkts.as_mut_ptr()
+    }
+
+    /// # Safety
+    /// Slots below `len` must hold owned, valid mbufs.
+    pub(crate) unsafe fn set_len(&mut self, len: usize) {
+        debug_assert!(len <= N);
+        self.len = len;
+    }
+
+    /// Drops the first `n` entries from the array without freeing them
+    /// (they were handed to the driver) and moves the rest to the front.
+    pub(crate) fn consume_front(&mut self, n: usize) {
+        self.pkts.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
+impl<const N: usize> Drop for Burst<N> {
+    fn drop(&mut self) {
+        self.free_all();
+    }
+}
+
+/// Iterator of [`Burst::drain`]. Mbufs not taken are freed when it drops.
+pub struct Drain<'a, const N: usize> {
+    burst: &'a mut Burst<N>,
+    next: usize,
+    end: usize,
+}
+
+impl<const N: usize> Iterator for Drain<'_, N> {
+    type Item = Mbuf;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Mbuf> {
+        if self.next == self.end {
+            return None;
+        }
+        let p = self.burst.pkts[self.next];
+        self.next += 1;
+        // SAFETY: slots in next..end still hold owned mbufs.
+        Some(unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.end - self.next;
+        (n, Some(n))
+    }
+}
+
+impl<const N: usize> ExactSizeIterator for Drain<'_, N> {}
+
+impl<const N: usize> Drop for Drain<'_, N> {
+    fn drop(&mut self) {
+        let rest = self.end - self.next;
+        if rest > 0 {
+            // SAFETY: the untaken slots still hold owned mbufs.
+            unsafe {
+                sys::rte_pktmbuf_free_bulk(self.burst.pkts.as_mut_ptr().add(self.next), rest as u32)
+            };
+        }
+    }
+}

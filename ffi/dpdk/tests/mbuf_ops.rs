@@ -1,0 +1,77 @@
+//! Mbuf prepend/adj/append/trim semantics, bulk alloc/free, and mempool
+//! exhaustion returning errors rather than panicking.
+mod common;
+
+use dpdk::{Burst, Eal, Error, Mempool};
+
+#[test]
+fn mbuf_semantics_and_exhaustion() {
+    let eal = common::eal(&[]);
+    assert!(matches!(
+        Eal::init(["--no-pci"]),
+        Err(Error::AlreadyInitialized)
+    ));
+    assert!(Eal::version().starts_with("DPDK "));
+
+    let pool = Mempool::new(&eal, "ops", 64, 0, 2176).unwrap();
+    let mut m = pool.alloc().unwrap();
+    let head0 = m.headroom();
+    let tail0 = m.tailroom();
+    assert_eq!(m.len(), 0);
+    assert!(head0 >= 64, "default headroom is RTE_PKTMBUF_HEADROOM");
+
+    m.append(10).unwrap().copy_from_slice(b"0123456789");
+    assert_eq!(m.data(), b"0123456789");
+    assert_eq!(m.tailroom(), tail0 - 10);
+
+    m.prepend(4).unwrap().copy_from_slice(b"HDR:");
+    assert_eq!(m.data(), b"HDR:0123456789");
+    assert_eq!(m.pkt_len(), 14);
+    assert_eq!(m.headroom(), head0 - 4);
+
+    assert!(m.adj(4));
+    assert_eq!(m.data(), b"0123456789");
+    assert!(m.trim(3));
+    assert_eq!(m.data(), b"0123456");
+    assert_eq!(m.pkt_len(), 7);
+
+    // Refusals leave the mbuf unchanged.
+    assert!(m.prepend(head0 + 1).is_none());
+    assert!(m.append(m.tailroom() + 1).is_none());
+    assert!(!m.adj(8));
+    assert!(!m.trim(8));
+    assert_eq!(m.data(), b"0123456");
+    m.data_mut()[0] = b'X';
+    assert_eq!(m.data()[0], b'X');
+    drop(m);
+
+    // Exhaustion: single allocs, then bulk, return errors; then recover.
+    let mut held = Vec::new();
+    loop {
+        match pool.alloc() {
+            Ok(m) => held.push(m),
+            Err(Error::NoMbufs) => break,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(held.len(), 64);
+    assert_eq!(pool.available(), 0);
+    let mut b = Burst::<32>::new();
+    assert!(matches!(pool.alloc_bulk(&mut b, 8), Err(Error::NoMbufs)));
+    assert!(b.is_empty());
+    held.truncate(40);
+    pool.alloc_bulk(&mut b, 24).unwrap();
+    assert_eq!(b.len(), 24);
+    assert!(
+        pool.alloc_bulk(&mut b, 16).is_err(),
+        "bulk larger than the burst's room"
+    );
+    b.free_all();
+    held.clear();
+    assert_eq!(pool.available(), 64);
+    assert!(
+        pool.alloc_from(&[0u8; 4000]).is_err(),
+        "frame larger than one mbuf"
+    );
+    assert_eq!(pool.in_use(), 0);
+}
