@@ -45,7 +45,15 @@ unsigned vtep_mempool_cache_len(struct rte_mempool *mp, unsigned lcore)
 
 unsigned vtep_mempool_ring_count(const struct rte_mempool *mp)
 {
-	return rte_mempool_ops_get_count(mp);
+	/* rte_mempool_ops_get_count is internal: subtract the caches instead. */
+	unsigned n = rte_mempool_avail_count(mp);
+	unsigned l;
+
+	if (mp->cache_size == 0)
+		return n;
+	for (l = 0; l < RTE_MAX_LCORE; l++)
+		n -= mp->local_cache[l].len;
+	return n;
 }
 
 uint16_t vtep_mbuf_default_headroom(void) { return RTE_PKTMBUF_HEADROOM; }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests, EAL tests on virtual devices
+# (--no-pci --no-huge, one EAL per process under nextest) and the end-to-end
+# tests. Needs root for namespaces, veth and tap devices.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build --release --bins
+cargo nextest run --workspace --no-fail-fast "$@"
