@@ -1,1 +1,181 @@
+//! The vtepd configuration: TOML schema, validation with errors that name the
+//! key and line, and the EAL argument list. See DESIGN.md for the keys.
 #![forbid(unsafe_code)]
+
+mod raw;
+mod types;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+pub use types::{MacAddr, Vni};
+
+/// A configuration error: what is wrong, where, and what is allowed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {msg}")]
+    Io { path: String, msg: String },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{key}{at}: {msg}", at = line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    Invalid {
+        key: String,
+        line: Option<usize>,
+        msg: String,
+    },
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub eal_args: Vec<String>,
+    pub dataplane: Dataplane,
+    pub underlay: Underlay,
+    pub neighbors: Vec<Neighbor>,
+    pub access: Vec<Access>,
+    pub vnis: Vec<VniConfig>,
+    pub fdb: Vec<StaticFdb>,
+    pub control: Control,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataplane {
+    pub workers: usize,
+    pub burst: usize,
+    pub mbufs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Underlay {
+    pub port: String,
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub udp_port: u16,
+    pub mtu: u16,
+    pub ttl: u8,
+    pub df: bool,
+    pub accept_unknown_sources: bool,
+    pub strict_reserved: bool,
+}
+
+impl Underlay {
+    /// True when `ip` is inside this VTEP's on-link prefix.
+    pub fn on_link(&self, ip: Ipv4Addr) -> bool {
+        let mask = if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix_len)
+        };
+        u32::from(ip) & mask == u32::from(self.address) & mask
+    }
+
+    /// The next hop towards `ip`: itself when on-link, else the gateway.
+    pub fn next_hop(&self, ip: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.on_link(ip) {
+            Some(ip)
+        } else {
+            self.gateway
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbor {
+    pub ip: Ipv4Addr,
+    pub mac: MacAddr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Access {
+    pub port: String,
+    /// VNI of untagged frames; None drops them.
+    pub vni: Option<Vni>,
+    /// 802.1Q VID -> VNI.
+    pub vlans: BTreeMap<u16, Vni>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VniConfig {
+    pub id: Vni,
+    pub flood: Vec<Ipv4Addr>,
+    pub learning: bool,
+    pub arp_suppress: bool,
+    pub mac_limit: u32,
+    pub aging_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticFdb {
+    pub vni: Vni,
+    pub mac: MacAddr,
+    pub remote: Ipv4Addr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    pub socket: PathBuf,
+    pub metrics: Option<SocketAddr>,
+    pub group: Option<String>,
+    pub state_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            path: path.display().to_string(),
+            msg: e.to_string(),
+        })?;
+        Config::parse(&text)
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        raw::parse(text)
+    }
+
+    /// Device names that the EAL arguments create (`--vdev NAME,...`) or
+    /// allow (`-a`/`--allow ADDR`).
+    pub fn eal_devices(&self) -> BTreeSet<String> {
+        eal_devices(&self.eal_args)
+    }
+
+    /// All port names, underlay first.
+    pub fn port_names(&self) -> Vec<&str> {
+        std::iter::once(self.underlay.port.as_str())
+            .chain(self.access.iter().map(|a| a.port.as_str()))
+            .collect()
+    }
+
+    pub fn vni(&self, id: Vni) -> Option<&VniConfig> {
+        self.vnis.iter().find(|v| v.id == id)
+    }
+}
+
+pub(crate) fn eal_devices(args: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut it = args.iter().peekable();
+    while let Some(a) = it.next() {
+        let val = if let Some(v) = a
+            .strip_prefix("--vdev=")
+            .or_else(|| a.strip_prefix("--allow="))
+        {
+            Some(v.to_string())
+        } else if a == "--vdev" || a == "-a" || a == "--allow" {
+            it.next().cloned()
+        } else {
+            a.strip_prefix("-a")
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        if let Some(v) = val {
+            out.insert(v.split(',').next().unwrap_or("").to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -14,9 +14,14 @@ fn af_packet_veth_both_ways() {
     let ns = Netns::new("afp");
     let (dp, peer) = (format!("vda{pid}"), format!("vdb{pid}"));
     let _link = LinkGuard(dp.clone());
-    sh(&format!("ip link add {dp} type veth peer name {peer} netns {}", ns.0));
+    sh(&format!(
+        "ip link add {dp} type veth peer name {peer} netns {}",
+        ns.0
+    ));
     sh(&format!("ip link set {dp} up"));
-    sh(&format!("ethtool -K {dp} tx off rx off tso off gso off gro off >/dev/null 2>&1 || true"));
+    sh(&format!(
+        "ethtool -K {dp} tx off rx off tso off gso off gro off >/dev/null 2>&1 || true"
+    ));
     ns.exec(&format!("ip link set {peer} up"));
 
     let eal = common::eal(&[format!("net_af_packet0,iface={dp}")]);
@@ -36,12 +41,22 @@ fn af_packet_veth_both_ways() {
         found = b.drain().any(|m| m.data() == &frame[..]);
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(found, "frame from the namespace reached the DPDK port intact");
+    assert!(
+        found,
+        "frame from the namespace reached the DPDK port intact"
+    );
 
     // DPDK -> namespace: start the capture, then send until it reports.
     let back = common::test_frame([2, 0, 0, 0, 0, 8], [2, 0, 0, 0, 0, 9], 3, 120);
     let cap = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns.0, "sh", "-c", &common::recv_raw_cmd(&peer, 0x88b5, 5)])
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            "sh",
+            "-c",
+            &common::recv_raw_cmd(&peer, 0x88b5, 5),
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -53,6 +68,9 @@ fn af_packet_veth_both_ways() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let got = cap.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), common::hex(&back));
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout).trim(),
+        common::hex(&back)
+    );
     assert!(port.stats().unwrap().tx_packets >= 1);
 }

@@ -18,7 +18,11 @@ fn registered_threads_use_the_mempool_cache() {
         let ring_before = p.ring_count();
         let m = p.alloc().unwrap();
         drop(m);
-        assert_eq!(p.ring_count(), ring_before, "no cache: the mbuf went back to the ring");
+        assert_eq!(
+            p.ring_count(),
+            ring_before,
+            "no cache: the mbuf went back to the ring"
+        );
 
         assert!(pin_current_thread(0));
         let reg = register_current_thread(&e).unwrap();
@@ -26,9 +30,18 @@ fn registered_threads_use_the_mempool_cache() {
         assert_eq!(current_lcore(), Some(reg.id()));
         let m = p.alloc().unwrap();
         drop(m);
-        assert!(p.cache_count(reg.id()) > 0, "the free landed in the lcore cache");
-        assert!(p.ring_count() < ring_before, "the cache was filled from the ring");
-        assert!(register_current_thread(&e).is_err(), "registering twice is an error");
+        assert!(
+            p.cache_count(reg.id()) > 0,
+            "the free landed in the lcore cache"
+        );
+        assert!(
+            p.ring_count() < ring_before,
+            "the cache was filled from the ring"
+        );
+        assert!(
+            register_current_thread(&e).is_err(),
+            "registering twice is an error"
+        );
         drop(reg);
         assert_eq!(current_lcore(), None);
     })

@@ -13,12 +13,20 @@ fn pcap_in_and_out() {
     std::fs::create_dir_all(&dir).unwrap();
     let (inp, outp) = (dir.join("in.pcap"), dir.join("out.pcap"));
     let frames: Vec<Vec<u8>> = (0..20u8)
-        .map(|i| common::test_frame([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4], i, 64 + 10 * i as usize))
+        .map(|i| {
+            common::test_frame(
+                [2, 0, 0, 0, 0, 3],
+                [2, 0, 0, 0, 0, 4],
+                i,
+                64 + 10 * i as usize,
+            )
+        })
         .collect();
     {
         let mut w = PcapWriter::new(File::create(&inp).unwrap()).unwrap();
         for f in &frames {
-            w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, f)).unwrap();
+            w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, f))
+                .unwrap();
         }
     }
     {

@@ -19,7 +19,10 @@ fn tap_passes_frames() {
     let (mut rx, mut tx) = port.configure(&PortConfig::default(), &pool).unwrap();
     port.start().unwrap();
     port.set_promiscuous(true).unwrap();
-    assert!(sh("ip -o link show").contains(&iface), "tap interface exists");
+    assert!(
+        sh("ip -o link show").contains(&iface),
+        "tap interface exists"
+    );
     sh(&format!("ip link set {iface} netns {}", ns.0));
     ns.exec(&format!("ip link set {iface} up"));
 
@@ -37,7 +40,14 @@ fn tap_passes_frames() {
 
     let back = common::test_frame([2, 0, 0, 0, 0, 6], [2, 0, 0, 0, 0, 5], 2, 80);
     let cap = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns.0, "sh", "-c", &common::recv_raw_cmd(&iface, 0x88b5, 5)])
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            "sh",
+            "-c",
+            &common::recv_raw_cmd(&iface, 0x88b5, 5),
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -49,5 +59,8 @@ fn tap_passes_frames() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let got = cap.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), common::hex(&back));
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout).trim(),
+        common::hex(&back)
+    );
 }

@@ -1,0 +1,560 @@
+//! The TOML schema as written (serde), and its validation into [`Config`].
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{
+    Access, Config, ConfigError, Control, Dataplane, MacAddr, Neighbor, StaticFdb, Underlay, Vni,
+    VniConfig,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    eal: Spanned<RawEal>,
+    #[serde(default)]
+    dataplane: Option<Spanned<RawDataplane>>,
+    underlay: Spanned<RawUnderlay>,
+    #[serde(default)]
+    neighbor: Vec<Spanned<RawNeighbor>>,
+    #[serde(default)]
+    access: Vec<Spanned<RawAccess>>,
+    #[serde(default)]
+    vni: Vec<Spanned<RawVni>>,
+    #[serde(default)]
+    fdb: Vec<Spanned<RawFdb>>,
+    #[serde(default)]
+    control: Option<Spanned<RawControl>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEal {
+    args: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataplane {
+    #[serde(default = "d_workers")]
+    workers: i64,
+    #[serde(default = "d_burst")]
+    burst: i64,
+    #[serde(default = "d_mbufs")]
+    mbufs: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnderlay {
+    port: String,
+    address: String,
+    gateway: Option<String>,
+    #[serde(default = "d_udp")]
+    udp_port: i64,
+    #[serde(default = "d_mtu")]
+    mtu: i64,
+    #[serde(default = "d_ttl")]
+    ttl: i64,
+    #[serde(default)]
+    df: bool,
+    #[serde(default)]
+    accept_unknown_sources: bool,
+    #[serde(default)]
+    strict_reserved: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNeighbor {
+    ip: String,
+    mac: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    port: String,
+    vni: Option<i64>,
+    #[serde(default)]
+    vlans: BTreeMap<String, i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVni {
+    id: i64,
+    #[serde(default)]
+    flood: Vec<String>,
+    #[serde(default = "d_true")]
+    learning: bool,
+    #[serde(default)]
+    arp_suppress: bool,
+    #[serde(default = "d_mac_limit")]
+    mac_limit: i64,
+    #[serde(default = "d_aging")]
+    aging_secs: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFdb {
+    vni: i64,
+    mac: String,
+    remote: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    #[serde(default = "d_socket")]
+    socket: String,
+    metrics: Option<String>,
+    group: Option<String>,
+    state_file: Option<String>,
+}
+
+fn d_workers() -> i64 {
+    1
+}
+fn d_burst() -> i64 {
+    32
+}
+fn d_mbufs() -> i64 {
+    16383
+}
+fn d_udp() -> i64 {
+    4789
+}
+fn d_mtu() -> i64 {
+    1500
+}
+fn d_ttl() -> i64 {
+    64
+}
+fn d_true() -> bool {
+    true
+}
+fn d_mac_limit() -> i64 {
+    65536
+}
+fn d_aging() -> i64 {
+    300
+}
+fn d_socket() -> String {
+    "/run/vtep/vtep.sock".into()
+}
+
+/// Largest burst a worker handles; its arrays are sized for it.
+pub const MAX_BURST: i64 = 256;
+
+struct Ctx<'a> {
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: std::ops::Range<usize>) -> usize {
+        self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    fn err<T>(
+        &self,
+        key: &str,
+        span: std::ops::Range<usize>,
+        msg: impl Into<String>,
+    ) -> Result<T, ConfigError> {
+        Err(ConfigError::Invalid {
+            key: key.into(),
+            line: Some(self.line(span)),
+            msg: msg.into(),
+        })
+    }
+
+    fn range(
+        &self,
+        key: &str,
+        span: std::ops::Range<usize>,
+        v: i64,
+        lo: i64,
+        hi: i64,
+    ) -> Result<i64, ConfigError> {
+        if v < lo || v > hi {
+            return self.err(key, span, format!("{v} is out of range {lo}..={hi}"));
+        }
+        Ok(v)
+    }
+
+    fn vni(&self, key: &str, span: std::ops::Range<usize>, v: i64) -> Result<Vni, ConfigError> {
+        match u32::try_from(v).ok().and_then(Vni::new) {
+            Some(x) => Ok(x),
+            None => self.err(
+                key,
+                span,
+                format!("{v} is not a VNI (must be 1..{})", Vni::MAX),
+            ),
+        }
+    }
+
+    fn ip(
+        &self,
+        key: &str,
+        span: std::ops::Range<usize>,
+        s: &str,
+    ) -> Result<Ipv4Addr, ConfigError> {
+        s.parse()
+            .or_else(|_| self.err(key, span, format!("{s:?} is not an IPv4 address")))
+    }
+
+    fn mac(
+        &self,
+        key: &str,
+        span: std::ops::Range<usize>,
+        s: &str,
+    ) -> Result<MacAddr, ConfigError> {
+        s.parse().or_else(|e: String| self.err(key, span, e))
+    }
+}
+
+pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| ConfigError::Parse(format_toml_error(text, &e)))?;
+    let c = Ctx { text };
+
+    let eal_span = raw.eal.span();
+    let eal_args = raw.eal.into_inner().args;
+    if eal_args.is_empty() {
+        return c.err(
+            "eal.args",
+            eal_span,
+            "empty: give at least the lcores and --no-pci or devices",
+        );
+    }
+    let devices = crate::eal_devices(&eal_args);
+
+    let dataplane = match raw.dataplane {
+        None => Dataplane {
+            workers: 1,
+            burst: 32,
+            mbufs: 16383,
+        },
+        Some(d) => {
+            let s = d.span();
+            let d = d.into_inner();
+            Dataplane {
+                workers: c.range("dataplane.workers", s.clone(), d.workers, 1, 64)? as usize,
+                burst: c.range("dataplane.burst", s.clone(), d.burst, 1, MAX_BURST)? as usize,
+                mbufs: c.range("dataplane.mbufs", s, d.mbufs, 1023, 1 << 26)? as u32,
+            }
+        }
+    };
+
+    let us = raw.underlay.span();
+    let u = raw.underlay.into_inner();
+    let (addr, plen) = match u.address.split_once('/') {
+        Some((a, p)) => {
+            let a = c.ip("underlay.address", us.clone(), a)?;
+            let p: i64 = p.parse().or_else(|_| {
+                c.err(
+                    "underlay.address",
+                    us.clone(),
+                    format!("{:?}: prefix length is not a number", u.address),
+                )
+            })?;
+            (
+                a,
+                c.range("underlay.address prefix length", us.clone(), p, 1, 32)? as u8,
+            )
+        }
+        None => {
+            return c.err(
+                "underlay.address",
+                us,
+                format!("{:?} needs a prefix length, e.g. 192.0.2.1/24", u.address),
+            )
+        }
+    };
+    let mut underlay = Underlay {
+        port: u.port.clone(),
+        address: addr,
+        prefix_len: plen,
+        gateway: None,
+        udp_port: c.range("underlay.udp_port", us.clone(), u.udp_port, 1, 65535)? as u16,
+        mtu: c.range("underlay.mtu", us.clone(), u.mtu, 576, 9216)? as u16,
+        ttl: c.range("underlay.ttl", us.clone(), u.ttl, 1, 255)? as u8,
+        df: u.df,
+        accept_unknown_sources: u.accept_unknown_sources,
+        strict_reserved: u.strict_reserved,
+    };
+    if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
+        return c.err(
+            "underlay.address",
+            us,
+            format!("{addr} cannot be a VTEP address"),
+        );
+    }
+    if let Some(g) = &u.gateway {
+        let g = c.ip("underlay.gateway", us.clone(), g)?;
+        if !underlay.on_link(g) || g == addr {
+            return c.err(
+                "underlay.gateway",
+                us,
+                format!("{g} is unreachable: not on the on-link prefix {addr}/{plen} or equal to the VTEP address"),
+            );
+        }
+        underlay.gateway = Some(g);
+    }
+    check_device(&c, &devices, "underlay.port", us.clone(), &underlay.port)?;
+
+    let mut neighbors = Vec::new();
+    let mut seen_nb = HashSet::new();
+    for n in raw.neighbor {
+        let s = n.span();
+        let n = n.into_inner();
+        let ip = c.ip("neighbor.ip", s.clone(), &n.ip)?;
+        let mac = c.mac("neighbor.mac", s.clone(), &n.mac)?;
+        if mac.is_multicast() || mac.is_zero() {
+            return c.err("neighbor.mac", s, format!("{mac} is not a unicast MAC"));
+        }
+        if !underlay.on_link(ip) {
+            return c.err(
+                "neighbor.ip",
+                s,
+                format!("{ip} is not on the on-link prefix {addr}/{plen}"),
+            );
+        }
+        if !seen_nb.insert(ip) {
+            return c.err("neighbor.ip", s, format!("{ip} is listed twice"));
+        }
+        neighbors.push(Neighbor { ip, mac });
+    }
+
+    let mut vnis: Vec<VniConfig> = Vec::new();
+    let mut vni_lines = BTreeMap::new();
+    for v in raw.vni {
+        let s = v.span();
+        let v = v.into_inner();
+        let id = c.vni("vni.id", s.clone(), v.id)?;
+        if vni_lines.insert(id, s.clone()).is_some() {
+            return c.err("vni.id", s, format!("VNI {id} is defined twice"));
+        }
+        let mut flood = Vec::new();
+        for f in &v.flood {
+            let ip = c.ip("vni.flood", s.clone(), f)?;
+            if ip == addr {
+                return c.err("vni.flood", s, format!("{ip} is this VTEP's own address"));
+            }
+            if !flood.contains(&ip) {
+                flood.push(ip);
+            }
+            if !underlay.on_link(ip) && underlay.gateway.is_none() {
+                return c.err(
+                    "vni.flood",
+                    s,
+                    format!("{ip} is off-link and no underlay.gateway is set"),
+                );
+            }
+        }
+        vnis.push(VniConfig {
+            id,
+            flood,
+            learning: v.learning,
+            arp_suppress: v.arp_suppress,
+            mac_limit: c.range("vni.mac_limit", s.clone(), v.mac_limit, 0, 1 << 24)? as u32,
+            aging_secs: c.range("vni.aging_secs", s, v.aging_secs, 1, 86400 * 7)? as u32,
+        });
+    }
+
+    let mut access = Vec::new();
+    let mut used_vnis = BTreeSet::new();
+    let mut ports = BTreeSet::from([underlay.port.clone()]);
+    for a in raw.access {
+        let s = a.span();
+        let a = a.into_inner();
+        check_device(&c, &devices, "access.port", s.clone(), &a.port)?;
+        if !ports.insert(a.port.clone()) {
+            return c.err(
+                "access.port",
+                s,
+                format!(
+                    "{:?} is already used by the underlay or another access port",
+                    a.port
+                ),
+            );
+        }
+        let vni = match a.vni {
+            Some(v) => Some(c.vni("access.vni", s.clone(), v)?),
+            None => None,
+        };
+        let mut vlans = BTreeMap::new();
+        for (k, v) in &a.vlans {
+            let vid: i64 = k
+                .parse()
+                .or_else(|_| c.err("access.vlans", s.clone(), format!("{k:?} is not a VLAN id")))?;
+            let vid = c.range("access.vlans VLAN id", s.clone(), vid, 1, 4094)? as u16;
+            let vn = c.vni("access.vlans", s.clone(), *v)?;
+            if Some(vn) == vni || vlans.values().any(|x| *x == vn) {
+                return c.err(
+                    "access.vlans",
+                    s,
+                    format!(
+                        "VNI {vn} is mapped twice on port {:?}; each VNI has one VLAN per port",
+                        a.port
+                    ),
+                );
+            }
+            vlans.insert(vid, vn);
+        }
+        if vni.is_none() && vlans.is_empty() {
+            return c.err(
+                "access",
+                s,
+                format!("port {:?} maps no VNI: set vni or vlans", a.port),
+            );
+        }
+        for v in vni.iter().chain(vlans.values()) {
+            if !vni_lines.contains_key(v) {
+                return c.err(
+                    "access",
+                    s,
+                    format!("VNI {v} of port {:?} has no [[vni]] section", a.port),
+                );
+            }
+            used_vnis.insert(*v);
+        }
+        access.push(Access {
+            port: a.port,
+            vni,
+            vlans,
+        });
+    }
+    for (v, s) in &vni_lines {
+        if !used_vnis.contains(v) {
+            return c.err(
+                "vni.id",
+                s.clone(),
+                format!("VNI {v} is used by no access port"),
+            );
+        }
+    }
+    if access.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "access".into(),
+            line: None,
+            msg: "no [[access]] port: a VTEP needs at least one".into(),
+        });
+    }
+
+    let mut fdb = Vec::new();
+    let mut seen = HashSet::new();
+    for f in raw.fdb {
+        let s = f.span();
+        let f = f.into_inner();
+        let vni = c.vni("fdb.vni", s.clone(), f.vni)?;
+        if !vni_lines.contains_key(&vni) {
+            return c.err("fdb.vni", s, format!("VNI {vni} has no [[vni]] section"));
+        }
+        let mac = c.mac("fdb.mac", s.clone(), &f.mac)?;
+        if mac.is_multicast() || mac.is_zero() {
+            return c.err("fdb.mac", s, format!("{mac} is not a unicast MAC"));
+        }
+        let remote = c.ip("fdb.remote", s.clone(), &f.remote)?;
+        if remote == addr {
+            return c.err(
+                "fdb.remote",
+                s,
+                format!("{remote} is this VTEP's own address"),
+            );
+        }
+        if !underlay.on_link(remote) && underlay.gateway.is_none() {
+            return c.err(
+                "fdb.remote",
+                s,
+                format!("{remote} is off-link and no underlay.gateway is set"),
+            );
+        }
+        if !seen.insert((vni, mac)) {
+            return c.err("fdb.mac", s, format!("{mac} in VNI {vni} has two entries"));
+        }
+        fdb.push(StaticFdb { vni, mac, remote });
+    }
+
+    let control = match raw.control {
+        None => Control {
+            socket: d_socket().into(),
+            metrics: None,
+            group: None,
+            state_file: None,
+        },
+        Some(ctl) => {
+            let s = ctl.span();
+            let ctl = ctl.into_inner();
+            let metrics = match ctl.metrics {
+                Some(m) => Some(m.parse::<SocketAddr>().or_else(|_| {
+                    c.err(
+                        "control.metrics",
+                        s.clone(),
+                        format!("{m:?} is not ADDR:PORT"),
+                    )
+                })?),
+                None => None,
+            };
+            Control {
+                socket: PathBuf::from(ctl.socket),
+                metrics,
+                group: ctl.group,
+                state_file: ctl.state_file.map(PathBuf::from),
+            }
+        }
+    };
+
+    Ok(Config {
+        eal_args,
+        dataplane,
+        underlay,
+        neighbors,
+        access,
+        vnis,
+        fdb,
+        control,
+    })
+}
+
+fn check_device(
+    c: &Ctx<'_>,
+    devices: &BTreeSet<String>,
+    key: &str,
+    span: std::ops::Range<usize>,
+    name: &str,
+) -> Result<(), ConfigError> {
+    // Virtual devices must be created by a --vdev; PCI devices may be probed
+    // without an allow list, so only vdev-looking names are checked here.
+    if name.starts_with("net_") && !devices.contains(name) {
+        return c.err(
+            key,
+            span,
+            format!("no DPDK device {name:?}: add --vdev={name},... to [eal].args"),
+        );
+    }
+    if name.is_empty() {
+        return c.err(key, span, "empty port name");
+    }
+    Ok(())
+}
+
+fn format_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message();
+    match e.span() {
+        Some(s) => {
+            let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        }
+        None => msg.to_string(),
+    }
+}

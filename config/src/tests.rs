@@ -1,0 +1,169 @@
+use super::*;
+
+pub(crate) const SAMPLE: &str = r#"
+[eal]
+args = ["-l", "0-1", "--no-pci", "--vdev=net_af_packet0,iface=ul0", "--vdev=net_af_packet1,iface=acc0"]
+
+[dataplane]
+workers = 1
+burst = 32
+mbufs = 16383
+
+[underlay]
+port = "net_af_packet0"
+address = "192.0.2.1/24"
+gateway = "192.0.2.254"
+udp_port = 4789
+mtu = 1500
+ttl = 64
+accept_unknown_sources = false
+
+[[neighbor]]
+ip = "192.0.2.2"
+mac = "02:00:00:00:02:02"
+
+[[access]]
+port = "net_af_packet1"
+vni = 100
+vlans = { 10 = 200 }
+
+[[vni]]
+id = 100
+flood = ["192.0.2.2", "192.0.2.3"]
+learning = true
+arp_suppress = false
+mac_limit = 65536
+aging_secs = 300
+
+[[vni]]
+id = 200
+
+[[fdb]]
+vni = 100
+mac = "02:00:00:00:00:aa"
+remote = "192.0.2.2"
+
+[control]
+socket = "/run/vtep/vtep.sock"
+metrics = "127.0.0.1:9477"
+"#;
+
+fn err(text: &str) -> String {
+    Config::parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn sample_parses() {
+    let c = Config::parse(SAMPLE).unwrap();
+    assert_eq!(c.underlay.address, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(c.underlay.prefix_len, 24);
+    assert_eq!(c.underlay.gateway, Some(Ipv4Addr::new(192, 0, 2, 254)));
+    assert_eq!(c.access[0].vlans[&10], Vni::new(200).unwrap());
+    assert_eq!(c.vnis.len(), 2);
+    assert!(c.vnis[1].learning, "learning defaults on");
+    assert_eq!(c.vnis[1].aging_secs, 300);
+    assert_eq!(c.fdb[0].mac.to_string(), "02:00:00:00:00:aa");
+    assert_eq!(c.control.metrics.unwrap().port(), 9477);
+    assert_eq!(c.port_names(), vec!["net_af_packet0", "net_af_packet1"]);
+    assert!(c.underlay.on_link(Ipv4Addr::new(192, 0, 2, 77)));
+    assert_eq!(
+        c.underlay.next_hop(Ipv4Addr::new(198, 51, 100, 1)),
+        c.underlay.gateway
+    );
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let t = SAMPLE.replace("ttl = 64", "ttl = 64\nttll = 3");
+    let e = err(&t);
+    assert!(e.contains("ttll") && e.contains("line 17"), "{e}");
+}
+
+#[test]
+fn vni_zero_and_too_large() {
+    let e = err(&SAMPLE.replace("id = 200", "id = 0"));
+    assert!(
+        e.contains("vni.id") && e.contains("0 is not a VNI") && e.contains("line 36"),
+        "{e}"
+    );
+    let e = err(&SAMPLE.replace("id = 200", "id = 16777216"));
+    assert!(e.contains("16777216 is not a VNI"), "{e}");
+}
+
+#[test]
+fn bad_mac_and_ip() {
+    let e = err(&SAMPLE.replace("02:00:00:00:00:aa", "02:00:00:00:aa"));
+    assert!(e.contains("fdb.mac") && e.contains("not a MAC"), "{e}");
+    let e = err(&SAMPLE.replace("\"192.0.2.3\"", "\"192.0.2.300\""));
+    assert!(e.contains("vni.flood") && e.contains("192.0.2.300"), "{e}");
+    let e = err(&SAMPLE.replace("address = \"192.0.2.1/24\"", "address = \"192.0.2.1\""));
+    assert!(e.contains("prefix length"), "{e}");
+}
+
+#[test]
+fn port_without_device() {
+    let e = err(&SAMPLE.replace("port = \"net_af_packet1\"", "port = \"net_tap7\""));
+    assert!(
+        e.contains("access.port") && e.contains("--vdev=net_tap7"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vni_without_access_port() {
+    let e = err(&SAMPLE.replace("vlans = { 10 = 200 }", ""));
+    assert!(e.contains("VNI 200 is used by no access port"), "{e}");
+}
+
+#[test]
+fn duplicates_rejected() {
+    let e = err(&SAMPLE.replace("[[vni]]\nid = 200", "[[vni]]\nid = 200\n[[vni]]\nid = 200"));
+    assert!(e.contains("defined twice"), "{e}");
+    let dup = SAMPLE.replace(
+        "[control]",
+        "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:AA\"\nremote = \"192.0.2.3\"\n[control]",
+    );
+    let e = err(&dup);
+    assert!(e.contains("two entries"), "{e}");
+    let e = err(&SAMPLE.replace("port = \"net_af_packet1\"", "port = \"net_af_packet0\""));
+    assert!(e.contains("already used"), "{e}");
+}
+
+#[test]
+fn unreachable_gateway_and_types() {
+    let e = err(&SAMPLE.replace("192.0.2.254", "10.9.9.9"));
+    assert!(
+        e.contains("underlay.gateway") && e.contains("unreachable"),
+        "{e}"
+    );
+    let e = err(&SAMPLE.replace("mtu = 1500", "mtu = \"big\""));
+    assert!(e.contains("line 15") && e.contains("invalid type"), "{e}");
+    let e = err(&SAMPLE.replace("mtu = 1500", "mtu = 100"));
+    assert!(e.contains("underlay.mtu") && e.contains("576"), "{e}");
+    let e = err("[eal\nargs=[]");
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn eal_device_names() {
+    let d = eal_devices(&[
+        "--vdev=net_pcap0,rx_pcap=a".into(),
+        "--vdev".into(),
+        "net_null1".into(),
+        "-a".into(),
+        "0000:01:00.0".into(),
+        "-a0000:02:00.0".into(),
+    ]);
+    assert!(d.contains("net_pcap0") && d.contains("net_null1"));
+    assert!(d.contains("0000:01:00.0") && d.contains("0000:02:00.0"));
+}
+
+#[test]
+fn mac_and_vni_types() {
+    assert_eq!(Vni::new(0), None);
+    assert_eq!(Vni::new(1 << 24), None);
+    assert_eq!(Vni::new(5).unwrap().get(), 5);
+    let m: MacAddr = "02-00-00-00-00-0A".parse().unwrap();
+    assert_eq!(m.to_string(), "02:00:00:00:00:0a");
+    assert!(MacAddr::BROADCAST.is_multicast());
+}
