@@ -4,6 +4,12 @@
 #![forbid(unsafe_code)]
 
 pub mod buf;
+pub mod decap;
 pub mod drops;
+pub mod encap;
 pub mod fdb;
+pub mod state;
 pub mod wire;
+
+#[cfg(test)]
+mod pipeline_tests;

@@ -1,0 +1,482 @@
+//! Byte-level tests of encap and decap on plain buffers, checked against
+//! frames built and parsed independently with etherparse.
+
+use std::net::Ipv4Addr;
+
+use etherparse::{Ipv4Header, PacketBuilder, SlicedPacket};
+use hashbrown::HashMap;
+use vtep_config::Vni;
+
+use crate::buf::{PacketBuf, VecBuf};
+use crate::decap::{classify_underlay, Underlay};
+use crate::drops::DropReason;
+use crate::encap::{classify_access, encapsulate, flow_hash, push_vlan, source_port};
+use crate::state::{AccessState, RemoteState, State, Template, VniState};
+use crate::wire::OUTER_LEN;
+
+const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+const PEER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+pub(crate) fn state() -> State {
+    let mut vni_index = HashMap::new();
+    vni_index.insert(100, 0);
+    vni_index.insert(200, 1);
+    let mut acc = AccessState::new("acc0");
+    acc.untagged = Some(0);
+    acc.vlans[10] = Some(1);
+    let mut remote_index = HashMap::new();
+    remote_index.insert(PEER_IP, 0);
+    State {
+        generation: 1,
+        our_ip: OUR_IP,
+        our_mac: OUR_MAC,
+        udp_port: 4789,
+        mtu: 1500,
+        accept_unknown_sources: false,
+        strict_reserved: false,
+        vnis: vec![
+            Some(VniState {
+                vni: Vni::new(100).unwrap(),
+                learning: true,
+                arp_suppress: false,
+                flood: vec![0],
+                ports: vec![(0, None)],
+            }),
+            Some(VniState {
+                vni: Vni::new(200).unwrap(),
+                learning: true,
+                arp_suppress: false,
+                flood: vec![0],
+                ports: vec![(0, Some(10))],
+            }),
+        ],
+        vni_index,
+        access: vec![acc],
+        remotes: vec![Some(RemoteState {
+            ip: PEER_IP,
+            template: Some(template()),
+        })],
+        remote_index,
+        arp: HashMap::new(),
+    }
+}
+
+fn template() -> Template {
+    Template::new(PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, true)
+}
+
+/// An inner tenant frame: Ethernet/IPv4/UDP with `payload` bytes.
+fn inner(sport: u16, payload: usize) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(sport, 80);
+    let mut v = Vec::new();
+    b.write(&mut v, &vec![0x5a; payload]).unwrap();
+    v
+}
+
+fn encapped(frame: &[u8], vni: u32) -> Vec<u8> {
+    let mut b = VecBuf::new(frame);
+    encapsulate(&mut b, &template(), vni, 1500).unwrap();
+    b.data().to_vec()
+}
+
+#[test]
+fn encap_matches_rfc7348_layout() {
+    let f = inner(1234, 100);
+    let out = encapped(&f, 100);
+    assert_eq!(out.len(), f.len() + 50);
+    let p = SlicedPacket::from_ethernet(&out).unwrap();
+    let eth = match p.link.unwrap() {
+        etherparse::LinkSlice::Ethernet2(e) => e,
+        _ => panic!("not ethernet"),
+    };
+    assert_eq!(eth.destination(), PEER_MAC);
+    assert_eq!(eth.source(), OUR_MAC);
+    let ip = match p.net.unwrap() {
+        etherparse::NetSlice::Ipv4(i) => i.header().to_header(),
+        _ => panic!("not ipv4"),
+    };
+    assert_eq!(
+        ip.header_checksum,
+        ip.calc_header_checksum(),
+        "IPv4 checksum correct"
+    );
+    assert_eq!(
+        (ip.source, ip.destination),
+        (OUR_IP.octets(), PEER_IP.octets())
+    );
+    assert_eq!(ip.time_to_live, 64);
+    assert!(ip.dont_fragment);
+    assert_eq!(ip.total_len as usize, out.len() - 14);
+    let udp = match p.transport.unwrap() {
+        etherparse::TransportSlice::Udp(u) => u,
+        _ => panic!("not udp"),
+    };
+    assert_eq!(udp.destination_port(), 4789);
+    assert!(udp.source_port() >= 49152);
+    assert_eq!(udp.checksum(), 0, "UDP checksum 0 over IPv4");
+    assert_eq!(udp.length() as usize, out.len() - 34);
+    let vx = udp.payload();
+    assert_eq!(
+        vx[..8],
+        [0x08, 0, 0, 0, 0, 0, 100, 0],
+        "I flag, reserved zero, VNI 100"
+    );
+    assert_eq!(&vx[8..], &f[..]);
+
+    let big = encapped(&f, 0xabcdef);
+    assert_eq!(big[46..50], [0xab, 0xcd, 0xef, 0]);
+    let hdr = Ipv4Header::from_slice(&big[14..]).unwrap().0;
+    assert_eq!(hdr.header_checksum, hdr.calc_header_checksum());
+}
+
+#[test]
+fn source_ports_spread_over_flows() {
+    let ports: std::collections::HashSet<u16> = (0..256)
+        .map(|i| source_port(flow_hash(&inner(1000 + i, 10))))
+        .collect();
+    assert!(ports.iter().all(|p| *p >= 49152));
+    assert!(
+        ports.len() > 230,
+        "256 flows gave only {} ports",
+        ports.len()
+    );
+    assert_eq!(
+        flow_hash(&inner(7, 10)),
+        flow_hash(&inner(7, 99)),
+        "same flow, same port"
+    );
+}
+
+#[test]
+fn mtu_is_never_exceeded() {
+    // 1464-byte inner frame + 36 = 1500: fits; one byte more does not.
+    let fits = inner(1, 1464 - 42);
+    let mut b = VecBuf::new(&fits);
+    assert!(encapsulate(&mut b, &template(), 100, 1500).is_ok());
+    let over = inner(1, 1465 - 42);
+    let mut b = VecBuf::new(&over);
+    assert_eq!(
+        encapsulate(&mut b, &template(), 100, 1500),
+        Err(DropReason::MtuExceeded)
+    );
+    assert_eq!(b.data(), &over[..], "unchanged on failure");
+}
+
+#[test]
+fn access_classification_and_vlan_strip() {
+    let st = state();
+    let f = inner(5, 20);
+    let mut b = VecBuf::new(&f);
+    assert_eq!(classify_access(&mut b, &st.access[0]), Ok(0));
+    assert_eq!(b.data(), &f[..]);
+
+    let mut tagged = f[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00, 0x20, 0x0a]); // PCP 1, VID 10
+    tagged.extend_from_slice(&f[12..]);
+    let mut b = VecBuf::new(&tagged);
+    assert_eq!(classify_access(&mut b, &st.access[0]), Ok(1));
+    assert_eq!(b.data(), &f[..], "tag stripped");
+    push_vlan(&mut b, 10).unwrap();
+    assert_eq!(
+        &b.data()[..16],
+        &[&f[..12], &[0x81, 0x00, 0x00, 0x0a][..]].concat()[..]
+    );
+
+    let mut unmapped = tagged.clone();
+    unmapped[15] = 11;
+    assert_eq!(
+        classify_access(&mut VecBuf::new(&unmapped), &st.access[0]),
+        Err(DropReason::AccessVlanUnmapped)
+    );
+    let mut qinq = tagged.clone();
+    qinq[16..18].copy_from_slice(&[0x81, 0x00]);
+    assert_eq!(
+        classify_access(&mut VecBuf::new(&qinq), &st.access[0]),
+        Err(DropReason::AccessQinq)
+    );
+    let mut sa = f.clone();
+    sa[12..14].copy_from_slice(&[0x88, 0xa8]);
+    assert_eq!(
+        classify_access(&mut VecBuf::new(&sa), &st.access[0]),
+        Err(DropReason::AccessQinq)
+    );
+    let mut mc = f.clone();
+    mc[6] = 1;
+    assert_eq!(
+        classify_access(&mut VecBuf::new(&mc), &st.access[0]),
+        Err(DropReason::AccessSrcInvalid)
+    );
+    assert_eq!(
+        classify_access(&mut VecBuf::new(&f[..13]), &st.access[0]),
+        Err(DropReason::AccessRunt)
+    );
+    let mut none = st.access[0].clone();
+    none.untagged = None;
+    assert_eq!(
+        classify_access(&mut VecBuf::new(&f), &none),
+        Err(DropReason::AccessNoVni)
+    );
+}
+
+/// A VXLAN packet from the peer to us, as the peer would build it.
+fn from_peer(vni: u32, f: &[u8]) -> Vec<u8> {
+    let t = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+    let mut b = VecBuf::new(f);
+    encapsulate(&mut b, &t, vni, 9000).unwrap();
+    b.data().to_vec()
+}
+
+fn fix_csum(p: &mut [u8]) {
+    let ihl = (p[14] & 0xf) as usize * 4;
+    p[24] = 0;
+    p[25] = 0;
+    let c = crate::wire::checksum(&p[14..14 + ihl]);
+    p[24..26].copy_from_slice(&c.to_be_bytes());
+}
+
+#[test]
+fn decap_accepts_valid_vxlan() {
+    let st = state();
+    let f = inner(9, 30);
+    let p = from_peer(100, &f);
+    match classify_underlay(&p, &st).unwrap() {
+        Underlay::Vxlan {
+            vni,
+            src,
+            remote,
+            inner_off,
+            inner_len,
+            reserved_set,
+        } => {
+            assert_eq!((vni, src, remote), (0, PEER_IP, Some(0)));
+            assert_eq!(&p[inner_off..inner_off + inner_len], &f[..]);
+            assert!(!reserved_set);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Ethernet padding after the IP packet is not part of the inner frame.
+    let mut padded = p.clone();
+    padded.extend_from_slice(&[0; 6]);
+    match classify_underlay(&padded, &st).unwrap() {
+        Underlay::Vxlan { inner_len, .. } => assert_eq!(inner_len, f.len()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn decap_honours_ipv4_options() {
+    let st = state();
+    let f = inner(9, 30);
+    let p = from_peer(100, &f);
+    // Insert 4 bytes of options (NOP x4) after the 20-byte IPv4 header.
+    let mut o = p[..34].to_vec();
+    o.extend_from_slice(&[1, 1, 1, 1]);
+    o.extend_from_slice(&p[34..]);
+    o[14] = 0x46;
+    let tl = u16::from_be_bytes([o[16], o[17]]) + 4;
+    o[16..18].copy_from_slice(&tl.to_be_bytes());
+    fix_csum(&mut o);
+    match classify_underlay(&o, &st).unwrap() {
+        Underlay::Vxlan {
+            inner_off,
+            inner_len,
+            ..
+        } => {
+            assert_eq!(inner_off, 54);
+            assert_eq!(&o[inner_off..inner_off + inner_len], &f[..]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn decap_drop_rules() {
+    let mut st = state();
+    let f = inner(9, 30);
+    let p = from_peer(100, &f);
+    let check = |st: &State, pkt: &[u8], want: DropReason| {
+        assert_eq!(classify_underlay(pkt, st), Err(want), "{}", want.name());
+    };
+    let m = |edit: &dyn Fn(&mut Vec<u8>), csum: bool| {
+        let mut q = p.clone();
+        edit(&mut q);
+        if csum {
+            fix_csum(&mut q);
+        }
+        q
+    };
+    check(&st, &p[..13], DropReason::UnderlayRunt);
+    check(&st, &m(&|q| q[0] = 4, false), DropReason::UnderlayNotOurMac);
+    check(
+        &st,
+        &m(&|q| q[..6].copy_from_slice(&[0xff; 6]), false),
+        DropReason::UnderlayNotOurMac,
+    );
+    check(
+        &st,
+        &m(&|q| q[12..14].copy_from_slice(&[0x86, 0xdd]), false),
+        DropReason::UnderlayEthertype,
+    );
+    check(&st, &p[..30], DropReason::Ipv4Length);
+    check(&st, &m(&|q| q[14] = 0x65, true), DropReason::Ipv4Version);
+    check(&st, &m(&|q| q[14] = 0x44, true), DropReason::Ipv4Ihl);
+    check(
+        &st,
+        &m(
+            &|q| {
+                q[14] = 0x4f;
+                q.truncate(60)
+            },
+            false,
+        ),
+        DropReason::Ipv4Ihl,
+    );
+    check(
+        &st,
+        &m(&|q| q[16..18].copy_from_slice(&2000u16.to_be_bytes()), true),
+        DropReason::Ipv4Length,
+    );
+    check(
+        &st,
+        &m(&|q| q[16..18].copy_from_slice(&10u16.to_be_bytes()), true),
+        DropReason::Ipv4Length,
+    );
+    check(&st, &m(&|q| q[24] ^= 0xff, false), DropReason::Ipv4Checksum);
+    check(&st, &m(&|q| q[20] = 0x20, true), DropReason::Ipv4Fragment); // first (MF)
+    check(&st, &m(&|q| q[21] = 0x10, true), DropReason::Ipv4Fragment); // last (offset)
+    check(
+        &st,
+        &m(
+            &|q| {
+                q[20] = 0x20;
+                q[21] = 0x10
+            },
+            true,
+        ),
+        DropReason::Ipv4Fragment,
+    ); // middle
+    check(&st, &m(&|q| q[33] = 9, true), DropReason::NotOurIp);
+    check(&st, &m(&|q| q[23] = 6, true), DropReason::UnderlayProto);
+    check(
+        &st,
+        &m(&|q| q[38..40].copy_from_slice(&9u16.to_be_bytes()), false),
+        DropReason::UdpLength,
+    );
+    check(
+        &st,
+        &m(
+            &|q| q[36..38].copy_from_slice(&4790u16.to_be_bytes()),
+            false,
+        ),
+        DropReason::UdpPort,
+    );
+    check(&st, &m(&|q| q[42] = 0, false), DropReason::VxlanFlagI);
+    check(&st, &m(&|q| q[48] = 101, false), DropReason::VniUnknown);
+    check(
+        &st,
+        &m(&|q| q[46..49].copy_from_slice(&[0, 0, 0]), false),
+        DropReason::VniUnknown,
+    );
+    check(&st, &m(&|q| q[29] = 77, true), DropReason::UnknownSource);
+    check(&st, &m(&|q| q[56] = 1, false), DropReason::InnerSrcInvalid);
+    check(
+        &st,
+        &m(&|q| q[62..64].copy_from_slice(&[0x81, 0]), false),
+        DropReason::InnerVlan,
+    );
+    check(
+        &st,
+        &m(&|q| q[62..64].copy_from_slice(&[0x88, 0xa8]), false),
+        DropReason::InnerVlan,
+    );
+
+    // VXLAN truncated and inner runt: shorten UDP and IP lengths to match.
+    let cut = |n: usize| {
+        let mut q = p[..n].to_vec();
+        let ip_len = (n - 14) as u16;
+        q[16..18].copy_from_slice(&ip_len.to_be_bytes());
+        q[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+        fix_csum(&mut q);
+        q
+    };
+    check(&st, &cut(46), DropReason::VxlanTruncated);
+    check(&st, &cut(60), DropReason::InnerRunt);
+
+    // Reserved bits: ignored (and reported) by default, dropped when strict.
+    let r = m(
+        &|q| {
+            q[43] = 1;
+            q[49] = 1
+        },
+        false,
+    );
+    assert!(matches!(
+        classify_underlay(&r, &st),
+        Ok(Underlay::Vxlan {
+            reserved_set: true,
+            ..
+        })
+    ));
+    st.strict_reserved = true;
+    check(&st, &r, DropReason::VxlanReserved);
+    st.strict_reserved = false;
+
+    // Unknown sources are accepted when configured to.
+    st.accept_unknown_sources = true;
+    let q = m(&|q| q[29] = 77, true);
+    assert!(matches!(
+        classify_underlay(&q, &st),
+        Ok(Underlay::Vxlan { remote: None, .. })
+    ));
+}
+
+#[test]
+fn decap_sees_arp_and_echo() {
+    use crate::wire::{arp, arp_frame};
+    let st = state();
+    let req = arp_frame(
+        [0xff; 6],
+        PEER_MAC,
+        arp::REQUEST,
+        PEER_MAC,
+        PEER_IP,
+        [0; 6],
+        OUR_IP,
+    );
+    assert_eq!(classify_underlay(&req, &st), Ok(Underlay::Arp));
+    let other = arp_frame(
+        [0xff; 6],
+        PEER_MAC,
+        arp::REQUEST,
+        PEER_MAC,
+        PEER_IP,
+        [0; 6],
+        Ipv4Addr::new(192, 0, 2, 9),
+    );
+    assert_eq!(classify_underlay(&other, &st), Err(DropReason::NotOurIp));
+    let mut bad = req.clone();
+    bad[14 + 5] = 16; // protocol length
+    assert_eq!(classify_underlay(&bad, &st), Err(DropReason::ArpInvalid));
+
+    let mut echo = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, OUR_MAC)
+        .ipv4(PEER_IP.octets(), OUR_IP.octets(), 64)
+        .icmpv4_echo_request(1, 1)
+        .write(&mut echo, b"ping")
+        .unwrap();
+    assert_eq!(classify_underlay(&echo, &st), Ok(Underlay::Echo));
+    echo[34] = 13; // timestamp request
+    assert_eq!(
+        classify_underlay(&echo, &st),
+        Err(DropReason::IcmpUnsupported)
+    );
+}
+
+#[test]
+fn outer_len_constant() {
+    assert_eq!(OUTER_LEN, 50);
+}

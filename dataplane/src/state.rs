@@ -1,0 +1,122 @@
+//! The read-only state workers forward with: VNIs, access ports, remote
+//! VTEPs with their prebuilt outer headers, ARP-suppression bindings. The
+//! management thread builds a new [`State`] on every change and publishes
+//! it with `arc_swap`; workers load it once per burst.
+
+use std::net::Ipv4Addr;
+
+use hashbrown::HashMap;
+use vtep_config::Vni;
+
+use crate::fdb::VniIdx;
+use crate::wire::{self, OUTER_LEN};
+
+/// One configured VNI.
+#[derive(Debug, Clone)]
+pub struct VniState {
+    pub vni: Vni,
+    pub learning: bool,
+    pub arp_suppress: bool,
+    /// Remote indexes of the head-end replication list.
+    pub flood: Vec<u32>,
+    /// Access ports carrying this VNI, with the VID they tag it with.
+    pub ports: Vec<(u16, Option<u16>)>,
+}
+
+/// One access port.
+#[derive(Debug, Clone)]
+pub struct AccessState {
+    pub name: String,
+    pub untagged: Option<VniIdx>,
+    /// VID -> VNI index; 4096 entries so classification is one load.
+    pub vlans: Box<[Option<VniIdx>]>,
+}
+
+impl AccessState {
+    pub fn new(name: &str) -> AccessState {
+        AccessState {
+            name: name.into(),
+            untagged: None,
+            vlans: vec![None; 4096].into_boxed_slice(),
+        }
+    }
+}
+
+/// A remote VTEP and the outer header that reaches it.
+#[derive(Debug, Clone)]
+pub struct RemoteState {
+    pub ip: Ipv4Addr,
+    /// None while its next hop's MAC is unresolved.
+    pub template: Option<Template>,
+}
+
+/// Outer Ethernet/IPv4/UDP/VXLAN header built once per remote; per packet
+/// only lengths, checksum, source port and VNI are patched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Template {
+    pub bytes: [u8; OUTER_LEN],
+    /// Ones'-complement sum of the IPv4 header with length and checksum 0.
+    pub ip_sum: u32,
+}
+
+impl Template {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        dst_mac: [u8; 6],
+        src_mac: [u8; 6],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        udp_port: u16,
+        ttl: u8,
+        df: bool,
+    ) -> Template {
+        use wire::{eth, ip, udp, ETH_LEN, IPV4_LEN, UDP_LEN};
+        let mut b = [0u8; OUTER_LEN];
+        b[eth::DST].copy_from_slice(&dst_mac);
+        b[eth::SRC].copy_from_slice(&src_mac);
+        wire::put16(&mut b, eth::TYPE, wire::ETHERTYPE_IPV4);
+        let h = &mut b[ETH_LEN..ETH_LEN + IPV4_LEN];
+        h[ip::VER_IHL] = 0x45;
+        wire::put16(h, ip::FRAG, if df { ip::DF } else { 0 });
+        h[ip::TTL] = ttl;
+        h[ip::PROTO] = wire::PROTO_UDP;
+        h[ip::SRC..ip::SRC + 4].copy_from_slice(&src.octets());
+        h[ip::DST..ip::DST + 4].copy_from_slice(&dst.octets());
+        let ip_sum = wire::csum_add(0, h);
+        let u = &mut b[ETH_LEN + IPV4_LEN..ETH_LEN + IPV4_LEN + UDP_LEN];
+        wire::put16(u, udp::DPORT, udp_port);
+        b[ETH_LEN + IPV4_LEN + UDP_LEN] = wire::VXLAN_FLAG_I;
+        Template { bytes: b, ip_sum }
+    }
+}
+
+/// Everything a worker needs, immutable once published.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub generation: u64,
+    pub our_ip: Ipv4Addr,
+    pub our_mac: [u8; 6],
+    pub udp_port: u16,
+    pub mtu: u16,
+    pub accept_unknown_sources: bool,
+    pub strict_reserved: bool,
+    pub vnis: Vec<Option<VniState>>,
+    pub vni_index: HashMap<u32, VniIdx>,
+    pub access: Vec<AccessState>,
+    pub remotes: Vec<Option<RemoteState>>,
+    pub remote_index: HashMap<Ipv4Addr, u32>,
+    /// ARP suppression bindings: (VNI index, IP) -> MAC.
+    pub arp: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
+}
+
+impl State {
+    #[inline(always)]
+    pub fn vni(&self, i: VniIdx) -> Option<&VniState> {
+        self.vnis.get(i as usize).and_then(Option::as_ref)
+    }
+
+    #[inline(always)]
+    pub fn remote(&self, i: u32) -> Option<&RemoteState> {
+        self.remotes.get(i as usize).and_then(Option::as_ref)
+    }
+}
