@@ -11,5 +11,8 @@ pub mod fdb;
 pub mod state;
 pub mod wire;
 
+pub mod fdbmgr;
 #[cfg(test)]
 mod pipeline_tests;
+pub mod stats;
+pub mod worker;

@@ -308,8 +308,14 @@ impl RxQueue {
     /// Receives into the spare room of `burst`; returns how many arrived.
     #[inline(always)]
     pub fn rx<const N: usize>(&mut self, burst: &mut Burst<N>) -> usize {
+        self.rx_max(burst, N)
+    }
+
+    /// Receives at most `max` packets into the spare room of `burst`.
+    #[inline(always)]
+    pub fn rx_max<const N: usize>(&mut self, burst: &mut Burst<N>, max: usize) -> usize {
         let len = burst.len();
-        let room = (N - len).min(u16::MAX as usize) as u16;
+        let room = (N - len).min(max).min(u16::MAX as usize) as u16;
         // SAFETY: the spare tail of the burst has room for `room` pointers;
         // the driver writes owned, direct mbufs there.
         let n = unsafe {

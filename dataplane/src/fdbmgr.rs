@@ -1,0 +1,515 @@
+//! The management side of the FDB: learning, moves with damping, per-VNI
+//! MAC limits, aging and flushes, over the lock-free table in `fdb`. Pure
+//! logic: time is passed in (milliseconds), so every rule is unit-tested
+//! without clocks.
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use crate::fdb::{key, key_parts, Entry, FdbWriter, HitMap, Target, VniIdx};
+
+/// A MAC that moves this many times within [`DAMP_WINDOW_MS`] is damped.
+pub const DAMP_MOVES: u32 = 5;
+pub const DAMP_WINDOW_MS: u64 = 10_000;
+/// How long a damped MAC stays where it is, whatever the traffic says.
+pub const DAMP_HOLD_MS: u64 = 30_000;
+
+/// Per-VNI learning policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VniPolicy {
+    pub learning: bool,
+    pub mac_limit: u32,
+    pub aging_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    slot: usize,
+    is_static: bool,
+    target: Target,
+    last_seen: u64,
+    window_start: u64,
+    window_moves: u32,
+    damped_until: u64,
+}
+
+/// What a learn event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learned {
+    New,
+    Moved { from: Target },
+    Refreshed,
+    StaticKept,
+    Damped,
+    LimitReached,
+    TableFull,
+    Disabled,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FdbCounters {
+    pub learned: u64,
+    pub moved: u64,
+    pub aged: u64,
+    pub damped: u64,
+    pub mac_limit_drops: u64,
+    pub table_full: u64,
+}
+
+/// A row of `fdb show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    pub vni: VniIdx,
+    pub mac: vtep_config::MacAddr,
+    pub target: Target,
+    pub is_static: bool,
+    pub age_ms: u64,
+}
+
+pub struct FdbManager {
+    w: FdbWriter,
+    meta: HashMap<u64, Meta>,
+    learned_per_vni: HashMap<VniIdx, u32>,
+    policies: HashMap<VniIdx, VniPolicy>,
+    seen_rebuilds: u64,
+    pub counters: FdbCounters,
+}
+
+impl FdbManager {
+    pub fn new(capacity: usize) -> FdbManager {
+        FdbManager {
+            w: FdbWriter::new(capacity),
+            meta: HashMap::new(),
+            learned_per_vni: HashMap::new(),
+            policies: HashMap::new(),
+            seen_rebuilds: 0,
+            counters: FdbCounters::default(),
+        }
+    }
+
+    pub fn shared(&self) -> crate::fdb::SharedFdb {
+        self.w.shared()
+    }
+
+    pub fn slots(&self) -> usize {
+        self.w.shared().load().slots()
+    }
+
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    pub fn learned_in(&self, vni: VniIdx) -> u32 {
+        self.learned_per_vni.get(&vni).copied().unwrap_or(0)
+    }
+
+    pub fn set_policy(&mut self, vni: VniIdx, p: VniPolicy) {
+        self.policies.insert(vni, p);
+    }
+
+    pub fn remove_policy(&mut self, vni: VniIdx) {
+        self.policies.remove(&vni);
+    }
+
+    /// Handles a source MAC seen at `target`.
+    pub fn learn(&mut self, vni: VniIdx, mac: [u8; 6], target: Target, now: u64) -> Learned {
+        let Some(pol) = self.policies.get(&vni).copied() else {
+            return Learned::Disabled;
+        };
+        if !pol.learning {
+            return Learned::Disabled;
+        }
+        let k = key(vni, mac);
+        if let Some(m) = self.meta.get_mut(&k) {
+            if m.is_static {
+                return Learned::StaticKept;
+            }
+            if m.target == target {
+                m.last_seen = now;
+                return Learned::Refreshed;
+            }
+            if now < m.damped_until {
+                return Learned::Damped;
+            }
+            if now.saturating_sub(m.window_start) > DAMP_WINDOW_MS {
+                m.window_start = now;
+                m.window_moves = 0;
+            }
+            m.window_moves += 1;
+            if m.window_moves > DAMP_MOVES {
+                m.damped_until = now + DAMP_HOLD_MS;
+                m.window_moves = 0;
+                self.counters.damped += 1;
+                return Learned::Damped;
+            }
+            let from = m.target;
+            m.target = target;
+            m.last_seen = now;
+            let e = Entry {
+                target,
+                is_static: false,
+            };
+            // Replacing a live key never needs room: it keeps its slot.
+            let slot = self.w.insert(k, e).expect("existing key keeps its slot");
+            m.slot = slot;
+            self.counters.moved += 1;
+            return Learned::Moved { from };
+        }
+        if self.learned_in(vni) >= pol.mac_limit {
+            self.counters.mac_limit_drops += 1;
+            return Learned::LimitReached;
+        }
+        match self.w.insert(
+            k,
+            Entry {
+                target,
+                is_static: false,
+            },
+        ) {
+            Ok(slot) => {
+                self.meta.insert(
+                    k,
+                    Meta {
+                        slot,
+                        is_static: false,
+                        target,
+                        last_seen: now,
+                        window_start: now,
+                        window_moves: 0,
+                        damped_until: 0,
+                    },
+                );
+                *self.learned_per_vni.entry(vni).or_default() += 1;
+                self.counters.learned += 1;
+                Learned::New
+            }
+            Err(_) => {
+                self.counters.table_full += 1;
+                Learned::TableFull
+            }
+        }
+    }
+
+    /// Adds or replaces a static entry (config or API). A learned entry for
+    /// the same key is replaced.
+    pub fn add_static(
+        &mut self,
+        vni: VniIdx,
+        mac: [u8; 6],
+        target: Target,
+        now: u64,
+    ) -> Result<(), crate::fdb::Full> {
+        let k = key(vni, mac);
+        let slot = self.w.insert(
+            k,
+            Entry {
+                target,
+                is_static: true,
+            },
+        )?;
+        if let Some(old) = self.meta.insert(
+            k,
+            Meta {
+                slot,
+                is_static: true,
+                target,
+                last_seen: now,
+                window_start: now,
+                window_moves: 0,
+                damped_until: 0,
+            },
+        ) {
+            if !old.is_static {
+                self.dec_learned(vni);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes one entry, static or learned.
+    pub fn remove(&mut self, vni: VniIdx, mac: [u8; 6]) -> bool {
+        let k = key(vni, mac);
+        match self.meta.remove(&k) {
+            Some(m) => {
+                if !m.is_static {
+                    self.dec_learned(vni);
+                }
+                self.w.remove(k);
+                self.resync_if_rebuilt();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn dec_learned(&mut self, vni: VniIdx) {
+        if let Some(n) = self.learned_per_vni.get_mut(&vni) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Removes entries matching the filters; `include_static` also removes
+    /// static ones. Returns how many went.
+    pub fn flush(
+        &mut self,
+        vni: Option<VniIdx>,
+        target: Option<Target>,
+        include_static: bool,
+    ) -> usize {
+        let doomed: Vec<u64> = self
+            .meta
+            .iter()
+            .filter(|(k, m)| {
+                (include_static || !m.is_static)
+                    && vni.is_none_or(|v| key_parts(**k).0 == v)
+                    && target.is_none_or(|t| m.target == t)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &doomed {
+            let (v, mac) = key_parts(*k);
+            self.remove(v, mac.0);
+        }
+        doomed.len()
+    }
+
+    /// Ages learned entries: a slot marked in any worker's hit map counts as
+    /// seen now; entries idle longer than their VNI's aging time go.
+    pub fn age(&mut self, now: u64, hits: &[Arc<HitMap>]) -> usize {
+        let words = hits.first().map(|h| h.words()).unwrap_or(0);
+        let mut merged = vec![0u64; words];
+        for h in hits {
+            for (i, w) in merged.iter_mut().enumerate() {
+                *w |= h.take_word(i);
+            }
+        }
+        let mut doomed = Vec::new();
+        for (k, m) in self.meta.iter_mut() {
+            if m.is_static {
+                continue;
+            }
+            if merged
+                .get(m.slot / 64)
+                .is_some_and(|w| w & (1 << (m.slot % 64)) != 0)
+            {
+                m.last_seen = now;
+                continue;
+            }
+            let vni = key_parts(*k).0;
+            let aging = self.policies.get(&vni).map(|p| p.aging_ms).unwrap_or(0);
+            if now.saturating_sub(m.last_seen) > aging {
+                doomed.push(*k);
+            }
+        }
+        for k in &doomed {
+            let (v, mac) = key_parts(*k);
+            self.remove(v, mac.0);
+        }
+        self.counters.aged += doomed.len() as u64;
+        doomed.len()
+    }
+
+    /// After a table rebuild slots moved: re-read them; hit bits are void,
+    /// so every entry counts as seen now (aging errs towards keeping).
+    fn resync_if_rebuilt(&mut self) {
+        if self.w.rebuilds() == self.seen_rebuilds {
+            return;
+        }
+        self.seen_rebuilds = self.w.rebuilds();
+        for (slot, k, _) in self.w.entries() {
+            if let Some(m) = self.meta.get_mut(&k) {
+                m.slot = slot;
+            }
+        }
+    }
+
+    pub fn rows(&self, now: u64) -> Vec<Row> {
+        let mut v: Vec<Row> = self
+            .meta
+            .iter()
+            .map(|(k, m)| {
+                let (vni, mac) = key_parts(*k);
+                Row {
+                    vni,
+                    mac,
+                    target: m.target,
+                    is_static: m.is_static,
+                    age_ms: now.saturating_sub(m.last_seen),
+                }
+            })
+            .collect();
+        v.sort_by_key(|r| (r.vni, r.mac));
+        v
+    }
+
+    pub fn get(&self, vni: VniIdx, mac: [u8; 6]) -> Option<(Target, bool)> {
+        self.meta
+            .get(&key(vni, mac))
+            .map(|m| (m.target, m.is_static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POL: VniPolicy = VniPolicy {
+        learning: true,
+        mac_limit: 3,
+        aging_ms: 1000,
+    };
+
+    fn mgr() -> FdbManager {
+        let mut m = FdbManager::new(1000);
+        m.set_policy(0, POL);
+        m.set_policy(1, POL);
+        m
+    }
+
+    fn mac(i: u8) -> [u8; 6] {
+        [2, 0, 0, 0, 0, i]
+    }
+
+    fn lookup(m: &FdbManager, v: VniIdx, i: u8) -> Option<Target> {
+        m.shared()
+            .load()
+            .lookup(key(v, mac(i)))
+            .map(|(_, e)| e.target)
+    }
+
+    #[test]
+    fn learn_refresh_and_move() {
+        let mut m = mgr();
+        assert_eq!(m.learn(0, mac(1), Target::Remote(1), 0), Learned::New);
+        assert_eq!(m.learn(0, mac(1), Target::Remote(1), 5), Learned::Refreshed);
+        assert_eq!(
+            m.learn(0, mac(1), Target::Remote(2), 6),
+            Learned::Moved {
+                from: Target::Remote(1)
+            }
+        );
+        assert_eq!(
+            lookup(&m, 0, 1),
+            Some(Target::Remote(2)),
+            "readers see the move at once"
+        );
+        assert_eq!(m.counters.moved, 1);
+        assert_eq!(lookup(&m, 1, 1), None, "other VNI untouched");
+    }
+
+    #[test]
+    fn static_entries_are_never_moved_or_aged() {
+        let mut m = mgr();
+        m.add_static(0, mac(1), Target::Remote(7), 0).unwrap();
+        assert_eq!(m.learn(0, mac(1), Target::Local(0), 1), Learned::StaticKept);
+        assert_eq!(m.age(1_000_000, &[]), 0);
+        assert_eq!(lookup(&m, 0, 1), Some(Target::Remote(7)));
+    }
+
+    #[test]
+    fn mac_limit_per_vni() {
+        let mut m = mgr();
+        for i in 0..3 {
+            assert_eq!(m.learn(0, mac(i), Target::Local(0), 0), Learned::New);
+        }
+        assert_eq!(
+            m.learn(0, mac(9), Target::Local(0), 0),
+            Learned::LimitReached
+        );
+        assert_eq!(m.counters.mac_limit_drops, 1);
+        assert_eq!(
+            m.learn(1, mac(9), Target::Local(0), 0),
+            Learned::New,
+            "other VNI has room"
+        );
+        m.add_static(0, mac(20), Target::Remote(1), 0).unwrap();
+        assert_eq!(m.learned_in(0), 3, "static entries do not count");
+        assert!(m.remove(0, mac(0)));
+        assert_eq!(m.learn(0, mac(9), Target::Local(0), 0), Learned::New);
+    }
+
+    #[test]
+    fn aging_uses_hit_bits() {
+        let mut m = mgr();
+        let hits = vec![Arc::new(HitMap::new(m.slots()))];
+        m.learn(0, mac(1), Target::Local(0), 0);
+        m.learn(0, mac(2), Target::Local(0), 0);
+        let (slot, _) = m.shared().load().lookup(key(0, mac(1))).unwrap();
+        hits[0].mark(slot);
+        assert_eq!(m.age(900, &hits), 0);
+        assert_eq!(m.age(1500, &hits), 1, "mac 2 idle past 1000 ms");
+        assert!(lookup(&m, 0, 1).is_some() && lookup(&m, 0, 2).is_none());
+        assert_eq!(m.age(2000, &hits), 1, "mac 1 seen at 900, idle since");
+        assert_eq!(m.counters.aged, 2);
+        assert_eq!(m.learned_in(0), 0);
+    }
+
+    #[test]
+    fn flapping_mac_is_damped() {
+        let mut m = mgr();
+        m.learn(0, mac(1), Target::Remote(1), 0);
+        let mut now = 1;
+        let mut outcomes = Vec::new();
+        for i in 0..8 {
+            let t = Target::Remote(if i % 2 == 0 { 2 } else { 1 });
+            outcomes.push(m.learn(0, mac(1), t, now));
+            now += 10;
+        }
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| matches!(o, Learned::Moved { .. }))
+                .count(),
+            5
+        );
+        // Held where it was: traffic from there refreshes, from elsewhere is damped.
+        assert_eq!(
+            outcomes[5..],
+            [Learned::Damped, Learned::Refreshed, Learned::Damped]
+        );
+        assert_eq!(m.counters.damped, 1);
+        let held = lookup(&m, 0, 1);
+        assert!(matches!(
+            m.learn(0, mac(1), Target::Remote(9), now + DAMP_HOLD_MS + 1),
+            Learned::Moved { .. }
+        ));
+        assert_ne!(lookup(&m, 0, 1), held, "moves resume after the hold");
+    }
+
+    #[test]
+    fn flush_by_vni_and_remote() {
+        let mut m = mgr();
+        m.learn(0, mac(1), Target::Remote(1), 0);
+        m.learn(0, mac(2), Target::Remote(2), 0);
+        m.learn(1, mac(3), Target::Remote(1), 0);
+        m.add_static(1, mac(4), Target::Remote(1), 0).unwrap();
+        assert_eq!(m.flush(None, Some(Target::Remote(1)), false), 2);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.flush(Some(1), None, true), 1);
+        assert_eq!(m.rows(0).len(), 1);
+        assert_eq!(m.rows(0)[0].mac.0, mac(2));
+    }
+
+    #[test]
+    fn learning_disabled_vni() {
+        let mut m = mgr();
+        m.set_policy(
+            2,
+            VniPolicy {
+                learning: false,
+                ..POL
+            },
+        );
+        assert_eq!(m.learn(2, mac(1), Target::Local(0), 0), Learned::Disabled);
+        assert_eq!(
+            m.learn(3, mac(1), Target::Local(0), 0),
+            Learned::Disabled,
+            "unconfigured VNI"
+        );
+    }
+}
