@@ -42,6 +42,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataplane {
     pub workers: usize,
+    /// FDB entries the table is sized for (all VNIs together).
+    pub fdb_capacity: usize,
     pub burst: usize,
     pub mbufs: u32,
 }
@@ -49,6 +51,8 @@ pub struct Dataplane {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Underlay {
     pub port: String,
+    /// MAC to set on the underlay port; None keeps the device's own.
+    pub mac: Option<MacAddr>,
     pub address: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Option<Ipv4Addr>,

@@ -46,12 +46,15 @@ struct RawDataplane {
     burst: i64,
     #[serde(default = "d_mbufs")]
     mbufs: i64,
+    #[serde(default = "d_fdb_capacity")]
+    fdb_capacity: i64,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUnderlay {
     port: String,
+    mac: Option<String>,
     address: String,
     gateway: Option<String>,
     #[serde(default = "d_udp")]
@@ -126,6 +129,9 @@ fn d_burst() -> i64 {
 }
 fn d_mbufs() -> i64 {
     16383
+}
+fn d_fdb_capacity() -> i64 {
+    262_144
 }
 fn d_udp() -> i64 {
     4789
@@ -241,6 +247,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let dataplane = match raw.dataplane {
         None => Dataplane {
             workers: 1,
+            fdb_capacity: d_fdb_capacity() as usize,
             burst: 32,
             mbufs: 16383,
         },
@@ -249,6 +256,13 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             let d = d.into_inner();
             Dataplane {
                 workers: c.range("dataplane.workers", s.clone(), d.workers, 1, 64)? as usize,
+                fdb_capacity: c.range(
+                    "dataplane.fdb_capacity",
+                    s.clone(),
+                    d.fdb_capacity,
+                    1024,
+                    1 << 24,
+                )? as usize,
                 burst: c.range("dataplane.burst", s.clone(), d.burst, 1, MAX_BURST)? as usize,
                 mbufs: c.range("dataplane.mbufs", s, d.mbufs, 1023, 1 << 26)? as u32,
             }
@@ -282,6 +296,10 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     };
     let mut underlay = Underlay {
         port: u.port.clone(),
+        mac: match &u.mac {
+            Some(m) => Some(c.mac("underlay.mac", us.clone(), m)?),
+            None => None,
+        },
         address: addr,
         prefix_len: plen,
         gateway: None,

@@ -11,7 +11,9 @@ pub mod fdb;
 pub mod state;
 pub mod wire;
 
+pub mod control;
 pub mod fdbmgr;
+pub mod mgmt;
 #[cfg(test)]
 mod pipeline_tests;
 pub mod stats;

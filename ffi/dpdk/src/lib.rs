@@ -29,3 +29,9 @@ pub fn rdtsc() -> u64 {
     // SAFETY: reads the TSC; no memory is touched.
     unsafe { dpdk_sys::vtep_rdtsc() }
 }
+
+/// TSC frequency in Hz (valid once EAL is initialised).
+pub fn tsc_hz() -> u64 {
+    // SAFETY: reads a value EAL computed at init.
+    unsafe { dpdk_sys::rte_get_tsc_hz() }
+}

@@ -221,6 +221,15 @@ impl Port {
         Ok(a.addr_bytes)
     }
 
+    /// Sets the port's MAC address.
+    pub fn set_mac(&self, mac: [u8; 6]) -> Result<()> {
+        let mut a = dpdk_sys::rte_ether_addr { addr_bytes: mac };
+        // SAFETY: valid port id and address.
+        check(self.name(), "rte_eth_dev_default_mac_addr_set", unsafe {
+            dpdk_sys::rte_eth_dev_default_mac_addr_set(self.id(), &mut a)
+        })
+    }
+
     pub fn link(&self) -> Result<Link> {
         let (mut speed, mut up) = (0u32, 0i32);
         // SAFETY: valid out pointers.

@@ -1,0 +1,289 @@
+//! vtepctl: operate a running vtepd over its control socket.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(version, about = "Control a running vtepd")]
+struct Args {
+    /// Control socket of the daemon.
+    #[arg(long, default_value = "/run/vtep/vtep.sock")]
+    socket: PathBuf,
+    /// Print JSON for programs instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Version, uptime, workers and ports.
+    Status,
+    /// Counters: ports, VNIs, remotes, drops, accounting.
+    Stats,
+    /// The forwarding database.
+    Fdb {
+        #[command(subcommand)]
+        op: FdbOp,
+    },
+    /// Configured VNIs.
+    Vni {
+        #[command(subcommand)]
+        op: ShowOp,
+    },
+    /// Underlay neighbours (ARP).
+    Neigh {
+        #[command(subcommand)]
+        op: ShowOp,
+    },
+    /// Re-read the config file and apply the differences.
+    Reload,
+}
+
+#[derive(Subcommand)]
+enum ShowOp {
+    Show,
+}
+
+#[derive(Subcommand)]
+enum FdbOp {
+    Show {
+        #[arg(long)]
+        vni: Option<u32>,
+    },
+    Add {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        mac: String,
+        #[arg(long)]
+        remote: String,
+    },
+    Del {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        mac: String,
+    },
+    Flush {
+        #[arg(long)]
+        vni: Option<u32>,
+        #[arg(long)]
+        remote: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let a = Args::parse();
+    let req = match &a.cmd {
+        Cmd::Status => json!({"cmd": "status"}),
+        Cmd::Stats => json!({"cmd": "stats"}),
+        Cmd::Fdb {
+            op: FdbOp::Show { vni },
+        } => json!({"cmd": "fdb_show", "vni": vni}),
+        Cmd::Fdb {
+            op: FdbOp::Add { vni, mac, remote },
+        } => {
+            json!({"cmd": "fdb_add", "vni": vni, "mac": mac, "remote": remote})
+        }
+        Cmd::Fdb {
+            op: FdbOp::Del { vni, mac },
+        } => json!({"cmd": "fdb_del", "vni": vni, "mac": mac}),
+        Cmd::Fdb {
+            op: FdbOp::Flush { vni, remote },
+        } => json!({"cmd": "fdb_flush", "vni": vni, "remote": remote}),
+        Cmd::Vni { .. } => json!({"cmd": "vni_show"}),
+        Cmd::Neigh { .. } => json!({"cmd": "neigh_show"}),
+        Cmd::Reload => json!({"cmd": "reload"}),
+    };
+    let reply = match vtep_dataplane::control::call(&a.socket, &req) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vtepctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if reply.get("ok") != Some(&Value::Bool(true)) {
+        let e = reply
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("request refused");
+        eprintln!("vtepctl: {e}");
+        return ExitCode::from(1);
+    }
+    let data = reply.get("data").cloned().unwrap_or(Value::Null);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&data).unwrap_or_default()
+        );
+    } else {
+        print_text(&a.cmd, &data);
+    }
+    ExitCode::SUCCESS
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn print_text(cmd: &Cmd, d: &Value) {
+    match cmd {
+        Cmd::Status => {
+            println!(
+                "vtepd {}  ({})  up {}s",
+                s(&d["version"]),
+                s(&d["dpdk"]),
+                s(&d["uptime_secs"])
+            );
+            println!(
+                "VTEP {} mac {} udp/{}",
+                s(&d["vtep_address"]),
+                s(&d["vtep_mac"]),
+                s(&d["udp_port"])
+            );
+            for w in d["workers"].as_array().into_iter().flatten() {
+                println!("worker {} on cpu {}", s(&w["index"]), s(&w["cpu"]));
+            }
+            for p in d["ports"].as_array().into_iter().flatten() {
+                let up = if p["link_up"] == Value::Bool(true) {
+                    "up"
+                } else {
+                    "down"
+                };
+                println!(
+                    "port {:<24} {:<4} {} Mb/s  {}",
+                    s(&p["name"]),
+                    up,
+                    s(&p["speed_mbps"]),
+                    s(&p["mac"])
+                );
+            }
+            println!("fdb entries {}", s(&d["fdb_entries"]));
+        }
+        Cmd::Stats => {
+            let a = &d["accounting"];
+            println!(
+                "accounting: rx {} = forwarded {} + dropped {} + punted {}   (flood copies {})",
+                s(&a["rx_packets"]),
+                s(&a["forwarded"]),
+                s(&a["dropped"]),
+                s(&a["punted"]),
+                s(&a["flood_copies"])
+            );
+            println!(
+                "{:<24} {:>12} {:>12} {:>10} {:>10} {:>10}",
+                "port", "rx", "tx", "missed", "nombuf", "tx_err"
+            );
+            for p in d["ports"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<24} {:>12} {:>12} {:>10} {:>10} {:>10}",
+                    s(&p["name"]),
+                    s(&p["rx_packets"]),
+                    s(&p["tx_packets"]),
+                    s(&p["rx_missed"]),
+                    s(&p["rx_nombuf"]),
+                    s(&p["tx_errors"])
+                );
+            }
+            println!(
+                "{:<10} {:>12} {:>12} {:>12} {:>8}",
+                "vni", "encap", "decap", "flood", "macs"
+            );
+            for v in d["vnis"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<10} {:>12} {:>12} {:>12} {:>8}",
+                    s(&v["id"]),
+                    s(&v["encap_packets"]),
+                    s(&v["decap_packets"]),
+                    s(&v["flood_packets"]),
+                    s(&v["learned_macs"])
+                );
+            }
+            println!("{:<16} {:>12} {:>12}", "remote", "tx", "rx");
+            for r in d["remotes"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<16} {:>12} {:>12}",
+                    s(&r["ip"]),
+                    s(&r["tx_packets"]),
+                    s(&r["rx_packets"])
+                );
+            }
+            println!("drops:");
+            for (k, v) in d["drops"].as_object().into_iter().flatten() {
+                if v.as_u64() != Some(0) {
+                    println!("  {k:<28} {v}");
+                }
+            }
+            for w in d["workers"].as_array().into_iter().flatten() {
+                println!(
+                    "worker {} cpu {}: {} packets, {:.1} cycles/packet, avg burst {:.1}",
+                    s(&w["index"]),
+                    s(&w["cpu"]),
+                    s(&w["rx_packets"]),
+                    w["cycles_per_packet"].as_f64().unwrap_or(0.0),
+                    w["avg_burst"].as_f64().unwrap_or(0.0)
+                );
+            }
+        }
+        Cmd::Fdb {
+            op: FdbOp::Show { .. },
+        } => {
+            println!(
+                "{:<10} {:<18} {:<8} {:<24} {:>6}",
+                "vni", "mac", "kind", "where", "age"
+            );
+            for e in d.as_array().into_iter().flatten() {
+                let at = if e.get("remote").is_some() {
+                    format!("remote {}", s(&e["remote"]))
+                } else {
+                    format!("port {}", s(&e["port"]))
+                };
+                println!(
+                    "{:<10} {:<18} {:<8} {:<24} {:>5}s",
+                    s(&e["vni"]),
+                    s(&e["mac"]),
+                    s(&e["kind"]),
+                    at,
+                    s(&e["age_secs"])
+                );
+            }
+        }
+        Cmd::Vni { .. } => {
+            for v in d.as_array().into_iter().flatten() {
+                println!(
+                    "vni {}: learning {} arp_suppress {} macs {}/{} flood [{}]",
+                    s(&v["id"]),
+                    s(&v["learning"]),
+                    s(&v["arp_suppress"]),
+                    s(&v["learned_macs"]),
+                    s(&v["mac_limit"]),
+                    v["flood"]
+                        .as_array()
+                        .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        Cmd::Neigh { .. } => {
+            for n in d.as_array().into_iter().flatten() {
+                println!(
+                    "{:<16} {:<18} {}",
+                    s(&n["ip"]),
+                    s(&n["mac"]),
+                    s(&n["state"])
+                );
+            }
+        }
+        _ => println!("{}", serde_json::to_string(d).unwrap_or_default()),
+    }
+}

@@ -1,0 +1,273 @@
+//! vtepd: the VXLAN tunnel end point daemon.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use crossbeam::queue::ArrayQueue;
+use dpdk::{Eal, Mempool, Port, PortConfig};
+use tracing::{error, info, warn};
+use vtep_config::Config;
+use vtep_dataplane::fdb::HitMap;
+use vtep_dataplane::fdbmgr::FdbManager;
+use vtep_dataplane::mgmt::{Mgmt, WorkerLink};
+use vtep_dataplane::stats::WorkerStats;
+use vtep_dataplane::worker::Worker;
+
+#[derive(Parser)]
+#[command(version, about = "VXLAN tunnel end point on DPDK")]
+struct Args {
+    /// Configuration file (TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// Validate the configuration and exit without starting DPDK.
+    #[arg(long)]
+    check: bool,
+    /// Log format.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vtepd: {}: {e}", args.config.display());
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        println!("{}: configuration is valid", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let sub = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if args.log_format == "json" {
+        sub.json().init();
+    } else {
+        sub.init();
+    }
+    match run(cfg, args.config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("vtepd: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Takes queue `q` of port `p` out of the per-port queue lists.
+fn take<T>(v: &mut [Vec<Option<T>>], p: usize, q: usize) -> T {
+    v[p][q].take().expect("each queue is handed out once")
+}
+
+fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
+    let eal = Eal::init(&cfg.eal_args).map_err(|e| e.to_string())?;
+    info!(version = %Eal::version(), "EAL initialised");
+    if let Err(e) = eal.enable_pdump() {
+        warn!("packet capture (pdump) unavailable: {e}");
+    }
+    let nw = cfg.dataplane.workers;
+    let lcores = eal.worker_lcores();
+    if lcores.len() < nw {
+        return Err(format!(
+            "dataplane.workers = {nw} but [eal].args give {} worker lcore(s) besides the main one; \
+             list more cores with -l",
+            lcores.len()
+        ));
+    }
+    let pool = Mempool::new(&eal, "vtep_mbufs", cfg.dataplane.mbufs, 256, 2176)
+        .map_err(|e| e.to_string())?;
+
+    let qcfg = PortConfig {
+        rx_queues: nw as u16,
+        tx_queues: nw as u16 + 1,
+        rx_desc: 1024,
+        tx_desc: 1024,
+    };
+    let mut ports = Vec::new();
+    let mut rxq = Vec::new();
+    let mut txq = Vec::new();
+    for name in cfg.port_names() {
+        let mut p = Port::by_name(&eal, name).map_err(|e| e.to_string())?;
+        let (rx, tx) = p.configure(&qcfg, &pool).map_err(|e| e.to_string())?;
+        if name == cfg.underlay.port {
+            if let Some(m) = cfg.underlay.mac {
+                p.set_mac(m.0).map_err(|e| e.to_string())?;
+            }
+        }
+        p.start().map_err(|e| e.to_string())?;
+        if let Err(e) = p.set_promiscuous(true) {
+            warn!(port = name, "promiscuous mode: {e}");
+        }
+        let mac = p.mac().map_err(|e| e.to_string())?;
+        info!(
+            port = name,
+            id = p.id(),
+            mac = %vtep_config::MacAddr(mac),
+            rx_queues = qcfg.rx_queues,
+            tx_queues = qcfg.tx_queues,
+            "port started"
+        );
+        ports.push(p);
+        rxq.push(rx.into_iter().map(Some).collect::<Vec<_>>());
+        txq.push(tx.into_iter().map(Some).collect::<Vec<_>>());
+    }
+    let our_mac = ports[0].mac().map_err(|e| e.to_string())?;
+
+    let fdb = FdbManager::new(cfg.dataplane.fdb_capacity);
+    let slots = fdb.slots();
+    let shared_fdb = fdb.shared();
+    let running = Arc::new(AtomicBool::new(true));
+    let mut links = Vec::new();
+    let mut workers = Vec::new();
+    for w in 0..nw {
+        let link = WorkerLink {
+            lcore_cpu: lcores[w].cpu,
+            hits: Arc::new(HitMap::new(slots)),
+            events: Arc::new(ArrayQueue::new(65536)),
+            punts: Arc::new(ArrayQueue::new(256)),
+            stats: Arc::new(WorkerStats::default()),
+        };
+        workers.push((
+            lcores[w].cpu,
+            (
+                take(&mut rxq, 0, w),
+                take(&mut txq, 0, w),
+                (1..ports.len())
+                    .map(|p| take(&mut rxq, p, w))
+                    .collect::<Vec<_>>(),
+                (1..ports.len())
+                    .map(|p| take(&mut txq, p, w))
+                    .collect::<Vec<_>>(),
+            ),
+            link.hits.clone(),
+            link.events.clone(),
+            link.punts.clone(),
+            link.stats.clone(),
+        ));
+        links.push(link);
+    }
+    let mgmt_tx = txq[0][nw].take().expect("management TX queue");
+    drop(txq);
+    drop(rxq);
+    let mut mgmt = Mgmt::new(
+        cfg.clone(),
+        Some(path),
+        our_mac,
+        fdb,
+        links,
+        mgmt_tx,
+        pool.clone(),
+        ports.clone(),
+    )?;
+
+    let mut handles = Vec::new();
+    for (i, (cpu, (urx, utx, arx, atx), hits, events, punts, stats)) in
+        workers.into_iter().enumerate()
+    {
+        let worker = Worker {
+            index: i,
+            burst: cfg.dataplane.burst,
+            underlay_rx: urx,
+            underlay_tx: utx,
+            access_rx: arx,
+            access_tx: atx,
+            pool: pool.clone(),
+            state: mgmt.state.clone(),
+            fdb: shared_fdb.clone(),
+            hits,
+            events,
+            punts,
+            stats,
+            running: running.clone(),
+        };
+        let e = eal.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("vtep-worker{i}"))
+            .spawn(move || {
+                if !dpdk::pin_current_thread(cpu) {
+                    warn!(worker = i, cpu, "could not pin worker thread");
+                }
+                let reg = match dpdk::register_current_thread(&e) {
+                    Ok(r) => r,
+                    Err(err) => panic!("worker {i}: {err}"),
+                };
+                info!(worker = i, cpu, lcore = reg.id(), "worker started");
+                worker.run();
+                drop(reg);
+            })
+            .map_err(|e| format!("cannot start worker {i}: {e}"))?;
+        handles.push(h);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+        .map_err(|e| e.to_string())?;
+
+    let requests = vtep_dataplane::control::start(
+        &cfg.control.socket,
+        cfg.control.group.as_deref(),
+        running.clone(),
+    )
+    .map_err(|e| format!("control socket {}: {e}", cfg.control.socket.display()))?;
+    info!(socket = %cfg.control.socket.display(), "control socket ready");
+    mgmt.gratuitous_arp();
+
+    let mut failure = None;
+    while !stop.load(Ordering::Relaxed) {
+        let busy = mgmt.poll();
+        while let Ok((req, reply)) = requests.try_recv() {
+            let _ = reply.send(mgmt.request(&req));
+        }
+        if hup.swap(false, Ordering::Relaxed) {
+            let r = mgmt.reload();
+            info!(result = %r, "SIGHUP reload");
+        }
+        if let Some(i) = handles.iter().position(|h| h.is_finished()) {
+            failure = Some(format!("worker {i} stopped unexpectedly; shutting down"));
+            break;
+        }
+        if !busy {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    info!("stopping workers");
+    running.store(false, Ordering::Relaxed);
+    for (i, h) in handles.into_iter().enumerate() {
+        if h.join().is_err() {
+            failure.get_or_insert(format!("worker {i} panicked"));
+        }
+    }
+    let (t, ..) = mgmt.tally();
+    info!(
+        rx = t.rx,
+        forwarded = t.forwarded,
+        dropped = t.dropped,
+        punted = t.punted,
+        "final accounting"
+    );
+    drop(mgmt);
+    for p in &ports {
+        let _ = p.stop();
+    }
+    drop(ports);
+    info!("ports closed");
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
