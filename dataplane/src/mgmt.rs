@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
-use dpdk::{Burst, Mbuf, Mempool, Port, TxQueue};
+use dpdk::{Mbuf, Mempool, Port};
 use hashbrown::HashMap;
 use serde_json::{json, Value};
 use vtep_config::{Config, MacAddr, Vni};
@@ -65,7 +65,9 @@ pub struct Mgmt {
     pub state: Arc<ArcSwap<State>>,
     pub fdb: FdbManager,
     pub workers: Vec<WorkerLink>,
-    pub tx_ul: TxQueue,
+    /// Frames the management thread sends on the underlay, handed to
+    /// worker 0, which owns the TX queues (some PMDs have only one).
+    pub inject: Arc<ArrayQueue<Mbuf>>,
     pub pool: Mempool,
     pub ports: Vec<Port>,
     pub counters: MgmtCounters,
@@ -97,7 +99,7 @@ impl Mgmt {
         our_mac: [u8; 6],
         fdb: FdbManager,
         workers: Vec<WorkerLink>,
-        tx_ul: TxQueue,
+        inject: Arc<ArrayQueue<Mbuf>>,
         pool: Mempool,
         ports: Vec<Port>,
     ) -> Result<Mgmt, String> {
@@ -123,7 +125,7 @@ impl Mgmt {
             state: Arc::new(ArcSwap::from_pointee(placeholder)),
             fdb,
             workers,
-            tx_ul,
+            inject,
             pool,
             ports,
             counters: MgmtCounters::default(),
@@ -504,13 +506,11 @@ impl Mgmt {
     }
 
     fn send_mbuf(&mut self, m: Mbuf) -> bool {
-        let mut b: Burst<1> = Burst::new();
-        let _ = b.push(m);
-        let (sent, _) = self.tx_ul.tx(&mut b);
-        if sent == 0 {
+        let ok = self.inject.push(m).is_ok();
+        if !ok {
             self.counters.mgmt_tx_failed += 1;
         }
-        sent == 1
+        ok
     }
 
     fn punted(&mut self, mut m: Mbuf, now: u64) {

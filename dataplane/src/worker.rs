@@ -63,6 +63,8 @@ pub struct Worker {
     pub hits: Arc<HitMap>,
     pub events: Arc<ArrayQueue<Event>>,
     pub punts: Arc<ArrayQueue<Mbuf>>,
+    /// Frames from the management thread to send on the underlay.
+    pub inject: Option<Arc<ArrayQueue<Mbuf>>>,
     pub stats: Arc<WorkerStats>,
     pub running: Arc<AtomicBool>,
 }
@@ -148,6 +150,16 @@ impl Worker {
             );
             for (q, o) in self.access_tx.iter_mut().zip(out_acc.iter_mut()) {
                 flush(q, o, &mut cx.tally, &self.stats);
+            }
+            if let Some(inj) = &self.inject {
+                // Management frames are not received packets: outside the tally.
+                let mut b: Burst<8> = Burst::new();
+                while let Some(m) = (!b.is_full()).then(|| inj.pop()).flatten() {
+                    let _ = b.push(m);
+                }
+                if !b.is_empty() {
+                    self.underlay_tx.tx(&mut b);
+                }
             }
             if got > 0 {
                 self.stats.publish(&cx.tally);

@@ -90,7 +90,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
 
     let qcfg = PortConfig {
         rx_queues: nw as u16,
-        tx_queues: nw as u16 + 1,
+        tx_queues: nw as u16,
         rx_desc: 1024,
         tx_desc: 1024,
     };
@@ -102,7 +102,14 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         let (rx, tx) = p.configure(&qcfg, &pool).map_err(|e| e.to_string())?;
         if name == cfg.underlay.port {
             if let Some(m) = cfg.underlay.mac {
-                p.set_mac(m.0).map_err(|e| e.to_string())?;
+                // Promiscuous mode makes the software MAC work where the
+                // device cannot be told (net_pcap, for one).
+                if let Err(e) = p.set_mac(m.0) {
+                    warn!(
+                        port = name,
+                        "cannot set the device MAC ({e}); using {m} in software"
+                    );
+                }
             }
         }
         p.start().map_err(|e| e.to_string())?;
@@ -122,7 +129,10 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         rxq.push(rx.into_iter().map(Some).collect::<Vec<_>>());
         txq.push(tx.into_iter().map(Some).collect::<Vec<_>>());
     }
-    let our_mac = ports[0].mac().map_err(|e| e.to_string())?;
+    let our_mac = match cfg.underlay.mac {
+        Some(m) => m.0,
+        None => ports[0].mac().map_err(|e| e.to_string())?,
+    };
 
     let fdb = FdbManager::new(cfg.dataplane.fdb_capacity);
     let slots = fdb.slots();
@@ -157,7 +167,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         ));
         links.push(link);
     }
-    let mgmt_tx = txq[0][nw].take().expect("management TX queue");
+    let inject = Arc::new(ArrayQueue::new(1024));
     drop(txq);
     drop(rxq);
     let mut mgmt = Mgmt::new(
@@ -166,7 +176,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         our_mac,
         fdb,
         links,
-        mgmt_tx,
+        inject.clone(),
         pool.clone(),
         ports.clone(),
     )?;
@@ -188,6 +198,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             hits,
             events,
             punts,
+            inject: (i == 0).then(|| inject.clone()),
             stats,
             running: running.clone(),
         };
