@@ -1,0 +1,297 @@
+//! vtepd end to end on net_pcap ports: tenant frames and VXLAN packets go
+//! in as pcap files, and the pcaps vtepd writes are checked: outer headers,
+//! VNIs, replication, VLAN restore, learning, drops and the accounting.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use etherparse::{PacketBuilder, SlicedPacket};
+use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
+use serde_json::Value;
+
+const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const R2_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+const TENANT: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const STATIC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xaa];
+const REMOTE_TENANT: [u8; 6] = [2, 0, 0, 0, 0, 0xbb];
+
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut w = PcapWriter::new(File::create(path).unwrap()).unwrap();
+    for f in frames {
+        w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, f))
+            .unwrap();
+    }
+}
+
+fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
+    let mut r = PcapReader::new(File::open(path).unwrap()).unwrap();
+    let mut v = Vec::new();
+    while let Some(p) = r.next_packet() {
+        v.push(p.unwrap().data.into_owned());
+    }
+    v
+}
+
+fn tenant_frame(dst: [u8; 6], src: [u8; 6], vid: Option<u16>, payload: usize) -> Vec<u8> {
+    let b =
+        match vid {
+            Some(v) => PacketBuilder::ethernet2(src, dst)
+                .single_vlan(etherparse::VlanId::try_new(v).unwrap()),
+            None => PacketBuilder::ethernet2(src, dst)
+                .single_vlan(etherparse::VlanId::try_new(0).unwrap()),
+        };
+    let mut f = Vec::new();
+    b.ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(1000, 2000)
+        .write(&mut f, &vec![7u8; payload])
+        .unwrap();
+    if vid.is_none() {
+        // Drop the priority tag the builder needed: untagged frame.
+        f.drain(12..16);
+    }
+    f
+}
+
+/// A VXLAN packet as remote `src_ip` would send it to us.
+fn vxlan(src_ip: [u8; 4], vni: u32, flags: u8, inner: &[u8]) -> Vec<u8> {
+    let mut payload = vec![flags, 0, 0, 0];
+    payload.extend_from_slice(&(vni << 8).to_be_bytes());
+    payload.extend_from_slice(inner);
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(R2_MAC, OUR_MAC)
+        .ipv4(src_ip, [192, 0, 2, 1], 64)
+        .udp(50000, 4789)
+        .write(&mut f, &payload)
+        .unwrap();
+    // UDP checksum 0, as VTEPs send over IPv4.
+    f[40] = 0;
+    f[41] = 0;
+    f
+}
+
+fn ctl(sock: &Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_vtepctl"))
+        .arg("--socket")
+        .arg(sock)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vtepctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn pcap_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("vtep-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n);
+
+    let access_in = vec![
+        tenant_frame(STATIC_MAC, TENANT, None, 40), // unicast, static FDB -> 192.0.2.2
+        tenant_frame([0xff; 6], TENANT, None, 40),  // broadcast -> 2 copies
+        tenant_frame([0xff; 6], TENANT, Some(10), 40), // VID 10 -> VNI 200 -> 192.0.2.3
+        tenant_frame([0xff; 6], TENANT, Some(11), 40), // unmapped VID
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],        // runt
+        tenant_frame(STATIC_MAC, TENANT, None, 1460), // too big for MTU 1500 once wrapped
+    ];
+    let inner_100 = tenant_frame(TENANT, REMOTE_TENANT, None, 30);
+    let inner_200 = tenant_frame([0xff; 6], REMOTE_TENANT, None, 30);
+    let underlay_in = vec![
+        vxlan([192, 0, 2, 2], 100, 0x08, &inner_100), // delivered untagged
+        vxlan([192, 0, 2, 3], 200, 0x08, &inner_200), // delivered with VID 10
+        vxlan([192, 0, 2, 2], 100, 0x00, &inner_100), // I flag clear
+        vxlan([192, 0, 2, 9], 100, 0x08, &inner_100), // unknown source
+        vxlan([192, 0, 2, 2], 300, 0x08, &inner_100), // unknown VNI
+    ];
+    write_pcap(&p("acc_in.pcap"), &access_in);
+    write_pcap(&p("ul_in.pcap"), &underlay_in);
+    let sock = p("vtep.sock");
+    let cfg = format!(
+        r#"
+[eal]
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf",
+        "--file-prefix=vtep-e2e-{pid}",
+        "--vdev=net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}",
+        "--vdev=net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}"]
+[dataplane]
+workers = 1
+mbufs = 8191
+[underlay]
+port = "net_pcap0"
+mac = "02:00:00:00:01:01"
+address = "192.0.2.1/24"
+[[neighbor]]
+ip = "192.0.2.2"
+mac = "02:00:00:00:02:02"
+[[neighbor]]
+ip = "192.0.2.3"
+mac = "02:00:00:00:03:03"
+[[access]]
+port = "net_pcap1"
+vni = 100
+vlans = {{ 10 = 200 }}
+[[vni]]
+id = 100
+flood = ["192.0.2.2", "192.0.2.3"]
+[[vni]]
+id = 200
+flood = ["192.0.2.3"]
+[[fdb]]
+vni = 100
+mac = "02:00:00:00:00:aa"
+remote = "192.0.2.2"
+[control]
+socket = "{sock}"
+"#,
+        pid = std::process::id(),
+        ul_in = p("ul_in.pcap").display(),
+        ul_out = p("ul_out.pcap").display(),
+        acc_in = p("acc_in.pcap").display(),
+        acc_out = p("acc_out.pcap").display(),
+        sock = sock.display(),
+    );
+    std::fs::write(p("vtep.toml"), cfg).unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_vtepd"))
+        .args(["--check", "--config"])
+        .arg(p("vtep.toml"))
+        .status()
+        .unwrap();
+    assert!(check.success());
+
+    let mut d = Daemon {
+        child: Command::new(env!("CARGO_BIN_EXE_vtepd"))
+            .arg("--config")
+            .arg(p("vtep.toml"))
+            .spawn()
+            .unwrap(),
+        dir: dir.clone(),
+    };
+    let total = (access_in.len() + underlay_in.len()) as u64;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stats = loop {
+        if sock.exists() {
+            let s = ctl(&sock, &["stats"]);
+            if s["accounting"]["rx_packets"].as_u64() == Some(total) {
+                break s;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vtepd did not process all packets"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let a = &stats["accounting"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    assert_eq!(
+        n(&a["rx_packets"]),
+        n(&a["forwarded"]) + n(&a["dropped"]) + n(&a["punted"])
+    );
+    let drops = &stats["drops"];
+    for (reason, count) in [
+        ("access_vlan_unmapped", 1),
+        ("access_runt", 1),
+        ("mtu_exceeded", 1),
+        ("vxlan_i_flag_clear", 1),
+        ("unknown_source_vtep", 1),
+        ("vni_unknown", 1),
+    ] {
+        assert_eq!(drops[reason].as_u64(), Some(count), "{reason}");
+    }
+    assert_eq!(n(&a["dropped"]), 6);
+    assert_eq!(n(&a["forwarded"]), 5);
+    // Each remote of a flood gets a copy; the original is accounted as
+    // forwarded once: 2 copies for VNI 100's broadcast, 1 for VNI 200's.
+    assert_eq!(n(&a["flood_copies"]), 3);
+
+    let fdb = ctl(&sock, &["fdb", "show"]);
+    let rows = fdb.as_array().unwrap();
+    let find = |mac: &str| rows.iter().find(|r| r["mac"] == mac).cloned();
+    let local = find("02:00:00:00:00:01").expect("tenant MAC learned");
+    assert_eq!(local["kind"], "learned");
+    assert_eq!(local["port"], "net_pcap1");
+    let remote = find("02:00:00:00:00:bb").expect("remote MAC learned");
+    assert_eq!(remote["remote"].as_str(), Some("192.0.2.2"));
+    assert_eq!(find("02:00:00:00:00:aa").unwrap()["kind"], "static");
+
+    // SIGTERM: workers stop, ports close and the pcap writers flush.
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    let st = d.child.wait().unwrap();
+    assert!(st.success(), "vtepd exits 0 on SIGTERM");
+
+    let ul_out: Vec<Vec<u8>> = read_pcap(&p("ul_out.pcap"))
+        .into_iter()
+        .filter(|f| f.len() > 42 && f[12..14] == [8, 0] && f[36..38] == 4789u16.to_be_bytes())
+        .collect();
+    assert_eq!(
+        ul_out.len(),
+        4,
+        "1 unicast + 2 broadcast copies + 1 VNI 200 flood"
+    );
+    let mut by_dst = std::collections::BTreeMap::new();
+    for f in &ul_out {
+        let sp = SlicedPacket::from_ethernet(f).unwrap();
+        let Some(etherparse::NetSlice::Ipv4(ip)) = sp.net else {
+            panic!("not IPv4")
+        };
+        let h = ip.header().to_header();
+        assert_eq!(h.header_checksum, h.calc_header_checksum());
+        assert_eq!(h.source, [192, 0, 2, 1]);
+        let Some(etherparse::TransportSlice::Udp(u)) = sp.transport else {
+            panic!("not UDP")
+        };
+        assert!(u.source_port() >= 49152);
+        assert_eq!(u.checksum(), 0);
+        let vx = u.payload();
+        assert_eq!(vx[0], 0x08);
+        let vni = u32::from_be_bytes([0, vx[4], vx[5], vx[6]]);
+        assert!(vx[8..20] != [0u8; 12], "inner frame present");
+        assert_eq!(&f[6..12], &OUR_MAC);
+        by_dst
+            .entry((h.destination, vni))
+            .and_modify(|c| *c += 1)
+            .or_insert(1);
+        assert_eq!(vx[8 + 12..8 + 14], [8, 0], "inner tag stripped");
+    }
+    assert_eq!(by_dst.get(&([192, 0, 2, 2], 100)), Some(&2));
+    assert_eq!(by_dst.get(&([192, 0, 2, 3], 100)), Some(&1));
+    assert_eq!(by_dst.get(&([192, 0, 2, 3], 200)), Some(&1));
+
+    let acc_out = read_pcap(&p("acc_out.pcap"));
+    assert_eq!(acc_out.len(), 2);
+    assert!(
+        acc_out.contains(&inner_100),
+        "VNI 100 delivered untagged, byte-identical"
+    );
+    let mut tagged = inner_200[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0, 0, 10]);
+    tagged.extend_from_slice(&inner_200[12..]);
+    assert!(
+        acc_out.contains(&tagged),
+        "VNI 200 delivered with VID 10 restored"
+    );
+}
