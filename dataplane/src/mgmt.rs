@@ -532,10 +532,10 @@ impl Mgmt {
                     }
                 }
             }
-            wire::ETHERTYPE_IPV4 => {
-                if echo_reply_in_place(&mut m, self.our_mac) && self.send_mbuf(m) {
-                    self.counters.echo_replies_sent += 1;
-                }
+            wire::ETHERTYPE_IPV4
+                if echo_reply_in_place(&mut m, self.our_mac) && self.send_mbuf(m) =>
+            {
+                self.counters.echo_replies_sent += 1;
             }
             _ => {}
         }

@@ -230,21 +230,16 @@ fn enqueue(
 #[inline(always)]
 fn learn(cx: &mut Ctx<'_>, vni: VniIdx, mac: [u8; 6], at: LearnAt) {
     let k = key(vni, mac);
-    match cx.fdb.lookup(k) {
-        Some((slot, e)) => {
-            let same = match (e.target, at) {
-                (Target::Local(p), LearnAt::Local(q)) => p == q,
-                (Target::Remote(r), LearnAt::Remote(ip)) => {
-                    cx.st.remote(r).map(|x| x.ip) == Some(ip)
-                }
-                _ => false,
-            };
-            if same || e.is_static {
-                cx.hits.mark(slot);
-                return;
-            }
+    if let Some((slot, e)) = cx.fdb.lookup(k) {
+        let same = match (e.target, at) {
+            (Target::Local(p), LearnAt::Local(q)) => p == q,
+            (Target::Remote(r), LearnAt::Remote(ip)) => cx.st.remote(r).map(|x| x.ip) == Some(ip),
+            _ => false,
+        };
+        if same || e.is_static {
+            cx.hits.mark(slot);
+            return;
         }
-        None => {}
     }
     if cx.events.push(Event::Learn { vni, mac, at }).is_err() {
         bump(&cx.stats.learn_events_dropped, 1);
@@ -256,8 +251,9 @@ fn snoop_arp(cx: &mut Ctx<'_>, vni: VniIdx, frame: &[u8]) -> Option<Arp> {
         return None;
     }
     let a = Arp::parse(&frame[ETH_LEN..])?;
-    if !a.spa.is_unspecified() && cx.st.arp.get(&(vni, a.spa)) != Some(&a.sha) {
-        if cx
+    if !a.spa.is_unspecified()
+        && cx.st.arp.get(&(vni, a.spa)) != Some(&a.sha)
+        && cx
             .events
             .push(Event::ArpSnoop {
                 vni,
@@ -265,9 +261,8 @@ fn snoop_arp(cx: &mut Ctx<'_>, vni: VniIdx, frame: &[u8]) -> Option<Arp> {
                 mac: a.sha,
             })
             .is_err()
-        {
-            bump(&cx.stats.learn_events_dropped, 1);
-        }
+    {
+        bump(&cx.stats.learn_events_dropped, 1);
     }
     Some(a)
 }
@@ -375,15 +370,12 @@ fn underlay_packet(
         c.decap.add(len);
     }
     if dst[0] & 1 == 0 {
-        match cx.fdb.lookup(key(vni, dst)) {
-            Some((_, e)) => {
-                return match e.target {
-                    Target::Local(p) => to_access(cx, m, vni, p, false, outs, qs),
-                    // Split horizon: never send underlay traffic back out.
-                    Target::Remote(_) => cx.tally.drop(DropReason::NoAccessPort),
-                };
-            }
-            None => {}
+        if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
+            return match e.target {
+                Target::Local(p) => to_access(cx, m, vni, p, false, outs, qs),
+                // Split horizon: never send underlay traffic back out.
+                Target::Remote(_) => cx.tally.drop(DropReason::NoAccessPort),
+            };
         }
     }
     flood_local(cx, m, vni, None, outs, qs);

@@ -140,16 +140,16 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     let running = Arc::new(AtomicBool::new(true));
     let mut links = Vec::new();
     let mut workers = Vec::new();
-    for w in 0..nw {
+    for (w, lcore) in lcores.iter().enumerate().take(nw) {
         let link = WorkerLink {
-            lcore_cpu: lcores[w].cpu,
+            lcore_cpu: lcore.cpu,
             hits: Arc::new(HitMap::new(slots)),
             events: Arc::new(ArrayQueue::new(65536)),
             punts: Arc::new(ArrayQueue::new(256)),
             stats: Arc::new(WorkerStats::default()),
         };
         workers.push((
-            lcores[w].cpu,
+            lcore.cpu,
             (
                 take(&mut rxq, 0, w),
                 take(&mut txq, 0, w),

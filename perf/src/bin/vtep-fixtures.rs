@@ -1,0 +1,81 @@
+//! Writes the demo's pcap fixtures: tenant frames for the access port and
+//! VXLAN packets from two remote VTEPs for the underlay port.
+#![forbid(unsafe_code)]
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use vtep_perf::{tenant_udp, vxlan_from, write_pcap};
+
+#[derive(Parser)]
+#[command(about = "Write deterministic pcap fixtures for the vtepd demo")]
+struct Args {
+    /// Output directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Frames per flow.
+    #[arg(long, default_value_t = 100)]
+    count: usize,
+}
+
+fn main() -> std::io::Result<()> {
+    let a = Args::parse();
+    std::fs::create_dir_all(&a.dir)?;
+    let vm1 = [2, 0, 0, 0, 0, 1];
+    let vm_static = [2, 0, 0, 0, 0, 0xaa];
+    let vm_remote = [2, 0, 0, 0, 0, 0xbb];
+    let (t1, t2) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    let mut access = vec![tenant_udp(
+        [0xff; 6],
+        vm1,
+        t1,
+        Ipv4Addr::BROADCAST,
+        68,
+        67,
+        100,
+    )];
+    for i in 0..a.count {
+        access.push(tenant_udp(
+            vm_static,
+            vm1,
+            t1,
+            t2,
+            10_000 + (i % 16) as u16,
+            80,
+            64,
+        ));
+        access.push(tenant_udp(
+            vm_remote,
+            vm1,
+            t1,
+            t2,
+            20_000 + (i % 16) as u16,
+            443,
+            64,
+        ));
+    }
+    let vtep = Ipv4Addr::new(192, 0, 2, 1);
+    let vtep_mac = [2, 0, 0, 0, 1, 1];
+    let mut underlay = Vec::new();
+    for i in 0..a.count {
+        let inner = tenant_udp(vm1, vm_remote, t2, t1, 443, 20_000 + (i % 16) as u16, 64);
+        underlay.push(vxlan_from(
+            [2, 0, 0, 0, 3, 3],
+            Ipv4Addr::new(192, 0, 2, 3),
+            vtep_mac,
+            vtep,
+            100,
+            &inner,
+        ));
+    }
+    write_pcap(&a.dir.join("access.pcap"), &access)?;
+    write_pcap(&a.dir.join("underlay.pcap"), &underlay)?;
+    println!(
+        "wrote {} tenant frames and {} VXLAN packets to {}",
+        access.len(),
+        underlay.len(),
+        a.dir.display()
+    );
+    Ok(())
+}
