@@ -204,7 +204,7 @@ mod tests {
                 i += 1;
             }
         });
-        for _ in 0..100_000 {
+        for _ in 0..10_000 {
             let t = s.tally();
             assert_eq!(t.rx, t.forwarded + t.dropped + t.punted);
             assert_eq!(t.dropped, t.drops[DropReason::MtuExceeded as usize]);
