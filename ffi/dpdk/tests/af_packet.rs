@@ -48,28 +48,8 @@ fn af_packet_veth_both_ways() {
 
     // DPDK -> namespace: start the capture, then send until it reports.
     let back = common::test_frame([2, 0, 0, 0, 0, 8], [2, 0, 0, 0, 0, 9], 3, 120);
-    let cap = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.0,
-            "sh",
-            "-c",
-            &common::recv_raw_cmd(&peer, 0x88b5, 5),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    for _ in 0..5 {
-        let mut out = Burst::<1>::new();
-        out.push(pool.alloc_from(&back).unwrap()).unwrap();
-        assert_eq!(tx[0].tx(&mut out), (1, 0));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let got = cap.wait_with_output().unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&got.stdout).trim(),
+        common::send_and_capture(&ns, &peer, &pool, &mut tx[0], &back),
         common::hex(&back)
     );
     assert!(port.stats().unwrap().tx_packets >= 1);

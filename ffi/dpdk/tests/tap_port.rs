@@ -39,28 +39,8 @@ fn tap_passes_frames() {
     assert!(found, "frame sent in the namespace arrived on the tap port");
 
     let back = common::test_frame([2, 0, 0, 0, 0, 6], [2, 0, 0, 0, 0, 5], 2, 80);
-    let cap = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.0,
-            "sh",
-            "-c",
-            &common::recv_raw_cmd(&iface, 0x88b5, 5),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    for _ in 0..5 {
-        let mut out = Burst::<1>::new();
-        out.push(pool.alloc_from(&back).unwrap()).unwrap();
-        tx[0].tx(&mut out);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let got = cap.wait_with_output().unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&got.stdout).trim(),
+        common::send_and_capture(&ns, &iface, &pool, &mut tx[0], &back),
         common::hex(&back)
     );
 }

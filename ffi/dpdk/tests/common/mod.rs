@@ -122,3 +122,36 @@ pub fn test_frame(dst: [u8; 6], src: [u8; 6], seq: u8, len: usize) -> Vec<u8> {
     }
     f
 }
+
+/// Starts a capture on `iface` in `ns`, sends `frame` a few times on `tx`,
+/// and returns what the capture printed (the frame in hex, or nothing).
+pub fn send_and_capture(
+    ns: &Netns,
+    iface: &str,
+    pool: &dpdk::Mempool,
+    tx: &mut dpdk::TxQueue,
+    frame: &[u8],
+) -> String {
+    let cap = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            "sh",
+            "-c",
+            &recv_raw_cmd(iface, 0x88b5, 5),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for _ in 0..5 {
+        let mut out = dpdk::Burst::<1>::new();
+        out.push(pool.alloc_from(frame).expect("mbuf"))
+            .expect("room");
+        tx.tx(&mut out);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let got = cap.wait_with_output().expect("capture ran");
+    String::from_utf8_lossy(&got.stdout).trim().to_string()
+}
