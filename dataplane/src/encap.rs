@@ -121,12 +121,21 @@ pub fn encapsulate<B: PacketBuf>(
     mtu: u16,
 ) -> Result<(), DropReason> {
     let inner = b.len();
-    let ip_len = outer_ip_len(inner);
-    if ip_len > mtu as usize {
+    if outer_ip_len(inner) > mtu as usize {
         return Err(DropReason::MtuExceeded);
     }
     let sport = source_port(flow_hash(b.data()));
     let h = b.prepend(OUTER_LEN).ok_or(DropReason::NoHeadroom)?;
+    write_outer(h, t, vni, inner, sport);
+    Ok(())
+}
+
+/// Writes the outer header for an inner frame of `inner_len` bytes into
+/// `h` (OUTER_LEN bytes): the template, then lengths, checksum (from the
+/// template's precomputed sum), source port and VNI.
+#[inline(always)]
+pub fn write_outer(h: &mut [u8], t: &Template, vni: u32, inner_len: usize, sport: u16) {
+    let ip_len = outer_ip_len(inner_len);
     h.copy_from_slice(&t.bytes);
     let l3 = ETH_LEN;
     wire::put16(h, l3 + ip::TOTAL_LEN, ip_len as u16);
@@ -136,5 +145,4 @@ pub fn encapsulate<B: PacketBuf>(
     wire::put16(h, l4 + udp::LEN, (ip_len - IPV4_LEN) as u16);
     let v = vni.to_be_bytes();
     h[l4 + UDP_LEN + 4..l4 + UDP_LEN + 7].copy_from_slice(&v[1..4]);
-    Ok(())
 }

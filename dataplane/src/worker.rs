@@ -19,7 +19,7 @@ use crate::encap::{classify_access, encapsulate, push_vlan};
 use crate::fdb::{key, FdbTable, HitMap, SharedFdb, Target, VniIdx};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
-use crate::wire::{self, arp, eth, Arp, ETH_LEN};
+use crate::wire::{self, arp, eth, Arp, ETH_LEN, OUTER_LEN};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
@@ -473,13 +473,28 @@ fn access_packet(
     // BUM: one copy per remote in the flood list, one per other local port.
     let remotes = &vs.flood;
     let locals = vs.ports.iter().filter(|(p, _)| *p != port).count();
-    let n = remotes.len() + locals;
-    if n == 0 {
+    if remotes.len() + locals == 0 {
         cx.tally.drop(DropReason::NoFloodTargets);
         return;
     }
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.flood.add(m.len());
+    }
+    if m.len() >= SHARE_MIN && !remotes.is_empty() {
+        // Large frame: local ports get private copies (they may be tagged
+        // in place), remotes get a header segment chained to a shared
+        // clone of the original, which itself is never written again.
+        for &(p, _) in vs.ports.iter().filter(|(p, _)| *p != port) {
+            match cx.pool.alloc_from(m.data()) {
+                Ok(c) => to_access(cx, c, vni, p, true, outs, qs),
+                Err(_) => bump(&cx.stats.flood_copy_drops, 1),
+            }
+        }
+        for &r in remotes.iter() {
+            to_remote_shared(cx, &m, vni, r, out_ul, q_ul);
+        }
+        cx.tally.forwarded += 1;
+        return;
     }
     for &r in remotes.iter() {
         match cx.pool.alloc_from(m.data()) {
@@ -492,8 +507,54 @@ fn access_packet(
     } else {
         // The original was copied to every remote; it counts as forwarded.
         cx.tally.forwarded += 1;
-        drop(m);
     }
+}
+
+/// Frames at least this long are flooded to remotes by sharing the payload
+/// (a 50-byte header segment chained to an indirect clone) rather than by
+/// copying it: below it, one copy costs less than two mbufs.
+pub const SHARE_MIN: usize = 256;
+
+/// Sends a flood copy of `m` to remote `r` as header segment + shared clone.
+fn to_remote_shared(
+    cx: &mut Ctx<'_>,
+    m: &Mbuf,
+    vni: VniIdx,
+    r: u32,
+    out: &mut Out,
+    q: &mut TxQueue,
+) {
+    let st = cx.st;
+    let (Some(t), Some(vs)) = (st.remote(r).and_then(|x| x.template.as_ref()), st.vni(vni)) else {
+        bump(&cx.stats.flood_copy_drops, 1);
+        return;
+    };
+    let inner = m.len();
+    if crate::encap::outer_ip_len(inner) > st.mtu as usize {
+        bump(&cx.stats.flood_copy_drops, 1);
+        return;
+    }
+    let (Ok(mut h), Ok(c)) = (cx.pool.alloc(), m.share(cx.pool)) else {
+        bump(&cx.stats.flood_copy_drops, 1);
+        return;
+    };
+    let Some(room) = h.append(OUTER_LEN) else {
+        bump(&cx.stats.flood_copy_drops, 1);
+        return;
+    };
+    let sport = crate::encap::source_port(crate::encap::flow_hash(m.data()));
+    crate::encap::write_outer(room, t, vs.vni.get(), inner, sport);
+    let Ok(pkt) = h.chain(c) else {
+        bump(&cx.stats.flood_copy_drops, 1);
+        return;
+    };
+    if let Some(c) = cx.stats.vnis.get(vni as usize) {
+        c.encap.add(inner);
+    }
+    if let Some(c) = cx.stats.remotes.get(r as usize) {
+        c.tx.add(pkt.pkt_len());
+    }
+    enqueue(q, out, pkt, true, &mut cx.tally, cx.stats);
 }
 
 #[inline(always)]

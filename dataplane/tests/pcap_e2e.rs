@@ -84,6 +84,28 @@ fn vxlan(src_ip: [u8; 4], vni: u32, flags: u8, inner: &[u8]) -> Vec<u8> {
     f
 }
 
+fn arp_request(spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&R2_MAC);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&R2_MAC);
+    f.extend_from_slice(&spa);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&tpa);
+    f.resize(60, 0);
+    f
+}
+
+fn echo_request() -> Vec<u8> {
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(R2_MAC, OUR_MAC)
+        .ipv4([192, 0, 2, 2], [192, 0, 2, 1], 64)
+        .icmpv4_echo_request(7, 1)
+        .write(&mut f, b"vtep-ping")
+        .unwrap();
+    f
+}
+
 fn ctl(sock: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_vtepctl"))
         .arg("--socket")
@@ -113,6 +135,7 @@ fn pcap_end_to_end() {
         tenant_frame([0xff; 6], TENANT, Some(11), 40), // unmapped VID
         vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],        // runt
         tenant_frame(STATIC_MAC, TENANT, None, 1460), // too big for MTU 1500 once wrapped
+        tenant_frame([0xff; 6], TENANT, None, 700), // large broadcast: shared payload
     ];
     let inner_100 = tenant_frame(TENANT, REMOTE_TENANT, None, 30);
     let inner_200 = tenant_frame([0xff; 6], REMOTE_TENANT, None, 30);
@@ -122,6 +145,8 @@ fn pcap_end_to_end() {
         vxlan([192, 0, 2, 2], 100, 0x00, &inner_100), // I flag clear
         vxlan([192, 0, 2, 9], 100, 0x08, &inner_100), // unknown source
         vxlan([192, 0, 2, 2], 300, 0x08, &inner_100), // unknown VNI
+        arp_request([192, 0, 2, 2], [192, 0, 2, 1]),  // ARP for the VTEP address
+        echo_request(),                               // ping of the VTEP address
     ];
     write_pcap(&p("acc_in.pcap"), &access_in);
     write_pcap(&p("ul_in.pcap"), &underlay_in);
@@ -219,10 +244,22 @@ socket = "{sock}"
         assert_eq!(drops[reason].as_u64(), Some(count), "{reason}");
     }
     assert_eq!(n(&a["dropped"]), 6);
-    assert_eq!(n(&a["forwarded"]), 5);
+    assert_eq!(n(&a["forwarded"]), 6, "{stats:#}");
+    assert_eq!(n(&a["punted"]), 2, "ARP and echo for the VTEP address");
     // Each remote of a flood gets a copy; the original is accounted as
-    // forwarded once: 2 copies for VNI 100's broadcast, 1 for VNI 200's.
-    assert_eq!(n(&a["flood_copies"]), 3);
+    // forwarded once: 2 + 2 copies for VNI 100's broadcasts, 1 for VNI 200's.
+    assert_eq!(n(&a["flood_copies"]), 5);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ctl(&sock, &["stats"])["management"]["echo_replies_sent"] != 1 {
+        assert!(Instant::now() < deadline, "no echo reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let neigh = ctl(&sock, &["neigh", "show"]);
+    assert!(neigh
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["ip"] == "192.0.2.2" && n["state"] == "static"));
 
     let fdb = ctl(&sock, &["fdb", "show"]);
     let rows = fdb.as_array().unwrap();
@@ -243,14 +280,45 @@ socket = "{sock}"
     let st = d.child.wait().unwrap();
     assert!(st.success(), "vtepd exits 0 on SIGTERM");
 
-    let ul_out: Vec<Vec<u8>> = read_pcap(&p("ul_out.pcap"))
+    let ul_all = read_pcap(&p("ul_out.pcap"));
+    let is_arp = |f: &Vec<u8>, oper: u8| f.len() >= 42 && f[12..14] == [8, 6] && f[21] == oper;
+    let garp = ul_all
+        .iter()
+        .find(|f| is_arp(f, 1))
+        .expect("gratuitous ARP at start");
+    assert_eq!(
+        garp[28..32],
+        garp[38..42],
+        "GARP: sender and target are the VTEP address"
+    );
+    let reply = ul_all.iter().find(|f| is_arp(f, 2)).expect("ARP reply");
+    assert_eq!(&reply[0..6], &R2_MAC);
+    assert_eq!(&reply[22..28], &OUR_MAC, "VTEP MAC answers for 192.0.2.1");
+    assert_eq!(reply[28..32], [192, 0, 2, 1]);
+    let echo = ul_all
+        .iter()
+        .find(|f| f.len() > 34 && f[12..14] == [8, 0] && f[23] == 1)
+        .expect("echo reply");
+    assert_eq!(echo[34], 0, "ICMP echo reply");
+    assert_eq!(echo[26..30], [192, 0, 2, 1]);
+    assert!(echo.ends_with(b"vtep-ping"));
+    let eh = etherparse::Ipv4Header::from_slice(&echo[14..]).unwrap().0;
+    assert_eq!(eh.header_checksum, eh.calc_header_checksum());
+    assert_eq!(
+        etherparse::checksum::Sum16BitWords::new()
+            .add_slice(&echo[34..])
+            .ones_complement(),
+        0
+    );
+
+    let ul_out: Vec<Vec<u8>> = ul_all
         .into_iter()
         .filter(|f| f.len() > 42 && f[12..14] == [8, 0] && f[36..38] == 4789u16.to_be_bytes())
         .collect();
     assert_eq!(
         ul_out.len(),
-        4,
-        "1 unicast + 2 broadcast copies + 1 VNI 200 flood"
+        6,
+        "1 unicast + 2 x 2 broadcast copies + 1 VNI 200 flood"
     );
     let mut by_dst = std::collections::BTreeMap::new();
     for f in &ul_out {
@@ -277,8 +345,21 @@ socket = "{sock}"
             .or_insert(1);
         assert_eq!(vx[8 + 12..8 + 14], [8, 0], "inner tag stripped");
     }
-    assert_eq!(by_dst.get(&([192, 0, 2, 2], 100)), Some(&2));
-    assert_eq!(by_dst.get(&([192, 0, 2, 3], 100)), Some(&1));
+    assert_eq!(by_dst.get(&([192, 0, 2, 2], 100)), Some(&3));
+    assert_eq!(by_dst.get(&([192, 0, 2, 3], 100)), Some(&2));
+    let big = &access_in[6];
+    let shared: Vec<_> = ul_out
+        .iter()
+        .filter(|f| f.len() == big.len() + 50)
+        .collect();
+    assert_eq!(shared.len(), 2, "the large broadcast reached both remotes");
+    for f in shared {
+        assert_eq!(
+            &f[50..],
+            &big[..],
+            "shared payload intact behind the header segment"
+        );
+    }
     assert_eq!(by_dst.get(&([192, 0, 2, 3], 200)), Some(&1));
 
     let acc_out = read_pcap(&p("acc_out.pcap"));

@@ -4,8 +4,11 @@ use dpdk_sys as sys;
 
 /// An owned packet buffer: not `Clone`, freed on drop. Field access is done
 /// in Rust at the offsets the bindings give, with no FFI call per packet.
-/// Only direct mbufs with reference count 1 are ever handed out, so the data
-/// is exclusively ours and `data_mut` is sound.
+///
+/// Data may be shared with other mbufs after [`Mbuf::share`] (an indirect
+/// clone points at the same buffer, whose reference count then exceeds 1).
+/// Writing shared data would race with whoever else sends it, so every
+/// method that writes packet bytes checks [`Mbuf::is_exclusive`] first.
 #[repr(transparent)]
 pub struct Mbuf(NonNull<sys::rte_mbuf>);
 
@@ -65,6 +68,51 @@ impl Mbuf {
     field!(pkt_len_raw, set_pkt_len, VTEP_MBUF_OFF_PKT_LEN, u32);
     field!(data_len_raw, set_data_len, VTEP_MBUF_OFF_DATA_LEN, u16);
     field!(buf_len, _set_buf_len, VTEP_MBUF_OFF_BUF_LEN, u16);
+    field!(ol_flags, _set_ol_flags, VTEP_MBUF_OFF_OL_FLAGS, u64);
+
+    /// True when no other mbuf shares this one's data: a direct mbuf with
+    /// reference count 1.
+    #[inline(always)]
+    pub fn is_exclusive(&self) -> bool {
+        if self.ol_flags() & (sys::RTE_MBUF_F_INDIRECT | sys::RTE_MBUF_F_EXTERNAL) != 0 {
+            return false;
+        }
+        // SAFETY: refcnt is a u16 DPDK updates atomically; the offset comes
+        // from offsetof and the field is 2-byte aligned.
+        let rc = unsafe {
+            std::sync::atomic::AtomicU16::from_ptr(
+                self.0
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(sys::VTEP_MBUF_OFF_REFCNT as usize)
+                    .cast::<u16>(),
+            )
+        };
+        rc.load(std::sync::atomic::Ordering::Acquire) == 1
+    }
+
+    /// An indirect clone sharing this packet's data (`rte_pktmbuf_clone`):
+    /// neither mbuf may write packet bytes until the other is gone.
+    pub fn share(&self, pool: &crate::Mempool) -> crate::Result<Mbuf> {
+        // SAFETY: self is a valid mbuf; the clone is a new owned mbuf.
+        let c = unsafe { sys::vtep_pktmbuf_clone(self.0.as_ptr(), pool.as_ptr()) };
+        NonNull::new(c)
+            .map(|p| unsafe { Mbuf::from_raw(p) })
+            .ok_or(crate::Error::NoMbufs)
+    }
+
+    /// Appends `tail`'s segments to this packet (`rte_pktmbuf_chain`); on
+    /// failure (too many segments) both come back.
+    pub fn chain(self, tail: Mbuf) -> Result<Mbuf, (Mbuf, Mbuf)> {
+        // SAFETY: both are valid owned mbufs; on success the head owns tail.
+        let rc = unsafe { sys::vtep_pktmbuf_chain(self.0.as_ptr(), tail.0.as_ptr()) };
+        if rc == 0 {
+            std::mem::forget(tail);
+            Ok(self)
+        } else {
+            Err((self, tail))
+        }
+    }
 
     /// Bytes in this (first) segment.
     #[inline(always)]
@@ -114,10 +162,14 @@ impl Mbuf {
         }
     }
 
-    /// The first segment's data, writable (the mbuf is exclusively ours).
+    /// The first segment's data, writable.
+    ///
+    /// # Panics
+    /// If the data is shared (see [`Mbuf::is_exclusive`]).
     #[inline(always)]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as `data`; &mut self guarantees exclusive access.
+        assert!(self.is_exclusive(), "data_mut on a shared mbuf");
+        // SAFETY: as `data`; &mut self and the check give exclusive access.
         unsafe {
             std::slice::from_raw_parts_mut(
                 self.buf_addr().add(self.data_off() as usize),
@@ -130,7 +182,7 @@ impl Mbuf {
     /// returns them; None, unchanged, when the headroom is too small.
     #[inline(always)]
     pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
-        if n > self.headroom() {
+        if n > self.headroom() || !self.is_exclusive() {
             return None;
         }
         let n16 = n as u16;
@@ -157,7 +209,7 @@ impl Mbuf {
     /// them; None, unchanged, if the tailroom is too small or it is chained.
     #[inline(always)]
     pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
-        if self.nb_segs() != 1 || n > self.tailroom() {
+        if self.nb_segs() != 1 || n > self.tailroom() || !self.is_exclusive() {
             return None;
         }
         let old = self.len();

@@ -75,3 +75,28 @@ fn mbuf_semantics_and_exhaustion() {
     );
     assert_eq!(pool.in_use(), 0);
 }
+
+#[test]
+fn shared_mbufs_refuse_writes_and_chain() {
+    // Same process as above is not possible (one EAL per process); nextest
+    // runs each test in its own process.
+    let eal = common::eal(&[]);
+    let pool = Mempool::new(&eal, "share", 64, 0, 2176).unwrap();
+    let mut m = pool.alloc_from(b"payload-bytes").unwrap();
+    assert!(m.is_exclusive());
+    let c = m.share(&pool).unwrap();
+    assert!(!m.is_exclusive() && !c.is_exclusive());
+    assert_eq!(c.data(), b"payload-bytes");
+    assert!(m.prepend(4).is_none(), "no writes into a shared buffer");
+    let mut h = pool.alloc_from(b"HDR:").unwrap();
+    assert!(h.is_exclusive());
+    h.data_mut()[0] = b'h';
+    let pkt = h.chain(c).unwrap();
+    assert_eq!(pkt.nb_segs(), 2);
+    assert_eq!(pkt.pkt_len(), 4 + 13);
+    assert_eq!(pkt.data(), b"hDR:");
+    drop(pkt);
+    assert!(m.is_exclusive(), "the clone is gone: exclusive again");
+    drop(m);
+    assert_eq!(pool.in_use(), 0);
+}
