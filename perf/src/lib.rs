@@ -2,6 +2,8 @@
 //! the access side and VXLAN packets as a remote VTEP would send them.
 #![forbid(unsafe_code)]
 
+pub mod lab;
+
 use std::fs::File;
 use std::net::Ipv4Addr;
 use std::path::Path;

@@ -1,0 +1,463 @@
+//! A lab of network namespaces around a running `vtepd`, for the interop
+//! tests and the demo: Linux kernel VXLAN peers (the reference VTEP) with
+//! bridges and tenant hosts behind them, an underlay router, and tenant
+//! hosts on `vtepd`'s access ports.
+//!
+//! ```text
+//!  t0 10.0.0.10 ─acc0─┐                     ┌─ k1 192.0.2.2 ── vx100 ─ br ─ t1 10.0.0.11
+//!                    vtepd 192.0.2.1 ─ ul(br, 192.0.2.254)            └ vx200 ─ br2 ─ t3 10.0.0.13
+//!  t4 (802.1Q) ─acc1─┘                      └─ 198.51.100.1 ── k2 198.51.100.2 ── vx100 ─ br ─ t2 10.0.0.12
+//! ```
+//!
+//! `vtepd` runs in the test's own namespace and binds net_af_packet to veth
+//! ends there (no addresses), or creates net_tap devices that the lab moves
+//! into place. Every name carries the process id; [`Lab::drop`] deletes
+//! everything, and [`Lab::new`] first removes what a killed earlier run of
+//! the same id left. Offloads are turned off on every interface so
+//! af_packet never sees partial checksums or GSO frames.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How `vtepd` attaches to the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    AfPacket,
+    Tap,
+}
+
+/// What the lab sets up.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub kind: PortKind,
+    /// Static FDB entries for t1 and t2; otherwise everything is learned.
+    pub static_fdb: bool,
+    /// VNI 200 with a tenant behind k1 and a tagged access port (VID 20).
+    pub vni200: bool,
+    pub arp_suppress: bool,
+    /// Extra text appended to the vtepd config.
+    pub extra_config: String,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            kind: PortKind::AfPacket,
+            static_fdb: true,
+            vni200: false,
+            arp_suppress: false,
+            extra_config: String::new(),
+        }
+    }
+}
+
+pub const T0_MAC: &str = "02:00:00:00:00:10";
+pub const T1_MAC: &str = "02:00:00:00:00:11";
+pub const T2_MAC: &str = "02:00:00:00:00:12";
+pub const T3_MAC: &str = "02:00:00:00:00:13";
+pub const T4_MAC: &str = "02:00:00:00:00:14";
+pub const VTEP_IP: &str = "192.0.2.1";
+pub const K1_IP: &str = "192.0.2.2";
+pub const K2_IP: &str = "198.51.100.2";
+
+/// Runs `sh -c cmd`; returns (success, stdout + stderr).
+pub fn sh(cmd: &str) -> (bool, String) {
+    match Command::new("sh").arg("-c").arg(cmd).output() {
+        Ok(o) => {
+            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
+            s.push_str(&String::from_utf8_lossy(&o.stderr));
+            (o.status.success(), s)
+        }
+        Err(e) => (false, e.to_string()),
+    }
+}
+
+/// Runs `cmd` and panics with its output if it fails.
+pub fn must(cmd: &str) -> String {
+    let (ok, out) = sh(cmd);
+    assert!(ok, "lab command failed: {cmd}\n{out}");
+    out
+}
+
+/// The `vtepd` binary: $VTEPD, else the workspace's release build.
+pub fn vtepd_path() -> PathBuf {
+    if let Ok(p) = std::env::var("VTEPD") {
+        return p.into();
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/vtepd");
+    assert!(p.exists(), "{} missing: run `cargo build --release --bins` first", p.display());
+    p
+}
+
+pub fn vtepctl_path() -> PathBuf {
+    vtepd_path().with_file_name("vtepctl")
+}
+
+pub struct Lab {
+    pub id: String,
+    pub opts: LabOptions,
+    pub dir: PathBuf,
+    pub vtepd: Option<Child>,
+    namespaces: Vec<String>,
+    links: Vec<String>,
+}
+
+impl Lab {
+    /// Namespace name for a role (t0, t1, k1, ul, ...).
+    pub fn ns(&self, role: &str) -> String {
+        format!("vtl{}{role}", self.id)
+    }
+
+    /// Interface name for a role, short enough for IFNAMSIZ.
+    pub fn ifname(&self, role: &str) -> String {
+        format!("vl{}{role}", self.id)
+    }
+
+    /// Runs `cmd` inside the namespace of `role`.
+    pub fn exec(&self, role: &str, cmd: &str) -> (bool, String) {
+        sh(&format!("ip netns exec {} {cmd}", self.ns(role)))
+    }
+
+    pub fn must_exec(&self, role: &str, cmd: &str) -> String {
+        must(&format!("ip netns exec {} {cmd}", self.ns(role)))
+    }
+
+    /// Builds the lab and starts vtepd in it.
+    pub fn new(opts: LabOptions) -> Lab {
+        let id = std::process::id().to_string();
+        let mut lab = Lab {
+            dir: std::env::temp_dir().join(format!("vtep-lab-{id}")),
+            id,
+            opts,
+            vtepd: None,
+            namespaces: Vec::new(),
+            links: Vec::new(),
+        };
+        lab.remove_leftovers();
+        std::fs::create_dir_all(&lab.dir).expect("lab dir");
+        lab.build_peers();
+        if lab.opts.kind == PortKind::AfPacket {
+            lab.build_af_packet_ports();
+        }
+        lab.start_vtepd();
+        if lab.opts.kind == PortKind::Tap {
+            lab.wire_taps();
+        }
+        lab
+    }
+
+    fn remove_leftovers(&self) {
+        let (_, list) = sh("ip netns list");
+        for line in list.lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            if name.starts_with(&format!("vtl{}", self.id)) {
+                let _ = sh(&format!("ip netns del {name}"));
+            }
+        }
+        let (_, links) = sh("ip -o link show");
+        for l in links.lines() {
+            if let Some(name) = l.split(':').nth(1).map(|s| s.trim().split('@').next().unwrap_or("")) {
+                if name.starts_with(&format!("vl{}", self.id)) {
+                    let _ = sh(&format!("ip link del {name}"));
+                }
+            }
+        }
+    }
+
+    fn add_ns(&mut self, role: &str) {
+        let n = self.ns(role);
+        must(&format!("ip netns add {n}"));
+        self.namespaces.push(n.clone());
+        must(&format!("ip -n {n} link set lo up"));
+        let _ = sh(&format!("ip netns exec {n} sysctl -qw net.ipv6.conf.all.disable_ipv6=1"));
+        let _ = sh(&format!("ip netns exec {n} sysctl -qw net.ipv6.conf.default.disable_ipv6=1"));
+    }
+
+    /// A veth pair between two namespaces (None = the test's own).
+    fn veth(&mut self, a: (&str, Option<&str>), b: (&str, Option<&str>)) {
+        let (an, bn) = (self.ifname(a.0), self.ifname(b.0));
+        must(&format!("ip link add name {an} type veth peer name {bn}"));
+        self.links.push(an.clone());
+        for (name, ns) in [(&an, a.1), (&bn, b.1)] {
+            if let Some(ns) = ns {
+                must(&format!("ip link set {name} netns {}", self.ns(ns)));
+            }
+            let pre = ns.map(|n| format!("ip netns exec {} ", self.ns(n))).unwrap_or_default();
+            let _ = sh(&format!("{pre}ethtool -K {name} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
+            must(&format!("{pre}ip link set {name} up"));
+        }
+    }
+
+    /// A tenant host: namespace `role` with `iface` addressed in the overlay.
+    fn tenant(&self, role: &str, iface: &str, mac: &str, ip: &str) {
+        self.must_exec(role, &format!("ip link set {iface} address {mac} mtu 1450"));
+        self.must_exec(role, &format!("ip addr add {ip}/24 dev {iface}"));
+    }
+
+    /// A kernel VTEP: vxlan device for `vni` bridged with a veth to a tenant.
+    fn kernel_vtep(&mut self, k: &str, local: &str, vni: u32, tenant: &str, mac: &str, ip: &str) {
+        let vx = format!("vx{vni}");
+        let br = format!("br{vni}");
+        self.must_exec(
+            k,
+            &format!("ip link add name {vx} type vxlan id {vni} local {local} remote {VTEP_IP} dstport 4789"),
+        );
+        self.must_exec(k, &format!("ip link add name {br} type bridge"));
+        self.must_exec(k, &format!("ip link set {vx} master {br}"));
+        let _ = self.exec(k, &format!("ethtool -K {vx} tx off tso off gso off >/dev/null 2>&1"));
+        self.must_exec(k, &format!("ip link set {vx} up"));
+        self.must_exec(k, &format!("ip link set {br} up"));
+        let (kp, tp) = (format!("{tenant}k"), format!("{tenant}h"));
+        self.veth((&kp, Some(k)), (&tp, Some(tenant)));
+        self.must_exec(k, &format!("ip link set {} master {br}", self.ifname(&kp)));
+        self.tenant(tenant, &self.ifname(&tp), mac, ip);
+    }
+
+    fn build_peers(&mut self) {
+        for r in ["ul", "k1", "k2", "t0", "t1", "t2"] {
+            self.add_ns(r);
+        }
+        if self.opts.vni200 {
+            self.add_ns("t3");
+            self.add_ns("t4");
+        }
+        // Underlay router: a bridge for 192.0.2.0/24, a routed leg to k2.
+        self.must_exec("ul", "ip link add name br0 type bridge");
+        self.must_exec("ul", "ip addr add 192.0.2.254/24 dev br0");
+        self.must_exec("ul", "ip link set br0 up");
+        self.must_exec("ul", "sysctl -qw net.ipv4.ip_forward=1");
+        self.veth(("k1u", Some("ul")), ("k1d", Some("k1")));
+        self.must_exec("ul", &format!("ip link set {} master br0", self.ifname("k1u")));
+        self.must_exec("k1", &format!("ip addr add {K1_IP}/24 dev {}", self.ifname("k1d")));
+        self.veth(("k2u", Some("ul")), ("k2d", Some("k2")));
+        self.must_exec("ul", &format!("ip addr add 198.51.100.1/24 dev {}", self.ifname("k2u")));
+        self.must_exec("k2", &format!("ip addr add {K2_IP}/24 dev {}", self.ifname("k2d")));
+        self.must_exec("k2", "ip route add default via 198.51.100.1");
+        self.kernel_vtep("k1", K1_IP, 100, "t1", T1_MAC, "10.0.0.11");
+        self.kernel_vtep("k2", K2_IP, 100, "t2", T2_MAC, "10.0.0.12");
+        if self.opts.vni200 {
+            self.kernel_vtep("k1", K1_IP, 200, "t3", T3_MAC, "10.0.0.13");
+        }
+    }
+
+    fn build_af_packet_ports(&mut self) {
+        // vtepd's underlay: one end here (bound by af_packet), one in the router's bridge.
+        self.veth(("ud", None), ("uu", Some("ul")));
+        self.must_exec("ul", &format!("ip link set {} master br0", self.ifname("uu")));
+        self.veth(("a0", None), ("a0h", Some("t0")));
+        self.tenant("t0", &self.ifname("a0h"), T0_MAC, "10.0.0.10");
+        if self.opts.vni200 {
+            self.veth(("a1", None), ("a1h", Some("t4")));
+            self.must_exec("t4", &format!("ip link set {} address {T4_MAC}", self.ifname("a1h")));
+        }
+    }
+
+    /// Moves the taps vtepd created into place.
+    fn wire_taps(&mut self) {
+        let ud = self.ifname("ud");
+        must(&format!("ip link set {ud} netns {}", self.ns("ul")));
+        self.must_exec("ul", &format!("ip link set {ud} master br0"));
+        self.must_exec("ul", &format!("ip link set {ud} up"));
+        let _ = self.exec("ul", &format!("ethtool -K {ud} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
+        let a0 = self.ifname("a0");
+        must(&format!("ip link set {a0} netns {}", self.ns("t0")));
+        let _ = self.exec("t0", &format!("ethtool -K {a0} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
+        self.tenant("t0", &a0, T0_MAC, "10.0.0.10");
+        self.must_exec("t0", &format!("ip link set {a0} up"));
+        if self.opts.vni200 {
+            let a1 = self.ifname("a1");
+            must(&format!("ip link set {a1} netns {}", self.ns("t4")));
+            self.must_exec("t4", &format!("ip link set {a1} address {T4_MAC} up"));
+        }
+    }
+
+    /// The access interface of tenant t0 (inside its namespace).
+    pub fn t0_iface(&self) -> String {
+        match self.opts.kind {
+            PortKind::AfPacket => self.ifname("a0h"),
+            PortKind::Tap => self.ifname("a0"),
+        }
+    }
+
+    /// The trunk interface in t4 (tagged frames, VID 20 = VNI 200).
+    pub fn t4_iface(&self) -> String {
+        match self.opts.kind {
+            PortKind::AfPacket => self.ifname("a1h"),
+            PortKind::Tap => self.ifname("a1"),
+        }
+    }
+
+    /// The router-side interface facing vtepd's underlay port.
+    pub fn underlay_capture_iface(&self) -> String {
+        match self.opts.kind {
+            PortKind::AfPacket => self.ifname("uu"),
+            PortKind::Tap => self.ifname("ud"),
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("vtep.sock")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("vtep.toml")
+    }
+
+    pub fn config_text(&self) -> String {
+        let dev = |n: u32, role: &str| match self.opts.kind {
+            PortKind::AfPacket => format!("\"--vdev=net_af_packet{n},iface={}\"", self.ifname(role)),
+            PortKind::Tap => format!("\"--vdev=net_tap{n},iface={}\"", self.ifname(role)),
+        };
+        let name = |n: u32| match self.opts.kind {
+            PortKind::AfPacket => format!("net_af_packet{n}"),
+            PortKind::Tap => format!("net_tap{n}"),
+        };
+        let mut devs = vec![dev(0, "ud"), dev(1, "a0")];
+        if self.opts.vni200 {
+            devs.push(dev(2, "a1"));
+        }
+        let mut c = format!(
+            r#"[eal]
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}", {devs}]
+
+[dataplane]
+workers = 1
+mbufs = 16383
+
+[underlay]
+port = "{ul}"
+address = "{VTEP_IP}/24"
+gateway = "192.0.2.254"
+
+[[access]]
+port = "{a0}"
+vni = 100
+
+[[vni]]
+id = 100
+flood = ["{K1_IP}", "{K2_IP}"]
+arp_suppress = {sup}
+"#,
+            id = self.id,
+            devs = devs.join(", "),
+            ul = name(0),
+            a0 = name(1),
+            sup = self.opts.arp_suppress,
+        );
+        if self.opts.vni200 {
+            c.push_str(&format!(
+                "\n[[access]]\nport = \"{}\"\nvlans = {{ 20 = 200 }}\n\n[[vni]]\nid = 200\nflood = [\"{K1_IP}\"]\n",
+                name(2)
+            ));
+        }
+        if self.opts.static_fdb {
+            c.push_str(&format!(
+                "\n[[fdb]]\nvni = 100\nmac = \"{T1_MAC}\"\nremote = \"{K1_IP}\"\n\n[[fdb]]\nvni = 100\nmac = \"{T2_MAC}\"\nremote = \"{K2_IP}\"\n"
+            ));
+        }
+        c.push_str(&format!("\n[control]\nsocket = \"{}\"\n", self.socket().display()));
+        c.push_str(&self.opts.extra_config);
+        c
+    }
+
+    fn start_vtepd(&mut self) {
+        std::fs::write(self.config_path(), self.config_text()).expect("write config");
+        let log = std::fs::File::create(self.dir.join("vtepd.log")).expect("log file");
+        let child = Command::new(vtepd_path())
+            .arg("--config")
+            .arg(self.config_path())
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start vtepd");
+        self.vtepd = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.socket().exists() {
+            if let Some(Ok(Some(st))) = self.vtepd.as_mut().map(|c| c.try_wait()) {
+                panic!("vtepd exited with {st}:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "vtepd did not start:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if self.opts.kind == PortKind::Tap {
+            for role in ["ud", "a0"] {
+                let n = self.ifname(role);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !sh(&format!("ip link show {n}")).0 {
+                    assert!(Instant::now() < deadline, "tap {n} did not appear");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("vtepd.log")).unwrap_or_default()
+    }
+
+    /// `vtepctl --json ARGS` parsed.
+    pub fn ctl(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("vtepctl");
+        assert!(out.status.success(), "vtepctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("vtepctl JSON")
+    }
+
+    /// `vtepctl ARGS` as text.
+    pub fn ctl_text(&self, args: &[&str]) -> String {
+        let out = Command::new(vtepctl_path()).arg("--socket").arg(self.socket()).args(args).output().expect("vtepctl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Pings `ip` from `role` until it answers (or `secs` pass).
+    pub fn ping(&self, role: &str, ip: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.exec(role, &format!("ping -c 1 -W 1 {ip}")).0 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Sends SIGTERM to vtepd and waits; returns its exit status code.
+    pub fn stop_vtepd(&mut self) -> Option<i32> {
+        let mut c = self.vtepd.take()?;
+        let _ = sh(&format!("kill -TERM {}", c.id()));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.vtepd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for n in self.namespaces.iter().rev() {
+            let _ = sh(&format!("ip netns del {n}"));
+        }
+        for l in &self.links {
+            let _ = sh(&format!("ip link del {l} 2>/dev/null"));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
