@@ -61,6 +61,16 @@ pub const VTEP_IP: &str = "192.0.2.1";
 pub const K1_IP: &str = "192.0.2.2";
 pub const K2_IP: &str = "198.51.100.2";
 
+/// Turns off offloads (af_packet would see partial checksums and GSO
+/// frames) and IPv6 (its multicast chatter would blur flood counts) on an
+/// interface; `pre` runs the commands in its namespace.
+fn quiet(pre: &str, name: &str) {
+    let _ = sh(&format!("{pre}ethtool -K {name} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
+    // Keep 802.1Q tags in the frames rather than in packet metadata.
+    let _ = sh(&format!("{pre}ethtool -K {name} rxvlan off txvlan off >/dev/null 2>&1"));
+    let _ = sh(&format!("{pre}sysctl -qw net.ipv6.conf.{name}.disable_ipv6=1"));
+}
+
 /// Runs `sh -c cmd`; returns (success, stdout + stderr).
 pub fn sh(cmd: &str) -> (bool, String) {
     match Command::new("sh").arg("-c").arg(cmd).output() {
@@ -184,7 +194,7 @@ impl Lab {
                 must(&format!("ip link set {name} netns {}", self.ns(ns)));
             }
             let pre = ns.map(|n| format!("ip netns exec {} ", self.ns(n))).unwrap_or_default();
-            let _ = sh(&format!("{pre}ethtool -K {name} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
+            quiet(&pre, name);
             must(&format!("{pre}ip link set {name} up"));
         }
     }
@@ -205,7 +215,8 @@ impl Lab {
         );
         self.must_exec(k, &format!("ip link add name {br} type bridge"));
         self.must_exec(k, &format!("ip link set {vx} master {br}"));
-        let _ = self.exec(k, &format!("ethtool -K {vx} tx off tso off gso off >/dev/null 2>&1"));
+        quiet(&format!("ip netns exec {} ", self.ns(k)), &vx);
+        quiet(&format!("ip netns exec {} ", self.ns(k)), &br);
         self.must_exec(k, &format!("ip link set {vx} up"));
         self.must_exec(k, &format!("ip link set {br} up"));
         let (kp, tp) = (format!("{tenant}k"), format!("{tenant}h"));
@@ -224,6 +235,7 @@ impl Lab {
         }
         // Underlay router: a bridge for 192.0.2.0/24, a routed leg to k2.
         self.must_exec("ul", "ip link add name br0 type bridge");
+        quiet(&format!("ip netns exec {} ", self.ns("ul")), "br0");
         self.must_exec("ul", "ip addr add 192.0.2.254/24 dev br0");
         self.must_exec("ul", "ip link set br0 up");
         self.must_exec("ul", "sysctl -qw net.ipv4.ip_forward=1");
@@ -258,16 +270,17 @@ impl Lab {
         let ud = self.ifname("ud");
         must(&format!("ip link set {ud} netns {}", self.ns("ul")));
         self.must_exec("ul", &format!("ip link set {ud} master br0"));
+        quiet(&format!("ip netns exec {} ", self.ns("ul")), &ud);
         self.must_exec("ul", &format!("ip link set {ud} up"));
-        let _ = self.exec("ul", &format!("ethtool -K {ud} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
         let a0 = self.ifname("a0");
         must(&format!("ip link set {a0} netns {}", self.ns("t0")));
-        let _ = self.exec("t0", &format!("ethtool -K {a0} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
+        quiet(&format!("ip netns exec {} ", self.ns("t0")), &a0);
         self.tenant("t0", &a0, T0_MAC, "10.0.0.10");
         self.must_exec("t0", &format!("ip link set {a0} up"));
         if self.opts.vni200 {
             let a1 = self.ifname("a1");
             must(&format!("ip link set {a1} netns {}", self.ns("t4")));
+            quiet(&format!("ip netns exec {} ", self.ns("t4")), &a1);
             self.must_exec("t4", &format!("ip link set {a1} address {T4_MAC} up"));
         }
     }
