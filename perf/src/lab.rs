@@ -65,10 +65,13 @@ pub const K2_IP: &str = "198.51.100.2";
 /// frames) and IPv6 (its multicast chatter would blur flood counts) on an
 /// interface; `pre` runs the commands in its namespace.
 fn quiet(pre: &str, name: &str) {
-    let _ = sh(&format!("{pre}ethtool -K {name} tx off rx off tso off gso off gro off >/dev/null 2>&1"));
+    let _ = sh(&format!(
+        "{pre}ethtool -K {name} tx off rx off tso off gso off gro off >/dev/null 2>&1"
+    ));
     // Keep 802.1Q tags in the frames rather than in packet metadata.
-    let _ = sh(&format!("{pre}ethtool -K {name} rxvlan off txvlan off >/dev/null 2>&1"));
-    let _ = sh(&format!("{pre}sysctl -qw net.ipv6.conf.{name}.disable_ipv6=1"));
+    let _ = sh(&format!(
+        "{pre}sysctl -qw net.ipv6.conf.{name}.disable_ipv6=1"
+    ));
 }
 
 /// Runs `sh -c cmd`; returns (success, stdout + stderr).
@@ -96,7 +99,11 @@ pub fn vtepd_path() -> PathBuf {
         return p.into();
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/vtepd");
-    assert!(p.exists(), "{} missing: run `cargo build --release --bins` first", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo build --release --bins` first",
+        p.display()
+    );
     p
 }
 
@@ -167,7 +174,11 @@ impl Lab {
         }
         let (_, links) = sh("ip -o link show");
         for l in links.lines() {
-            if let Some(name) = l.split(':').nth(1).map(|s| s.trim().split('@').next().unwrap_or("")) {
+            if let Some(name) = l
+                .split(':')
+                .nth(1)
+                .map(|s| s.trim().split('@').next().unwrap_or(""))
+            {
                 if name.starts_with(&format!("vl{}", self.id)) {
                     let _ = sh(&format!("ip link del {name}"));
                 }
@@ -180,8 +191,12 @@ impl Lab {
         must(&format!("ip netns add {n}"));
         self.namespaces.push(n.clone());
         must(&format!("ip -n {n} link set lo up"));
-        let _ = sh(&format!("ip netns exec {n} sysctl -qw net.ipv6.conf.all.disable_ipv6=1"));
-        let _ = sh(&format!("ip netns exec {n} sysctl -qw net.ipv6.conf.default.disable_ipv6=1"));
+        let _ = sh(&format!(
+            "ip netns exec {n} sysctl -qw net.ipv6.conf.all.disable_ipv6=1"
+        ));
+        let _ = sh(&format!(
+            "ip netns exec {n} sysctl -qw net.ipv6.conf.default.disable_ipv6=1"
+        ));
     }
 
     /// A veth pair between two namespaces (None = the test's own).
@@ -193,7 +208,9 @@ impl Lab {
             if let Some(ns) = ns {
                 must(&format!("ip link set {name} netns {}", self.ns(ns)));
             }
-            let pre = ns.map(|n| format!("ip netns exec {} ", self.ns(n))).unwrap_or_default();
+            let pre = ns
+                .map(|n| format!("ip netns exec {} ", self.ns(n)))
+                .unwrap_or_default();
             quiet(&pre, name);
             must(&format!("{pre}ip link set {name} up"));
         }
@@ -213,7 +230,14 @@ impl Lab {
             k,
             &format!("ip link add name {vx} type vxlan id {vni} local {local} remote {VTEP_IP} dstport 4789"),
         );
-        self.must_exec(k, &format!("ip link add name {br} type bridge"));
+        let kn = k.trim_start_matches('k');
+        self.must_exec(
+            k,
+            &format!(
+                "ip link add name {br} address 02:00:00:0{kn}:fe:{:02x} type bridge",
+                vni & 0xff
+            ),
+        );
         self.must_exec(k, &format!("ip link set {vx} master {br}"));
         quiet(&format!("ip netns exec {} ", self.ns(k)), &vx);
         quiet(&format!("ip netns exec {} ", self.ns(k)), &br);
@@ -234,17 +258,33 @@ impl Lab {
             self.add_ns("t4");
         }
         // Underlay router: a bridge for 192.0.2.0/24, a routed leg to k2.
-        self.must_exec("ul", "ip link add name br0 type bridge");
+        // A fixed bridge MAC: by default it takes the lowest port MAC.
+        self.must_exec(
+            "ul",
+            "ip link add name br0 address 02:00:00:00:fe:fe type bridge",
+        );
         quiet(&format!("ip netns exec {} ", self.ns("ul")), "br0");
         self.must_exec("ul", "ip addr add 192.0.2.254/24 dev br0");
         self.must_exec("ul", "ip link set br0 up");
         self.must_exec("ul", "sysctl -qw net.ipv4.ip_forward=1");
         self.veth(("k1u", Some("ul")), ("k1d", Some("k1")));
-        self.must_exec("ul", &format!("ip link set {} master br0", self.ifname("k1u")));
-        self.must_exec("k1", &format!("ip addr add {K1_IP}/24 dev {}", self.ifname("k1d")));
+        self.must_exec(
+            "ul",
+            &format!("ip link set {} master br0", self.ifname("k1u")),
+        );
+        self.must_exec(
+            "k1",
+            &format!("ip addr add {K1_IP}/24 dev {}", self.ifname("k1d")),
+        );
         self.veth(("k2u", Some("ul")), ("k2d", Some("k2")));
-        self.must_exec("ul", &format!("ip addr add 198.51.100.1/24 dev {}", self.ifname("k2u")));
-        self.must_exec("k2", &format!("ip addr add {K2_IP}/24 dev {}", self.ifname("k2d")));
+        self.must_exec(
+            "ul",
+            &format!("ip addr add 198.51.100.1/24 dev {}", self.ifname("k2u")),
+        );
+        self.must_exec(
+            "k2",
+            &format!("ip addr add {K2_IP}/24 dev {}", self.ifname("k2d")),
+        );
         self.must_exec("k2", "ip route add default via 198.51.100.1");
         self.kernel_vtep("k1", K1_IP, 100, "t1", T1_MAC, "10.0.0.11");
         self.kernel_vtep("k2", K2_IP, 100, "t2", T2_MAC, "10.0.0.12");
@@ -256,12 +296,18 @@ impl Lab {
     fn build_af_packet_ports(&mut self) {
         // vtepd's underlay: one end here (bound by af_packet), one in the router's bridge.
         self.veth(("ud", None), ("uu", Some("ul")));
-        self.must_exec("ul", &format!("ip link set {} master br0", self.ifname("uu")));
+        self.must_exec(
+            "ul",
+            &format!("ip link set {} master br0", self.ifname("uu")),
+        );
         self.veth(("a0", None), ("a0h", Some("t0")));
         self.tenant("t0", &self.ifname("a0h"), T0_MAC, "10.0.0.10");
         if self.opts.vni200 {
             self.veth(("a1", None), ("a1h", Some("t4")));
-            self.must_exec("t4", &format!("ip link set {} address {T4_MAC}", self.ifname("a1h")));
+            self.must_exec(
+                "t4",
+                &format!("ip link set {} address {T4_MAC}", self.ifname("a1h")),
+            );
         }
     }
 
@@ -269,6 +315,9 @@ impl Lab {
     fn wire_taps(&mut self) {
         let ud = self.ifname("ud");
         must(&format!("ip link set {ud} netns {}", self.ns("ul")));
+        // The kernel side of a tap starts with the DPDK port's MAC; a bridge
+        // treats a port's own MAC as local and would swallow vtepd's frames.
+        self.must_exec("ul", &format!("ip link set {ud} address 02:00:00:00:fe:01"));
         self.must_exec("ul", &format!("ip link set {ud} master br0"));
         quiet(&format!("ip netns exec {} ", self.ns("ul")), &ud);
         self.must_exec("ul", &format!("ip link set {ud} up"));
@@ -319,7 +368,9 @@ impl Lab {
 
     pub fn config_text(&self) -> String {
         let dev = |n: u32, role: &str| match self.opts.kind {
-            PortKind::AfPacket => format!("\"--vdev=net_af_packet{n},iface={}\"", self.ifname(role)),
+            PortKind::AfPacket => {
+                format!("\"--vdev=net_af_packet{n},iface={}\"", self.ifname(role))
+            }
             PortKind::Tap => format!("\"--vdev=net_tap{n},iface={}\"", self.ifname(role)),
         };
         let name = |n: u32| match self.opts.kind {
@@ -369,7 +420,10 @@ arp_suppress = {sup}
                 "\n[[fdb]]\nvni = 100\nmac = \"{T1_MAC}\"\nremote = \"{K1_IP}\"\n\n[[fdb]]\nvni = 100\nmac = \"{T2_MAC}\"\nremote = \"{K2_IP}\"\n"
             ));
         }
-        c.push_str(&format!("\n[control]\nsocket = \"{}\"\n", self.socket().display()));
+        c.push_str(&format!(
+            "\n[control]\nsocket = \"{}\"\n",
+            self.socket().display()
+        ));
         c.push_str(&self.opts.extra_config);
         c
     }
@@ -380,7 +434,10 @@ arp_suppress = {sup}
         let child = Command::new(vtepd_path())
             .arg("--config")
             .arg(self.config_path())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -391,7 +448,11 @@ arp_suppress = {sup}
             if let Some(Ok(Some(st))) = self.vtepd.as_mut().map(|c| c.try_wait()) {
                 panic!("vtepd exited with {st}:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "vtepd did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "vtepd did not start:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         if self.opts.kind == PortKind::Tap {
@@ -419,13 +480,22 @@ arp_suppress = {sup}
             .args(args)
             .output()
             .expect("vtepctl");
-        assert!(out.status.success(), "vtepctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "vtepctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("vtepctl JSON")
     }
 
     /// `vtepctl ARGS` as text.
     pub fn ctl_text(&self, args: &[&str]) -> String {
-        let out = Command::new(vtepctl_path()).arg("--socket").arg(self.socket()).args(args).output().expect("vtepctl");
+        let out = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .output()
+            .expect("vtepctl");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -472,5 +542,53 @@ impl Drop for Lab {
             let _ = sh(&format!("ip link del {l} 2>/dev/null"));
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What one iperf3 run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct IperfResult {
+    pub bps: f64,
+    pub min_interval_bps: f64,
+    pub retransmits: u64,
+}
+
+/// Runs an iperf3 TCP test of `secs` from `client` to the server started
+/// in `server` (address `ip`); `reverse` makes the server send.
+pub fn iperf(
+    lab: &Lab,
+    client: &str,
+    server: &str,
+    ip: &str,
+    secs: u32,
+    reverse: bool,
+) -> IperfResult {
+    let mut srv = Command::new("ip")
+        .args(["netns", "exec", &lab.ns(server), "iperf3", "-s", "-1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    std::thread::sleep(Duration::from_millis(500));
+    let r = if reverse { "-R" } else { "" };
+    let out = lab.must_exec(client, &format!("iperf3 -c {ip} -t {secs} -i 1 -J {r}"));
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let v: serde_json::Value = serde_json::from_str(&out).expect("iperf3 JSON");
+    let bps = v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let min_interval_bps = v["intervals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["sum"]["bits_per_second"].as_f64())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .unwrap_or(0.0);
+    IperfResult {
+        bps,
+        min_interval_bps,
+        retransmits: v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0),
     }
 }

@@ -8,7 +8,14 @@ use vtep_perf::lab::{Lab, LabOptions, K1_IP, K2_IP, T1_MAC, T2_MAC};
 
 fn remote_tx(lab: &Lab, ip: &str) -> u64 {
     let st = lab.ctl(&["stats"]);
-    st["remotes"].as_array().unwrap().iter().find(|r| r["ip"] == ip).unwrap()["tx_packets"].as_u64().unwrap()
+    st["remotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ip"] == ip)
+        .unwrap()["tx_packets"]
+        .as_u64()
+        .unwrap()
 }
 
 #[test]
@@ -19,7 +26,16 @@ fn learning_then_unicast() {
     });
     let cap = lab.dir.join("ul.pcap");
     let mut tcpdump = std::process::Command::new("ip")
-        .args(["netns", "exec", &lab.ns("ul"), "tcpdump", "-i", &lab.underlay_capture_iface(), "-U", "-w"])
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("ul"),
+            "tcpdump",
+            "-i",
+            &lab.underlay_capture_iface(),
+            "-U",
+            "-w",
+        ])
         .arg(&cap)
         .args(["udp", "port", "4789"])
         .stderr(std::process::Stdio::null())
@@ -27,18 +43,32 @@ fn learning_then_unicast() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
 
-    assert!(lab.ping("t0", "10.0.0.11", 20), "t0 -> t1 by flooding and learning\n{}", lab.log());
+    assert!(
+        lab.ping("t0", "10.0.0.11", 20),
+        "t0 -> t1 by flooding and learning\n{}",
+        lab.log()
+    );
     let st = lab.ctl(&["stats"]);
-    assert!(st["vnis"][0]["flood_packets"].as_u64().unwrap() >= 1, "the first ARP was flooded");
+    assert!(
+        st["vnis"][0]["flood_packets"].as_u64().unwrap() >= 1,
+        "the first ARP was flooded"
+    );
     let k2_before = remote_tx(&lab, K2_IP);
     assert!(k2_before >= 1, "the flood reached k2 too");
 
     let fdb = lab.ctl(&["fdb", "show", "--vni", "100"]);
     let rows = fdb.as_array().unwrap();
-    let t1 = rows.iter().find(|r| r["mac"] == T1_MAC).expect("t1 learned");
+    let t1 = rows
+        .iter()
+        .find(|r| r["mac"] == T1_MAC)
+        .expect("t1 learned");
     assert_eq!(t1["kind"], "learned");
     assert_eq!(t1["remote"], K1_IP);
-    assert!(rows.iter().any(|r| r["mac"] == "02:00:00:00:00:10" && r["port"].is_string()), "local MAC learned");
+    assert!(
+        rows.iter()
+            .any(|r| r["mac"] == "02:00:00:00:00:10" && r["port"].is_string()),
+        "local MAC learned"
+    );
 
     // Unicast now: 20 pings with two flows (ICMP ids differ) go only to k1.
     let k1_before = remote_tx(&lab, K1_IP);
@@ -48,7 +78,10 @@ fn learning_then_unicast() {
     let k2_after = remote_tx(&lab, K2_IP);
     if k2_after != k2_before {
         std::thread::sleep(Duration::from_millis(300));
-        let _ = std::process::Command::new("kill").arg("-INT").arg(tcpdump.id().to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg("-INT")
+            .arg(tcpdump.id().to_string())
+            .status();
         let _ = tcpdump.wait();
         let (_, t) = vtep_perf::lab::sh(&format!("tcpdump -enr {} 2>/dev/null", cap.display()));
         panic!("k2 got more: {k2_before} -> {k2_after}\n{t}");
@@ -56,22 +89,46 @@ fn learning_then_unicast() {
 
     assert!(lab.ping("t0", "10.0.0.12", 20));
     let fdb = lab.ctl(&["fdb", "show"]);
-    assert!(fdb.as_array().unwrap().iter().any(|r| r["mac"] == T2_MAC && r["remote"] == K2_IP));
+    assert!(fdb
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["mac"] == T2_MAC && r["remote"] == K2_IP));
 
     std::thread::sleep(Duration::from_millis(300));
-    let _ = std::process::Command::new("kill").arg("-INT").arg(tcpdump.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(tcpdump.id().to_string())
+        .status();
     let _ = tcpdump.wait();
-    let (_, text) = vtep_perf::lab::sh(&format!("tcpdump -nr {} 'src host 192.0.2.1' 2>/dev/null", cap.display()));
+    let (_, text) = vtep_perf::lab::sh(&format!(
+        "tcpdump -nr {} 'src host 192.0.2.1' 2>/dev/null",
+        cap.display()
+    ));
     let mut ports = std::collections::BTreeSet::new();
     let mut lines = 0;
     for l in text.lines().filter(|l| l.contains("VXLAN")) {
         lines += 1;
         assert!(l.contains("vni 100"), "{l}");
         // "IP 192.0.2.1.SPORT > 192.0.2.2.4789: VXLAN ..."
-        let sport: u32 = l.split_whitespace().nth(2).unwrap().rsplit('.').next().unwrap().parse().unwrap();
+        let sport: u32 = l
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((49152..=65535).contains(&sport), "{l}");
         ports.insert(sport);
     }
-    assert!(lines >= 20, "captured {lines} VXLAN packets from vtepd:\n{text}");
-    assert!(ports.len() >= 2, "different flows, different source ports: {ports:?}");
+    assert!(
+        lines >= 20,
+        "captured {lines} VXLAN packets from vtepd:\n{text}"
+    );
+    assert!(
+        ports.len() >= 2,
+        "different flows, different source ports: {ports:?}"
+    );
 }

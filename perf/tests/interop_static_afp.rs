@@ -7,8 +7,16 @@ use vtep_perf::lab::{Lab, LabOptions, VTEP_IP};
 #[test]
 fn static_fdb_ping_both_ways_af_packet() {
     let lab = Lab::new(LabOptions::default());
-    assert!(lab.ping("t0", "10.0.0.11", 20), "t0 -> t1 (k1, on-link)\n{}", lab.log());
-    assert!(lab.ping("t0", "10.0.0.12", 20), "t0 -> t2 (k2, via gateway)\n{}", lab.log());
+    assert!(
+        lab.ping("t0", "10.0.0.11", 20),
+        "t0 -> t1 (k1, on-link)\n{}",
+        lab.log()
+    );
+    assert!(
+        lab.ping("t0", "10.0.0.12", 20),
+        "t0 -> t2 (k2, via gateway)\n{}",
+        lab.log()
+    );
     assert!(lab.ping("t1", "10.0.0.10", 10), "t1 -> t0");
     assert!(lab.ping("t2", "10.0.0.10", 10), "t2 -> t0");
     // ARP crossed the overlay: each tenant has a neighbour entry for t0.
@@ -17,8 +25,14 @@ fn static_fdb_ping_both_ways_af_packet() {
     // Underlay: the kernel VTEP resolved our address; the VTEP answers ping.
     let (_, kn) = lab.exec("k1", &format!("ip neigh show {VTEP_IP}"));
     assert!(kn.contains("lladdr"), "k1 resolved the VTEP address: {kn}");
-    assert!(lab.ping("k1", VTEP_IP, 5), "VTEP address answers ping (on-link)");
-    assert!(lab.ping("k2", VTEP_IP, 5), "VTEP address answers ping (via gateway)");
+    assert!(
+        lab.ping("k1", VTEP_IP, 5),
+        "VTEP address answers ping (on-link)"
+    );
+    assert!(
+        lab.ping("k2", VTEP_IP, 5),
+        "VTEP address answers ping (via gateway)"
+    );
     let st = lab.ctl(&["stats"]);
     let a = &st["accounting"];
     let n = |k: &str| a[k].as_u64().unwrap();
@@ -26,7 +40,11 @@ fn static_fdb_ping_both_ways_af_packet() {
     assert!(st["management"]["echo_replies_sent"].as_u64().unwrap() >= 2);
     let neigh = lab.ctl(&["neigh", "show"]);
     assert!(
-        neigh.as_array().unwrap().iter().any(|x| x["ip"] == "192.0.2.254" && x["state"] == "reachable"),
+        neigh
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["ip"] == "192.0.2.254" && x["state"] == "reachable"),
         "gateway resolved by ARP: {neigh}"
     );
 }
