@@ -592,3 +592,66 @@ pub fn iperf(
         retransmits: v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0),
     }
 }
+
+/// Sends an 802.1Q-tagged ARP request (VID `vid`) for `target` from the
+/// interface `iface` in namespace `role`, and waits for the answer. Returns
+/// the VID the answer carried and the MAC it gave. The tag is read from the
+/// frame or, where the kernel moved it to packet metadata, from the
+/// socket's auxiliary data (this kernel may have no 802.1Q module at all).
+pub fn tagged_arp(
+    lab: &Lab,
+    role: &str,
+    iface: &str,
+    vid: u16,
+    mac: &str,
+    ip: &str,
+    target: &str,
+) -> Option<(u16, String)> {
+    let script = format!(
+        r#"
+import socket, struct, time
+ETH_P_ALL = 3
+SOL_PACKET, PACKET_AUXDATA = 263, 8
+mac = bytes.fromhex('{mac}'.replace(':', ''))
+spa, tpa = socket.inet_aton('{ip}'), socket.inet_aton('{target}')
+arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, mac, spa, b'\0' * 6, tpa)
+frame = b'\xff' * 6 + mac + struct.pack('!HH', 0x8100, {vid}) + struct.pack('!H', 0x0806) + arp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+s.bind(('{iface}', 0))
+s.settimeout(1)
+end = time.time() + 5
+while time.time() < end:
+    s.send(frame)
+    t = time.time() + 1
+    while time.time() < t:
+        try:
+            d, anc, _, addr = s.recvmsg(65535, 1024)
+        except socket.timeout:
+            break
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        vid, et, off = None, struct.unpack('!H', d[12:14])[0], 14
+        if et == 0x8100:
+            vid, et, off = struct.unpack('!H', d[14:16])[0] & 0xfff, struct.unpack('!H', d[16:18])[0], 18
+        for lvl, typ, data in anc:
+            if lvl == SOL_PACKET and typ == PACKET_AUXDATA and len(data) >= 20:
+                st, _, _, _, _, tci = struct.unpack('IIIHHH', data[:18])
+                if st & (1 << 4):
+                    vid = tci & 0xfff
+        if et == 0x0806 and struct.unpack('!H', d[off+6:off+8])[0] == 2 and d[off+14:off+18] == tpa:
+            print(vid, d[off+8:off+14].hex(':'))
+            raise SystemExit(0)
+raise SystemExit(1)
+"#
+    );
+    let path = lab.dir.join(format!("tagged-arp-{vid}.py"));
+    std::fs::write(&path, script).ok()?;
+    let (ok, out) = lab.exec(role, &format!("python3 {}", path.display()));
+    if !ok {
+        return None;
+    }
+    let mut it = out.split_whitespace();
+    let v = it.next()?.parse().ok()?;
+    Some((v, it.next()?.to_string()))
+}
