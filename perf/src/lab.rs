@@ -164,11 +164,20 @@ impl Lab {
         lab
     }
 
+    /// Removes namespaces and links of this id, and of labs whose process
+    /// is gone (a killed run), so a new run always starts clean.
     fn remove_leftovers(&self) {
+        let stale = |name: &str, prefix: &str| -> bool {
+            let Some(rest) = name.strip_prefix(prefix) else {
+                return false;
+            };
+            let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            !pid.is_empty() && (pid == self.id || !Path::new(&format!("/proc/{pid}")).exists())
+        };
         let (_, list) = sh("ip netns list");
         for line in list.lines() {
             let name = line.split_whitespace().next().unwrap_or("");
-            if name.starts_with(&format!("vtl{}", self.id)) {
+            if stale(name, "vtl") {
                 let _ = sh(&format!("ip netns del {name}"));
             }
         }
@@ -179,7 +188,7 @@ impl Lab {
                 .nth(1)
                 .map(|s| s.trim().split('@').next().unwrap_or(""))
             {
-                if name.starts_with(&format!("vl{}", self.id)) {
+                if stale(name, "vl") {
                     let _ = sh(&format!("ip link del {name}"));
                 }
             }
