@@ -2,7 +2,7 @@
 //! A thread accepts connections and passes each request to the management
 //! thread (the only one that touches state) over a bounded channel.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read as _, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -19,13 +19,30 @@ pub type Request = (Value, Sender<Value>);
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
 
+/// The channel every front end (control socket, metrics, telemetry) uses
+/// to ask the management thread.
+pub fn channel() -> (Sender<Request>, Receiver<Request>) {
+    bounded::<Request>(64)
+}
+
+/// Asks the management thread and waits for its answer.
+pub fn ask(tx: &Sender<Request>, req: Value) -> Value {
+    let (rtx, rrx) = bounded(1);
+    if tx.send_timeout((req, rtx), Duration::from_secs(5)).is_err() {
+        return json!({"ok": false, "error": "daemon busy: request not accepted"});
+    }
+    rrx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| json!({"ok": false, "error": "daemon did not answer in time"}))
+}
+
 /// Binds the socket (replacing a stale one), owner-only unless a group is
 /// given, and starts the accept thread.
 pub fn start(
     path: &Path,
     group: Option<&str>,
+    tx: Sender<Request>,
     running: Arc<AtomicBool>,
-) -> std::io::Result<Receiver<Request>> {
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -54,7 +71,6 @@ pub fn start(
         }
     }
     listener.set_nonblocking(true)?;
-    let (tx, rx) = bounded::<Request>(64);
     let path: PathBuf = path.into();
     std::thread::Builder::new()
         .name("vtep-control".into())
@@ -79,7 +95,7 @@ pub fn start(
             }
             let _ = std::fs::remove_file(&path);
         })?;
-    Ok(rx)
+    Ok(())
 }
 
 fn serve(s: UnixStream, tx: Sender<Request>) {
@@ -96,16 +112,7 @@ fn serve(s: UnixStream, tx: Sender<Request>) {
             Ok(_) => {}
         }
         let reply = match serde_json::from_str::<Value>(line.trim()) {
-            Ok(req) if req.is_object() => {
-                let (rtx, rrx) = bounded(1);
-                if tx.send_timeout((req, rtx), Duration::from_secs(5)).is_err() {
-                    json!({"ok": false, "error": "daemon busy: request not accepted"})
-                } else {
-                    rrx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(
-                        |_| json!({"ok": false, "error": "daemon did not answer in time"}),
-                    )
-                }
-            }
+            Ok(req) if req.is_object() => ask(&tx, req),
             Ok(_) => json!({"ok": false, "error": "request must be a JSON object"}),
             Err(e) => json!({"ok": false, "error": format!("malformed request: {e}")}),
         };
@@ -117,8 +124,6 @@ fn serve(s: UnixStream, tx: Sender<Request>) {
         }
     }
 }
-
-use std::io::Read as _;
 
 /// Client side: sends one request, returns the reply.
 pub fn call(path: &Path, req: &Value) -> Result<Value, String> {

@@ -13,6 +13,7 @@ pub mod wire;
 
 pub mod control;
 pub mod fdbmgr;
+pub mod metrics;
 pub mod mgmt;
 #[cfg(test)]
 mod pipeline_tests;

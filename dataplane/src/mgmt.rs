@@ -28,6 +28,8 @@ use crate::worker::{Event, LearnAt};
 const ARP_REFRESH_MS: u64 = 60_000;
 const ARP_EXPIRE_MS: u64 = 180_000;
 const ARP_RETRY_MS: u64 = 1_000;
+/// Drop warnings are logged at most this often.
+const DROP_REPORT_MS: u64 = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Neigh {
@@ -81,6 +83,10 @@ pub struct Mgmt {
     dirty: bool,
     last_age: u64,
     last_arp: u64,
+    last_drop_report: u64,
+    reported_drops: Vec<u64>,
+    /// Entries added with `fdb add`, persisted in `[control] state_file`.
+    api_static: BTreeMap<(Vni, MacAddr), Ipv4Addr>,
 }
 
 fn err(msg: impl Into<String>) -> Value {
@@ -139,8 +145,12 @@ impl Mgmt {
             dirty: true,
             last_age: 0,
             last_arp: 0,
+            last_drop_report: 0,
+            reported_drops: vec![0; DropReason::COUNT],
+            api_static: BTreeMap::new(),
         };
         m.apply(cfg)?;
+        m.load_state();
         Ok(m)
     }
 
@@ -398,10 +408,81 @@ impl Mgmt {
             self.last_arp = now.max(1);
             self.resolve(now);
         }
+        if now >= self.last_drop_report + DROP_REPORT_MS {
+            self.last_drop_report = now;
+            self.report_drops();
+        }
         if self.dirty {
             self.publish();
         }
         busy
+    }
+
+    /// One warning per period at most, naming the reasons that rose.
+    fn report_drops(&mut self) {
+        let (t, ..) = self.tally();
+        let mut rose = Vec::new();
+        for r in DropReason::ALL {
+            let (now, was) = (t.drops[*r as usize], self.reported_drops[*r as usize]);
+            if now > was {
+                rose.push(format!("{}={}", r.name(), now - was));
+            }
+            self.reported_drops[*r as usize] = now;
+        }
+        if !rose.is_empty() {
+            tracing::warn!(drops = %rose.join(" "), "packets dropped in the last {} s", DROP_REPORT_MS / 1000);
+        }
+    }
+
+    /// Re-adds the API entries saved in the state file.
+    fn load_state(&mut self) {
+        let Some(path) = self.cfg.control.state_file.clone() else {
+            return;
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read state file");
+                return;
+            }
+        };
+        let entries: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+            Ok(v) => v["fdb"].as_array().cloned().unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "state file is not valid JSON; ignored");
+                return;
+            }
+        };
+        let mut restored = 0;
+        for e in entries {
+            let r = self.fdb_add(
+                &json!({"vni": e["vni"], "mac": e["mac"], "remote": e["remote"], "persist": false}),
+            );
+            if r["ok"] == true {
+                restored += 1;
+            } else {
+                tracing::warn!(entry = %e, error = %r["error"], "state file entry not restored");
+            }
+        }
+        tracing::info!(path = %path.display(), restored, "FDB entries restored from the state file");
+    }
+
+    /// Writes the API entries to the state file atomically (temp + rename).
+    fn save_state(&self) -> Result<(), String> {
+        let Some(path) = &self.cfg.control.state_file else {
+            return Ok(());
+        };
+        let fdb: Vec<Value> = self
+            .api_static
+            .iter()
+            .map(|((v, m), ip)| json!({"vni": v.get(), "mac": m.to_string(), "remote": ip.to_string()}))
+            .collect();
+        let tmp = path.with_extension("tmp");
+        let body = serde_json::to_string_pretty(&json!({"fdb": fdb})).unwrap_or_default();
+        std::fs::write(&tmp, body)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("cannot write state file {}: {e}", path.display()))
     }
 
     fn event(&mut self, ev: Event, now: u64) {
@@ -875,6 +956,14 @@ impl Mgmt {
         match self.fdb.add_static(vni, mac.0, Target::Remote(r), now) {
             Ok(()) => {
                 self.publish();
+                if let Some(v) = self.vni_of(vni) {
+                    self.api_static.insert((v, mac), ip);
+                }
+                if req["persist"] != false {
+                    if let Err(e) = self.save_state() {
+                        return err(format!("added, but {e}"));
+                    }
+                }
                 ok(json!({"added": mac.to_string()}))
             }
             Err(_) => err("FDB is full"),
@@ -892,6 +981,13 @@ impl Mgmt {
             Err(e) => return e,
         };
         if self.fdb.remove(vni, mac.0) {
+            if let Some(v) = self.vni_of(vni) {
+                if self.api_static.remove(&(v, mac)).is_some() {
+                    if let Err(e) = self.save_state() {
+                        return err(format!("deleted, but {e}"));
+                    }
+                }
+            }
             ok(json!({"deleted": mac.to_string()}))
         } else {
             err(format!("no entry for {mac} in that VNI"))

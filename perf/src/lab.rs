@@ -36,7 +36,8 @@ pub struct LabOptions {
     /// VNI 200 with a tenant behind k1 and a tagged access port (VID 20).
     pub vni200: bool,
     pub arp_suppress: bool,
-    /// Extra text appended to the vtepd config.
+    /// Extra text appended to the vtepd config (after `[control]`);
+    /// `{dir}` stands for the lab's directory.
     pub extra_config: String,
 }
 
@@ -433,13 +434,24 @@ arp_suppress = {sup}
             "\n[control]\nsocket = \"{}\"\n",
             self.socket().display()
         ));
-        c.push_str(&self.opts.extra_config);
+        c.push_str(
+            &self
+                .opts
+                .extra_config
+                .replace("{dir}", &self.dir.display().to_string()),
+        );
         c
     }
 
     fn start_vtepd(&mut self) {
-        std::fs::write(self.config_path(), self.config_text()).expect("write config");
-        let log = std::fs::File::create(self.dir.join("vtepd.log")).expect("log file");
+        if !self.config_path().exists() {
+            std::fs::write(self.config_path(), self.config_text()).expect("write config");
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("vtepd.log"))
+            .expect("log file");
         let child = Command::new(vtepd_path())
             .arg("--config")
             .arg(self.config_path())
@@ -474,6 +486,19 @@ arp_suppress = {sup}
                 }
             }
         }
+    }
+
+    /// Stops vtepd (SIGTERM) and starts it again with the same config.
+    pub fn restart_vtepd(&mut self) -> Option<i32> {
+        let code = self.stop_vtepd();
+        let _ = std::fs::remove_file(self.socket());
+        self.start_vtepd();
+        code
+    }
+
+    /// Rewrites the config file (for reload tests).
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config_path(), text).expect("write config");
     }
 
     pub fn log(&self) -> String {

@@ -25,7 +25,14 @@ enum Cmd {
     /// Version, uptime, workers and ports.
     Status,
     /// Counters: ports, VNIs, remotes, drops, accounting.
-    Stats,
+    Stats {
+        /// Every N seconds, show rates (pps, bit/s) instead of totals.
+        #[arg(long, value_name = "N")]
+        watch: Option<u64>,
+        /// With --watch: stop after this many intervals.
+        #[arg(long, requires = "watch")]
+        count: Option<u64>,
+    },
     /// The forwarding database.
     Fdb {
         #[command(subcommand)]
@@ -82,7 +89,11 @@ fn main() -> ExitCode {
     let a = Args::parse();
     let req = match &a.cmd {
         Cmd::Status => json!({"cmd": "status"}),
-        Cmd::Stats => json!({"cmd": "stats"}),
+        Cmd::Stats {
+            watch: Some(n),
+            count,
+        } => return watch(&a, (*n).max(1), *count),
+        Cmd::Stats { .. } => json!({"cmd": "stats"}),
         Cmd::Fdb {
             op: FdbOp::Show { vni },
         } => json!({"cmd": "fdb_show", "vni": vni}),
@@ -124,6 +135,107 @@ fn main() -> ExitCode {
         );
     } else {
         print_text(&a.cmd, &data);
+    }
+    ExitCode::SUCCESS
+}
+
+fn fetch(a: &Args) -> Result<Value, String> {
+    let r = vtep_dataplane::control::call(&a.socket, &json!({"cmd": "stats"}))?;
+    if r["ok"] != true {
+        return Err(r["error"].as_str().unwrap_or("request refused").to_string());
+    }
+    Ok(r["data"].clone())
+}
+
+/// Rates between two stats snapshots taken `secs` apart.
+fn rates(old: &Value, new: &Value, secs: f64) -> Value {
+    let d = |o: &Value, n: &Value, k: &str| {
+        n[k].as_u64()
+            .unwrap_or(0)
+            .saturating_sub(o[k].as_u64().unwrap_or(0)) as f64
+            / secs
+    };
+    let by = |list: &str, id: &str, keys: &[(&str, &str, f64)]| -> Vec<Value> {
+        new[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| {
+                let o = old[list]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|x| x[id] == n[id]))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let mut v = json!({ id: n[id] });
+                for (out, key, mult) in keys {
+                    v[*out] = json!(d(&o, n, key) * mult);
+                }
+                v
+            })
+            .collect()
+    };
+    json!({
+        "interval_secs": secs,
+        "ports": by("ports", "name", &[("rx_pps", "rx_packets", 1.0), ("tx_pps", "tx_packets", 1.0),
+            ("rx_bps", "rx_bytes", 8.0), ("tx_bps", "tx_bytes", 8.0), ("rx_missed_ps", "rx_missed", 1.0)]),
+        "vnis": by("vnis", "id", &[("encap_pps", "encap_packets", 1.0), ("decap_pps", "decap_packets", 1.0),
+            ("flood_pps", "flood_packets", 1.0), ("encap_bps", "encap_bytes", 8.0), ("decap_bps", "decap_bytes", 8.0)]),
+        "forwarded_pps": d(&old["accounting"], &new["accounting"], "forwarded"),
+        "dropped_pps": d(&old["accounting"], &new["accounting"], "dropped"),
+    })
+}
+
+fn watch(a: &Args, secs: u64, count: Option<u64>) -> ExitCode {
+    let mut old = match fetch(a) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("vtepctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut n = 0;
+    while count.is_none_or(|c| n < c) {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        let new = match fetch(a) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("vtepctl: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let r = rates(&old, &new, secs as f64);
+        if a.json {
+            println!("{r}");
+        } else {
+            println!(
+                "-- every {secs}s: forwarded {:.0} pps, dropped {:.0} pps",
+                r["forwarded_pps"].as_f64().unwrap_or(0.0),
+                r["dropped_pps"].as_f64().unwrap_or(0.0)
+            );
+            for p in r["ports"].as_array().into_iter().flatten() {
+                let f = |k: &str| p[k].as_f64().unwrap_or(0.0);
+                println!(
+                    "port {:<24} rx {:>10.0} pps {:>10.2} Mb/s   tx {:>10.0} pps {:>10.2} Mb/s",
+                    s(&p["name"]),
+                    f("rx_pps"),
+                    f("rx_bps") / 1e6,
+                    f("tx_pps"),
+                    f("tx_bps") / 1e6
+                );
+            }
+            for v in r["vnis"].as_array().into_iter().flatten() {
+                let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
+                println!(
+                    "vni  {:<24} encap {:>8.0} pps   decap {:>8.0} pps   flood {:>6.0} pps",
+                    s(&v["id"]),
+                    f("encap_pps"),
+                    f("decap_pps"),
+                    f("flood_pps")
+                );
+            }
+        }
+        old = new;
+        n += 1;
     }
     ExitCode::SUCCESS
 }
@@ -170,7 +282,7 @@ fn print_text(cmd: &Cmd, d: &Value) {
             }
             println!("fdb entries {}", s(&d["fdb_entries"]));
         }
-        Cmd::Stats => {
+        Cmd::Stats { .. } => {
             let a = &d["accounting"];
             println!(
                 "accounting: rx {} = forwarded {} + dropped {} + punted {}   (flood copies {})",

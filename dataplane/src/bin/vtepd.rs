@@ -229,12 +229,19 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
         .map_err(|e| e.to_string())?;
 
-    let requests = vtep_dataplane::control::start(
+    let (req_tx, requests) = vtep_dataplane::control::channel();
+    vtep_dataplane::control::start(
         &cfg.control.socket,
         cfg.control.group.as_deref(),
+        req_tx.clone(),
         running.clone(),
     )
     .map_err(|e| format!("control socket {}: {e}", cfg.control.socket.display()))?;
+    if let Some(addr) = cfg.control.metrics {
+        vtep_dataplane::metrics::start(addr, req_tx.clone(), running.clone())
+            .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
+        info!(%addr, "Prometheus metrics at http://{addr}/metrics");
+    }
     info!(socket = %cfg.control.socket.display(), "control socket ready");
     mgmt.gratuitous_arp();
 
