@@ -146,6 +146,20 @@ impl Config {
         eal_devices(&self.eal_args)
     }
 
+    /// The EAL `--file-prefix`, if the arguments set one.
+    pub fn file_prefix(&self) -> Option<String> {
+        let mut it = self.eal_args.iter();
+        while let Some(a) = it.next() {
+            if let Some(v) = a.strip_prefix("--file-prefix=") {
+                return Some(v.to_string());
+            }
+            if a == "--file-prefix" {
+                return it.next().cloned();
+            }
+        }
+        None
+    }
+
     /// All port names, underlay first.
     pub fn port_names(&self) -> Vec<&str> {
         std::iter::once(self.underlay.port.as_str())

@@ -27,6 +27,7 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-e2e-{}", std::process::id()));
     }
 }
 

@@ -74,7 +74,7 @@ fn main() {
                  rte_thread_.*|rte_socket_.*|rte_version|rte_strerror|rte_get_.*|\
                  rte_pdump_.*|rte_tel_.*|rte_telemetry_.*|rte_mbuf_.*|vtep_.*",
             )
-            .allowlist_type("vtep_.*|rte_eth_.*|rte_mbuf|rte_mempool")
+            .allowlist_type("vtep_.*|rte_eth_.*|rte_mbuf|rte_mempool|telemetry_cb|rte_tel_data")
             .opaque_type("rte_flow.*|rte_l2tpv2_.*|rte_gtp_.*")
             .allowlist_var("RTE_.*|VTEP_.*")
             .derive_default(true)

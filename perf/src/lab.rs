@@ -576,6 +576,7 @@ impl Drop for Lab {
             let _ = sh(&format!("ip link del {l} 2>/dev/null"));
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-lab-{}", self.id));
     }
 }
 

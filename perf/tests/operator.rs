@@ -231,6 +231,38 @@ fn operator_surface() {
         "{p0}"
     );
 
+    // DPDK telemetry: the standard commands and vtepd's own.
+    let tel = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "printf '/ethdev/list\\n/ethdev/stats,0\\n/vtep/stats\\n/vtep/fdb\\n' | dpdk-telemetry.py -f vtep-lab-{}",
+            lab.id
+        ))
+        .output()
+        .unwrap();
+    let tel = String::from_utf8_lossy(&tel.stdout);
+    let lines: Vec<serde_json::Value> = tel
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let get = |k: &str| {
+        lines
+            .iter()
+            .find_map(|v| v.get(k).cloned())
+            .unwrap_or_else(|| panic!("no {k} in {tel}"))
+    };
+    assert_eq!(get("/ethdev/list"), serde_json::json!([0, 1]));
+    assert!(get("/ethdev/stats")["ipackets"].as_u64().unwrap() > 0);
+    let vs = get("/vtep/stats");
+    assert!(
+        vs["rx_packets"].as_u64().unwrap() > 0 && vs["fdb_entries"].is_u64(),
+        "{vs}"
+    );
+    assert!(get("/vtep/fdb")
+        .as_object()
+        .unwrap()
+        .contains_key("100_020000009901"));
+
     // Prometheus exposition.
     let m = scrape(port);
     assert!(m.starts_with("HTTP/1.1 200 OK"), "{m}");

@@ -55,12 +55,89 @@ fn main() -> ExitCode {
     } else {
         sub.init();
     }
-    match run(cfg, args.config) {
+    let prefix = cfg.file_prefix();
+    let result = run(cfg, args.config);
+    // DPDK leaves its runtime directory behind; ours is done with it.
+    if let Some(p) = prefix.filter(|p| !p.is_empty() && !p.contains('/')) {
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{p}"));
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
             eprintln!("vtepd: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `/vtep/stats` and `/vtep/fdb` in DPDK's telemetry socket, answered by
+/// the management thread like any control request.
+fn register_telemetry(tx: &crossbeam::channel::Sender<vtep_dataplane::control::Request>) {
+    use dpdk::telemetry::{register, TelValue};
+    use serde_json::{json, Value};
+    use vtep_dataplane::control::ask;
+    let t = tx.clone();
+    let stats = move || {
+        let r = ask(&t, json!({"cmd": "stats"}));
+        let d = &r["data"];
+        let mut out = Vec::new();
+        for (k, v) in d["accounting"].as_object().into_iter().flatten() {
+            out.push((k.clone(), TelValue::U64(v.as_u64().unwrap_or(0))));
+        }
+        for (k, v) in d["fdb"].as_object().into_iter().flatten() {
+            out.push((format!("fdb_{k}"), TelValue::U64(v.as_u64().unwrap_or(0))));
+        }
+        for (k, v) in d["drops"].as_object().into_iter().flatten() {
+            if v.as_u64() != Some(0) {
+                out.push((format!("drop_{k}"), TelValue::U64(v.as_u64().unwrap_or(0))));
+            }
+        }
+        out
+    };
+    let t = tx.clone();
+    let fdb = move || {
+        let r = ask(&t, json!({"cmd": "fdb_show"}));
+        r["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e: &Value| {
+                let key = format!(
+                    "{}_{}",
+                    e["vni"],
+                    e["mac"].as_str().unwrap_or("").replace(':', "")
+                );
+                let at = match (e["remote"].as_str(), e["port"].as_str()) {
+                    (Some(ip), _) => format!("{} remote {ip}", e["kind"].as_str().unwrap_or("")),
+                    (_, Some(p)) => format!("{} port {p}", e["kind"].as_str().unwrap_or("")),
+                    _ => String::new(),
+                };
+                (key, TelValue::Str(at))
+            })
+            .collect()
+    };
+    let results = [
+        (
+            "/vtep/stats",
+            register(
+                "/vtep/stats",
+                "VTEP accounting, FDB counters and non-zero drops",
+                stats,
+            ),
+        ),
+        (
+            "/vtep/fdb",
+            register(
+                "/vtep/fdb",
+                "VTEP FDB, VNI_MAC: kind and location (first 256)",
+                fdb,
+            ),
+        ),
+    ];
+    for (cmd, r) in results {
+        if let Err(e) = r {
+            warn!(cmd, "telemetry command not registered: {e}");
         }
     }
 }
@@ -149,7 +226,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             stats: Arc::new(WorkerStats::default()),
         };
         workers.push((
-            lcore.cpu,
+            *lcore,
             (
                 take(&mut rxq, 0, w),
                 take(&mut txq, 0, w),
@@ -182,7 +259,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     )?;
 
     let mut handles = Vec::new();
-    for (i, (cpu, (urx, utx, arx, atx), hits, events, punts, stats)) in
+    for (i, (lcore, (urx, utx, arx, atx), hits, events, punts, stats)) in
         workers.into_iter().enumerate()
     {
         let worker = Worker {
@@ -202,22 +279,19 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             stats,
             running: running.clone(),
         };
-        let e = eal.clone();
-        let h = std::thread::Builder::new()
-            .name(format!("vtep-worker{i}"))
-            .spawn(move || {
-                if !dpdk::pin_current_thread(cpu) {
-                    warn!(worker = i, cpu, "could not pin worker thread");
-                }
-                let reg = match dpdk::register_current_thread(&e) {
-                    Ok(r) => r,
-                    Err(err) => panic!("worker {i}: {err}"),
-                };
-                info!(worker = i, cpu, lcore = reg.id(), "worker started");
-                worker.run();
-                drop(reg);
-            })
-            .map_err(|e| format!("cannot start worker {i}: {e}"))?;
+        // Workers run on the EAL's own worker lcores: pinned by EAL, with
+        // mempool caches, and (unlike registered threads) keeping DPDK
+        // multi-process alive for dpdk-dumpcap.
+        let h = dpdk::launch(&eal, lcore.id, move || {
+            info!(
+                worker = i,
+                cpu = lcore.cpu,
+                lcore = lcore.id,
+                "worker started"
+            );
+            worker.run();
+        })
+        .map_err(|e| format!("cannot start worker {i}: {e}"))?;
         handles.push(h);
     }
 
@@ -243,6 +317,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         info!(%addr, "Prometheus metrics at http://{addr}/metrics");
     }
     info!(socket = %cfg.control.socket.display(), "control socket ready");
+    register_telemetry(&req_tx);
     mgmt.gratuitous_arp();
 
     let mut failure = None;
@@ -266,8 +341,8 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     info!("stopping workers");
     running.store(false, Ordering::Relaxed);
     for (i, h) in handles.into_iter().enumerate() {
-        if h.join().is_err() {
-            failure.get_or_insert(format!("worker {i} panicked"));
+        if let Err(msg) = h.join() {
+            failure.get_or_insert(format!("worker {i} panicked: {msg}"));
         }
     }
     let (t, ..) = mgmt.tally();

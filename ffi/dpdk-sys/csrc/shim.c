@@ -70,3 +70,26 @@ int vtep_eth_link(uint16_t port, uint32_t *speed_mbps, int *up)
 	*up = l.link_status;
 	return r;
 }
+
+/* Telemetry: the u64 adders were renamed "uint" in 23.03 and the old
+ * names dropped later; pick by version. */
+int vtep_tel_register(const char *cmd, telemetry_cb fn, const char *help)
+{
+	return rte_telemetry_register_cmd(cmd, fn, help);
+}
+
+void vtep_tel_start_dict(struct rte_tel_data *d) { rte_tel_data_start_dict(d); }
+
+int vtep_tel_dict_u64(struct rte_tel_data *d, const char *name, uint64_t v)
+{
+#if RTE_VERSION >= RTE_VERSION_NUM(23, 3, 0, 0)
+	return rte_tel_data_add_dict_uint(d, name, v);
+#else
+	return rte_tel_data_add_dict_u64(d, name, v);
+#endif
+}
+
+int vtep_tel_dict_str(struct rte_tel_data *d, const char *name, const char *v)
+{
+	return rte_tel_data_add_dict_string(d, name, v);
+}

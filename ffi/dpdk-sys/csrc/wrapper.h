@@ -49,3 +49,7 @@ unsigned vtep_mempool_cache_len(struct rte_mempool *mp, unsigned lcore);
 unsigned vtep_mempool_ring_count(const struct rte_mempool *mp);
 uint16_t vtep_mbuf_default_headroom(void);
 int vtep_eth_link(uint16_t port, uint32_t *speed_mbps, int *up);
+int vtep_tel_register(const char *cmd, telemetry_cb fn, const char *help);
+void vtep_tel_start_dict(struct rte_tel_data *d);
+int vtep_tel_dict_u64(struct rte_tel_data *d, const char *name, uint64_t v);
+int vtep_tel_dict_str(struct rte_tel_data *d, const char *name, const char *v);

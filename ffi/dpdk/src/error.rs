@@ -24,6 +24,8 @@ pub enum Error {
     NoMbufs,
     #[error("lcore: {0}")]
     Lcore(String),
+    #[error("telemetry: {0}")]
+    Telemetry(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

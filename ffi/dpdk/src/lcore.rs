@@ -59,3 +59,91 @@ pub fn current_lcore() -> Option<u32> {
 pub fn pin_current_thread(cpu: usize) -> bool {
     core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
 }
+
+/// A closure running on an EAL worker lcore (`rte_eal_remote_launch`).
+/// Unlike a registered thread this keeps DPDK multi-process working (so
+/// `dpdk-dumpcap` can attach): registering a non-EAL thread disables it.
+pub struct Launched {
+    lcore: u32,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    panic: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    _eal: Eal,
+}
+
+struct Job {
+    f: Box<dyn FnOnce() + Send>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    panic: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+unsafe extern "C" fn trampoline(arg: *mut std::ffi::c_void) -> std::ffi::c_int {
+    // SAFETY: arg is the Box<Job> leaked by `launch`, taken back once.
+    let job = unsafe { Box::from_raw(arg.cast::<Job>()) };
+    let Job { f, done, panic } = *job;
+    // A panic must not unwind into C: catch it and report it.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let rc = match r {
+        Ok(()) => 0,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            if let Ok(mut g) = panic.lock() {
+                *g = Some(msg);
+            }
+            -1
+        }
+    };
+    done.store(true, std::sync::atomic::Ordering::Release);
+    rc
+}
+
+/// Runs `f` on EAL worker lcore `lcore` (from `-l`, not the main one).
+pub fn launch<F: FnOnce() + Send + 'static>(eal: &Eal, lcore: u32, f: F) -> Result<Launched> {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let panic = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let job = Box::new(Job {
+        f: Box::new(f),
+        done: done.clone(),
+        panic: panic.clone(),
+    });
+    let arg = Box::into_raw(job).cast::<std::ffi::c_void>();
+    // SAFETY: trampoline matches lcore_function_t and takes ownership of arg.
+    let rc = unsafe { dpdk_sys::rte_eal_remote_launch(Some(trampoline), arg, lcore) };
+    if rc != 0 {
+        // SAFETY: the launch failed, so the job was not taken: reclaim it.
+        drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
+        return Err(Error::Lcore(format!(
+            "lcore {lcore} is not a free EAL worker lcore ({rc})"
+        )));
+    }
+    Ok(Launched {
+        lcore,
+        done,
+        panic,
+        _eal: eal.clone(),
+    })
+}
+
+impl Launched {
+    pub fn lcore(&self) -> u32 {
+        self.lcore
+    }
+
+    /// True once the closure returned or panicked.
+    pub fn is_finished(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits for the closure; Err carries a panic's message.
+    pub fn join(self) -> std::result::Result<(), String> {
+        // SAFETY: waits for the lcore we launched on.
+        unsafe { dpdk_sys::rte_eal_wait_lcore(self.lcore) };
+        match self.panic.lock().ok().and_then(|mut g| g.take()) {
+            Some(m) => Err(m),
+            None => Ok(()),
+        }
+    }
+}

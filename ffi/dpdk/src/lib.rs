@@ -15,10 +15,13 @@ mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
+pub mod telemetry;
 
 pub use eal::{Eal, Lcore};
 pub use error::{Error, Result};
-pub use lcore::{current_lcore, pin_current_thread, register_current_thread, LcoreRegistration};
+pub use lcore::{
+    current_lcore, launch, pin_current_thread, register_current_thread, Launched, LcoreRegistration,
+};
 pub use mbuf::{Burst, Mbuf};
 pub use mempool::Mempool;
 pub use port::{Link, Port, PortConfig, PortStats, RxQueue, TxQueue};

@@ -26,7 +26,11 @@ pub fn eal(vdevs: &[String]) -> Eal {
     .collect();
     args.push(format!("--file-prefix=vtep-test-{}", std::process::id()));
     args.extend(vdevs.iter().map(|v| format!("--vdev={v}")));
-    Eal::init(&args).expect("EAL init")
+    let eal = Eal::init(&args).expect("EAL init");
+    // Nothing needs the runtime directory after init (no secondary
+    // processes): remove it now so no run, even a failing one, leaves it.
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-test-{}", std::process::id()));
+    eal
 }
 
 pub fn sh(cmd: &str) -> String {
