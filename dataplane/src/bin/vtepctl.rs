@@ -396,6 +396,9 @@ fn print_text(cmd: &Cmd, d: &Value) {
                 );
             }
         }
-        _ => println!("{}", serde_json::to_string(d).unwrap_or_default()),
+        Cmd::Fdb { op: FdbOp::Add { .. } } => println!("added {}", s(&d["added"])),
+        Cmd::Fdb { op: FdbOp::Del { .. } } => println!("deleted {}", s(&d["deleted"])),
+        Cmd::Fdb { op: FdbOp::Flush { .. } } => println!("flushed {} learned entries", s(&d["flushed"])),
+        Cmd::Reload => println!("reloaded {} (state generation {})", s(&d["reloaded"]), s(&d["generation"])),
     }
 }
