@@ -208,6 +208,8 @@ socket = "{sock}"
         child: Command::new(env!("CARGO_BIN_EXE_vtepd"))
             .arg("--config")
             .arg(p("vtep.toml"))
+            .args(["--log-format", "json"])
+            .stderr(File::create(p("vtepd.log")).unwrap())
             .spawn()
             .unwrap(),
         dir: dir.clone(),
@@ -280,6 +282,15 @@ socket = "{sock}"
         .unwrap();
     let st = d.child.wait().unwrap();
     assert!(st.success(), "vtepd exits 0 on SIGTERM");
+    // Structured logs: our lines are JSON (EAL prints its own plain lines),
+    // one per port and per worker at start, none per packet.
+    let log = std::fs::read_to_string(p("vtepd.log")).unwrap();
+    let ours: Vec<Value> = log.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let msg = |m: &str| ours.iter().filter(|v| v["fields"]["message"] == m).count();
+    assert_eq!(msg("port started"), 2, "{log}");
+    assert_eq!(msg("worker started"), 1);
+    assert!(ours.iter().all(|v| v["level"].is_string()));
+    assert!(ours.len() < 20, "no per-packet log lines: {}", ours.len());
 
     let ul_all = read_pcap(&p("ul_out.pcap"));
     let is_arp = |f: &Vec<u8>, oper: u8| f.len() >= 42 && f[12..14] == [8, 6] && f[21] == oper;
