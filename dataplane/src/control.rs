@@ -141,3 +141,47 @@ pub fn call(path: &Path, req: &Value) -> Result<Value, String> {
         .map_err(|e| format!("no reply: {e}"))?;
     serde_json::from_str(&line).map_err(|e| format!("bad reply: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn socket_modes_and_groups() {
+        let dir = std::env::temp_dir().join(format!("vtep-ctl-{}", std::process::id()));
+        let running = Arc::new(AtomicBool::new(true));
+        let (tx, rx) = channel();
+        let owner = dir.join("a.sock");
+        start(&owner, None, tx.clone(), running.clone()).unwrap();
+        assert_eq!(std::fs::metadata(&owner).unwrap().mode() & 0o777, 0o600);
+        let grp = dir.join("b.sock");
+        start(&grp, Some("root"), tx.clone(), running.clone()).unwrap();
+        let m = std::fs::metadata(&grp).unwrap();
+        assert_eq!((m.mode() & 0o777, m.gid()), (0o660, 0));
+        assert!(start(
+            &dir.join("c.sock"),
+            Some("no-such-group-vtep"),
+            tx.clone(),
+            running.clone()
+        )
+        .is_err());
+        assert!(
+            start(&owner, None, tx, running.clone()).is_err(),
+            "a live socket is not taken over"
+        );
+        // A request reaches the receiving side and its answer comes back.
+        let server = std::thread::spawn(move || {
+            let (req, reply): Request = rx.recv().unwrap();
+            reply.send(json!({"ok": true, "data": req["cmd"]})).unwrap();
+        });
+        assert_eq!(
+            call(&owner, &json!({"cmd": "ping"})).unwrap()["data"],
+            "ping"
+        );
+        server.join().unwrap();
+        running.store(false, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -285,7 +285,11 @@ socket = "{sock}"
     // Structured logs: our lines are JSON (EAL prints its own plain lines),
     // one per port and per worker at start, none per packet.
     let log = std::fs::read_to_string(p("vtepd.log")).unwrap();
-    let ours: Vec<Value> = log.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ours: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let msg = |m: &str| ours.iter().filter(|v| v["fields"]["message"] == m).count();
     assert_eq!(msg("port started"), 2, "{log}");
     assert_eq!(msg("worker started"), 1);

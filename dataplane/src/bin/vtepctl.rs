@@ -396,9 +396,19 @@ fn print_text(cmd: &Cmd, d: &Value) {
                 );
             }
         }
-        Cmd::Fdb { op: FdbOp::Add { .. } } => println!("added {}", s(&d["added"])),
-        Cmd::Fdb { op: FdbOp::Del { .. } } => println!("deleted {}", s(&d["deleted"])),
-        Cmd::Fdb { op: FdbOp::Flush { .. } } => println!("flushed {} learned entries", s(&d["flushed"])),
-        Cmd::Reload => println!("reloaded {} (state generation {})", s(&d["reloaded"]), s(&d["generation"])),
+        Cmd::Fdb {
+            op: FdbOp::Add { .. },
+        } => println!("added {}", s(&d["added"])),
+        Cmd::Fdb {
+            op: FdbOp::Del { .. },
+        } => println!("deleted {}", s(&d["deleted"])),
+        Cmd::Fdb {
+            op: FdbOp::Flush { .. },
+        } => println!("flushed {} learned entries", s(&d["flushed"])),
+        Cmd::Reload => println!(
+            "reloaded {} (state generation {})",
+            s(&d["reloaded"]),
+            s(&d["generation"])
+        ),
     }
 }
