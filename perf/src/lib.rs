@@ -2,6 +2,7 @@
 //! the access side and VXLAN packets as a remote VTEP would send them.
 #![forbid(unsafe_code)]
 
+pub mod corpus;
 pub mod lab;
 
 use std::fs::File;
