@@ -480,3 +480,60 @@ fn decap_sees_arp_and_echo() {
 fn outer_len_constant() {
     assert_eq!(OUTER_LEN, 50);
 }
+
+mod roundtrip {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_frame() -> impl Strategy<Value = Vec<u8>> {
+        // A valid tenant frame: unicast source, any destination, any
+        // EtherType but 802.1Q/QinQ, 0..=1400 payload bytes.
+        (
+            any::<[u8; 6]>(),
+            any::<[u8; 6]>(),
+            any::<u16>().prop_filter("untagged", |t| *t != 0x8100 && *t != 0x88a8),
+            proptest::collection::vec(any::<u8>(), 0..=1400),
+        )
+            .prop_map(|(dst, mut src, et, payload)| {
+                src[0] &= 0xfe;
+                src[5] |= 1;
+                let mut f = dst.to_vec();
+                f.extend_from_slice(&src);
+                f.extend_from_slice(&et.to_be_bytes());
+                f.extend_from_slice(&payload);
+                f
+            })
+    }
+
+    proptest! {
+        /// Encap at one VTEP then decap at the other gives back the frame.
+        #[test]
+        fn encap_then_decap_is_identity(frame in arb_frame(), vni in 1u32..(1 << 24), a in any::<u32>(), b in any::<u32>()) {
+            let (src, dst) = (Ipv4Addr::from(a | 1), Ipv4Addr::from(b | 2));
+            prop_assume!(src != dst);
+            let mut st = state();
+            st.our_ip = dst;
+            st.vni_index.insert(vni, 0);
+            st.remote_index.insert(src, 0);
+            let t = Template::new(OUR_MAC, PEER_MAC, src, dst, 4789, 64, false);
+            let mut b = VecBuf::new(&frame);
+            encapsulate(&mut b, &t, vni, 9000).unwrap();
+            let out = b.data().to_vec();
+            match classify_underlay(&out, &st) {
+                Ok(Underlay::Vxlan { vni: v, src: s, inner_off, inner_len, reserved_set, .. }) => {
+                    prop_assert_eq!(v, 0);
+                    prop_assert_eq!(s, src);
+                    prop_assert!(!reserved_set);
+                    prop_assert_eq!(&out[inner_off..inner_off + inner_len], &frame[..]);
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        /// Decap never panics on arbitrary bytes.
+        #[test]
+        fn decap_total_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = classify_underlay(&bytes, &state());
+        }
+    }
+}

@@ -81,7 +81,15 @@ fn case(name: &str, side: Side, frame: Vec<u8>, expect: Expect) -> Case {
 /// A valid inner frame tagged with `seq` in its payload, so each one can
 /// be recognised where it leaves.
 pub fn inner(dst: [u8; 6], src: [u8; 6], seq: u16) -> Vec<u8> {
-    let mut f = tenant_udp(dst, src, Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1), 7000, 7000, 30);
+    let mut f = tenant_udp(
+        dst,
+        src,
+        Ipv4Addr::new(10, 0, 0, 2),
+        Ipv4Addr::new(10, 0, 0, 1),
+        7000,
+        7000,
+        30,
+    );
     let n = f.len();
     f[n - 2..].copy_from_slice(&seq.to_be_bytes());
     f
@@ -89,7 +97,14 @@ pub fn inner(dst: [u8; 6], src: [u8; 6], seq: u16) -> Vec<u8> {
 
 /// A valid VXLAN packet from the known remote.
 pub fn good_vxlan(vni: u32, seq: u16) -> Vec<u8> {
-    vxlan_from(REMOTE_MAC, REMOTE_IP, VTEP_MAC, VTEP_IP, vni, &inner(TENANT, REMOTE_TENANT, seq))
+    vxlan_from(
+        REMOTE_MAC,
+        REMOTE_IP,
+        VTEP_MAC,
+        VTEP_IP,
+        vni,
+        &inner(TENANT, REMOTE_TENANT, seq),
+    )
 }
 
 /// Recomputes the outer IPv4 header checksum (IHL honoured).
@@ -137,69 +152,287 @@ pub fn underlay_cases() -> Vec<Case> {
     let g = good_vxlan(100, 0xfff0);
     let mut v = vec![
         case("zero-length frame", U, vec![], Drop("underlay_runt")),
-        case("ethernet truncated", U, g[..13].to_vec(), Drop("underlay_runt")),
+        case(
+            "ethernet truncated",
+            U,
+            g[..13].to_vec(),
+            Drop("underlay_runt"),
+        ),
         case("ipv4 missing", U, g[..14].to_vec(), Drop("ipv4_bad_length")),
-        case("ipv4 truncated", U, g[..30].to_vec(), Drop("ipv4_bad_length")),
-        case("ipv4 version 6", U, edit(&g, |f| f[14] = 0x65, true), Drop("ipv4_bad_version")),
-        case("ipv4 ihl < 5", U, edit(&g, |f| f[14] = 0x44, true), Drop("ipv4_bad_ihl")),
-        case("ipv4 ihl beyond packet", U, edit(&g, |f| { f[14] = 0x4f; f.truncate(60) }, false), Drop("ipv4_bad_ihl")),
-        case("ipv4 total length > frame", U, edit(&g, |f| u16at(f, 16, 4000), true), Drop("ipv4_bad_length")),
-        case("ipv4 total length < header", U, edit(&g, |f| u16at(f, 16, 12), true), Drop("ipv4_bad_length")),
-        case("ipv4 bad checksum", U, edit(&g, |f| f[24] ^= 0x5a, false), Drop("ipv4_bad_checksum")),
-        case("ipv4 first fragment", U, edit(&g, |f| f[20] = 0x20, true), Drop("ipv4_fragment")),
-        case("ipv4 middle fragment", U, edit(&g, |f| { f[20] = 0x20; f[21] = 0x40 }, true), Drop("ipv4_fragment")),
-        case("ipv4 last fragment", U, edit(&g, |f| f[21] = 0x40, true), Drop("ipv4_fragment")),
-        case("outer destination not ours (ip)", U, edit(&g, |f| f[33] = 77, true), Drop("underlay_not_our_ip")),
-        case("outer destination not ours (mac)", U, edit(&g, |f| f[5] = 9, false), Drop("underlay_not_our_mac")),
-        case("outer broadcast mac, ipv4", U, edit(&g, |f| f[..6].copy_from_slice(&[0xff; 6]), false), Drop("underlay_not_our_mac")),
-        case("ipv6 ethertype", U, edit(&g, |f| u16at(f, 12, 0x86dd), false), Drop("underlay_ethertype")),
-        case("tcp to the vtep", U, edit(&g, |f| f[23] = 6, true), Drop("underlay_protocol")),
-        case("udp truncated", U, cut_consistent(&g, 38), Drop("udp_bad_length")),
-        case("udp length too large", U, edit(&g, |f| u16at(f, 38, 500), false), Drop("udp_bad_length")),
-        case("udp length too small", U, edit(&g, |f| u16at(f, 38, 20), false), Drop("udp_bad_length")),
-        case("udp other port", U, edit(&g, |f| u16at(f, 36, 4790), false), Drop("udp_not_vxlan_port")),
-        case("vxlan truncated", U, cut_consistent(&g, 46), Drop("vxlan_truncated")),
-        case("vxlan I flag clear", U, edit(&g, |f| f[42] = 0, false), Drop("vxlan_i_flag_clear")),
-        case("vxlan unknown vni", U, edit(&g, |f| f[48] = 0x2c, false), Drop("vni_unknown")),
-        case("vxlan vni 0", U, edit(&g, |f| f[46..49].copy_from_slice(&[0, 0, 0]), false), Drop("vni_unknown")),
-        case("outer source not a known vtep", U, edit(&g, |f| f[29] = 99, true), Drop("unknown_source_vtep")),
+        case(
+            "ipv4 truncated",
+            U,
+            g[..30].to_vec(),
+            Drop("ipv4_bad_length"),
+        ),
+        case(
+            "ipv4 version 6",
+            U,
+            edit(&g, |f| f[14] = 0x65, true),
+            Drop("ipv4_bad_version"),
+        ),
+        case(
+            "ipv4 ihl < 5",
+            U,
+            edit(&g, |f| f[14] = 0x44, true),
+            Drop("ipv4_bad_ihl"),
+        ),
+        case(
+            "ipv4 ihl beyond packet",
+            U,
+            edit(
+                &g,
+                |f| {
+                    f[14] = 0x4f;
+                    f.truncate(60)
+                },
+                false,
+            ),
+            Drop("ipv4_bad_ihl"),
+        ),
+        case(
+            "ipv4 total length > frame",
+            U,
+            edit(&g, |f| u16at(f, 16, 4000), true),
+            Drop("ipv4_bad_length"),
+        ),
+        case(
+            "ipv4 total length < header",
+            U,
+            edit(&g, |f| u16at(f, 16, 12), true),
+            Drop("ipv4_bad_length"),
+        ),
+        case(
+            "ipv4 bad checksum",
+            U,
+            edit(&g, |f| f[24] ^= 0x5a, false),
+            Drop("ipv4_bad_checksum"),
+        ),
+        case(
+            "ipv4 first fragment",
+            U,
+            edit(&g, |f| f[20] = 0x20, true),
+            Drop("ipv4_fragment"),
+        ),
+        case(
+            "ipv4 middle fragment",
+            U,
+            edit(
+                &g,
+                |f| {
+                    f[20] = 0x20;
+                    f[21] = 0x40
+                },
+                true,
+            ),
+            Drop("ipv4_fragment"),
+        ),
+        case(
+            "ipv4 last fragment",
+            U,
+            edit(&g, |f| f[21] = 0x40, true),
+            Drop("ipv4_fragment"),
+        ),
+        case(
+            "outer destination not ours (ip)",
+            U,
+            edit(&g, |f| f[33] = 77, true),
+            Drop("underlay_not_our_ip"),
+        ),
+        case(
+            "outer destination not ours (mac)",
+            U,
+            edit(&g, |f| f[5] = 9, false),
+            Drop("underlay_not_our_mac"),
+        ),
+        case(
+            "outer broadcast mac, ipv4",
+            U,
+            edit(&g, |f| f[..6].copy_from_slice(&[0xff; 6]), false),
+            Drop("underlay_not_our_mac"),
+        ),
+        case(
+            "ipv6 ethertype",
+            U,
+            edit(&g, |f| u16at(f, 12, 0x86dd), false),
+            Drop("underlay_ethertype"),
+        ),
+        case(
+            "tcp to the vtep",
+            U,
+            edit(&g, |f| f[23] = 6, true),
+            Drop("underlay_protocol"),
+        ),
+        case(
+            "udp truncated",
+            U,
+            cut_consistent(&g, 38),
+            Drop("udp_bad_length"),
+        ),
+        case(
+            "udp length too large",
+            U,
+            edit(&g, |f| u16at(f, 38, 500), false),
+            Drop("udp_bad_length"),
+        ),
+        case(
+            "udp length too small",
+            U,
+            edit(&g, |f| u16at(f, 38, 20), false),
+            Drop("udp_bad_length"),
+        ),
+        case(
+            "udp other port",
+            U,
+            edit(&g, |f| u16at(f, 36, 4790), false),
+            Drop("udp_not_vxlan_port"),
+        ),
+        case(
+            "vxlan truncated",
+            U,
+            cut_consistent(&g, 46),
+            Drop("vxlan_truncated"),
+        ),
+        case(
+            "vxlan I flag clear",
+            U,
+            edit(&g, |f| f[42] = 0, false),
+            Drop("vxlan_i_flag_clear"),
+        ),
+        case(
+            "vxlan unknown vni",
+            U,
+            edit(&g, |f| f[48] = 0x2c, false),
+            Drop("vni_unknown"),
+        ),
+        case(
+            "vxlan vni 0",
+            U,
+            edit(&g, |f| f[46..49].copy_from_slice(&[0, 0, 0]), false),
+            Drop("vni_unknown"),
+        ),
+        case(
+            "outer source not a known vtep",
+            U,
+            edit(&g, |f| f[29] = 99, true),
+            Drop("unknown_source_vtep"),
+        ),
         case("inner runt", U, cut_consistent(&g, 60), Drop("inner_runt")),
-        case("inner 802.1Q", U, edit(&g, |f| u16at(f, 62, 0x8100), false), Drop("inner_vlan_tagged")),
-        case("inner QinQ", U, edit(&g, |f| u16at(f, 62, 0x88a8), false), Drop("inner_vlan_tagged")),
-        case("inner source broadcast", U, edit(&g, |f| f[56..62].copy_from_slice(&[0xff; 6]), false), Drop("inner_src_invalid")),
-        case("inner source multicast", U, edit(&g, |f| f[56] = 0x01, false), Drop("inner_src_invalid")),
-        case("inner source zero", U, edit(&g, |f| f[56..62].copy_from_slice(&[0; 6]), false), Drop("inner_src_invalid")),
+        case(
+            "inner 802.1Q",
+            U,
+            edit(&g, |f| u16at(f, 62, 0x8100), false),
+            Drop("inner_vlan_tagged"),
+        ),
+        case(
+            "inner QinQ",
+            U,
+            edit(&g, |f| u16at(f, 62, 0x88a8), false),
+            Drop("inner_vlan_tagged"),
+        ),
+        case(
+            "inner source broadcast",
+            U,
+            edit(&g, |f| f[56..62].copy_from_slice(&[0xff; 6]), false),
+            Drop("inner_src_invalid"),
+        ),
+        case(
+            "inner source multicast",
+            U,
+            edit(&g, |f| f[56] = 0x01, false),
+            Drop("inner_src_invalid"),
+        ),
+        case(
+            "inner source zero",
+            U,
+            edit(&g, |f| f[56..62].copy_from_slice(&[0; 6]), false),
+            Drop("inner_src_invalid"),
+        ),
         case(
             "arp hardware length 8",
             U,
-            edit(&arp_frame([0xff; 6], REMOTE_MAC, arp::REQUEST, REMOTE_MAC, REMOTE_IP, [0; 6], VTEP_IP), |f| f[18] = 8, false),
+            edit(
+                &arp_frame(
+                    [0xff; 6],
+                    REMOTE_MAC,
+                    arp::REQUEST,
+                    REMOTE_MAC,
+                    REMOTE_IP,
+                    [0; 6],
+                    VTEP_IP,
+                ),
+                |f| f[18] = 8,
+                false,
+            ),
             Drop("arp_invalid"),
         ),
         case(
             "arp opcode 9",
             U,
-            edit(&arp_frame([0xff; 6], REMOTE_MAC, arp::REQUEST, REMOTE_MAC, REMOTE_IP, [0; 6], VTEP_IP), |f| u16at(f, 20, 9), false),
+            edit(
+                &arp_frame(
+                    [0xff; 6],
+                    REMOTE_MAC,
+                    arp::REQUEST,
+                    REMOTE_MAC,
+                    REMOTE_IP,
+                    [0; 6],
+                    VTEP_IP,
+                ),
+                |f| u16at(f, 20, 9),
+                false,
+            ),
             Drop("arp_invalid"),
         ),
         case(
             "arp truncated",
             U,
-            arp_frame([0xff; 6], REMOTE_MAC, arp::REQUEST, REMOTE_MAC, REMOTE_IP, [0; 6], VTEP_IP)[..30].to_vec(),
+            arp_frame(
+                [0xff; 6],
+                REMOTE_MAC,
+                arp::REQUEST,
+                REMOTE_MAC,
+                REMOTE_IP,
+                [0; 6],
+                VTEP_IP,
+            )[..30]
+                .to_vec(),
             Drop("arp_invalid"),
         ),
         case(
             "arp for another address",
             U,
-            arp_frame([0xff; 6], REMOTE_MAC, arp::REQUEST, REMOTE_MAC, REMOTE_IP, [0; 6], Ipv4Addr::new(192, 0, 2, 50)),
+            arp_frame(
+                [0xff; 6],
+                REMOTE_MAC,
+                arp::REQUEST,
+                REMOTE_MAC,
+                REMOTE_IP,
+                [0; 6],
+                Ipv4Addr::new(192, 0, 2, 50),
+            ),
             Drop("underlay_not_our_ip"),
         ),
         case(
             "arp request for the vtep",
             U,
-            arp_frame([0xff; 6], REMOTE_MAC, arp::REQUEST, REMOTE_MAC, REMOTE_IP, [0; 6], VTEP_IP),
+            arp_frame(
+                [0xff; 6],
+                REMOTE_MAC,
+                arp::REQUEST,
+                REMOTE_MAC,
+                REMOTE_IP,
+                [0; 6],
+                VTEP_IP,
+            ),
             Punt,
         ),
-        case("jumbo beyond one mbuf", U, edit(&g, |f| f.resize(9000, 0), false), TooBig),
+        case(
+            "jumbo beyond one mbuf",
+            U,
+            edit(&g, |f| f.resize(9000, 0), false),
+            TooBig,
+        ),
     ];
     // IPv4 options (4 NOPs) are skipped, not misread: forwarded.
     let mut o = g[..34].to_vec();
@@ -210,10 +443,39 @@ pub fn underlay_cases() -> Vec<Case> {
     u16at(&mut o, 16, tl);
     fix_ip(&mut o);
     v.push(case("ipv4 options", U, o, Forward));
-    v.push(case("vxlan reserved bits set", U, edit(&good_vxlan(100, 0xfff1), |f| { f[43] = 0xff; f[49] = 0xff }, false), Forward));
-    v.push(case("ethernet padding after ip", U, edit(&good_vxlan(100, 0xfff2), |f| f.extend_from_slice(&[0; 8]), false), Forward));
+    v.push(case(
+        "vxlan reserved bits set",
+        U,
+        edit(
+            &good_vxlan(100, 0xfff1),
+            |f| {
+                f[43] = 0xff;
+                f[49] = 0xff
+            },
+            false,
+        ),
+        Forward,
+    ));
+    v.push(case(
+        "ethernet padding after ip",
+        U,
+        edit(
+            &good_vxlan(100, 0xfff2),
+            |f| f.extend_from_slice(&[0; 8]),
+            false,
+        ),
+        Forward,
+    ));
     // An ARP with bad lengths inside a tenant VNI is tenant traffic: forwarded.
-    let mut bad_arp = arp_frame(TENANT, REMOTE_TENANT, arp::REQUEST, REMOTE_TENANT, Ipv4Addr::new(10, 0, 0, 2), [0; 6], Ipv4Addr::new(10, 0, 0, 1));
+    let mut bad_arp = arp_frame(
+        TENANT,
+        REMOTE_TENANT,
+        arp::REQUEST,
+        REMOTE_TENANT,
+        Ipv4Addr::new(10, 0, 0, 2),
+        [0; 6],
+        Ipv4Addr::new(10, 0, 0, 1),
+    );
     bad_arp[18] = 9;
     v.push(case(
         "tenant arp with bad lengths",
@@ -238,23 +500,81 @@ pub fn access_cases() -> Vec<Case> {
     };
     vec![
         case("zero-length frame", A, vec![], Drop("access_runt")),
-        case("ethernet truncated", A, good[..13].to_vec(), Drop("access_runt")),
-        case("vlan tag truncated", A, tag(&good, 0x8100, 10)[..16].to_vec(), Drop("access_runt")),
-        case("source broadcast", A, edit(&good, |f| f[6..12].copy_from_slice(&[0xff; 6]), false), Drop("access_src_invalid")),
-        case("source multicast", A, edit(&good, |f| f[6] = 0x01, false), Drop("access_src_invalid")),
-        case("source zero", A, edit(&good, |f| f[6..12].copy_from_slice(&[0; 6]), false), Drop("access_src_invalid")),
+        case(
+            "ethernet truncated",
+            A,
+            good[..13].to_vec(),
+            Drop("access_runt"),
+        ),
+        case(
+            "vlan tag truncated",
+            A,
+            tag(&good, 0x8100, 10)[..16].to_vec(),
+            Drop("access_runt"),
+        ),
+        case(
+            "source broadcast",
+            A,
+            edit(&good, |f| f[6..12].copy_from_slice(&[0xff; 6]), false),
+            Drop("access_src_invalid"),
+        ),
+        case(
+            "source multicast",
+            A,
+            edit(&good, |f| f[6] = 0x01, false),
+            Drop("access_src_invalid"),
+        ),
+        case(
+            "source zero",
+            A,
+            edit(&good, |f| f[6..12].copy_from_slice(&[0; 6]), false),
+            Drop("access_src_invalid"),
+        ),
         case("QinQ 88a8", A, tag(&good, 0x88a8, 10), Drop("access_qinq")),
-        case("double 8100", A, tag(&tag(&good, 0x8100, 10), 0x8100, 10), Drop("access_qinq")),
-        case("vid not mapped (other tenant's segment)", A, tag(&good, 0x8100, 11), Drop("access_vlan_unmapped")),
-        case("jumbo beyond the underlay mtu", A, inner_sized(1480), Drop("mtu_exceeded")),
-        case("jumbo beyond one mbuf", A, edit(&good, |f| f.resize(9000, 0), false), TooBig),
-        case("priority tag (vid 0) is untagged", A, tag(&good, 0x8100, 0), Forward),
+        case(
+            "double 8100",
+            A,
+            tag(&tag(&good, 0x8100, 10), 0x8100, 10),
+            Drop("access_qinq"),
+        ),
+        case(
+            "vid not mapped (other tenant's segment)",
+            A,
+            tag(&good, 0x8100, 11),
+            Drop("access_vlan_unmapped"),
+        ),
+        case(
+            "jumbo beyond the underlay mtu",
+            A,
+            inner_sized(1480),
+            Drop("mtu_exceeded"),
+        ),
+        case(
+            "jumbo beyond one mbuf",
+            A,
+            edit(&good, |f| f.resize(9000, 0), false),
+            TooBig,
+        ),
+        case(
+            "priority tag (vid 0) is untagged",
+            A,
+            tag(&good, 0x8100, 0),
+            Forward,
+        ),
         case("vid 10 maps to vni 200", A, tag(&good, 0x8100, 10), Forward),
         case(
             "tenant arp with bad opcode",
             A,
             edit(
-                &arp_frame([0xff; 6], TENANT, arp::REQUEST, TENANT, Ipv4Addr::new(10, 0, 0, 1), [0; 6], Ipv4Addr::new(10, 0, 0, 2)),
+                &arp_frame(
+                    [0xff; 6],
+                    TENANT,
+                    arp::REQUEST,
+                    TENANT,
+                    Ipv4Addr::new(10, 0, 0, 1),
+                    [0; 6],
+                    Ipv4Addr::new(10, 0, 0, 2),
+                ),
                 |f| u16at(f, 20, 7),
                 false,
             ),
@@ -264,7 +584,15 @@ pub fn access_cases() -> Vec<Case> {
 }
 
 fn inner_sized(payload: usize) -> Vec<u8> {
-    tenant_udp(REMOTE_TENANT, TENANT, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 1, 2, payload)
+    tenant_udp(
+        REMOTE_TENANT,
+        TENANT,
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+        1,
+        2,
+        payload,
+    )
 }
 
 #[cfg(test)]
@@ -277,7 +605,11 @@ mod tests {
         let b = underlay_cases();
         assert_eq!(a.len(), b.len());
         assert!(a.iter().zip(&b).all(|(x, y)| x.frame == y.frame));
-        let mut names: Vec<_> = a.iter().chain(access_cases().iter()).map(|c| (c.side == Side::Access, c.name.clone())).collect();
+        let mut names: Vec<_> = a
+            .iter()
+            .chain(access_cases().iter())
+            .map(|c| (c.side == Side::Access, c.name.clone()))
+            .collect();
         let n = names.len();
         names.sort();
         names.dedup();

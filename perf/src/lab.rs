@@ -580,6 +580,25 @@ impl Drop for Lab {
     }
 }
 
+/// A child process killed (and reaped) when dropped, so a failing test
+/// never leaves a spinning vtepd behind.
+pub struct Reaper(pub Child);
+
+impl Reaper {
+    /// SIGTERM, then wait; true if it exited 0.
+    pub fn stop(&mut self) -> bool {
+        let _ = sh(&format!("kill -TERM {}", self.0.id()));
+        self.0.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// What one iperf3 run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct IperfResult {

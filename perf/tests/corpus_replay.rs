@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pcap_file::pcap::PcapReader;
-use vtep_perf::corpus::{self, access_cases, good_vxlan, inner, underlay_cases, Expect, CORPUS_CONFIG};
+use vtep_perf::corpus::{
+    self, access_cases, good_vxlan, inner, underlay_cases, Expect, CORPUS_CONFIG,
+};
 use vtep_perf::lab::{vtepctl_path, vtepd_path};
 use vtep_perf::write_pcap;
 
@@ -64,10 +66,22 @@ socket = "{d}/vtep.sock"
         d = dir.display()
     );
     std::fs::write(dir.join("vtep.toml"), cfg).unwrap();
-    let mut vtepd = Command::new(vtepd_path()).arg("--config").arg(dir.join("vtep.toml")).stderr(File::create(dir.join("log")).unwrap()).spawn().unwrap();
+    let mut vtepd = vtep_perf::lab::Reaper(
+        Command::new(vtepd_path())
+            .arg("--config")
+            .arg(dir.join("vtep.toml"))
+            .stderr(File::create(dir.join("log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let sock = dir.join("vtep.sock");
     let ctl = || -> serde_json::Value {
-        let o = Command::new(vtepctl_path()).arg("--socket").arg(&sock).args(["--json", "stats"]).output().unwrap();
+        let o = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(&sock)
+            .args(["--json", "stats"])
+            .output()
+            .unwrap();
         serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
     };
     let total = (ul_in.len() + acc_in.len()) as u64;
@@ -76,16 +90,30 @@ socket = "{d}/vtep.sock"
         if sock.exists() {
             let s = ctl();
             let rx = s["accounting"]["rx_packets"].as_u64().unwrap_or(0);
-            let port_err: u64 = s["ports"].as_array().map(|a| a.iter().map(|p| p["rx_errors"].as_u64().unwrap_or(0)).sum()).unwrap_or(0);
+            let port_err: u64 = s["ports"]
+                .as_array()
+                .map(|a| a.iter().map(|p| p["rx_errors"].as_u64().unwrap_or(0)).sum())
+                .unwrap_or(0);
             if rx + port_err == total {
                 break s;
             }
         }
-        assert!(Instant::now() < deadline, "not all frames reached vtepd:\n{}", std::fs::read_to_string(dir.join("log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "not all frames reached vtepd:\n{}",
+            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     std::thread::sleep(Duration::from_millis(300));
-    let stats = { let s = ctl(); if s.is_null() { stats } else { s } };
+    let stats = {
+        let s = ctl();
+        if s.is_null() {
+            stats
+        } else {
+            s
+        }
+    };
 
     let mut want: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut fwd, mut punt, mut too_big) = ((ul_in.len() + acc_in.len()) as u64 / 2, 0, 0);
@@ -99,8 +127,17 @@ socket = "{d}/vtep.sock"
     }
     let drops = &stats["drops"];
     let multi = drops["multi_segment"].as_u64().unwrap();
-    let port_err: u64 = stats["ports"].as_array().unwrap().iter().map(|p| p["rx_errors"].as_u64().unwrap()).sum();
-    assert_eq!(multi + port_err, too_big, "oversize frames are dropped by the port or as multi-segment");
+    let port_err: u64 = stats["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rx_errors"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        multi + port_err,
+        too_big,
+        "oversize frames are dropped by the port or as multi-segment"
+    );
     if multi > 0 {
         want.insert("multi_segment", multi);
     }
@@ -112,25 +149,44 @@ socket = "{d}/vtep.sock"
             wrong.push(format!("{k}: got {got}, want {exp}"));
         }
     }
-    assert!(wrong.is_empty(), "drop counters differ from the corpus:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "drop counters differ from the corpus:\n{}",
+        wrong.join("\n")
+    );
     let a = &stats["accounting"];
     let n = |k: &str| a[k].as_u64().unwrap();
-    assert_eq!(n("rx_packets"), n("forwarded") + n("dropped") + n("punted"), "accounting identity");
+    assert_eq!(
+        n("rx_packets"),
+        n("forwarded") + n("dropped") + n("punted"),
+        "accounting identity"
+    );
     assert_eq!(n("rx_packets"), total - port_err);
     assert_eq!(n("forwarded"), fwd);
     assert_eq!(n("punted"), punt);
     assert_eq!(stats["vxlan_reserved_bits_seen"], 1);
-    assert_eq!(stats["mempool"]["available"], stats["mempool"]["size"], "no mbuf leaked");
+    assert_eq!(
+        stats["mempool"]["available"], stats["mempool"]["size"],
+        "no mbuf leaked"
+    );
 
-    let _ = Command::new("kill").arg("-TERM").arg(vtepd.id().to_string()).status();
-    assert!(vtepd.wait().unwrap().success(), "vtepd stayed up and exits cleanly");
+    assert!(vtepd.stop(), "vtepd stayed up and exits cleanly");
     let acc_out = read_pcap(&dir.join("acc_out.pcap"));
     for v in &ul_valid {
-        assert!(acc_out.contains(v), "valid VXLAN traffic interleaved with the corpus was delivered intact");
+        assert!(
+            acc_out.contains(v),
+            "valid VXLAN traffic interleaved with the corpus was delivered intact"
+        );
     }
-    let ul_out: Vec<_> = read_pcap(&dir.join("ul_out.pcap")).into_iter().filter(|f| f.len() > 50 && f[12..14] == [8, 0]).collect();
+    let ul_out: Vec<_> = read_pcap(&dir.join("ul_out.pcap"))
+        .into_iter()
+        .filter(|f| f.len() > 50 && f[12..14] == [8, 0])
+        .collect();
     for v in &acc_valid {
-        assert!(ul_out.iter().any(|f| &f[50..] == &v[..]), "valid tenant traffic encapsulated intact");
+        assert!(
+            ul_out.iter().any(|f| &f[50..] == &v[..]),
+            "valid tenant traffic encapsulated intact"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-corpus-{pid}"));

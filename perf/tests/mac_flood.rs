@@ -1,0 +1,165 @@
+//! Resource limits: 100,000 random source MACs flood VNI 100 (mac_limit
+//! 1000). At most 1000 are learned there, the overflow is counted, and VNI
+//! 200's static entries and traffic are untouched. The learn-event queue
+//! overflowing is counted and never stalls forwarding.
+use std::fs::File;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use vtep_perf::corpus::{inner, TENANT};
+use vtep_perf::lab::{vtepctl_path, vtepd_path};
+use vtep_perf::write_pcap;
+
+const FLOOD: usize = 100_000;
+
+#[test]
+fn mac_flood_is_bounded() {
+    let pid = std::process::id();
+    let dir = std::env::temp_dir().join(format!("vtep-macflood-{pid}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut frames = Vec::with_capacity(FLOOD + FLOOD / 100);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let target = [2, 0, 0, 0, 0, 0xbb];
+    for i in 0..FLOOD {
+        // xorshift: deterministic "random" unicast, locally administered MACs.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let b = x.to_be_bytes();
+        let src = [0x02, b[1], b[2], b[3], b[4], b[5]];
+        frames.push(inner(target, src, i as u16));
+        if i % 100 == 0 {
+            // VNI 200 (VID 10) traffic from a fixed tenant to a static entry.
+            let f = inner([2, 0, 0, 0, 2, 0xcc], TENANT, i as u16);
+            let mut t = f[..12].to_vec();
+            t.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a]);
+            t.extend_from_slice(&f[12..]);
+            frames.push(t);
+        }
+    }
+    write_pcap(&dir.join("acc.pcap"), &frames).unwrap();
+    let cfg = format!(
+        r#"[eal]
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-macflood-{pid}",
+        "--vdev=net_null0,no-rx=1", "--vdev=net_pcap0,rx_pcap={d}/acc.pcap"]
+[dataplane]
+mbufs = 8191
+[underlay]
+port = "net_null0"
+address = "192.0.2.1/24"
+[[neighbor]]
+ip = "192.0.2.2"
+mac = "02:00:00:00:02:02"
+[[access]]
+port = "net_pcap0"
+vni = 100
+vlans = {{ 10 = 200 }}
+[[vni]]
+id = 100
+flood = ["192.0.2.2"]
+mac_limit = 1000
+[[vni]]
+id = 200
+flood = ["192.0.2.2"]
+[[fdb]]
+vni = 100
+mac = "02:00:00:00:00:bb"
+remote = "192.0.2.2"
+[[fdb]]
+vni = 200
+mac = "02:00:00:00:02:cc"
+remote = "192.0.2.2"
+[control]
+socket = "{d}/vtep.sock"
+"#,
+        d = dir.display()
+    );
+    std::fs::write(dir.join("vtep.toml"), cfg).unwrap();
+    let mut vtepd = vtep_perf::lab::Reaper(
+        Command::new(vtepd_path())
+            .arg("--config")
+            .arg(dir.join("vtep.toml"))
+            .stderr(File::create(dir.join("log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let sock = dir.join("vtep.sock");
+    let ctl = |args: &[&str]| -> serde_json::Value {
+        let o = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(&sock)
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if sock.exists()
+            && ctl(&["stats"])["accounting"]["rx_packets"].as_u64() == Some(frames.len() as u64)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "flood not processed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = ctl(&["stats"]);
+    let fdb = &stats["fdb"];
+    let v100 = stats["vnis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == 100)
+        .unwrap()
+        .clone();
+    let v200 = stats["vnis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == 200)
+        .unwrap()
+        .clone();
+    eprintln!(
+        "learned in VNI 100: {}, mac_limit_drops {}, learn events dropped {}",
+        v100["learned_macs"], fdb["mac_limit_drops"], stats["learn_events_dropped"]
+    );
+    assert_eq!(v100["learned_macs"], 1000, "exactly the limit is learned");
+    let limited = fdb["mac_limit_drops"].as_u64().unwrap();
+    let lost_events = stats["learn_events_dropped"].as_u64().unwrap();
+    assert!(
+        limited + lost_events >= (FLOOD - 1000) as u64 / 2,
+        "the overflow is counted: {limited} + {lost_events}"
+    );
+    assert!(limited > 0);
+    // Forwarding never stalled: every frame was forwarded (unicast to static entries).
+    let a = &stats["accounting"];
+    assert_eq!(a["forwarded"].as_u64().unwrap(), frames.len() as u64);
+    assert_eq!(
+        v200["encap_packets"].as_u64().unwrap(),
+        (FLOOD / 100) as u64,
+        "VNI 200 traffic untouched"
+    );
+    let f200 = ctl(&["fdb", "show", "--vni", "200"]);
+    let rows = f200.as_array().unwrap();
+    assert!(rows
+        .iter()
+        .any(|r| r["mac"] == "02:00:00:00:02:cc" && r["kind"] == "static"));
+    assert_eq!(
+        rows.len(),
+        2,
+        "VNI 200: its static entry and its one tenant: {rows:?}"
+    );
+    let f100 = ctl(&["fdb", "show", "--vni", "100"]);
+    assert!(
+        f100.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["mac"] == "02:00:00:00:00:bb" && r["kind"] == "static"),
+        "static entry kept"
+    );
+    assert!(vtepd.stop());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-macflood-{pid}"));
+}
