@@ -7,3 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --bins
 cargo nextest run --workspace --no-fail-fast "$@"
+# Bounded fuzzing (60 s per target; VTEP_FUZZ_SECS=0 skips it).
+if [ "${VTEP_FUZZ_SECS:-60}" -gt 0 ]; then
+    bash scripts/fuzz.sh "${VTEP_FUZZ_SECS:-60}"
+fi

@@ -18,4 +18,5 @@ pub mod mgmt;
 #[cfg(test)]
 mod pipeline_tests;
 pub mod stats;
+pub mod testing;
 pub mod worker;

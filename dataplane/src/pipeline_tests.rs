@@ -4,63 +4,18 @@
 use std::net::Ipv4Addr;
 
 use etherparse::{Ipv4Header, PacketBuilder, SlicedPacket};
-use hashbrown::HashMap;
-use vtep_config::Vni;
 
 use crate::buf::{PacketBuf, VecBuf};
 use crate::decap::{classify_underlay, Underlay};
 use crate::drops::DropReason;
 use crate::encap::{classify_access, encapsulate, flow_hash, push_vlan, source_port};
-use crate::state::{AccessState, RemoteState, State, Template, VniState};
+use crate::state::{State, Template};
 use crate::wire::OUTER_LEN;
 
-const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
-const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
-const PEER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+use crate::testing::{OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
 
 pub(crate) fn state() -> State {
-    let mut vni_index = HashMap::new();
-    vni_index.insert(100, 0);
-    vni_index.insert(200, 1);
-    let mut acc = AccessState::new("acc0");
-    acc.untagged = Some(0);
-    acc.vlans[10] = Some(1);
-    let mut remote_index = HashMap::new();
-    remote_index.insert(PEER_IP, 0);
-    State {
-        generation: 1,
-        our_ip: OUR_IP,
-        our_mac: OUR_MAC,
-        udp_port: 4789,
-        mtu: 1500,
-        accept_unknown_sources: false,
-        strict_reserved: false,
-        vnis: vec![
-            Some(VniState {
-                vni: Vni::new(100).unwrap(),
-                learning: true,
-                arp_suppress: false,
-                flood: vec![0],
-                ports: vec![(0, None)],
-            }),
-            Some(VniState {
-                vni: Vni::new(200).unwrap(),
-                learning: true,
-                arp_suppress: false,
-                flood: vec![0],
-                ports: vec![(0, Some(10))],
-            }),
-        ],
-        vni_index,
-        access: vec![acc],
-        remotes: vec![Some(RemoteState {
-            ip: PEER_IP,
-            template: Some(template()),
-        })],
-        remote_index,
-        arp: HashMap::new(),
-    }
+    crate::testing::sample_state()
 }
 
 fn template() -> Template {

@@ -17,6 +17,9 @@ struct Args {
     /// Frames per flow.
     #[arg(long, default_value_t = 100)]
     count: usize,
+    /// Also write fuzzing seeds (corpus cases, configs) under DIR/seeds.
+    #[arg(long)]
+    fuzz_seeds: bool,
 }
 
 fn main() -> std::io::Result<()> {
@@ -71,11 +74,43 @@ fn main() -> std::io::Result<()> {
     }
     write_pcap(&a.dir.join("access.pcap"), &access)?;
     write_pcap(&a.dir.join("underlay.pcap"), &underlay)?;
+    if a.fuzz_seeds {
+        write_seeds(&a.dir.join("seeds"))?;
+    }
     println!(
         "wrote {} tenant frames and {} VXLAN packets to {}",
         access.len(),
         underlay.len(),
         a.dir.display()
     );
+    Ok(())
+}
+
+/// Seeds for the fuzz targets: every corpus case, valid frames, configs.
+fn write_seeds(dir: &std::path::Path) -> std::io::Result<()> {
+    use vtep_perf::corpus::{
+        access_cases, good_vxlan, inner, underlay_cases, CORPUS_CONFIG, REMOTE_TENANT, TENANT,
+    };
+    for t in ["decap", "encap", "config"] {
+        std::fs::create_dir_all(dir.join(t))?;
+    }
+    let mut ul: Vec<Vec<u8>> = underlay_cases().into_iter().map(|c| c.frame).collect();
+    ul.push(good_vxlan(100, 1));
+    for (i, f) in ul.iter().enumerate() {
+        std::fs::write(dir.join("decap").join(format!("case{i:03}")), f)?;
+    }
+    let mut acc: Vec<Vec<u8>> = access_cases().into_iter().map(|c| c.frame).collect();
+    acc.push(inner(REMOTE_TENANT, TENANT, 1));
+    for (i, f) in acc.iter().enumerate() {
+        std::fs::write(dir.join("encap").join(format!("case{i:03}")), f)?;
+    }
+    let cfg = format!(
+        "[eal]\nargs = [\"-l\", \"0-1\", \"--no-pci\", \"--vdev=net_pcap0,rx_pcap=a\", \"--vdev=net_pcap1,rx_pcap=b\"]\n{CORPUS_CONFIG}\n[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:bb\"\nremote = \"192.0.2.2\"\n"
+    );
+    std::fs::write(dir.join("config").join("full"), &cfg)?;
+    std::fs::write(
+        dir.join("config").join("broken"),
+        cfg.replace("id = 200", "id = 0"),
+    )?;
     Ok(())
 }

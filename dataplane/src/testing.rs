@@ -1,0 +1,62 @@
+//! Fixtures shared by unit tests, fuzz targets and benchmarks: a small but
+//! complete forwarding state, built only from the public types.
+
+use std::net::Ipv4Addr;
+
+use hashbrown::HashMap;
+use vtep_config::Vni;
+
+use crate::state::{AccessState, RemoteState, State, Template, VniState};
+
+pub const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
+pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+/// Two VNIs (100 untagged, 200 on VID 10 of access port 0), one known
+/// remote 192.0.2.2 with a resolved template, VTEP 192.0.2.1.
+pub fn sample_state() -> State {
+    let mut vni_index = HashMap::new();
+    vni_index.insert(100, 0);
+    vni_index.insert(200, 1);
+    let mut acc = AccessState::new("acc0");
+    acc.untagged = Some(0);
+    acc.vlans[10] = Some(1);
+    let mut remote_index = HashMap::new();
+    remote_index.insert(PEER_IP, 0);
+    State {
+        generation: 1,
+        our_ip: OUR_IP,
+        our_mac: OUR_MAC,
+        udp_port: 4789,
+        mtu: 1500,
+        accept_unknown_sources: false,
+        strict_reserved: false,
+        vnis: vec![
+            Some(VniState {
+                vni: Vni::new(100).unwrap(),
+                learning: true,
+                arp_suppress: false,
+                flood: vec![0],
+                ports: vec![(0, None)],
+            }),
+            Some(VniState {
+                vni: Vni::new(200).unwrap(),
+                learning: true,
+                arp_suppress: false,
+                flood: vec![0],
+                ports: vec![(0, Some(10))],
+            }),
+        ],
+        vni_index,
+        access: vec![acc],
+        remotes: vec![Some(RemoteState {
+            ip: PEER_IP,
+            template: Some(Template::new(
+                PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, true,
+            )),
+        })],
+        remote_index,
+        arp: HashMap::new(),
+    }
+}
