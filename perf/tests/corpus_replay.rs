@@ -184,7 +184,7 @@ socket = "{d}/vtep.sock"
         .collect();
     for v in &acc_valid {
         assert!(
-            ul_out.iter().any(|f| &f[50..] == &v[..]),
+            ul_out.iter().any(|f| f[50..] == v[..]),
             "valid tenant traffic encapsulated intact"
         );
     }
