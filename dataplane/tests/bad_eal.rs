@@ -32,8 +32,18 @@ fn impossible_eal_args_fail_cleanly() {
     ] {
         let p = dir.join("c.toml");
         std::fs::write(&p, cfg(args)).unwrap();
-        assert!(Command::new(env!("CARGO_BIN_EXE_vtepd")).arg("--check").arg("--config").arg(&p).status().unwrap().success());
-        let o = Command::new(env!("CARGO_BIN_EXE_vtepd")).arg("--config").arg(&p).output().unwrap();
+        assert!(Command::new(env!("CARGO_BIN_EXE_vtepd"))
+            .arg("--check")
+            .arg("--config")
+            .arg(&p)
+            .status()
+            .unwrap()
+            .success());
+        let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
+            .arg("--config")
+            .arg(&p)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{name}: {err}");
         assert!(err.contains(want), "{name}: {err}");

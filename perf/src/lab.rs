@@ -36,6 +36,8 @@ pub struct LabOptions {
     /// VNI 200 with a tenant behind k1 and a tagged access port (VID 20).
     pub vni200: bool,
     pub arp_suppress: bool,
+    /// Extra keys for the `[[vni]] id = 100` section (e.g. "aging_secs = 3").
+    pub vni100_extra: String,
     /// Extra text appended to the vtepd config (after `[control]`);
     /// `{dir}` stands for the lab's directory.
     pub extra_config: String,
@@ -48,6 +50,7 @@ impl Default for LabOptions {
             static_fdb: true,
             vni200: false,
             arp_suppress: false,
+            vni100_extra: String::new(),
             extra_config: String::new(),
         }
     }
@@ -412,12 +415,14 @@ vni = 100
 id = 100
 flood = ["{K1_IP}", "{K2_IP}"]
 arp_suppress = {sup}
+{v100}
 "#,
             id = self.id,
             devs = devs.join(", "),
             ul = name(0),
             a0 = name(1),
             sup = self.opts.arp_suppress,
+            v100 = self.opts.vni100_extra,
         );
         if self.opts.vni200 {
             c.push_str(&format!(
@@ -597,6 +602,39 @@ impl Drop for Reaper {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Sends raw Ethernet frames from `iface` in namespace `role`.
+pub fn send_frames(lab: &Lab, role: &str, iface: &str, frames: &[Vec<u8>]) -> bool {
+    let path = lab.dir.join(format!("frames-{role}.hex"));
+    let text: String = frames
+        .iter()
+        .map(|f| f.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n")
+        .collect();
+    if std::fs::write(&path, text).is_err() {
+        return false;
+    }
+    lab.exec(
+        role,
+        &format!(
+            "python3 -c \"import socket; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('{iface}', 0)); \
+             [s.send(bytes.fromhex(l.strip())) for l in open('{}') if l.strip()]\"",
+            path.display()
+        ),
+    )
+    .0
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// What one iperf3 run measured.

@@ -172,12 +172,26 @@ socket = "{d}/vtep.sock"
 
     // Isolation: the spoofed source (192.0.2.99) taught nothing; the inner
     // source is known only behind the real remote.
-    let o = Command::new(vtepctl_path()).arg("--socket").arg(&sock).args(["--json", "fdb", "show"]).output().unwrap();
+    let o = Command::new(vtepctl_path())
+        .arg("--socket")
+        .arg(&sock)
+        .args(["--json", "fdb", "show"])
+        .output()
+        .unwrap();
     let fdb: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let rows = fdb.as_array().unwrap();
-    assert!(rows.iter().all(|r| r["remote"] != "192.0.2.99"), "spoofed source never enters the FDB: {fdb}");
-    assert!(rows.iter().all(|r| r["mac"] != "ff:ff:ff:ff:ff:ff" && r["mac"] != "00:00:00:00:00:00"));
-    assert!(stats["remotes"].as_array().unwrap().iter().all(|r| r["ip"] != "192.0.2.99"));
+    assert!(
+        rows.iter().all(|r| r["remote"] != "192.0.2.99"),
+        "spoofed source never enters the FDB: {fdb}"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r["mac"] != "ff:ff:ff:ff:ff:ff" && r["mac"] != "00:00:00:00:00:00"));
+    assert!(stats["remotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["ip"] != "192.0.2.99"));
     assert!(vtepd.stop(), "vtepd stayed up and exits cleanly");
     let acc_out = read_pcap(&dir.join("acc_out.pcap"));
     for v in &ul_valid {
