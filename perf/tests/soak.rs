@@ -82,7 +82,7 @@ fn soak() {
         assert!(send_frames(&lab, "t1", &t1, &macs));
         // One MAC, kept fresh, moving between k1 and k2 every 3 s (slower
         // than the damping rate).
-        let (role, ifc) = if (round / 3) % 2 == 0 {
+        let (role, ifc) = if (round / 3).is_multiple_of(2) {
             ("t1", &t1)
         } else {
             ("t2", &t2)
@@ -94,7 +94,7 @@ fn soak() {
             &[frame([2, 0x77, 0, 0, 0, 1])]
         ));
         if round % 10 == 9 {
-            let limit = if reloads % 2 == 0 {
+            let limit = if reloads.is_multiple_of(2) {
                 "mac_limit = 60000"
             } else {
                 "mac_limit = 65536"
