@@ -73,7 +73,7 @@ fn soak() {
     let (t1, t2) = (lab.ifname("t1h"), lab.ifname("t2h"));
     let start = Instant::now();
     let mut round: u32 = 0;
-    let mut reloads = 0;
+    let mut reloads: u32 = 0;
     while start.elapsed() < Duration::from_secs(secs.saturating_sub(4)) {
         // 50 new MACs behind k1 (learned, then aged out 3 s later).
         let macs: Vec<Vec<u8>> = (0..50u32)
