@@ -44,6 +44,8 @@ pub struct Dataplane {
     pub workers: usize,
     /// FDB entries the table is sized for (all VNIs together).
     pub fdb_capacity: usize,
+    /// Learn events each worker can queue for the management thread.
+    pub learn_queue: usize,
     pub burst: usize,
     pub mbufs: u32,
 }

@@ -48,6 +48,8 @@ struct RawDataplane {
     mbufs: i64,
     #[serde(default = "d_fdb_capacity")]
     fdb_capacity: i64,
+    #[serde(default = "d_learn_queue")]
+    learn_queue: i64,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +134,9 @@ fn d_mbufs() -> i64 {
 }
 fn d_fdb_capacity() -> i64 {
     262_144
+}
+fn d_learn_queue() -> i64 {
+    65_536
 }
 fn d_udp() -> i64 {
     4789
@@ -248,6 +253,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         None => Dataplane {
             workers: 1,
             fdb_capacity: d_fdb_capacity() as usize,
+            learn_queue: d_learn_queue() as usize,
             burst: 32,
             mbufs: 16383,
         },
@@ -262,6 +268,13 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
                     d.fdb_capacity,
                     1024,
                     1 << 24,
+                )? as usize,
+                learn_queue: c.range(
+                    "dataplane.learn_queue",
+                    s.clone(),
+                    d.learn_queue,
+                    16,
+                    1 << 22,
                 )? as usize,
                 burst: c.range("dataplane.burst", s.clone(), d.burst, 1, MAX_BURST)? as usize,
                 mbufs: c.range("dataplane.mbufs", s, d.mbufs, 1023, 1 << 26)? as u32,

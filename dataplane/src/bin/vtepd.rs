@@ -221,7 +221,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         let link = WorkerLink {
             lcore_cpu: lcore.cpu,
             hits: Arc::new(HitMap::new(slots)),
-            events: Arc::new(ArrayQueue::new(65536)),
+            events: Arc::new(ArrayQueue::new(cfg.dataplane.learn_queue)),
             punts: Arc::new(ArrayQueue::new(256)),
             stats: Arc::new(WorkerStats::default()),
         };
