@@ -747,3 +747,124 @@ raise SystemExit(1)
     let v = it.next()?.parse().ok()?;
     Some((v, it.next()?.to_string()))
 }
+
+/// A vtepd run outside the lab (pcap and null ports): a directory of its
+/// own, killed on drop, with the directory and the DPDK runtime directory
+/// (`--file-prefix=vtep-TAG-PID`, the convention these tests follow)
+/// removed.
+pub struct Daemon {
+    pub dir: PathBuf,
+    prefix: String,
+    child: Option<Reaper>,
+}
+
+impl Daemon {
+    /// The directory for `tag` in this process, created.
+    pub fn dir_for(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("vtep-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("daemon dir");
+        d
+    }
+
+    /// The EAL file prefix a config for `tag` should use.
+    pub fn prefix_for(tag: &str) -> String {
+        format!("vtep-{tag}-{}", std::process::id())
+    }
+
+    /// Writes `config` to DIR/vtep.toml, starts vtepd and waits for its
+    /// control socket (which the config must put at DIR/vtep.sock).
+    pub fn start(tag: &str, config: &str) -> Daemon {
+        let dir = Daemon::dir_for(tag);
+        std::fs::write(dir.join("vtep.toml"), config).expect("write config");
+        let child = Command::new(vtepd_path())
+            .arg("--config")
+            .arg(dir.join("vtep.toml"))
+            .stderr(std::fs::File::create(dir.join("log")).expect("log"))
+            .spawn()
+            .expect("start vtepd");
+        let d = Daemon {
+            dir,
+            prefix: Daemon::prefix_for(tag),
+            child: Some(Reaper(child)),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !d.socket().exists() {
+            assert!(
+                Instant::now() < deadline,
+                "vtepd did not start:\n{}",
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("vtep.sock")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// `vtepctl --json ARGS`, or Null if it failed.
+    pub fn ctl(&self, args: &[&str]) -> serde_json::Value {
+        let o = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--json")
+            .args(args)
+            .output();
+        o.ok()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Waits until workers and ports have seen `n` frames (received, or
+    /// refused by the port); returns the stats then.
+    pub fn wait_frames(&self, n: u64, secs: u64) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.ctl(&["stats"]);
+            let rx = s["accounting"]["rx_packets"].as_u64().unwrap_or(0);
+            let port_err: u64 = s["ports"]
+                .as_array()
+                .map(|a| a.iter().map(|p| p["rx_errors"].as_u64().unwrap_or(0)).sum())
+                .unwrap_or(0);
+            if rx + port_err == n {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vtepd saw {rx} + {port_err} of {n} frames:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM and wait; true if vtepd exited 0.
+    pub fn stop(&mut self) -> bool {
+        self.child.take().map(|mut c| c.stop()).unwrap_or(false)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        drop(self.child.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
+    }
+}
+
+/// Starts a one-shot iperf3 server in namespace `role`.
+pub fn iperf_server(lab: &Lab, role: &str) -> Reaper {
+    let c = Command::new("ip")
+        .args(["netns", "exec", &lab.ns(role), "iperf3", "-s", "-1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    std::thread::sleep(Duration::from_millis(500));
+    Reaper(c)
+}

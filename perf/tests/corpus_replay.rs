@@ -4,14 +4,13 @@
 //! vtepd stays up, and rx == forwarded + dropped + punted exactly.
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pcap_file::pcap::PcapReader;
 use vtep_perf::corpus::{
     self, access_cases, good_vxlan, inner, underlay_cases, Expect, CORPUS_CONFIG,
 };
-use vtep_perf::lab::{vtepctl_path, vtepd_path};
+use vtep_perf::lab::Daemon;
 use vtep_perf::write_pcap;
 
 fn read_pcap(p: &std::path::Path) -> Vec<Vec<u8>> {
@@ -25,9 +24,7 @@ fn read_pcap(p: &std::path::Path) -> Vec<Vec<u8>> {
 
 #[test]
 fn corpus_replay() {
-    let pid = std::process::id();
-    let dir = std::env::temp_dir().join(format!("vtep-corpus-{pid}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Daemon::dir_for("corpus");
     let ul_cases = underlay_cases();
     let acc_cases = access_cases();
     let mut ul_in = Vec::new();
@@ -50,7 +47,7 @@ fn corpus_replay() {
     write_pcap(&dir.join("acc.pcap"), &acc_in).unwrap();
     let cfg = format!(
         r#"[eal]
-args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-corpus-{pid}",
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix={prefix}",
         "--vdev=net_pcap0,rx_pcap={d}/ul.pcap,tx_pcap={d}/ul_out.pcap",
         "--vdev=net_pcap1,rx_pcap={d}/acc.pcap,tx_pcap={d}/acc_out.pcap"]
 [dataplane]
@@ -63,57 +60,14 @@ remote = "192.0.2.2"
 [control]
 socket = "{d}/vtep.sock"
 "#,
-        d = dir.display()
+        d = dir.display(),
+        prefix = Daemon::prefix_for("corpus"),
     );
-    std::fs::write(dir.join("vtep.toml"), cfg).unwrap();
-    let mut vtepd = vtep_perf::lab::Reaper(
-        Command::new(vtepd_path())
-            .arg("--config")
-            .arg(dir.join("vtep.toml"))
-            .stderr(File::create(dir.join("log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let sock = dir.join("vtep.sock");
-    let ctl = || -> serde_json::Value {
-        let o = Command::new(vtepctl_path())
-            .arg("--socket")
-            .arg(&sock)
-            .args(["--json", "stats"])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
-    };
+    let mut vtepd = Daemon::start("corpus", &cfg);
     let total = (ul_in.len() + acc_in.len()) as u64;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let stats = loop {
-        if sock.exists() {
-            let s = ctl();
-            let rx = s["accounting"]["rx_packets"].as_u64().unwrap_or(0);
-            let port_err: u64 = s["ports"]
-                .as_array()
-                .map(|a| a.iter().map(|p| p["rx_errors"].as_u64().unwrap_or(0)).sum())
-                .unwrap_or(0);
-            if rx + port_err == total {
-                break s;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not all frames reached vtepd:\n{}",
-            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    vtepd.wait_frames(total, 20);
     std::thread::sleep(Duration::from_millis(300));
-    let stats = {
-        let s = ctl();
-        if s.is_null() {
-            stats
-        } else {
-            s
-        }
-    };
+    let stats = vtepd.ctl(&["stats"]);
 
     let mut want: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut fwd, mut punt, mut too_big) = ((ul_in.len() + acc_in.len()) as u64 / 2, 0, 0);
@@ -172,13 +126,7 @@ socket = "{d}/vtep.sock"
 
     // Isolation: the spoofed source (192.0.2.99) taught nothing; the inner
     // source is known only behind the real remote.
-    let o = Command::new(vtepctl_path())
-        .arg("--socket")
-        .arg(&sock)
-        .args(["--json", "fdb", "show"])
-        .output()
-        .unwrap();
-    let fdb: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fdb = vtepd.ctl(&["fdb", "show"]);
     let rows = fdb.as_array().unwrap();
     assert!(
         rows.iter().all(|r| r["remote"] != "192.0.2.99"),
@@ -210,6 +158,4 @@ socket = "{d}/vtep.sock"
             "valid tenant traffic encapsulated intact"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-corpus-{pid}"));
 }

@@ -12,13 +12,7 @@ fn sigterm_under_traffic() {
         let mut lab = Lab::new(LabOptions::default());
         id = lab.id.clone();
         assert!(lab.ping("t0", "10.0.0.11", 20));
-        let mut srv = Command::new("ip")
-            .args(["netns", "exec", &lab.ns("t1"), "iperf3", "-s", "-1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(500));
+        let _srv = vtep_perf::lab::iperf_server(&lab, "t1");
         let mut cli = Command::new("ip")
             .args([
                 "netns",
@@ -48,8 +42,6 @@ fn sigterm_under_traffic() {
         assert!(lab.log().contains("ports closed"));
         let _ = cli.kill();
         let _ = cli.wait();
-        let _ = srv.kill();
-        let _ = srv.wait();
     }
     let (_, ns) = sh("ip netns list");
     assert!(

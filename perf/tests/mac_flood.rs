@@ -2,21 +2,17 @@
 //! 1000). At most 1000 are learned there, the overflow is counted, and VNI
 //! 200's static entries and traffic are untouched. The learn-event queue
 //! (64 here) overflows; that is counted and never stalls forwarding.
-use std::fs::File;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vtep_perf::corpus::{inner, TENANT};
-use vtep_perf::lab::{vtepctl_path, vtepd_path};
+use vtep_perf::lab::Daemon;
 use vtep_perf::write_pcap;
 
 const FLOOD: usize = 100_000;
 
 #[test]
 fn mac_flood_is_bounded() {
-    let pid = std::process::id();
-    let dir = std::env::temp_dir().join(format!("vtep-macflood-{pid}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Daemon::dir_for("macflood");
     let mut frames = Vec::with_capacity(FLOOD + FLOOD / 100);
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let target = [2, 0, 0, 0, 0, 0xbb];
@@ -40,7 +36,7 @@ fn mac_flood_is_bounded() {
     write_pcap(&dir.join("acc.pcap"), &frames).unwrap();
     let cfg = format!(
         r#"[eal]
-args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-macflood-{pid}",
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix={prefix}",
         "--vdev=net_null0,no-rx=1", "--vdev=net_pcap0,rx_pcap={d}/acc.pcap"]
 [dataplane]
 mbufs = 8191
@@ -73,40 +69,13 @@ remote = "192.0.2.2"
 [control]
 socket = "{d}/vtep.sock"
 "#,
-        d = dir.display()
+        d = dir.display(),
+        prefix = Daemon::prefix_for("macflood"),
     );
-    std::fs::write(dir.join("vtep.toml"), cfg).unwrap();
-    let mut vtepd = vtep_perf::lab::Reaper(
-        Command::new(vtepd_path())
-            .arg("--config")
-            .arg(dir.join("vtep.toml"))
-            .stderr(File::create(dir.join("log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let sock = dir.join("vtep.sock");
-    let ctl = |args: &[&str]| -> serde_json::Value {
-        let o = Command::new(vtepctl_path())
-            .arg("--socket")
-            .arg(&sock)
-            .arg("--json")
-            .args(args)
-            .output()
-            .unwrap();
-        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if sock.exists()
-            && ctl(&["stats"])["accounting"]["rx_packets"].as_u64() == Some(frames.len() as u64)
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "flood not processed");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut vtepd = Daemon::start("macflood", &cfg);
+    vtepd.wait_frames(frames.len() as u64, 60);
     std::thread::sleep(Duration::from_millis(500));
-    let stats = ctl(&["stats"]);
+    let stats = vtepd.ctl(&["stats"]);
     let fdb = &stats["fdb"];
     let v100 = stats["vnis"]
         .as_array()
@@ -146,7 +115,7 @@ socket = "{d}/vtep.sock"
         (FLOOD / 100) as u64,
         "VNI 200 traffic untouched"
     );
-    let f200 = ctl(&["fdb", "show", "--vni", "200"]);
+    let f200 = vtepd.ctl(&["fdb", "show", "--vni", "200"]);
     let rows = f200.as_array().unwrap();
     assert!(rows
         .iter()
@@ -156,7 +125,7 @@ socket = "{d}/vtep.sock"
         2,
         "VNI 200: its static entry and its one tenant: {rows:?}"
     );
-    let f100 = ctl(&["fdb", "show", "--vni", "100"]);
+    let f100 = vtepd.ctl(&["fdb", "show", "--vni", "100"]);
     assert!(
         f100.as_array()
             .unwrap()
@@ -165,6 +134,4 @@ socket = "{d}/vtep.sock"
         "static entry kept"
     );
     assert!(vtepd.stop());
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-macflood-{pid}"));
 }

@@ -3,19 +3,15 @@
 //! copy). Allocation failures are counted (flood copy drops, port nombuf),
 //! the worker never wedges, unicast keeps flowing, the accounting holds,
 //! and vtepd stops cleanly.
-use std::fs::File;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vtep_perf::corpus::{inner, TENANT};
-use vtep_perf::lab::{vtepctl_path, vtepd_path, Reaper};
+use vtep_perf::lab::Daemon;
 use vtep_perf::write_pcap;
 
 #[test]
 fn exhaustion_is_counted_and_survived() {
-    let pid = std::process::id();
-    let dir = std::env::temp_dir().join(format!("vtep-exhaust-{pid}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Daemon::dir_for("exhaust");
     // 900 frames: the replay ring holds them all; ~120 mbufs stay free.
     let mut frames = Vec::new();
     for i in 0..900u16 {
@@ -34,7 +30,7 @@ fn exhaustion_is_counted_and_survived() {
         .collect();
     let cfg = format!(
         r#"[eal]
-args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-exhaust-{pid}",
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix={prefix}",
         "--vdev=net_null0,no-rx=1", "--vdev=net_pcap0,rx_pcap={d}/acc.pcap,infinite_rx=1"]
 [dataplane]
 mbufs = 1023
@@ -55,36 +51,11 @@ remote = "192.0.2.2"
 [control]
 socket = "{d}/vtep.sock"
 "#,
-        d = dir.display()
+        d = dir.display(),
+        prefix = Daemon::prefix_for("exhaust"),
     );
-    std::fs::write(dir.join("vtep.toml"), cfg).unwrap();
-    let mut vtepd = Reaper(
-        Command::new(vtepd_path())
-            .arg("--config")
-            .arg(dir.join("vtep.toml"))
-            .stderr(File::create(dir.join("log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let sock = dir.join("vtep.sock");
-    let ctl = || -> serde_json::Value {
-        let o = Command::new(vtepctl_path())
-            .arg("--socket")
-            .arg(&sock)
-            .args(["--json", "stats"])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !sock.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "vtepd did not start: {}",
-            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut vtepd = Daemon::start("exhaust", &cfg);
+    let ctl = || vtepd.ctl(&["stats"]);
     std::thread::sleep(Duration::from_secs(1));
     let a = ctl();
     std::thread::sleep(Duration::from_secs(1));
@@ -123,6 +94,4 @@ socket = "{d}/vtep.sock"
         .sum();
     assert!(remote_tx > 0);
     assert!(vtepd.stop(), "vtepd stops cleanly after exhaustion");
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-exhaust-{pid}"));
 }

@@ -31,13 +31,7 @@ fn reload_under_traffic_loses_nothing() {
     let v200 = "[[vni]]\nid = 200\nflood = [\"192.0.2.2\"]\n";
     assert!(base.contains(v200));
 
-    let mut srv = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("t1"), "iperf3", "-s", "-1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let _srv = vtep_perf::lab::iperf_server(&lab, "t1");
     let drops_before = drops(&lab);
     let cli = Command::new("ip")
         .args([
@@ -131,8 +125,6 @@ fn reload_under_traffic_loses_nothing() {
         .any(|v| v["id"] == 200));
 
     let out = cli.wait_with_output().unwrap();
-    let _ = srv.kill();
-    let _ = srv.wait();
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let sum = &j["end"]["sum"];
     let (lost, total) = (

@@ -32,13 +32,7 @@ fn soak() {
     assert!(lab.ping("t0", "10.0.0.11", 20));
     let pid = lab.vtepd.as_ref().unwrap().id();
     let base = lab.config_text();
-    let mut srv = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("t2"), "iperf3", "-s", "-1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let _srv = vtep_perf::lab::iperf_server(&lab, "t2");
     let cli = Command::new("ip")
         .args([
             "netns",
@@ -107,8 +101,6 @@ fn soak() {
         std::thread::sleep(Duration::from_secs(1));
     }
     let out = cli.wait_with_output().unwrap();
-    let _ = srv.kill();
-    let _ = srv.wait();
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let (lost, total) = (
         j["end"]["sum"]["lost_packets"].as_u64().unwrap(),
