@@ -57,16 +57,37 @@ fn main() -> ExitCode {
     }
     let prefix = cfg.file_prefix();
     let result = run(cfg, args.config);
-    // DPDK leaves its runtime directory behind; ours is done with it.
-    if let Some(p) = prefix.filter(|p| !p.is_empty() && !p.contains('/')) {
-        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{p}"));
-    }
+    // DPDK leaves its runtime directory and hugepage files behind (for
+    // secondary processes); at our exit nobody needs them.
+    remove_dpdk_leftovers(prefix.as_deref().unwrap_or("rte"));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
             eprintln!("vtepd: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Removes /var/run/dpdk/PREFIX and PREFIXmap_* in every hugetlbfs mount.
+fn remove_dpdk_leftovers(prefix: &str) {
+    if prefix.is_empty() || prefix.contains('/') {
+        return;
+    }
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    for dir in mounts.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[2] == "hugetlbfs").then(|| f[1].to_string())
+    }) {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with("map_")) {
+                let _ = std::fs::remove_file(e.path());
+            }
         }
     }
 }
