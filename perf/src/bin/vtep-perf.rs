@@ -67,14 +67,21 @@ fn encap_fixture() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The same frames as VXLAN from the 16 known remotes.
+/// The replies to those frames (tenants behind the 16 remotes answering
+/// the local tenants), as VXLAN from the remotes.
 fn decap_fixture() -> Vec<Vec<u8>> {
     encap_fixture()
         .iter()
+        .map(|f| {
+            let mut r = f.clone();
+            r[0..6].copy_from_slice(&f[6..12]);
+            r[6..12].copy_from_slice(&f[0..6]);
+            r
+        })
         .enumerate()
         .map(|(i, f)| {
             let r = (i as u32 / 7) % REMOTES;
-            vxlan_from([2, 0, 0, 0, 2, r as u8], remote_ip(r), VTEP_MAC, Ipv4Addr::new(192, 0, 2, 1), 100, f)
+            vxlan_from([2, 0, 0, 0, 2, r as u8], remote_ip(r), VTEP_MAC, Ipv4Addr::new(192, 0, 2, 1), 100, &f)
         })
         .collect()
 }
@@ -132,6 +139,8 @@ fn cleanup(prefix: &str) {
 }
 
 struct Measured {
+    /// Share of received packets that were forwarded (sanity: ~1.0).
+    forwarded: f64,
     mpps: f64,
     cycles: f64,
     rss_mib: f64,
@@ -197,8 +206,11 @@ fn vtepd(fixture: &Path, source: &str, secs: u64, dir: &Path) -> Measured {
     cleanup(&prefix);
     let w = |v: &serde_json::Value, k: &str| v["workers"][0][k].as_u64().unwrap_or(0) as f64;
     let pk = w(&b, "rx_packets") - w(&a, "rx_packets");
+    let acc = |v: &serde_json::Value, k: &str| v["accounting"][k].as_u64().unwrap_or(0) as f64;
+    let fwd = acc(&b, "forwarded") - acc(&a, "forwarded");
     let cy = w(&b, "busy_cycles") - w(&a, "busy_cycles");
     Measured {
+        forwarded: if pk > 0.0 { fwd / pk } else { 0.0 },
         mpps: pk / dt / 1e6,
         cycles: if pk > 0.0 { cy / pk } else { 0.0 },
         rss_mib: rss,
@@ -237,6 +249,11 @@ fn main() {
         println!("{name:<10} {:<22} {ceil:>8.2} {tp_cyc:>12.1} {:>7} {:>9}", "dpdk-testpmd io (ceil)", "1.00", "-");
         let ratio = if ceil > 0.0 { mpps / ceil } else { 0.0 };
         println!("{name:<10} {:<22} {mpps:>8.2} {cyc:>12.1} {ratio:>7.2} {rss:>9.1}", "vtepd");
+        let fwd = median(ms.iter().map(|m| m.forwarded).collect());
+        if fwd < 0.99 {
+            eprintln!("vtep-perf: {name}: only {:.1}% of packets were forwarded; see {}/vtepd.log", fwd * 100.0, a.dir.display());
+            failed = true;
+        }
         failed |= ceil <= 0.0 || mpps <= 0.0;
     }
     if failed {
