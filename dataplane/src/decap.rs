@@ -28,9 +28,35 @@ pub enum Underlay {
     Echo,
 }
 
+/// One-entry caches of the two per-packet table lookups of decap (VNI ->
+/// index, source IP -> remote): consecutive packets mostly share both.
+/// Valid for one published [`State`] (its generation is checked).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DecapCache {
+    generation: u64,
+    vni: Option<(u32, VniIdx)>,
+    src: Option<(Ipv4Addr, Option<u32>)>,
+}
+
 /// Classifies an underlay frame.
 #[inline(always)]
 pub fn classify_underlay(d: &[u8], st: &State) -> Result<Underlay, DropReason> {
+    classify_underlay_cached(d, st, &mut DecapCache::default())
+}
+
+/// [`classify_underlay`] with lookups remembered across packets.
+#[inline(always)]
+pub fn classify_underlay_cached(
+    d: &[u8],
+    st: &State,
+    cache: &mut DecapCache,
+) -> Result<Underlay, DropReason> {
+    if cache.generation != st.generation {
+        *cache = DecapCache {
+            generation: st.generation,
+            ..DecapCache::default()
+        };
+    }
     if d.len() < ETH_LEN {
         return Err(DropReason::UnderlayRunt);
     }
@@ -109,8 +135,22 @@ pub fn classify_underlay(d: &[u8], st: &State) -> Result<Underlay, DropReason> {
         return Err(DropReason::VxlanReserved);
     }
     let vni = u32::from_be_bytes([0, vx[4], vx[5], vx[6]]);
-    let vni = *st.vni_index.get(&vni).ok_or(DropReason::VniUnknown)?;
-    let remote = st.remote_index.get(&src).copied();
+    let vni = match cache.vni {
+        Some((v, i)) if v == vni => i,
+        _ => {
+            let i = *st.vni_index.get(&vni).ok_or(DropReason::VniUnknown)?;
+            cache.vni = Some((vni, i));
+            i
+        }
+    };
+    let remote = match cache.src {
+        Some((ip, r)) if ip == src => r,
+        _ => {
+            let r = st.remote_index.get(&src).copied();
+            cache.src = Some((src, r));
+            r
+        }
+    };
     if remote.is_none() && !st.accept_unknown_sources {
         return Err(DropReason::UnknownSource);
     }

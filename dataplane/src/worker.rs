@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
-use crate::decap::{classify_underlay, Underlay};
+use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
 use crate::drops::DropReason;
 use crate::encap::{classify_access, encapsulate, push_vlan};
 use crate::fdb::{key, FdbTable, HitMap, SharedFdb, Target, VniIdx};
@@ -94,6 +94,7 @@ struct Ctx<'a> {
     stats: &'a WorkerStats,
     pool: &'a Mempool,
     tally: Tally,
+    decap: DecapCache,
 }
 
 impl Worker {
@@ -116,6 +117,7 @@ impl Worker {
                 stats: &self.stats,
                 pool: &self.pool,
                 tally: Tally::default(),
+                decap: DecapCache::default(),
             };
             let mut got = 0;
             // Underlay.
@@ -129,6 +131,7 @@ impl Worker {
             for p in 0..n_access {
                 self.access_rx[p].rx_max(&mut rx, burst);
                 got += rx.len();
+                prefetch_access(&cx, &rx, p);
                 for m in rx.drain() {
                     cx.tally.rx += 1;
                     access_packet(
@@ -175,6 +178,34 @@ impl Worker {
         );
         for (q, o) in self.access_tx.iter_mut().zip(out_acc.iter_mut()) {
             flush(q, o, &mut Tally::default(), &self.stats);
+        }
+    }
+}
+
+/// First pass over an access burst: prefetch the FDB slots its lookups
+/// will touch (destination, and source when learning), using the VNI the
+/// frame's tag (or the port's untagged VNI) maps to.
+#[inline(always)]
+fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
+    let Some(acc) = cx.st.access.get(port) else {
+        return;
+    };
+    for i in 0..rx.len() {
+        let Some(m) = rx.get(i) else { break };
+        let d = m.data();
+        if d.len() < ETH_LEN + 4 {
+            continue;
+        }
+        let vni = if wire::be16(d, eth::TYPE) == wire::ETHERTYPE_VLAN {
+            acc.vlans[(wire::be16(d, ETH_LEN) & 0x0fff) as usize]
+        } else {
+            acc.untagged
+        };
+        if let Some(v) = vni {
+            cx.fdb.prefetch(key(v, wire::mac_at(d, 0)));
+            if cx.st.vni(v).is_some_and(|s| s.learning) {
+                cx.fdb.prefetch(key(v, wire::mac_at(d, 6)));
+            }
         }
     }
 }
@@ -320,27 +351,28 @@ fn underlay_packet(
         cx.tally.drop(DropReason::MultiSegment);
         return;
     }
-    let (vni, src, remote, off, len, reserved) = match classify_underlay(m.data(), cx.st) {
-        Err(r) => {
-            cx.tally.drop(r);
-            return;
-        }
-        Ok(Underlay::Arp | Underlay::Echo) => {
-            match punts.push(m) {
-                Ok(()) => cx.tally.punted += 1,
-                Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
+    let (vni, src, remote, off, len, reserved) =
+        match classify_underlay_cached(m.data(), cx.st, &mut cx.decap) {
+            Err(r) => {
+                cx.tally.drop(r);
+                return;
             }
-            return;
-        }
-        Ok(Underlay::Vxlan {
-            vni,
-            src,
-            remote,
-            inner_off,
-            inner_len,
-            reserved_set,
-        }) => (vni, src, remote, inner_off, inner_len, reserved_set),
-    };
+            Ok(Underlay::Arp | Underlay::Echo) => {
+                match punts.push(m) {
+                    Ok(()) => cx.tally.punted += 1,
+                    Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
+                }
+                return;
+            }
+            Ok(Underlay::Vxlan {
+                vni,
+                src,
+                remote,
+                inner_off,
+                inner_len,
+                reserved_set,
+            }) => (vni, src, remote, inner_off, inner_len, reserved_set),
+        };
     if reserved {
         bump(&cx.stats.reserved_bits_seen, 1);
     }

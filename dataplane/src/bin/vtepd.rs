@@ -81,11 +81,16 @@ fn remove_dpdk_leftovers(prefix: &str) {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f.len() > 2 && f[2] == "hugetlbfs").then(|| f[1].to_string())
     }) {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with("map_")) {
+            if name
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with("map_"))
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }

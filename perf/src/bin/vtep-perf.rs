@@ -30,6 +30,9 @@ struct Args {
     /// Measurement window per run, seconds.
     #[arg(long, default_value_t = 5)]
     secs: u64,
+    /// Only this scenario (encap or decap).
+    #[arg(long)]
+    scenario: Option<String>,
     /// Where fixtures and logs go.
     #[arg(long, default_value = "/tmp/vtep-perf")]
     dir: PathBuf,
@@ -81,7 +84,14 @@ fn decap_fixture() -> Vec<Vec<u8>> {
         .enumerate()
         .map(|(i, f)| {
             let r = (i as u32 / 7) % REMOTES;
-            vxlan_from([2, 0, 0, 0, 2, r as u8], remote_ip(r), VTEP_MAC, Ipv4Addr::new(192, 0, 2, 1), 100, &f)
+            vxlan_from(
+                [2, 0, 0, 0, 2, r as u8],
+                remote_ip(r),
+                VTEP_MAC,
+                Ipv4Addr::new(192, 0, 2, 1),
+                100,
+                &f,
+            )
         })
         .collect()
 }
@@ -102,8 +112,18 @@ fn ceiling(fixture: &Path, secs: u64, dir: &Path) -> f64 {
         .arg((secs + 4).to_string())
         .args(["dpdk-testpmd", "-l", "0-1", "--no-pci", "-m", "1024"])
         .arg(format!("--file-prefix={prefix}"))
-        .arg(format!("--vdev=net_pcap0,rx_pcap={},infinite_rx=1", fixture.display()))
-        .args(["--vdev=net_null0,no-rx=1", "--", "--forward-mode=io", "--auto-start", "--stats-period", "1"])
+        .arg(format!(
+            "--vdev=net_pcap0,rx_pcap={},infinite_rx=1",
+            fixture.display()
+        ))
+        .args([
+            "--vdev=net_null0,no-rx=1",
+            "--",
+            "--forward-mode=io",
+            "--auto-start",
+            "--stats-period",
+            "1",
+        ])
         .args(["--nb-cores=1", "--total-num-mbufs=32768"])
         .stdin(Stdio::null())
         .output()
@@ -116,10 +136,18 @@ fn ceiling(fixture: &Path, secs: u64, dir: &Path) -> f64 {
     let mut samples = Vec::new();
     for l in text.lines() {
         if let Some(p) = l.split("NIC statistics for port ").nth(1) {
-            port = p.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0);
+            port = p
+                .split_whitespace()
+                .next()
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(0);
         }
         if port == 1 && l.trim_start().starts_with("Tx-pps:") {
-            if let Some(v) = l.split_whitespace().nth(1).and_then(|x| x.parse::<f64>().ok()) {
+            if let Some(v) = l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|x| x.parse::<f64>().ok())
+            {
                 samples.push(v);
             }
         }
@@ -131,7 +159,10 @@ fn cleanup(prefix: &str) {
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
     if let Ok(rd) = std::fs::read_dir("/dev/hugepages") {
         for e in rd.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&format!("{prefix}map_")) {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{prefix}map_"))
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -150,11 +181,27 @@ struct Measured {
 fn vtepd(fixture: &Path, source: &str, secs: u64, dir: &Path) -> Measured {
     let prefix = format!("vtep-perf-vd-{}", std::process::id());
     let (ul, acc) = if source == "access" {
-        ("--vdev=net_null0,no-rx=1".to_string(), format!("--vdev=net_pcap0,rx_pcap={},infinite_rx=1", fixture.display()))
+        (
+            "--vdev=net_null0,no-rx=1".to_string(),
+            format!(
+                "--vdev=net_pcap0,rx_pcap={},infinite_rx=1",
+                fixture.display()
+            ),
+        )
     } else {
-        (format!("--vdev=net_pcap0,rx_pcap={},infinite_rx=1", fixture.display()), "--vdev=net_null0,no-rx=1".to_string())
+        (
+            format!(
+                "--vdev=net_pcap0,rx_pcap={},infinite_rx=1",
+                fixture.display()
+            ),
+            "--vdev=net_null0,no-rx=1".to_string(),
+        )
     };
-    let (ul_name, acc_name) = if source == "access" { ("net_null0", "net_pcap0") } else { ("net_pcap0", "net_null0") };
+    let (ul_name, acc_name) = if source == "access" {
+        ("net_null0", "net_pcap0")
+    } else {
+        ("net_pcap0", "net_null0")
+    };
     let mut cfg = format!(
         "[eal]\nargs = [\"-l\", \"0-1\", \"--no-pci\", \"-m\", \"1024\", \"--file-prefix={prefix}\", \"{ul}\", \"{acc}\"]\n\
          [dataplane]\nmbufs = 32767\n[underlay]\nport = \"{ul_name}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"192.0.2.1/24\"\n\
@@ -163,7 +210,10 @@ fn vtepd(fixture: &Path, source: &str, secs: u64, dir: &Path) -> Measured {
         dir.display()
     );
     for r in 0..REMOTES {
-        cfg.push_str(&format!("[[neighbor]]\nip = \"{}\"\nmac = \"02:00:00:00:02:{r:02x}\"\n", remote_ip(r)));
+        cfg.push_str(&format!(
+            "[[neighbor]]\nip = \"{}\"\nmac = \"02:00:00:00:02:{r:02x}\"\n",
+            remote_ip(r)
+        ));
     }
     for i in 0..MACS {
         let m = dst_mac(i);
@@ -192,7 +242,12 @@ fn vtepd(fixture: &Path, source: &str, secs: u64, dir: &Path) -> Measured {
         std::thread::sleep(Duration::from_millis(50));
     }
     let stats = || -> serde_json::Value {
-        let o = Command::new(vtepctl_path()).arg("--socket").arg(&sock).args(["--json", "stats"]).output().expect("vtepctl");
+        let o = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(&sock)
+            .args(["--json", "stats"])
+            .output()
+            .expect("vtepctl");
         serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
     };
     std::thread::sleep(Duration::from_secs(1));
@@ -222,14 +277,22 @@ fn tsc_hz() -> f64 {
     // cycles per packet; vtepd reports its own TSC cycles.
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("cpu MHz"))
+                .and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        })
         .map(|mhz| mhz * 1e6)
         .unwrap_or(0.0)
 }
 
 fn main() {
     let a = Args::parse();
-    let (runs, secs) = if a.quick { (1, 2) } else { (a.runs.max(1), a.secs.max(1)) };
+    let (runs, secs) = if a.quick {
+        (1, 2)
+    } else {
+        (a.runs.max(1), a.secs.max(1))
+    };
     std::fs::create_dir_all(&a.dir).expect("dir");
     let enc = a.dir.join("encap.pcap");
     let dec = a.dir.join("decap.pcap");
@@ -237,31 +300,54 @@ fn main() {
     write_pcap(&dec, &decap_fixture()).expect("fixture");
     let hz = tsc_hz();
     println!("vtep-perf: {runs} run(s) x {secs} s per program, 1 worker core; machine: {} cores, {:.0} MHz", num_cores(), hz / 1e6);
-    println!("{:<10} {:<22} {:>8} {:>12} {:>7} {:>9}", "scenario", "program", "Mpps", "cycles/pkt", "ratio", "RSS MiB");
+    println!(
+        "{:<10} {:<22} {:>8} {:>12} {:>7} {:>9}",
+        "scenario", "program", "Mpps", "cycles/pkt", "ratio", "RSS MiB"
+    );
     let mut failed = false;
     for (name, fix, source) in [("encap", &enc, "access"), ("decap", &dec, "underlay")] {
+        if a.scenario.as_deref().is_some_and(|s| s != name) {
+            continue;
+        }
         let ceil = median((0..runs).map(|_| ceiling(fix, secs, &a.dir)).collect());
-        let ms: Vec<Measured> = (0..runs).map(|_| vtepd(fix, source, secs, &a.dir)).collect();
+        let ms: Vec<Measured> = (0..runs)
+            .map(|_| vtepd(fix, source, secs, &a.dir))
+            .collect();
         let mpps = median(ms.iter().map(|m| m.mpps).collect());
         let cyc = median(ms.iter().map(|m| m.cycles).collect());
         let rss = ms.iter().map(|m| m.rss_mib).fold(0.0, f64::max);
         let tp_cyc = if ceil > 0.0 { hz / (ceil * 1e6) } else { 0.0 };
-        println!("{name:<10} {:<22} {ceil:>8.2} {tp_cyc:>12.1} {:>7} {:>9}", "dpdk-testpmd io (ceil)", "1.00", "-");
+        println!(
+            "{name:<10} {:<22} {ceil:>8.2} {tp_cyc:>12.1} {:>7} {:>9}",
+            "dpdk-testpmd io (ceil)", "1.00", "-"
+        );
         let ratio = if ceil > 0.0 { mpps / ceil } else { 0.0 };
-        println!("{name:<10} {:<22} {mpps:>8.2} {cyc:>12.1} {ratio:>7.2} {rss:>9.1}", "vtepd");
+        println!(
+            "{name:<10} {:<22} {mpps:>8.2} {cyc:>12.1} {ratio:>7.2} {rss:>9.1}",
+            "vtepd"
+        );
         let fwd = median(ms.iter().map(|m| m.forwarded).collect());
         if fwd < 0.99 {
-            eprintln!("vtep-perf: {name}: only {:.1}% of packets were forwarded; see {}/vtepd.log", fwd * 100.0, a.dir.display());
+            eprintln!(
+                "vtep-perf: {name}: only {:.1}% of packets were forwarded; see {}/vtepd.log",
+                fwd * 100.0,
+                a.dir.display()
+            );
             failed = true;
         }
         failed |= ceil <= 0.0 || mpps <= 0.0;
     }
     if failed {
-        eprintln!("vtep-perf: a measurement came out empty; logs in {}", a.dir.display());
+        eprintln!(
+            "vtep-perf: a measurement came out empty; logs in {}",
+            a.dir.display()
+        );
         std::process::exit(1);
     }
 }
 
 fn num_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
