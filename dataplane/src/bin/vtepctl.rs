@@ -7,6 +7,17 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
+/// println! that ends the program quietly when stdout is gone (e.g. piped
+/// into `head`) instead of panicking on EPIPE.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(version, about = "Control a running vtepd")]
 struct Args {
@@ -115,7 +126,7 @@ fn main() -> ExitCode {
     let reply = match vtep_dataplane::control::call(&a.socket, &req) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("vtepctl: {e}");
+            eout!("vtepctl: {e}");
             return ExitCode::from(2);
         }
     };
@@ -124,12 +135,12 @@ fn main() -> ExitCode {
             .get("error")
             .and_then(Value::as_str)
             .unwrap_or("request refused");
-        eprintln!("vtepctl: {e}");
+        eout!("vtepctl: {e}");
         return ExitCode::from(1);
     }
     let data = reply.get("data").cloned().unwrap_or(Value::Null);
     if a.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&data).unwrap_or_default()
         );
@@ -189,7 +200,7 @@ fn watch(a: &Args, secs: u64, count: Option<u64>) -> ExitCode {
     let mut old = match fetch(a) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("vtepctl: {e}");
+            eout!("vtepctl: {e}");
             return ExitCode::from(2);
         }
     };
@@ -199,22 +210,22 @@ fn watch(a: &Args, secs: u64, count: Option<u64>) -> ExitCode {
         let new = match fetch(a) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("vtepctl: {e}");
+                eout!("vtepctl: {e}");
                 return ExitCode::from(2);
             }
         };
         let r = rates(&old, &new, secs as f64);
         if a.json {
-            println!("{r}");
+            out!("{r}");
         } else {
-            println!(
+            out!(
                 "-- every {secs}s: forwarded {:.0} pps, dropped {:.0} pps",
                 r["forwarded_pps"].as_f64().unwrap_or(0.0),
                 r["dropped_pps"].as_f64().unwrap_or(0.0)
             );
             for p in r["ports"].as_array().into_iter().flatten() {
                 let f = |k: &str| p[k].as_f64().unwrap_or(0.0);
-                println!(
+                out!(
                     "port {:<24} rx {:>10.0} pps {:>10.2} Mb/s   tx {:>10.0} pps {:>10.2} Mb/s",
                     s(&p["name"]),
                     f("rx_pps"),
@@ -225,7 +236,7 @@ fn watch(a: &Args, secs: u64, count: Option<u64>) -> ExitCode {
             }
             for v in r["vnis"].as_array().into_iter().flatten() {
                 let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
-                println!(
+                out!(
                     "vni  {:<24} encap {:>8.0} pps   decap {:>8.0} pps   flood {:>6.0} pps",
                     s(&v["id"]),
                     f("encap_pps"),
@@ -251,20 +262,20 @@ fn s(v: &Value) -> String {
 fn print_text(cmd: &Cmd, d: &Value) {
     match cmd {
         Cmd::Status => {
-            println!(
+            out!(
                 "vtepd {}  ({})  up {}s",
                 s(&d["version"]),
                 s(&d["dpdk"]),
                 s(&d["uptime_secs"])
             );
-            println!(
+            out!(
                 "VTEP {} mac {} udp/{}",
                 s(&d["vtep_address"]),
                 s(&d["vtep_mac"]),
                 s(&d["udp_port"])
             );
             for w in d["workers"].as_array().into_iter().flatten() {
-                println!("worker {} on cpu {}", s(&w["index"]), s(&w["cpu"]));
+                out!("worker {} on cpu {}", s(&w["index"]), s(&w["cpu"]));
             }
             for p in d["ports"].as_array().into_iter().flatten() {
                 let up = if p["link_up"] == Value::Bool(true) {
@@ -272,7 +283,7 @@ fn print_text(cmd: &Cmd, d: &Value) {
                 } else {
                     "down"
                 };
-                println!(
+                out!(
                     "port {:<24} {:<4} {} Mb/s  {}",
                     s(&p["name"]),
                     up,
@@ -280,11 +291,11 @@ fn print_text(cmd: &Cmd, d: &Value) {
                     s(&p["mac"])
                 );
             }
-            println!("fdb entries {}", s(&d["fdb_entries"]));
+            out!("fdb entries {}", s(&d["fdb_entries"]));
         }
         Cmd::Stats { .. } => {
             let a = &d["accounting"];
-            println!(
+            out!(
                 "accounting: rx {} = forwarded {} + dropped {} + punted {}   (flood copies {})",
                 s(&a["rx_packets"]),
                 s(&a["forwarded"]),
@@ -292,12 +303,17 @@ fn print_text(cmd: &Cmd, d: &Value) {
                 s(&a["punted"]),
                 s(&a["flood_copies"])
             );
-            println!(
+            out!(
                 "{:<24} {:>12} {:>12} {:>10} {:>10} {:>10}",
-                "port", "rx", "tx", "missed", "nombuf", "tx_err"
+                "port",
+                "rx",
+                "tx",
+                "missed",
+                "nombuf",
+                "tx_err"
             );
             for p in d["ports"].as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "{:<24} {:>12} {:>12} {:>10} {:>10} {:>10}",
                     s(&p["name"]),
                     s(&p["rx_packets"]),
@@ -307,12 +323,16 @@ fn print_text(cmd: &Cmd, d: &Value) {
                     s(&p["tx_errors"])
                 );
             }
-            println!(
+            out!(
                 "{:<10} {:>12} {:>12} {:>12} {:>8}",
-                "vni", "encap", "decap", "flood", "macs"
+                "vni",
+                "encap",
+                "decap",
+                "flood",
+                "macs"
             );
             for v in d["vnis"].as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "{:<10} {:>12} {:>12} {:>12} {:>8}",
                     s(&v["id"]),
                     s(&v["encap_packets"]),
@@ -321,23 +341,23 @@ fn print_text(cmd: &Cmd, d: &Value) {
                     s(&v["learned_macs"])
                 );
             }
-            println!("{:<16} {:>12} {:>12}", "remote", "tx", "rx");
+            out!("{:<16} {:>12} {:>12}", "remote", "tx", "rx");
             for r in d["remotes"].as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "{:<16} {:>12} {:>12}",
                     s(&r["ip"]),
                     s(&r["tx_packets"]),
                     s(&r["rx_packets"])
                 );
             }
-            println!("drops:");
+            out!("drops:");
             for (k, v) in d["drops"].as_object().into_iter().flatten() {
                 if v.as_u64() != Some(0) {
-                    println!("  {k:<28} {v}");
+                    out!("  {k:<28} {v}");
                 }
             }
             for w in d["workers"].as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "worker {} cpu {}: {} packets, {:.1} cycles/packet, avg burst {:.1}",
                     s(&w["index"]),
                     s(&w["cpu"]),
@@ -350,9 +370,13 @@ fn print_text(cmd: &Cmd, d: &Value) {
         Cmd::Fdb {
             op: FdbOp::Show { .. },
         } => {
-            println!(
+            out!(
                 "{:<10} {:<18} {:<8} {:<24} {:>6}",
-                "vni", "mac", "kind", "where", "age"
+                "vni",
+                "mac",
+                "kind",
+                "where",
+                "age"
             );
             for e in d.as_array().into_iter().flatten() {
                 let at = if e.get("remote").is_some() {
@@ -360,7 +384,7 @@ fn print_text(cmd: &Cmd, d: &Value) {
                 } else {
                     format!("port {}", s(&e["port"]))
                 };
-                println!(
+                out!(
                     "{:<10} {:<18} {:<8} {:<24} {:>5}s",
                     s(&e["vni"]),
                     s(&e["mac"]),
@@ -372,7 +396,7 @@ fn print_text(cmd: &Cmd, d: &Value) {
         }
         Cmd::Vni { .. } => {
             for v in d.as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "vni {}: learning {} arp_suppress {} macs {}/{} flood [{}]",
                     s(&v["id"]),
                     s(&v["learning"]),
@@ -388,7 +412,7 @@ fn print_text(cmd: &Cmd, d: &Value) {
         }
         Cmd::Neigh { .. } => {
             for n in d.as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "{:<16} {:<18} {}",
                     s(&n["ip"]),
                     s(&n["mac"]),
@@ -398,14 +422,14 @@ fn print_text(cmd: &Cmd, d: &Value) {
         }
         Cmd::Fdb {
             op: FdbOp::Add { .. },
-        } => println!("added {}", s(&d["added"])),
+        } => out!("added {}", s(&d["added"])),
         Cmd::Fdb {
             op: FdbOp::Del { .. },
-        } => println!("deleted {}", s(&d["deleted"])),
+        } => out!("deleted {}", s(&d["deleted"])),
         Cmd::Fdb {
             op: FdbOp::Flush { .. },
-        } => println!("flushed {} learned entries", s(&d["flushed"])),
-        Cmd::Reload => println!(
+        } => out!("flushed {} learned entries", s(&d["flushed"])),
+        Cmd::Reload => out!(
             "reloaded {} (state generation {})",
             s(&d["reloaded"]),
             s(&d["generation"])
