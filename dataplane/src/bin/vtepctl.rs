@@ -126,7 +126,7 @@ fn main() -> ExitCode {
     let reply = match vtep_dataplane::control::call(&a.socket, &req) {
         Ok(r) => r,
         Err(e) => {
-            eout!("vtepctl: {e}");
+            eprintln!("vtepctl: {e}");
             return ExitCode::from(2);
         }
     };
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
             .get("error")
             .and_then(Value::as_str)
             .unwrap_or("request refused");
-        eout!("vtepctl: {e}");
+        eprintln!("vtepctl: {e}");
         return ExitCode::from(1);
     }
     let data = reply.get("data").cloned().unwrap_or(Value::Null);
@@ -200,7 +200,7 @@ fn watch(a: &Args, secs: u64, count: Option<u64>) -> ExitCode {
     let mut old = match fetch(a) {
         Ok(v) => v,
         Err(e) => {
-            eout!("vtepctl: {e}");
+            eprintln!("vtepctl: {e}");
             return ExitCode::from(2);
         }
     };
@@ -210,7 +210,7 @@ fn watch(a: &Args, secs: u64, count: Option<u64>) -> ExitCode {
         let new = match fetch(a) {
             Ok(v) => v,
             Err(e) => {
-                eout!("vtepctl: {e}");
+                eprintln!("vtepctl: {e}");
                 return ExitCode::from(2);
             }
         };
