@@ -924,14 +924,15 @@ impl Mgmt {
         ok(Value::Array(rows))
     }
 
+    /// The required "vni" and unicast "mac" of an FDB entry request.
+    fn parse_entry(&self, req: &Value) -> Result<(VniIdx, MacAddr), Value> {
+        let vni = self.parse_vni(req)?.ok_or_else(|| err("missing \"vni\""))?;
+        Ok((vni, Self::parse_mac(req)?))
+    }
+
     fn fdb_add(&mut self, req: &Value) -> Value {
-        let vni = match self.parse_vni(req) {
-            Ok(Some(v)) => v,
-            Ok(None) => return err("missing \"vni\""),
-            Err(e) => return e,
-        };
-        let mac = match Self::parse_mac(req) {
-            Ok(m) => m,
+        let (vni, mac) = match self.parse_entry(req) {
+            Ok(x) => x,
             Err(e) => return e,
         };
         let Some(ip) = req
@@ -971,13 +972,8 @@ impl Mgmt {
     }
 
     fn fdb_del(&mut self, req: &Value) -> Value {
-        let vni = match self.parse_vni(req) {
-            Ok(Some(v)) => v,
-            Ok(None) => return err("missing \"vni\""),
-            Err(e) => return e,
-        };
-        let mac = match Self::parse_mac(req) {
-            Ok(m) => m,
+        let (vni, mac) = match self.parse_entry(req) {
+            Ok(x) => x,
             Err(e) => return e,
         };
         if self.fdb.remove(vni, mac.0) {

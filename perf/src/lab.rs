@@ -527,6 +527,23 @@ arp_suppress = {sup}
         serde_json::from_slice(&out.stdout).expect("vtepctl JSON")
     }
 
+    /// Sum of drop counters, leaving out the reasons caused by underlay
+    /// chatter unrelated to test flows (frames for other hosts on the
+    /// router's bridge).
+    pub fn drops_but_noise(&self) -> u64 {
+        const NOISE: [&str; 2] = ["underlay_not_our_mac", "underlay_not_our_ip"];
+        let st = self.ctl(&["stats"]);
+        st["drops"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| !NOISE.contains(&k.as_str()))
+                    .map(|(_, v)| v.as_u64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// `vtepctl ARGS` as text.
     pub fn ctl_text(&self, args: &[&str]) -> String {
         let out = Command::new(vtepctl_path())

@@ -6,20 +6,6 @@ use std::time::Duration;
 
 use vtep_perf::lab::{Lab, LabOptions};
 
-/// Drop reasons caused by underlay chatter unrelated to the test flow.
-const NOISE: [&str; 2] = ["underlay_not_our_mac", "underlay_not_our_ip"];
-
-fn drops(lab: &Lab) -> u64 {
-    let st = lab.ctl(&["stats"]);
-    st["drops"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| !NOISE.contains(&k.as_str()))
-        .map(|(_, v)| v.as_u64().unwrap())
-        .sum()
-}
-
 #[test]
 fn reload_under_traffic_loses_nothing() {
     let lab = Lab::new(LabOptions {
@@ -32,7 +18,7 @@ fn reload_under_traffic_loses_nothing() {
     assert!(base.contains(v200));
 
     let _srv = vtep_perf::lab::iperf_server(&lab, "t1");
-    let drops_before = drops(&lab);
+    let drops_before = lab.drops_but_noise();
     let cli = Command::new("ip")
         .args([
             "netns",
@@ -135,7 +121,7 @@ fn reload_under_traffic_loses_nothing() {
     assert!(total > 5000, "traffic ran: {total}");
     assert_eq!(lost, 0, "a reload of unrelated VNIs loses nothing");
     assert_eq!(
-        drops(&lab),
+        lab.drops_but_noise(),
         drops_before,
         "vtepd dropped nothing during the reloads"
     );

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 
 use vtep_perf::lab::{rss_kib, send_frames, Lab, LabOptions, T1_MAC};
 
-const NOISE: [&str; 2] = ["underlay_not_our_mac", "underlay_not_our_ip"];
-
 fn frame(src: [u8; 6]) -> Vec<u8> {
     let mut f = vec![0xff; 6];
     f.extend_from_slice(&src);
@@ -53,17 +51,7 @@ fn soak() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let rss_start = rss_kib(pid);
-    let drops_of = |lab: &Lab| -> u64 {
-        let st = lab.ctl(&["stats"]);
-        st["drops"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| !NOISE.contains(&k.as_str()))
-            .map(|(_, v)| v.as_u64().unwrap())
-            .sum()
-    };
-    let drops_start = drops_of(&lab);
+    let drops_start = lab.drops_but_noise();
     let (t1, t2) = (lab.ifname("t1h"), lab.ifname("t2h"));
     let start = Instant::now();
     let mut round: u32 = 0;
@@ -116,7 +104,7 @@ fn soak() {
     assert!(total > 1000);
     assert_eq!(lost, 0, "no loss on the steady flow");
     assert_eq!(
-        drops_of(&lab),
+        lab.drops_but_noise(),
         drops_start,
         "every drop explained: none but underlay noise"
     );
