@@ -167,3 +167,12 @@ fn mac_and_vni_types() {
     assert_eq!(m.to_string(), "02:00:00:00:00:0a");
     assert!(MacAddr::BROADCAST.is_multicast());
 }
+
+#[test]
+fn shipped_gateway_example_is_valid() {
+    let c = Config::parse(include_str!("../../docker/vtep.toml")).unwrap();
+    assert_eq!(c.dataplane.workers, 2);
+    assert_eq!(c.port_names(), vec!["0000:03:00.0", "0000:03:00.1"]);
+    assert_eq!(c.access[0].vlans.len(), 2);
+    assert!(!c.eal_args.iter().any(|a| a == "--no-pci"));
+}

@@ -36,13 +36,14 @@ pub fn ask(tx: &Sender<Request>, req: Value) -> Value {
 }
 
 /// Binds the socket (replacing a stale one), owner-only unless a group is
-/// given, and starts the accept thread.
+/// given, and starts the accept thread; it removes the socket when `running`
+/// turns false (join it before exiting).
 pub fn start(
     path: &Path,
     group: Option<&str>,
     tx: Sender<Request>,
     running: Arc<AtomicBool>,
-) -> std::io::Result<()> {
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -94,8 +95,7 @@ pub fn start(
                 }
             }
             let _ = std::fs::remove_file(&path);
-        })?;
-    Ok(())
+        })
 }
 
 fn serve(s: UnixStream, tx: Sender<Request>) {

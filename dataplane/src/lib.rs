@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod mgmt;
 #[cfg(test)]
 mod pipeline_tests;
+pub mod preflight;
 pub mod stats;
 pub mod testing;
 pub mod worker;

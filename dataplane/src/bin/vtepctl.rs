@@ -19,7 +19,7 @@ macro_rules! out {
 }
 
 #[derive(Parser)]
-#[command(version, about = "Control a running vtepd")]
+#[command(name = "vtepctl", version, about = "Control a running vtepd")]
 struct Args {
     /// Control socket of the daemon.
     #[arg(long, default_value = "/run/vtep/vtep.sock")]

@@ -19,7 +19,7 @@ use vtep_dataplane::stats::WorkerStats;
 use vtep_dataplane::worker::Worker;
 
 #[derive(Parser)]
-#[command(version, about = "VXLAN tunnel end point on DPDK")]
+#[command(name = "vtepd", version, about = "VXLAN tunnel end point on DPDK")]
 struct Args {
     /// Configuration file (TOML).
     #[arg(long)]
@@ -27,6 +27,11 @@ struct Args {
     /// Validate the configuration and exit without starting DPDK.
     #[arg(long)]
     check: bool,
+    /// Validate the configuration, check the host (hugepages, NIC drivers,
+    /// lcores) from /proc and /sys, print what is missing, and exit: 0 when
+    /// vtepd can start, 1 when it cannot.
+    #[arg(long, conflicts_with = "check")]
+    preflight: bool,
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
@@ -44,6 +49,20 @@ fn main() -> ExitCode {
     if args.check {
         println!("{}: configuration is valid", args.config.display());
         return ExitCode::SUCCESS;
+    }
+    if args.preflight {
+        let findings = vtep_dataplane::preflight::check(&cfg, std::path::Path::new("/"));
+        println!("{}: configuration is valid", args.config.display());
+        for f in &findings {
+            println!("{f}");
+        }
+        return if vtep_dataplane::preflight::passed(&findings) {
+            println!("vtepd can start");
+            ExitCode::SUCCESS
+        } else {
+            println!("vtepd cannot start: fix the MISSING lines above");
+            ExitCode::from(1)
+        };
     }
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
@@ -330,7 +349,8 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     let (req_tx, requests) = vtep_dataplane::control::channel();
-    vtep_dataplane::control::start(
+    // Joined at the end so the socket is gone before vtepd exits.
+    let control = vtep_dataplane::control::start(
         &cfg.control.socket,
         cfg.control.group.as_deref(),
         req_tx.clone(),
@@ -366,6 +386,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     }
     info!("stopping workers");
     running.store(false, Ordering::Relaxed);
+    let _ = control.join();
     for (i, h) in handles.into_iter().enumerate() {
         if let Err(msg) = h.join() {
             failure.get_or_insert(format!("worker {i} panicked: {msg}"));

@@ -9,7 +9,7 @@ pub enum Error {
     BadArgument(String),
     #[error("EAL initialisation failed: {msg} (rte_errno {errno}); check [eal].args")]
     EalInit { errno: i32, msg: String },
-    #[error("no DPDK port named {0:?} (is the --vdev or PCI address in [eal].args?)")]
+    #[error("no DPDK port named {0:?}: is its --vdev or PCI address (-a) in [eal].args, and is a NIC bound to vfio-pci? `vtepd --preflight` checks the host")]
     NoSuchPort(String),
     #[error("port {port}: {op} failed: {msg} ({code})")]
     Port {
