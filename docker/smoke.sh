@@ -76,6 +76,8 @@ say "podman build --isolation=chroot --target runtime-prebuilt"
 timeout 900 podman build --isolation=chroot --pull=never -f docker/Dockerfile \
     --target runtime-prebuilt -t "$image" . >"$work/build.log" 2>&1 \
     || { tail -30 "$work/build.log"; fail "podman build"; }
+# The previous smoke image, now untagged, is not needed.
+podman image prune -f >/dev/null 2>&1 || true
 
 # 3. Its filesystem, run with chroot.
 root=$work/root

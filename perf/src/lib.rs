@@ -4,6 +4,7 @@
 
 pub mod corpus;
 pub mod lab;
+pub mod ndr;
 
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -15,6 +16,12 @@ use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::encap::encapsulate;
 use vtep_dataplane::state::Template;
 use vtep_dataplane::wire::{self, ip, ETH_LEN, IPV4_LEN};
+
+/// The i-th tenant MAC of the benchmarks (02:dd:00:xx:xx:xx, up to 2^24).
+pub fn bench_mac(i: u32) -> [u8; 6] {
+    let b = i.to_be_bytes();
+    [2, 0xdd, 0, b[1], b[2], b[3]]
+}
 
 /// An Ethernet/IPv4/UDP tenant frame with `payload` bytes.
 pub fn tenant_udp(
@@ -74,6 +81,21 @@ pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?;
     }
     Ok(())
+}
+
+/// Removes what DPDK leaves for a file prefix (runtime dir, hugepage files).
+pub fn remove_dpdk_files(prefix: &str) {
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    if let Ok(rd) = std::fs::read_dir("/dev/hugepages") {
+        for e in rd.flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{prefix}map_"))
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

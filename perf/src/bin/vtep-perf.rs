@@ -1,27 +1,29 @@
 //! vtep-perf: writes deterministic fixtures, measures DPDK's own forwarding
 //! ceiling (dpdk-testpmd io forwarding) and vtepd on the same source and
 //! sink in the same run, and prints Mpps, cycles per packet, the ratio to
-//! the ceiling and vtepd's resident memory.
+//! the ceiling and vtepd's resident memory; then searches the no-drop rate
+//! over memif with vtep-loadgen.
 //!
-//! Method: one worker core, hugepages, --no-pci; source net_pcap replaying
-//! a fixture (infinite_rx), sink net_null with no-rx. Cycles per packet are
-//! TSC cycles of the busy worker over packets (testpmd: TSC Hz / pps, its
-//! forwarding core being always busy).
+//! Method: one worker core (two for the scaling row), hugepages, --no-pci;
+//! source net_pcap replaying a fixture (infinite_rx), sink net_null with
+//! no-rx. Cycles per packet are TSC cycles of the busy workers over packets
+//! (testpmd: TSC Hz / pps per forwarding core, its cores never idle).
 #![forbid(unsafe_code)]
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
+use serde_json::Value;
 use vtep_perf::lab::{rss_kib, vtepctl_path, vtepd_path, Reaper};
-use vtep_perf::{tenant_udp, vxlan_from, write_pcap};
+use vtep_perf::{bench_mac, ndr, remove_dpdk_files, tenant_udp, vxlan_from, write_pcap};
 
 #[derive(Parser)]
 #[command(about = "Measure vtepd against DPDK's forwarding ceiling")]
 struct Args {
-    /// Short run for CI: one run per program, 2 s windows.
+    /// Short run: one run per program, 2 s windows, short NDR trials.
     #[arg(long)]
     quick: bool,
     /// Runs per program (median reported).
@@ -30,9 +32,10 @@ struct Args {
     /// Measurement window per run, seconds.
     #[arg(long, default_value_t = 5)]
     secs: u64,
-    /// Only this scenario (encap or decap).
-    #[arg(long)]
-    scenario: Option<String>,
+    /// Only these scenarios (comma-separated): encap, decap, encap-1m, bum,
+    /// encap-2w, ndr.
+    #[arg(long, value_delimiter = ',')]
+    scenario: Vec<String>,
     /// Where fixtures and logs go.
     #[arg(long, default_value = "/tmp/vtep-perf")]
     dir: PathBuf,
@@ -42,61 +45,115 @@ const VTEP_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 const REMOTES: u32 = 16;
 const MACS: u32 = 4096;
 const FLOWS: u32 = 256;
+/// The large-FDB scenario: entries learned before measuring, and frames in
+/// its fixture (destinations drawn uniformly from the entries).
+const BIG_MACS: u32 = 1_000_000;
+const BIG_FRAMES: u32 = 65536;
+const BUM_REMOTES: usize = 8;
 
 fn remote_ip(r: u32) -> Ipv4Addr {
     Ipv4Addr::new(192, 0, 2, 10 + r as u8)
 }
 
-fn dst_mac(i: u32) -> [u8; 6] {
-    let b = i.to_be_bytes();
-    [2, 0xdd, 0, b[1], b[2], b[3]]
+fn local_frame(dst: [u8; 6], i: u32) -> Vec<u8> {
+    let flow = i % FLOWS;
+    tenant_udp(
+        dst,
+        [2, 0xaa, 0, 0, 0, (flow % 8) as u8],
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 1, (flow % 250) as u8),
+        10_000 + flow as u16,
+        80,
+        18,
+    )
 }
 
 /// 60-byte tenant frames to 4096 known MACs, 256 flows.
 fn encap_fixture() -> Vec<Vec<u8>> {
     (0..MACS * 4)
+        .map(|i| local_frame(bench_mac(i % MACS), i))
+        .collect()
+}
+
+/// Frames to destinations drawn uniformly (xorshift, fixed seed) from the
+/// BIG_MACS learned entries.
+fn encap_big_fixture() -> Vec<Vec<u8>> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..BIG_FRAMES)
         .map(|i| {
-            let flow = i % FLOWS;
-            tenant_udp(
-                dst_mac(i % MACS),
-                [2, 0xaa, 0, 0, 0, (flow % 8) as u8],
-                Ipv4Addr::new(10, 0, 0, 1),
-                Ipv4Addr::new(10, 0, 1, (flow % 250) as u8),
-                10_000 + flow as u16,
-                80,
-                18,
-            )
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            local_frame(bench_mac((x % BIG_MACS as u64) as u32), i)
         })
         .collect()
 }
 
-/// The replies to those frames (tenants behind the 16 remotes answering
-/// the local tenants), as VXLAN from the remotes.
+/// Broadcast frames from the local tenants.
+fn bum_fixture() -> Vec<Vec<u8>> {
+    (0..MACS * 4).map(|i| local_frame([0xff; 6], i)).collect()
+}
+
+fn from_remote(i: u32, inner: &[u8]) -> Vec<u8> {
+    let r = (i / 7) % REMOTES;
+    vxlan_from(
+        [2, 0, 0, 0, 2, r as u8],
+        remote_ip(r),
+        VTEP_MAC,
+        Ipv4Addr::new(192, 0, 2, 1),
+        100,
+        inner,
+    )
+}
+
+/// The replies to the encap frames (tenants behind the 16 remotes
+/// answering the local tenants), as VXLAN from the remotes.
 fn decap_fixture() -> Vec<Vec<u8>> {
     encap_fixture()
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             let mut r = f.clone();
             r[0..6].copy_from_slice(&f[6..12]);
             r[6..12].copy_from_slice(&f[0..6]);
-            r
-        })
-        .enumerate()
-        .map(|(i, f)| {
-            let r = (i as u32 / 7) % REMOTES;
-            vxlan_from(
-                [2, 0, 0, 0, 2, r as u8],
-                remote_ip(r),
-                VTEP_MAC,
-                Ipv4Addr::new(192, 0, 2, 1),
-                100,
-                &f,
-            )
+            from_remote(i as u32, &r)
         })
         .collect()
 }
 
-/// Median of the steady-state samples.
+/// One VXLAN packet from behind a remote per BIG_MACS source MAC, to a
+/// local tenant: vtepd learns every MAC from it.
+fn learn_fixture() -> Vec<Vec<u8>> {
+    (0..BIG_MACS)
+        .map(|i| {
+            let mut f = local_frame([2, 0xaa, 0, 0, 0, 0], i);
+            f[6..12].copy_from_slice(&bench_mac(i));
+            from_remote(i, &f)
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Access,
+    Underlay,
+}
+
+struct Scenario {
+    name: &'static str,
+    fixture: PathBuf,
+    source: Source,
+    workers: usize,
+    /// Static FDB entries: bench_mac(i) behind remote i % 16.
+    static_macs: u32,
+    /// Replayed once on the underlay port before measuring; vtepd learns
+    /// BIG_MACS entries from it.
+    learn: Option<PathBuf>,
+    /// Remotes in the VNI's flood list.
+    flood: usize,
+    mbufs: u32,
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -105,17 +162,36 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// EAL lcore arguments: the main lcore on CPU 0, workers on CPU 1 and, for
+/// a second worker on this 2-CPU machine, on CPU 0 beside the main lcore.
+fn lcores(workers: usize) -> Vec<String> {
+    if workers == 1 {
+        vec!["-l".into(), "0-1".into()]
+    } else {
+        vec!["--lcores".into(), "0@0,1@1,2@0".into()]
+    }
+}
+
+/// The source vdev: one rx_pcap per worker (one RX queue each).
+fn source_vdev(fixture: &Path, workers: usize) -> String {
+    let rx = format!("rx_pcap={}", fixture.display());
+    format!(
+        "--vdev=net_pcap0,{},infinite_rx=1",
+        vec![rx; workers].join(",")
+    )
+}
+
 /// dpdk-testpmd io forwarding from the fixture to a null sink: Mpps.
-fn ceiling(fixture: &Path, secs: u64, dir: &Path) -> f64 {
+fn ceiling(s: &Scenario, secs: u64, dir: &Path) -> f64 {
     let prefix = format!("vtep-perf-tp-{}", std::process::id());
+    let w = s.workers.to_string();
     let out = Command::new("timeout")
         .arg((secs + 4).to_string())
-        .args(["dpdk-testpmd", "-l", "0-1", "--no-pci", "-m", "1024"])
+        .arg("dpdk-testpmd")
+        .args(lcores(s.workers))
+        .args(["--no-pci", "-m", "1024"])
         .arg(format!("--file-prefix={prefix}"))
-        .arg(format!(
-            "--vdev=net_pcap0,rx_pcap={},infinite_rx=1",
-            fixture.display()
-        ))
+        .arg(source_vdev(&s.fixture, s.workers))
         .args([
             "--vdev=net_null0,no-rx=1",
             "--",
@@ -124,11 +200,12 @@ fn ceiling(fixture: &Path, secs: u64, dir: &Path) -> f64 {
             "--stats-period",
             "1",
         ])
-        .args(["--nb-cores=1", "--total-num-mbufs=32768"])
+        .args(["--nb-cores", &w, "--rxq", &w, "--txq", &w])
+        .arg(format!("--total-num-mbufs={}", s.mbufs + 1))
         .stdin(Stdio::null())
         .output()
         .expect("run dpdk-testpmd");
-    cleanup(&prefix);
+    remove_dpdk_files(&prefix);
     let text = String::from_utf8_lossy(&out.stdout);
     std::fs::write(dir.join("testpmd.log"), text.as_bytes()).ok();
     // Tx-pps of port 1 (the sink) per period; skip the first two.
@@ -155,58 +232,62 @@ fn ceiling(fixture: &Path, secs: u64, dir: &Path) -> f64 {
     median(samples.into_iter().skip(2).filter(|v| *v > 0.0).collect()) / 1e6
 }
 
-fn cleanup(prefix: &str) {
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
-    if let Ok(rd) = std::fs::read_dir("/dev/hugepages") {
-        for e in rd.flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("{prefix}map_"))
-            {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
+#[derive(Default)]
 struct Measured {
     /// Share of received packets that were forwarded (sanity: ~1.0).
     forwarded: f64,
     mpps: f64,
     cycles: f64,
     rss_mib: f64,
+    /// Flood copies per second, millions.
+    copies_mpps: f64,
+    cycles_per_copy: f64,
+    /// New MACs per second the management thread absorbed (learn scenario).
+    learn_per_sec: f64,
 }
 
-/// vtepd with the fixture on `source` ("access" or "underlay").
-fn vtepd(fixture: &Path, source: &str, secs: u64, dir: &Path) -> Measured {
-    let prefix = format!("vtep-perf-vd-{}", std::process::id());
-    let (ul, acc) = if source == "access" {
-        (
-            "--vdev=net_null0,no-rx=1".to_string(),
-            format!(
-                "--vdev=net_pcap0,rx_pcap={},infinite_rx=1",
-                fixture.display()
-            ),
-        )
+fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
+    let eal: Vec<String> = lcores(s.workers)
+        .into_iter()
+        .chain(["--no-pci", "-m", "1024", &format!("--file-prefix={prefix}")].map(String::from))
+        .chain([
+            source_vdev(&s.fixture, s.workers),
+            match &s.learn {
+                Some(p) => format!("--vdev=net_pcap1,rx_pcap={}", p.display()),
+                None => "--vdev=net_null0,no-rx=1".into(),
+            },
+        ])
+        .map(|a| format!("\"{a}\""))
+        .collect();
+    let other = if s.learn.is_some() {
+        "net_pcap1"
     } else {
-        (
-            format!(
-                "--vdev=net_pcap0,rx_pcap={},infinite_rx=1",
-                fixture.display()
-            ),
-            "--vdev=net_null0,no-rx=1".to_string(),
-        )
+        "net_null0"
     };
-    let (ul_name, acc_name) = if source == "access" {
-        ("net_null0", "net_pcap0")
-    } else {
-        ("net_pcap0", "net_null0")
+    let (ul, acc) = match s.source {
+        Source::Access => (other, "net_pcap0"),
+        Source::Underlay => ("net_pcap0", other),
     };
+    let learning = s.learn.is_some();
+    let flood: Vec<String> = (0..s.flood as u32)
+        .map(|r| format!("\"{}\"", remote_ip(r)))
+        .collect();
     let mut cfg = format!(
-        "[eal]\nargs = [\"-l\", \"0-1\", \"--no-pci\", \"-m\", \"1024\", \"--file-prefix={prefix}\", \"{ul}\", \"{acc}\"]\n\
-         [dataplane]\nmbufs = 32767\n[underlay]\nport = \"{ul_name}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"192.0.2.1/24\"\n\
-         [[access]]\nport = \"{acc_name}\"\nvni = 100\n[[vni]]\nid = 100\nlearning = false\n\
-         flood = [\"192.0.2.10\"]\n[control]\nsocket = \"{}/vtep.sock\"\n",
+        "[eal]\nargs = [{}]\n\
+         [dataplane]\nworkers = {}\nmbufs = {}\nfdb_capacity = {}\nlearn_queue = {}\n\
+         [underlay]\nport = \"{ul}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"192.0.2.1/24\"\n\
+         [[access]]\nport = \"{acc}\"\nvni = 100\n\
+         [[vni]]\nid = 100\nlearning = {learning}\nmac_limit = {}\naging_secs = 86400\nflood = [{}]\n\
+         [control]\nsocket = \"{}/vtep.sock\"\n",
+        eal.join(", "),
+        s.workers,
+        s.mbufs,
+        if learning { BIG_MACS as usize } else { 262_144 },
+        // The learn fixture arrives in ~0.1 s; the queue holds what the
+        // management thread has not absorbed yet.
+        if learning { 1 << 20 } else { 65_536 },
+        if learning { 1 << 21 } else { 65_536 },
+        flood.join(", "),
         dir.display()
     );
     for r in 0..REMOTES {
@@ -215,15 +296,20 @@ fn vtepd(fixture: &Path, source: &str, secs: u64, dir: &Path) -> Measured {
             remote_ip(r)
         ));
     }
-    for i in 0..MACS {
-        let m = dst_mac(i);
+    for i in 0..s.static_macs {
+        let m = bench_mac(i);
         cfg.push_str(&format!(
             "[[fdb]]\nvni = 100\nmac = \"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\"\nremote = \"{}\"\n",
             m[0], m[1], m[2], m[3], m[4], m[5], remote_ip(i % REMOTES)
         ));
     }
+    cfg
+}
+
+fn vtepd(s: &Scenario, secs: u64, dir: &Path) -> Measured {
+    let prefix = format!("vtep-perf-vd-{}", std::process::id());
     let path = dir.join("vtep.toml");
-    std::fs::write(&path, cfg).expect("config");
+    std::fs::write(&path, vtepd_config(s, &prefix, dir)).expect("config");
     let sock = dir.join("vtep.sock");
     let _ = std::fs::remove_file(&sock);
     let mut child = Reaper(
@@ -235,41 +321,67 @@ fn vtepd(fixture: &Path, source: &str, secs: u64, dir: &Path) -> Measured {
             .spawn()
             .expect("vtepd"),
     );
-    for _ in 0..200 {
+    for _ in 0..400 {
         if sock.exists() {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let stats = || -> serde_json::Value {
+    let ctl = |cmd: &str| -> Value {
         let o = Command::new(vtepctl_path())
             .arg("--socket")
             .arg(&sock)
-            .args(["--json", "stats"])
+            .args(["--json", cmd])
             .output()
             .expect("vtepctl");
-        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
     };
-    std::thread::sleep(Duration::from_secs(1));
-    let a = stats();
-    let t0 = std::time::Instant::now();
-    std::thread::sleep(Duration::from_secs(secs));
-    let b = stats();
-    let dt = t0.elapsed().as_secs_f64();
-    let rss = rss_kib(child.0.id()) as f64 / 1024.0;
-    child.stop();
-    cleanup(&prefix);
-    let w = |v: &serde_json::Value, k: &str| v["workers"][0][k].as_u64().unwrap_or(0) as f64;
-    let pk = w(&b, "rx_packets") - w(&a, "rx_packets");
-    let acc = |v: &serde_json::Value, k: &str| v["accounting"][k].as_u64().unwrap_or(0) as f64;
-    let fwd = acc(&b, "forwarded") - acc(&a, "forwarded");
-    let cy = w(&b, "busy_cycles") - w(&a, "busy_cycles");
-    Measured {
-        forwarded: if pk > 0.0 { fwd / pk } else { 0.0 },
-        mpps: pk / dt / 1e6,
-        cycles: if pk > 0.0 { cy / pk } else { 0.0 },
-        rss_mib: rss,
+    let mut m = Measured::default();
+    if s.learn.is_some() {
+        // The workers forward the fixture at full rate meanwhile (frames to
+        // MACs not yet learned are flooded).
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(300);
+        let mut n = 0;
+        while n < BIG_MACS as u64 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            n = ctl("status")["fdb_entries"].as_u64().unwrap_or(0);
+        }
+        m.learn_per_sec = n as f64 / t0.elapsed().as_secs_f64();
+        if n < BIG_MACS as u64 {
+            eprintln!("vtep-perf: {}: only {n} MACs learned in 300 s", s.name);
+        }
     }
+    std::thread::sleep(Duration::from_secs(1));
+    let a = ctl("stats");
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let b = ctl("stats");
+    let dt = t0.elapsed().as_secs_f64();
+    m.rss_mib = rss_kib(child.0.id()) as f64 / 1024.0;
+    child.stop();
+    remove_dpdk_files(&prefix);
+    let workers = |v: &Value, k: &str| -> f64 {
+        v["workers"]
+            .as_array()
+            .map(|ws| ws.iter().map(|w| w[k].as_u64().unwrap_or(0) as f64).sum())
+            .unwrap_or(0.0)
+    };
+    let acc = |v: &Value, k: &str| v["accounting"][k].as_u64().unwrap_or(0) as f64;
+    let pk = workers(&b, "rx_packets") - workers(&a, "rx_packets");
+    let cy = workers(&b, "busy_cycles") - workers(&a, "busy_cycles");
+    let fwd = acc(&b, "forwarded") - acc(&a, "forwarded");
+    let copies = acc(&b, "flood_copies") - acc(&a, "flood_copies");
+    if pk > 0.0 {
+        m.forwarded = fwd / pk;
+        m.mpps = pk / dt / 1e6;
+        m.cycles = cy / pk;
+    }
+    if copies > 0.0 {
+        m.copies_mpps = copies / dt / 1e6;
+        m.cycles_per_copy = cy / copies;
+    }
+    m
 }
 
 fn tsc_hz() -> f64 {
@@ -286,6 +398,12 @@ fn tsc_hz() -> f64 {
         .unwrap_or(0.0)
 }
 
+fn write(dir: &Path, name: &str, frames: fn() -> Vec<Vec<u8>>) -> PathBuf {
+    let p = dir.join(name);
+    write_pcap(&p, &frames()).expect("fixture");
+    p
+}
+
 fn main() {
     let a = Args::parse();
     let (runs, secs) = if a.quick {
@@ -293,54 +411,164 @@ fn main() {
     } else {
         (a.runs.max(1), a.secs.max(1))
     };
+    let wanted = |n: &str| a.scenario.is_empty() || a.scenario.iter().any(|s| s == n);
     std::fs::create_dir_all(&a.dir).expect("dir");
-    let enc = a.dir.join("encap.pcap");
-    let dec = a.dir.join("decap.pcap");
-    write_pcap(&enc, &encap_fixture()).expect("fixture");
-    write_pcap(&dec, &decap_fixture()).expect("fixture");
+    let d = &a.dir;
+    let mut scenarios = Vec::new();
+    let basic = |name, fixture, source, workers| Scenario {
+        name,
+        fixture,
+        source,
+        workers,
+        static_macs: MACS,
+        learn: None,
+        flood: 1,
+        mbufs: 32767,
+    };
+    if wanted("encap") || wanted("encap-2w") {
+        let enc = write(d, "encap.pcap", encap_fixture);
+        if wanted("encap") {
+            scenarios.push(basic("encap", enc.clone(), Source::Access, 1));
+        }
+        if wanted("encap-2w") {
+            // net_pcap holds a copy of the fixture per RX queue.
+            scenarios.push(Scenario {
+                mbufs: 65_535,
+                ..basic("encap-2w", enc, Source::Access, 2)
+            });
+        }
+    }
+    if wanted("decap") {
+        let dec = write(d, "decap.pcap", decap_fixture);
+        scenarios.push(basic("decap", dec, Source::Underlay, 1));
+    }
+    if wanted("encap-1m") {
+        scenarios.push(Scenario {
+            static_macs: 0,
+            learn: Some(write(d, "learn-1m.pcap", learn_fixture)),
+            mbufs: 131_071,
+            ..basic(
+                "encap-1m",
+                write(d, "encap-1m.pcap", encap_big_fixture),
+                Source::Access,
+                1,
+            )
+        });
+    }
+    if wanted("bum") {
+        scenarios.push(Scenario {
+            flood: BUM_REMOTES,
+            ..basic("bum", write(d, "bum.pcap", bum_fixture), Source::Access, 1)
+        });
+    }
     let hz = tsc_hz();
-    println!("vtep-perf: {runs} run(s) x {secs} s per program, 1 worker core; machine: {} cores, {:.0} MHz", num_cores(), hz / 1e6);
     println!(
-        "{:<10} {:<22} {:>8} {:>12} {:>7} {:>9}",
+        "vtep-perf: {runs} run(s) x {secs} s per program; machine: {} cores, {:.0} MHz",
+        num_cores(),
+        hz / 1e6
+    );
+    println!(
+        "{:<9} {:<22} {:>8} {:>11} {:>6} {:>8}  notes",
         "scenario", "program", "Mpps", "cycles/pkt", "ratio", "RSS MiB"
     );
     let mut failed = false;
-    for (name, fix, source) in [("encap", &enc, "access"), ("decap", &dec, "underlay")] {
-        if a.scenario.as_deref().is_some_and(|s| s != name) {
-            continue;
-        }
-        let ceil = median((0..runs).map(|_| ceiling(fix, secs, &a.dir)).collect());
-        let ms: Vec<Measured> = (0..runs)
-            .map(|_| vtepd(fix, source, secs, &a.dir))
-            .collect();
-        let mpps = median(ms.iter().map(|m| m.mpps).collect());
-        let cyc = median(ms.iter().map(|m| m.cycles).collect());
+    let mut single_encap = None;
+    for s in &scenarios {
+        let ceil = median((0..runs).map(|_| ceiling(s, secs, d)).collect());
+        let ms: Vec<Measured> = (0..runs).map(|_| vtepd(s, secs, d)).collect();
+        let med = |f: fn(&Measured) -> f64| median(ms.iter().map(f).collect());
+        let (mpps, cyc) = (med(|m| m.mpps), med(|m| m.cycles));
         let rss = ms.iter().map(|m| m.rss_mib).fold(0.0, f64::max);
-        let tp_cyc = if ceil > 0.0 { hz / (ceil * 1e6) } else { 0.0 };
+        let tp_cyc = if ceil > 0.0 {
+            hz * s.workers as f64 / (ceil * 1e6)
+        } else {
+            0.0
+        };
         println!(
-            "{name:<10} {:<22} {ceil:>8.2} {tp_cyc:>12.1} {:>7} {:>9}",
-            "dpdk-testpmd io (ceil)", "1.00", "-"
+            "{:<9} {:<22} {ceil:>8.2} {tp_cyc:>11.1} {:>6} {:>8}",
+            s.name, "dpdk-testpmd io (ceil)", "1.00", "-"
         );
         let ratio = if ceil > 0.0 { mpps / ceil } else { 0.0 };
+        let mut notes = Vec::new();
+        if s.name == "encap" {
+            single_encap = Some(mpps);
+        }
+        if s.workers > 1 {
+            if let Some(one) = single_encap {
+                notes.push(format!(
+                    "{:.2}x the 1-worker encap rate; worker 2 shares CPU 0 with the main lcore",
+                    mpps / one
+                ));
+            }
+        }
+        if s.flood > 1 {
+            notes.push(format!(
+                "{:.2} M copies/s to {} remotes, {:.1} cycles/copy",
+                med(|m| m.copies_mpps),
+                s.flood,
+                med(|m| m.cycles_per_copy)
+            ));
+        }
+        if s.learn.is_some() {
+            notes.push(format!(
+                "{} MACs learned at {:.0} MACs/s while forwarding",
+                BIG_MACS,
+                med(|m| m.learn_per_sec)
+            ));
+        }
         println!(
-            "{name:<10} {:<22} {mpps:>8.2} {cyc:>12.1} {ratio:>7.2} {rss:>9.1}",
-            "vtepd"
+            "{:<9} {:<22} {mpps:>8.2} {cyc:>11.1} {ratio:>6.2} {rss:>8.1}  {}",
+            s.name,
+            "vtepd",
+            notes.join("; ")
         );
-        let fwd = median(ms.iter().map(|m| m.forwarded).collect());
+        let fwd = med(|m| m.forwarded);
         if fwd < 0.99 {
             eprintln!(
-                "vtep-perf: {name}: only {:.1}% of packets were forwarded; see {}/vtepd.log",
+                "vtep-perf: {}: only {:.1}% of packets were forwarded; see {}/vtepd.log",
+                s.name,
                 fwd * 100.0,
-                a.dir.display()
+                d.display()
             );
             failed = true;
         }
         failed |= ceil <= 0.0 || mpps <= 0.0;
     }
+    if wanted("ndr") {
+        let o = ndr::NdrOptions {
+            dir: d.join("ndr"),
+            hugepages: true,
+            macs: 64,
+            trial_secs: if a.quick { 0.5 } else { 2.0 },
+            max_trials: if a.quick { 5 } else { 10 },
+            max_mpps: 0.0,
+        };
+        match ndr::run(&o) {
+            Ok(r) => println!(
+                "{:<9} {:<22} {:>8.2} {:>11} {:>6} {:>8}  no-drop rate over memif ({} trials of {} s); latency at NDR p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} us",
+                "ndr",
+                "vtepd (memif)",
+                r.ndr_mpps(),
+                "-",
+                "-",
+                "-",
+                r.trials.len(),
+                o.trial_secs,
+                r.latency_ns("p50") as f64 / 1e3,
+                r.latency_ns("p99") as f64 / 1e3,
+                r.latency_ns("p999") as f64 / 1e3,
+                r.latency_ns("max") as f64 / 1e3,
+            ),
+            Err(e) => {
+                eprintln!("vtep-perf: ndr: {e}");
+                failed = true;
+            }
+        }
+    }
     if failed {
         eprintln!(
-            "vtep-perf: a measurement came out empty; logs in {}",
-            a.dir.display()
+            "vtep-perf: a measurement failed or came out empty; logs in {}",
+            d.display()
         );
         std::process::exit(1);
     }

@@ -1,0 +1,319 @@
+//! vtep-loadgen: an RFC 2544-style load generator for vtepd over net_memif.
+//!
+//! It is the memif client of two vtepd ports: it sends 60-byte tenant
+//! frames into the access port at a set rate, each carrying the TSC at
+//! send time and a magic word in its UDP payload, and receives the VXLAN
+//! packets vtepd sends out of the underlay port. A trial runs for a fixed
+//! time at one rate, then drains; loss = frames offered - frames back (a
+//! frame the memif ring refuses counts as lost: that is vtepd's RX queue
+//! overflowing). A binary search over rates finds the highest rate with
+//! zero loss (the no-drop rate, NDR) and reports latency percentiles there.
+//!
+//! Run by `vtep-perf --ndr`, which starts vtepd with the matching memif
+//! server ports; prints one JSON object per trial and one for the result.
+#![forbid(unsafe_code)]
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use dpdk::{Burst, Eal, Mempool, Port, PortConfig, RxQueue, TxQueue};
+use serde_json::json;
+use vtep_perf::{bench_mac, tenant_udp};
+
+#[derive(Parser)]
+#[command(about = "RFC 2544-style NDR search against vtepd over memif")]
+struct Args {
+    /// memif socket of vtepd's access port.
+    #[arg(long)]
+    access: PathBuf,
+    /// memif socket of vtepd's underlay port.
+    #[arg(long)]
+    underlay: PathBuf,
+    /// Destination MACs the frames go to (static FDB entries in vtepd).
+    #[arg(long, default_value_t = 64)]
+    macs: u32,
+    /// Trial length, seconds.
+    #[arg(long, default_value_t = 1.0)]
+    trial_secs: f64,
+    /// Stop when the search interval is below this share of the rate.
+    #[arg(long, default_value_t = 0.02)]
+    precision: f64,
+    /// At most this many trials after the first.
+    #[arg(long, default_value_t = 10)]
+    max_trials: usize,
+    /// Highest rate to try, Mpps (the first trial runs there, or as fast
+    /// as the generator can when 0).
+    #[arg(long, default_value_t = 0.0)]
+    max_mpps: f64,
+    /// EAL arguments after `--` (lcore, memory, file prefix).
+    #[arg(last = true)]
+    eal: Vec<String>,
+}
+
+const BURST: usize = 32;
+/// Payload offsets: tenant frame = 14 Ethernet + 20 IPv4 + 8 UDP.
+const TENANT_PAYLOAD: usize = 42;
+/// Outer Ethernet + IPv4 + UDP + VXLAN.
+const VXLAN_OUTER: usize = 50;
+const MAGIC: u32 = 0x7674_6c67; // "vtlg"
+/// Latency histogram: 100 ns buckets up to 10 ms.
+const BUCKET_NS: u64 = 100;
+const BUCKETS: usize = 100_000;
+
+struct Ports {
+    pool: Mempool,
+    acc_tx: TxQueue,
+    acc_rx: RxQueue,
+    ul_rx: RxQueue,
+    templates: Vec<Vec<u8>>,
+    hz: f64,
+}
+
+#[derive(Default)]
+struct Trial {
+    offered: u64,
+    received: u64,
+    secs: f64,
+    hist: Vec<u64>,
+    max_ns: u64,
+}
+
+impl Trial {
+    fn percentile(&self, p: f64) -> u64 {
+        let total: u64 = self.hist.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let want = ((total as f64) * p).ceil() as u64;
+        let mut seen = 0;
+        for (i, n) in self.hist.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return (i as u64 + 1) * BUCKET_NS;
+            }
+        }
+        self.max_ns
+    }
+}
+
+impl Ports {
+    /// Offers `rate_pps` (0: as fast as possible) for `secs`, then drains.
+    fn trial(&mut self, rate_pps: f64, secs: f64) -> Trial {
+        let mut t = Trial {
+            hist: vec![0; BUCKETS + 1],
+            ..Default::default()
+        };
+        let hz = self.hz;
+        let interval = if rate_pps > 0.0 {
+            (BURST as f64 / rate_pps * hz) as u64
+        } else {
+            0
+        };
+        let mut burst = Burst::<BURST>::new();
+        let mut rx = Burst::<BURST>::new();
+        let start = dpdk::rdtsc();
+        let end = start + (secs * hz) as u64;
+        let mut next = start;
+        let mut k = 0usize;
+        loop {
+            let now = dpdk::rdtsc();
+            if now >= end {
+                break;
+            }
+            if now >= next {
+                for _ in 0..BURST {
+                    let tpl = &self.templates[k % self.templates.len()];
+                    k += 1;
+                    let Ok(mut m) = self.pool.alloc_from(tpl) else {
+                        break;
+                    };
+                    let d = m.data_mut();
+                    d[TENANT_PAYLOAD..TENANT_PAYLOAD + 4].copy_from_slice(&MAGIC.to_be_bytes());
+                    d[TENANT_PAYLOAD + 4..TENANT_PAYLOAD + 12].copy_from_slice(&now.to_le_bytes());
+                    let _ = burst.push(m);
+                }
+                t.offered += burst.len() as u64;
+                // Refused frames are lost frames (vtepd's RX ring is full).
+                let _ = self.acc_tx.tx(&mut burst);
+                next = if interval == 0 {
+                    now
+                } else {
+                    // Keep the schedule; never more than one burst behind.
+                    (next + interval).max(now.saturating_sub(interval))
+                };
+            }
+            self.receive(&mut rx, &mut t);
+        }
+        t.secs = (dpdk::rdtsc() - start) as f64 / hz;
+        let drain = Instant::now();
+        while drain.elapsed() < Duration::from_millis(100) {
+            self.receive(&mut rx, &mut t);
+        }
+        t
+    }
+
+    fn receive(&mut self, rx: &mut Burst<BURST>, t: &mut Trial) {
+        // vtepd floods nothing back to the access side in this setup, but
+        // keep its RX queue empty so a stray frame cannot stall it.
+        if self.acc_rx.rx(rx) > 0 {
+            rx.free_all();
+        }
+        let n = self.ul_rx.rx(rx);
+        if n == 0 {
+            return;
+        }
+        let now = dpdk::rdtsc();
+        for m in rx.drain() {
+            let d = m.data();
+            let off = VXLAN_OUTER + TENANT_PAYLOAD;
+            if d.len() < off + 12 || d[off..off + 4] != MAGIC.to_be_bytes() {
+                continue; // ARP and other management frames
+            }
+            let mut ts = [0u8; 8];
+            ts.copy_from_slice(&d[off + 4..off + 12]);
+            let sent = u64::from_le_bytes(ts);
+            let ns = (now.saturating_sub(sent) as f64 * 1e9 / self.hz) as u64;
+            t.received += 1;
+            t.max_ns = t.max_ns.max(ns);
+            t.hist[((ns / BUCKET_NS) as usize).min(BUCKETS)] += 1;
+        }
+    }
+}
+
+fn report(kind: &str, rate_pps: f64, t: &Trial) -> serde_json::Value {
+    json!({
+        "kind": kind,
+        "target_mpps": rate_pps / 1e6,
+        "offered_mpps": t.offered as f64 / t.secs / 1e6,
+        "offered": t.offered,
+        "received": t.received,
+        "lost": t.offered.saturating_sub(t.received),
+        "latency_ns": {
+            "p50": t.percentile(0.50),
+            "p90": t.percentile(0.90),
+            "p99": t.percentile(0.99),
+            "p999": t.percentile(0.999),
+            "max": t.max_ns,
+        },
+    })
+}
+
+fn wait_link(p: &Port) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if p.link().map(|l| l.up).unwrap_or(false) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!(
+        "memif {} did not connect to vtepd in 10 s",
+        p.name()
+    ))
+}
+
+fn main() {
+    let a = Args::parse();
+    if let Err(e) = run(a) {
+        eprintln!("vtep-loadgen: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(a: Args) -> Result<(), String> {
+    let mut eal_args = vec!["vtep-loadgen".to_string()];
+    eal_args.extend(a.eal.iter().cloned());
+    eal_args.push(format!(
+        "--vdev=net_memif0,role=client,id=0,socket={}",
+        a.access.display()
+    ));
+    eal_args.push(format!(
+        "--vdev=net_memif1,role=client,id=0,socket={}",
+        a.underlay.display()
+    ));
+    let eal = Eal::init(&eal_args).map_err(|e| e.to_string())?;
+    let pool = Mempool::new(&eal, "loadgen", 16383, 256, 2176).map_err(|e| e.to_string())?;
+    let mut acc = Port::by_name(&eal, "net_memif0").map_err(|e| e.to_string())?;
+    let mut ul = Port::by_name(&eal, "net_memif1").map_err(|e| e.to_string())?;
+    let qc = PortConfig::default();
+    let (mut arx, mut atx) = acc.configure(&qc, &pool).map_err(|e| e.to_string())?;
+    let (mut urx, _utx) = ul.configure(&qc, &pool).map_err(|e| e.to_string())?;
+    acc.start().map_err(|e| e.to_string())?;
+    ul.start().map_err(|e| e.to_string())?;
+    wait_link(&acc)?;
+    wait_link(&ul)?;
+    let templates = (0..a.macs.max(1) * 4)
+        .map(|i| {
+            tenant_udp(
+                bench_mac(i % a.macs.max(1)),
+                [2, 0xaa, 0, 0, 0, (i % 8) as u8],
+                Ipv4Addr::new(10, 0, 0, 1),
+                Ipv4Addr::new(10, 0, 1, (i % 250) as u8),
+                10_000 + (i % 256) as u16,
+                80,
+                18,
+            )
+        })
+        .collect();
+    let mut ports = Ports {
+        pool,
+        acc_tx: atx.remove(0),
+        acc_rx: arx.remove(0),
+        ul_rx: urx.remove(0),
+        templates,
+        hz: eal.tsc_hz() as f64,
+    };
+    // Warm-up: vtepd learns the sources, caches fill.
+    ports.trial(100_000.0, 0.2);
+
+    // First trial at the top rate bounds the search.
+    let top = a.max_mpps * 1e6;
+    let first = ports.trial(top, a.trial_secs);
+    let first_rate = if top > 0.0 {
+        top
+    } else {
+        first.offered as f64 / first.secs
+    };
+    println!("{}", report("trial", first_rate, &first));
+    if first.received >= first.offered {
+        println!(
+            "{}",
+            json!({"kind": "ndr", "ndr_mpps": first_rate / 1e6, "limited_by": "generator",
+                   "at": report("trial", first_rate, &first)})
+        );
+        return Ok(());
+    }
+    let (mut lo, mut hi) = (0.0f64, first_rate);
+    let mut best: Option<(f64, Trial)> = None;
+    for _ in 0..a.max_trials {
+        if hi - lo <= hi * a.precision {
+            break;
+        }
+        let mid = if best.is_none() && lo == 0.0 {
+            // Start from what came back at the top rate: close to the NDR.
+            (first.received as f64 / first.secs * 0.95).min(hi * 0.9)
+        } else {
+            (lo + hi) / 2.0
+        };
+        let t = ports.trial(mid, a.trial_secs);
+        println!("{}", report("trial", mid, &t));
+        if t.received >= t.offered {
+            lo = mid;
+            best = Some((mid, t));
+        } else {
+            hi = mid;
+        }
+    }
+    let (rate, t) = best.ok_or("no rate without loss found")?;
+    println!(
+        "{}",
+        json!({"kind": "ndr", "ndr_mpps": rate / 1e6, "limited_by": "vtepd",
+               "at": report("trial", rate, &t)})
+    );
+    drop(ports);
+    let _ = acc.stop();
+    let _ = ul.stop();
+    Ok(())
+}

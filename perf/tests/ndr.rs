@@ -1,0 +1,50 @@
+//! The NDR search end to end, short and small: vtepd with two memif ports,
+//! vtep-loadgen as their client in another process, a first trial above
+//! what vtepd can take (so the binary search runs), then the search.
+//! `--no-huge`, `--no-pci`; figures are not asserted, only their sense.
+
+use vtep_perf::ndr::{run, NdrOptions};
+
+#[test]
+fn ndr_search_finds_a_rate_without_loss_and_measures_latency() {
+    let dir = std::env::temp_dir().join(format!("vtep-ndr-test-{}", std::process::id()));
+    let o = NdrOptions {
+        dir: dir.clone(),
+        hugepages: false,
+        macs: 16,
+        trial_secs: 0.3,
+        max_trials: 8,
+        // Far above anything memif and one worker reach: the first trial
+        // loses frames and the search has to find the rate.
+        max_mpps: 200.0,
+    };
+    let r = run(&o).unwrap_or_else(|e| panic!("{e}; logs in {}", dir.display()));
+    let first = &r.trials[0];
+    assert!(
+        first["lost"].as_u64().unwrap() > 0,
+        "the top rate must overload vtepd: {first}"
+    );
+    assert_eq!(r.result["limited_by"], "vtepd", "{}", r.result);
+    let at = &r.result["at"];
+    assert_eq!(at["lost"], 0, "{at}");
+    assert!(at["received"].as_u64().unwrap() > 0);
+    assert_eq!(at["received"], at["offered"]);
+    let ndr = r.ndr_mpps();
+    assert!(ndr > 0.0 && ndr < 200.0, "{ndr}");
+    // Every lossy trial ran above the NDR.
+    for t in &r.trials[1..] {
+        if t["lost"].as_u64().unwrap() > 0 {
+            assert!(t["target_mpps"].as_f64().unwrap() > ndr, "{t}");
+        }
+    }
+    let (p50, p99, max) = (
+        r.latency_ns("p50"),
+        r.latency_ns("p99"),
+        r.latency_ns("max"),
+    );
+    assert!(
+        p50 > 0 && p50 <= p99 && p99 <= max + 100,
+        "{p50} {p99} {max}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
