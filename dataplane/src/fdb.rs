@@ -98,18 +98,16 @@ fn hash(k: u64) -> u64 {
     (k ^ (k >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-#[derive(Default)]
-#[repr(align(32))]
-struct Slot {
-    seq: AtomicU64,
-    key: AtomicU64,
-    val: AtomicU64,
-}
+/// Words per slot: sequence, key, value, and one of padding so a slot is
+/// 32 bytes and never straddles a cache line.
+const SLOT_WORDS: usize = 4;
 
 /// The table. Readers use [`FdbTable::lookup`]; writes go through
 /// [`FdbWriter`], of which there is one.
 pub struct FdbTable {
-    slots: Box<[Slot]>,
+    /// SLOT_WORDS words per slot, on transparent huge pages (lookups are
+    /// random: on 4 KiB pages each one paid a TLB miss).
+    words: dpdk::HugeAtomics,
     mask: usize,
     shift: u32,
 }
@@ -123,42 +121,49 @@ impl FdbTable {
     fn new(capacity_entries: usize) -> FdbTable {
         let slots = (capacity_entries.max(16) * 2).next_power_of_two();
         FdbTable {
-            slots: (0..slots).map(|_| Slot::default()).collect(),
+            words: dpdk::HugeAtomics::zeroed(slots * SLOT_WORDS),
             mask: slots - 1,
             shift: 64 - slots.trailing_zeros(),
         }
     }
 
     pub fn slots(&self) -> usize {
-        self.slots.len()
+        self.mask + 1
+    }
+
+    /// The (sequence, key, value) words of slot `i`.
+    #[inline(always)]
+    fn slot(&self, i: usize) -> (&AtomicU64, &AtomicU64, &AtomicU64) {
+        let w = &self.words[i * SLOT_WORDS..i * SLOT_WORDS + 3];
+        (&w[0], &w[1], &w[2])
     }
 
     #[inline(always)]
     fn read(&self, i: usize) -> (u64, u64) {
-        let s = &self.slots[i];
+        let (seq, key, val) = self.slot(i);
         loop {
-            let s1 = s.seq.load(Ordering::Acquire);
+            let s1 = seq.load(Ordering::Acquire);
             if s1 & 1 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let k = s.key.load(Ordering::Relaxed);
-            let v = s.val.load(Ordering::Relaxed);
+            let k = key.load(Ordering::Relaxed);
+            let v = val.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
-            if s.seq.load(Ordering::Relaxed) == s1 {
+            if seq.load(Ordering::Relaxed) == s1 {
                 return (k, v);
             }
         }
     }
 
     fn write(&self, i: usize, k: u64, v: u64) {
-        let s = &self.slots[i];
-        let seq = s.seq.load(Ordering::Relaxed);
-        s.seq.store(seq + 1, Ordering::Relaxed);
+        let (seq_w, key, val) = self.slot(i);
+        let seq = seq_w.load(Ordering::Relaxed);
+        seq_w.store(seq + 1, Ordering::Relaxed);
         fence(Ordering::Release);
-        s.key.store(k, Ordering::Relaxed);
-        s.val.store(v, Ordering::Relaxed);
-        s.seq.store(seq + 2, Ordering::Release);
+        key.store(k, Ordering::Relaxed);
+        val.store(v, Ordering::Relaxed);
+        seq_w.store(seq + 2, Ordering::Release);
     }
 
     #[inline(always)]
@@ -170,14 +175,14 @@ impl FdbTable {
     /// their cache and TLB misses instead of paying them one by one.
     #[inline(always)]
     pub fn prefetch(&self, k: u64) {
-        dpdk::prefetch(&self.slots[self.home(k)]);
+        dpdk::prefetch(&self.words[self.home(k) * SLOT_WORDS]);
     }
 
     /// Finds `k`; returns the slot index and entry.
     #[inline(always)]
     pub fn lookup(&self, k: u64) -> Option<(usize, Entry)> {
         let mut i = self.home(k);
-        for _ in 0..self.slots.len() {
+        for _ in 0..self.slots() {
             let (sk, sv) = self.read(i);
             if sk == k {
                 return decode(sv).map(|e| (i, e));
@@ -292,7 +297,7 @@ impl FdbWriter {
         let t = self.shared.load_full();
         let mut i = t.home(k);
         let mut reuse = None;
-        for _ in 0..t.slots.len() {
+        for _ in 0..t.slots() {
             let (sk, sv) = t.read(i);
             if sk == k {
                 if sv == 0 {
@@ -337,7 +342,7 @@ impl FdbWriter {
         t.write(i, k, 0);
         self.live -= 1;
         self.tombstones += 1;
-        if self.tombstones > t.slots.len() / 4 {
+        if self.tombstones > t.slots() / 4 {
             self.rebuild();
         }
         true
@@ -348,7 +353,7 @@ impl FdbWriter {
         let old = self.shared.load_full();
         let new = FdbTable::new(self.capacity);
         let mut live = 0;
-        for i in 0..old.slots.len() {
+        for i in 0..old.slots() {
             let (k, v) = old.read(i);
             if k != 0 && v != 0 {
                 let mut j = new.home(k);
@@ -368,7 +373,7 @@ impl FdbWriter {
     /// All live entries with their slots.
     pub fn entries(&self) -> Vec<(usize, u64, Entry)> {
         let t = self.shared.load();
-        (0..t.slots.len())
+        (0..t.slots())
             .filter_map(|i| {
                 let (k, v) = t.read(i);
                 decode(v).filter(|_| k != 0).map(|e| (i, k, e))

@@ -11,6 +11,7 @@
 
 mod eal;
 mod error;
+mod huge;
 mod lcore;
 mod mbuf;
 mod mempool;
@@ -19,6 +20,7 @@ pub mod telemetry;
 
 pub use eal::{Eal, Lcore};
 pub use error::{Error, Result};
+pub use huge::HugeAtomics;
 pub use lcore::{
     current_lcore, launch, pin_current_thread, register_current_thread, Launched, LcoreRegistration,
 };
