@@ -23,6 +23,8 @@ pub struct NdrOptions {
     pub max_trials: usize,
     /// Top rate, Mpps; 0 = as fast as the generator can.
     pub max_mpps: f64,
+    /// MAC moves to time after the search (0: none).
+    pub moves: u32,
 }
 
 /// The search's trials and its result, as vtep-loadgen printed them.
@@ -30,6 +32,8 @@ pub struct NdrOptions {
 pub struct NdrReport {
     pub trials: Vec<Value>,
     pub result: Value,
+    /// The move test's line, when moves were asked for.
+    pub moves: Option<Value>,
 }
 
 impl NdrReport {
@@ -43,6 +47,8 @@ impl NdrReport {
 }
 
 const REMOTE: &str = "192.0.2.10";
+/// Where the move test moves MACs to.
+const REMOTE_B: &str = "192.0.2.11";
 
 fn eal_memory(hugepages: bool, prefix: &str) -> String {
     if hugepages {
@@ -69,13 +75,17 @@ mac = "02:00:00:00:01:01"
 address = "192.0.2.1/24"
 [[neighbor]]
 ip = "{REMOTE}"
-mac = "02:00:00:00:02:00"
+mac = "02:00:00:00:02:0a"
+[[neighbor]]
+ip = "{REMOTE_B}"
+mac = "02:00:00:00:02:0b"
 [[access]]
 port = "net_memif1"
 vni = 100
 [[vni]]
 id = 100
-flood = ["{REMOTE}"]
+learning = true
+flood = ["{REMOTE}", "{REMOTE_B}"]
 [control]
 socket = "{d}/vtep.sock"
 "#,
@@ -130,6 +140,7 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
         .args(["--trial-secs", &o.trial_secs.to_string()])
         .args(["--max-trials", &o.max_trials.to_string()])
         .args(["--max-mpps", &o.max_mpps.to_string()])
+        .args(["--moves", &o.moves.to_string()])
         .args(["--", "-l", "0", "--no-pci"])
         .args(
             eal_memory(o.hugepages, &lg_prefix)
@@ -169,8 +180,13 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
         .find(|v| v["kind"] == "ndr")
         .cloned()
         .ok_or("vtep-loadgen printed no result")?;
+    let moves = lines.iter().find(|v| v["kind"] == "move").cloned();
     let trials = lines.into_iter().filter(|v| v["kind"] == "trial").collect();
-    Ok(NdrReport { trials, result })
+    Ok(NdrReport {
+        trials,
+        result,
+        moves,
+    })
 }
 
 fn loadgen_path() -> PathBuf {

@@ -17,6 +17,7 @@ fn ndr_search_finds_a_rate_without_loss_and_measures_latency() {
         // Far above anything memif and one worker reach: the first trial
         // loses frames and the search has to find the rate.
         max_mpps: 200.0,
+        moves: 3,
     };
     let r = run(&o).unwrap_or_else(|e| panic!("{e}; logs in {}", dir.display()));
     let first = &r.trials[0];
@@ -46,5 +47,12 @@ fn ndr_search_finds_a_rate_without_loss_and_measures_latency() {
         p50 > 0 && p50 <= p99 && p99 <= max + 100,
         "{p50} {p99} {max}"
     );
+    // Moves: each MAC learned behind one remote, then announced from the
+    // other; frames follow within a management-thread round trip.
+    let m = r.moves.as_ref().expect("move test ran");
+    assert_eq!(m["moves"], 3);
+    let us = |k: &str| m["latency_us"][k].as_f64().unwrap();
+    assert!(us("min") <= us("p50") && us("p50") <= us("max"), "{m}");
+    assert!(us("max") < 1e6, "a move took over a second: {m}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dpdk::{Burst, Eal, Mempool, Port, PortConfig, RxQueue, TxQueue};
 use serde_json::json;
-use vtep_perf::{bench_mac, tenant_udp};
+use vtep_perf::{bench_mac, tenant_udp, vxlan_from};
 
 #[derive(Parser)]
 #[command(about = "RFC 2544-style NDR search against vtepd over memif")]
@@ -47,6 +47,11 @@ struct Args {
     /// as the generator can when 0).
     #[arg(long, default_value_t = 0.0)]
     max_mpps: f64,
+    /// After the search, move this many MACs from remote 192.0.2.10 to
+    /// 192.0.2.11 (one move each, below vtepd's move damping) and report
+    /// how long frames kept going to the old VTEP.
+    #[arg(long, default_value_t = 0)]
+    moves: u32,
     /// EAL arguments after `--` (lcore, memory, file prefix).
     #[arg(last = true)]
     eal: Vec<String>,
@@ -67,6 +72,7 @@ struct Ports {
     acc_tx: TxQueue,
     acc_rx: RxQueue,
     ul_rx: RxQueue,
+    ul_tx: TxQueue,
     templates: Vec<Vec<u8>>,
     hz: f64,
 }
@@ -182,6 +188,143 @@ impl Ports {
     }
 }
 
+/// The two remote VTEPs of the move test, as vtepd's NDR config has them.
+const REMOTE_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+const REMOTE_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+/// Offset of the outer IPv4 destination in a VXLAN packet.
+const OUTER_DST: usize = 14 + 16;
+
+impl Ports {
+    fn send_one(q: &mut TxQueue, pool: &Mempool, frame: &[u8], stamp: Option<u64>) {
+        let Ok(mut m) = pool.alloc_from(frame) else {
+            return;
+        };
+        if let Some(ts) = stamp {
+            let d = m.data_mut();
+            d[TENANT_PAYLOAD..TENANT_PAYLOAD + 4].copy_from_slice(&MAGIC.to_be_bytes());
+            d[TENANT_PAYLOAD + 4..TENANT_PAYLOAD + 12].copy_from_slice(&ts.to_le_bytes());
+        }
+        let mut b = Burst::<1>::new();
+        let _ = b.push(m);
+        let _ = q.tx(&mut b);
+    }
+
+    /// VXLAN from `remote` carrying a frame from `mac`: vtepd learns (or
+    /// moves) `mac` behind `remote`.
+    fn announce(&mut self, mac: [u8; 6], remote: Ipv4Addr) {
+        let r = remote.octets()[3];
+        let inner = tenant_udp(
+            [2, 0xaa, 0, 0, 0, 0],
+            mac,
+            Ipv4Addr::new(10, 0, 1, 1),
+            Ipv4Addr::new(10, 0, 0, 1),
+            80,
+            10_000,
+            18,
+        );
+        let f = vxlan_from(
+            [2, 0, 0, 0, 2, r],
+            remote,
+            [2, 0, 0, 0, 1, 1],
+            Ipv4Addr::new(192, 0, 2, 1),
+            100,
+            &inner,
+        );
+        Self::send_one(&mut self.ul_tx, &self.pool, &f, None);
+    }
+
+    /// Sends numbered probes to `mac` every ~10 us until one comes back
+    /// addressed to `to` and not to `other` (a probe that reached both was
+    /// flooded: the MAC was unknown at that moment); returns its send TSC.
+    fn probe_until(
+        &mut self,
+        mac: [u8; 6],
+        to: Ipv4Addr,
+        other: Ipv4Addr,
+        limit: Duration,
+    ) -> Option<u64> {
+        let probe = tenant_udp(
+            mac,
+            [2, 0xaa, 0, 0, 0, 1],
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 1, 1),
+            10_000,
+            80,
+            18,
+        );
+        let step = (self.hz * 10e-6) as u64;
+        let settle = (self.hz * 1e-3) as u64;
+        let end = Instant::now() + limit;
+        let mut rx = Burst::<BURST>::new();
+        let (mut next, mut seq) = (0u64, 0u32);
+        let mut at_to: Vec<(u32, u64)> = Vec::new();
+        let mut at_other = std::collections::HashSet::new();
+        let mut decide_at = None;
+        while Instant::now() < end {
+            let now = dpdk::rdtsc();
+            if now >= next {
+                let mut f = probe.clone();
+                f[TENANT_PAYLOAD + 12..TENANT_PAYLOAD + 16].copy_from_slice(&seq.to_le_bytes());
+                Self::send_one(&mut self.acc_tx, &self.pool, &f, Some(now));
+                seq += 1;
+                next = now + step;
+            }
+            if self.acc_rx.rx(&mut rx) > 0 {
+                rx.free_all();
+            }
+            self.ul_rx.rx(&mut rx);
+            for m in rx.drain() {
+                let d = m.data();
+                let off = VXLAN_OUTER + TENANT_PAYLOAD;
+                if d.len() < off + 16 || d[off..off + 4] != MAGIC.to_be_bytes() {
+                    continue;
+                }
+                let mut ts = [0u8; 8];
+                ts.copy_from_slice(&d[off + 4..off + 12]);
+                let mut sq = [0u8; 4];
+                sq.copy_from_slice(&d[off + 12..off + 16]);
+                let (ts, sq) = (u64::from_le_bytes(ts), u32::from_le_bytes(sq));
+                let dst = &d[OUTER_DST..OUTER_DST + 4];
+                if dst == to.octets() {
+                    at_to.push((sq, ts));
+                    decide_at.get_or_insert(now + settle);
+                } else if dst == other.octets() {
+                    at_other.insert(sq);
+                }
+            }
+            // Give a flooded probe's other copy time to show up.
+            if decide_at.is_some_and(|t| dpdk::rdtsc() >= t) {
+                if let Some(&(_, ts)) = at_to.iter().find(|(sq, _)| !at_other.contains(sq)) {
+                    return Some(ts);
+                }
+                at_to.clear();
+                decide_at = None;
+            }
+        }
+        None
+    }
+
+    /// Per move: learn a fresh MAC behind A, probe until frames reach A,
+    /// announce it from B, probe until frames reach B. Returns microseconds
+    /// from the announcement to the send time of the first frame to B.
+    fn move_latency(&mut self, moves: u32) -> Result<Vec<f64>, String> {
+        let mut out = Vec::new();
+        for i in 0..moves {
+            let mac = bench_mac(0x80_0000 + i);
+            self.announce(mac, REMOTE_A);
+            self.probe_until(mac, REMOTE_A, REMOTE_B, Duration::from_secs(2))
+                .ok_or_else(|| format!("MAC {i} was never learned behind remote A"))?;
+            let t0 = dpdk::rdtsc();
+            self.announce(mac, REMOTE_B);
+            let first = self
+                .probe_until(mac, REMOTE_B, REMOTE_A, Duration::from_secs(2))
+                .ok_or_else(|| format!("MAC {i} never moved to remote B"))?;
+            out.push(first.saturating_sub(t0) as f64 * 1e6 / self.hz);
+        }
+        Ok(out)
+    }
+}
+
 fn report(kind: &str, rate_pps: f64, t: &Trial) -> serde_json::Value {
     json!({
         "kind": kind,
@@ -198,6 +341,20 @@ fn report(kind: &str, rate_pps: f64, t: &Trial) -> serde_json::Value {
             "max": t.max_ns,
         },
     })
+}
+
+fn moves(ports: &mut Ports, n: u32) -> Result<(), String> {
+    if n == 0 {
+        return Ok(());
+    }
+    let mut us = ports.move_latency(n)?;
+    us.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{}",
+        json!({"kind": "move", "moves": n, "latency_us": {
+            "min": us[0], "p50": us[us.len() / 2], "max": us[us.len() - 1]}})
+    );
+    Ok(())
 }
 
 fn wait_link(p: &Port) -> Result<(), String> {
@@ -239,7 +396,7 @@ fn run(a: Args) -> Result<(), String> {
     let mut ul = Port::by_name(&eal, "net_memif1").map_err(|e| e.to_string())?;
     let qc = PortConfig::default();
     let (mut arx, mut atx) = acc.configure(&qc, &pool).map_err(|e| e.to_string())?;
-    let (mut urx, _utx) = ul.configure(&qc, &pool).map_err(|e| e.to_string())?;
+    let (mut urx, mut utx) = ul.configure(&qc, &pool).map_err(|e| e.to_string())?;
     acc.start().map_err(|e| e.to_string())?;
     ul.start().map_err(|e| e.to_string())?;
     wait_link(&acc)?;
@@ -262,6 +419,7 @@ fn run(a: Args) -> Result<(), String> {
         acc_tx: atx.remove(0),
         acc_rx: arx.remove(0),
         ul_rx: urx.remove(0),
+        ul_tx: utx.remove(0),
         templates,
         hz: eal.tsc_hz() as f64,
     };
@@ -283,7 +441,7 @@ fn run(a: Args) -> Result<(), String> {
             json!({"kind": "ndr", "ndr_mpps": first_rate / 1e6, "limited_by": "generator",
                    "at": report("trial", first_rate, &first)})
         );
-        return Ok(());
+        return moves(&mut ports, a.moves);
     }
     let (mut lo, mut hi) = (0.0f64, first_rate);
     let mut best: Option<(f64, Trial)> = None;
@@ -312,6 +470,7 @@ fn run(a: Args) -> Result<(), String> {
         json!({"kind": "ndr", "ndr_mpps": rate / 1e6, "limited_by": "vtepd",
                "at": report("trial", rate, &t)})
     );
+    moves(&mut ports, a.moves)?;
     drop(ports);
     let _ = acc.stop();
     let _ = ul.stop();

@@ -542,23 +542,34 @@ fn main() {
             trial_secs: if a.quick { 0.5 } else { 2.0 },
             max_trials: if a.quick { 5 } else { 10 },
             max_mpps: 0.0,
+            moves: 10,
         };
         match ndr::run(&o) {
-            Ok(r) => println!(
-                "{:<9} {:<22} {:>8.2} {:>11} {:>6} {:>8}  no-drop rate over memif ({} trials of {} s); latency at NDR p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} us",
-                "ndr",
-                "vtepd (memif)",
-                r.ndr_mpps(),
-                "-",
-                "-",
-                "-",
-                r.trials.len(),
-                o.trial_secs,
-                r.latency_ns("p50") as f64 / 1e3,
-                r.latency_ns("p99") as f64 / 1e3,
-                r.latency_ns("p999") as f64 / 1e3,
-                r.latency_ns("max") as f64 / 1e3,
-            ),
+            Ok(r) => {
+                println!(
+                    "{:<9} {:<22} {:>8.2} {:>11} {:>6} {:>8}  no-drop rate over memif ({} trials of {} s); latency at NDR p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} us",
+                    "ndr",
+                    "vtepd (memif)",
+                    r.ndr_mpps(),
+                    "-",
+                    "-",
+                    "-",
+                    r.trials.len(),
+                    o.trial_secs,
+                    r.latency_ns("p50") as f64 / 1e3,
+                    r.latency_ns("p99") as f64 / 1e3,
+                    r.latency_ns("p999") as f64 / 1e3,
+                    r.latency_ns("max") as f64 / 1e3,
+                );
+                if let Some(m) = &r.moves {
+                    let us = |k: &str| m["latency_us"][k].as_f64().unwrap_or(0.0);
+                    println!(
+                        "{:<9} {:<22} {:>8} {:>11} {:>6} {:>8}  MAC move to first frame at the new VTEP, {} moves: min {:.0} / p50 {:.0} / max {:.0} us",
+                        "move", "vtepd (memif)", "-", "-", "-", "-",
+                        o.moves, us("min"), us("p50"), us("max")
+                    );
+                }
+            }
             Err(e) => {
                 eprintln!("vtep-perf: ndr: {e}");
                 failed = true;
