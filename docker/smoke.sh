@@ -43,8 +43,8 @@ work=$(mktemp -d /tmp/vtep-smoke.XXXXXX)
 ctr=""
 pid=""
 cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    [ -n "$ctr" ] && podman rm -f "$ctr" >/dev/null 2>&1
+    if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+    if [ -n "$ctr" ]; then podman rm -f "$ctr" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
