@@ -120,11 +120,24 @@ pub fn encapsulate<B: PacketBuf>(
     vni: u32,
     mtu: u16,
 ) -> Result<(), DropReason> {
+    let sport = source_port(flow_hash(b.data()));
+    encapsulate_with_port(b, t, vni, mtu, sport)
+}
+
+/// [`encapsulate`] with the UDP source port already known (the copies of a
+/// flooded frame share the original's flow hash).
+#[inline(always)]
+pub fn encapsulate_with_port<B: PacketBuf>(
+    b: &mut B,
+    t: &Template,
+    vni: u32,
+    mtu: u16,
+    sport: u16,
+) -> Result<(), DropReason> {
     let inner = b.len();
     if outer_ip_len(inner) > mtu as usize {
         return Err(DropReason::MtuExceeded);
     }
-    let sport = source_port(flow_hash(b.data()));
     let h = b.prepend(OUTER_LEN).ok_or(DropReason::NoHeadroom)?;
     write_outer(h, t, vni, inner, sport);
     Ok(())

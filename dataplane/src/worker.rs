@@ -15,7 +15,7 @@ use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
 use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
 use crate::drops::DropReason;
-use crate::encap::{classify_access, encapsulate, push_vlan};
+use crate::encap::{classify_access, encapsulate_with_port, flow_hash, push_vlan, source_port};
 use crate::fdb::{key, FdbTable, HitMap, SharedFdb, Target, VniIdx};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
@@ -25,6 +25,8 @@ use crate::wire::{self, arp, eth, Arp, ETH_LEN, OUTER_LEN};
 pub const RX_BURST: usize = 256;
 /// Size of an output buffer; a full one is sent at once.
 const TX_BURST: usize = 64;
+/// Flood copies allocated per bulk call.
+const COPY_BURST: usize = 32;
 
 /// What a worker tells the management thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -497,7 +499,7 @@ fn access_packet(
             match e.target {
                 Target::Local(p) if p == port => cx.tally.drop(DropReason::AccessSamePort),
                 Target::Local(p) => to_access(cx, m, vni, p, false, outs, qs),
-                Target::Remote(r) => to_remote(cx, m, vni, r, false, out_ul, q_ul),
+                Target::Remote(r) => to_remote(cx, m, vni, r, None, out_ul, q_ul),
             }
             return;
         }
@@ -528,10 +530,29 @@ fn access_packet(
         cx.tally.forwarded += 1;
         return;
     }
-    for &r in remotes.iter() {
-        match cx.pool.alloc_from(m.data()) {
-            Ok(c) => to_remote(cx, c, vni, r, true, out_ul, q_ul),
-            Err(_) => bump(&cx.stats.flood_copy_drops, 1),
+    // Small frame: deep copies, allocated a burst at a time, all with the
+    // original's flow hash.
+    let sport = source_port(flow_hash(m.data()));
+    for chunk in remotes.chunks(COPY_BURST) {
+        let mut copies: Burst<COPY_BURST> = Burst::new();
+        if cx.pool.alloc_bulk(&mut copies, chunk.len()).is_err() {
+            // Pool nearly empty: what single allocations still get.
+            for &r in chunk {
+                match cx.pool.alloc_from(m.data()) {
+                    Ok(c) => to_remote(cx, c, vni, r, Some(sport), out_ul, q_ul),
+                    Err(_) => bump(&cx.stats.flood_copy_drops, 1),
+                }
+            }
+            continue;
+        }
+        for (&r, mut c) in chunk.iter().zip(copies.drain()) {
+            match c.append(m.len()) {
+                Some(room) => {
+                    room.copy_from_slice(m.data());
+                    to_remote(cx, c, vni, r, Some(sport), out_ul, q_ul);
+                }
+                None => bump(&cx.stats.flood_copy_drops, 1),
+            }
         }
     }
     if locals > 0 {
@@ -590,15 +611,18 @@ fn to_remote_shared(
 }
 
 #[inline(always)]
+/// Encapsulates `m` to remote `r`. `copy_port` is set for flood copies:
+/// the UDP source port of the original's flow.
 fn to_remote(
     cx: &mut Ctx<'_>,
     mut m: Mbuf,
     vni: VniIdx,
     r: u32,
-    is_copy: bool,
+    copy_port: Option<u16>,
     out: &mut Out,
     q: &mut TxQueue,
 ) {
+    let is_copy = copy_port.is_some();
     let st = cx.st;
     let fail = |cx: &mut Ctx<'_>, reason| {
         if is_copy {
@@ -614,7 +638,8 @@ fn to_remote(
         return fail(cx, DropReason::VniUnknown);
     };
     let inner = m.len();
-    if let Err(reason) = encapsulate(&mut m, t, vs.vni.get(), st.mtu) {
+    let sport = copy_port.unwrap_or_else(|| source_port(flow_hash(m.data())));
+    if let Err(reason) = encapsulate_with_port(&mut m, t, vs.vni.get(), st.mtu, sport) {
         return fail(cx, reason);
     }
     if let Some(c) = cx.stats.vnis.get(vni as usize) {

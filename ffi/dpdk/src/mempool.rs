@@ -138,7 +138,8 @@ impl Mempool {
     /// Allocates an mbuf holding a copy of `bytes`.
     pub fn alloc_from(&self, bytes: &[u8]) -> Result<Mbuf> {
         let mut m = self.alloc()?;
-        let room = m.append(bytes.len()).ok_or(Error::Mempool {
+        // ok_or_else: building the error allocates; only on failure.
+        let room = m.append(bytes.len()).ok_or_else(|| Error::Mempool {
             name: self.name().into(),
             msg: format!("{} bytes do not fit one mbuf", bytes.len()),
         })?;
