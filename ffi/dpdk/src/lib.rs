@@ -28,11 +28,20 @@ pub use mbuf::{Burst, Mbuf};
 pub use mempool::Mempool;
 pub use port::{Link, Port, PortConfig, PortStats, RxQueue, TxQueue};
 
-/// The CPU's time-stamp counter (`rte_rdtsc`).
-#[inline]
+/// The CPU's time-stamp counter (`rte_rdtsc`). On x86_64 the instruction
+/// is inlined (the worker reads it twice a burst); elsewhere DPDK's.
+#[inline(always)]
 pub fn rdtsc() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: RDTSC reads a counter; no memory is touched.
+    unsafe {
+        core::arch::x86_64::_rdtsc()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     // SAFETY: reads the TSC; no memory is touched.
-    unsafe { dpdk_sys::vtep_rdtsc() }
+    unsafe {
+        dpdk_sys::vtep_rdtsc()
+    }
 }
 
 /// TSC frequency in Hz (valid once EAL is initialised).
