@@ -27,8 +27,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
     say "installing podman and debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        podman debootstrap uidmap >/dev/null 2>&1 || true
+    install() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            podman debootstrap uidmap >/dev/null 2>&1
+    }
+    install || { apt-get update -qq >/dev/null 2>&1; install; } || true
 fi
 if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
     say "skipped: podman or debootstrap is not installed and apt-get could not install it"
