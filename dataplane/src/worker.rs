@@ -194,6 +194,7 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
     };
     for i in 0..rx.len() {
         let Some(m) = rx.get(i) else { break };
+        m.prefetch_headroom(OUTER_LEN);
         let d = m.data();
         if d.len() < ETH_LEN + 4 {
             continue;

@@ -162,6 +162,17 @@ impl Mbuf {
         }
     }
 
+    /// Prefetches the cache line `n` bytes in front of the data, where a
+    /// prepend of `n` bytes will write; no-op if the headroom is smaller.
+    #[inline(always)]
+    pub fn prefetch_headroom(&self, n: usize) {
+        let off = self.data_off() as usize;
+        if n <= off {
+            // SAFETY: buf_addr + off - n lies inside the buffer.
+            crate::prefetch(unsafe { &*self.buf_addr().add(off - n) });
+        }
+    }
+
     /// The first segment's data, writable.
     ///
     /// # Panics
