@@ -373,7 +373,16 @@ fn wait_link(p: &Port) -> Result<(), String> {
 
 fn main() {
     let a = Args::parse();
-    if let Err(e) = run(a) {
+    let prefix = a
+        .eal
+        .iter()
+        .find_map(|x| x.strip_prefix("--file-prefix="))
+        .unwrap_or("rte")
+        .to_string();
+    let r = run(a);
+    // DPDK leaves its runtime directory and hugepage files behind.
+    vtep_perf::remove_dpdk_files(&prefix);
+    if let Err(e) = r {
         eprintln!("vtep-loadgen: {e}");
         std::process::exit(1);
     }
