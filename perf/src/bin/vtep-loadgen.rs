@@ -373,15 +373,17 @@ fn wait_link(p: &Port) -> Result<(), String> {
 
 fn main() {
     let a = Args::parse();
+    // Only a prefix of its own: the default one may be another program's.
     let prefix = a
         .eal
         .iter()
         .find_map(|x| x.strip_prefix("--file-prefix="))
-        .unwrap_or("rte")
-        .to_string();
+        .map(str::to_string);
     let r = run(a);
     // DPDK leaves its runtime directory and hugepage files behind.
-    vtep_perf::remove_dpdk_files(&prefix);
+    if let Some(p) = prefix {
+        vtep_perf::remove_dpdk_files(&p);
+    }
     if let Err(e) = r {
         eprintln!("vtep-loadgen: {e}");
         std::process::exit(1);
