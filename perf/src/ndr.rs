@@ -50,12 +50,17 @@ const REMOTE: &str = "192.0.2.10";
 /// Where the move test moves MACs to.
 const REMOTE_B: &str = "192.0.2.11";
 
-fn eal_memory(hugepages: bool, prefix: &str) -> String {
-    if hugepages {
-        format!("\"-m\", \"256\", \"--file-prefix={prefix}\"")
+/// EAL memory and file-prefix arguments.
+fn eal_memory(hugepages: bool, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = if hugepages {
+        vec!["-m".into(), "256".into()]
     } else {
-        format!("\"--no-huge\", \"-m\", \"256\", \"--no-shconf\", \"--file-prefix={prefix}\"")
-    }
+        ["--no-huge", "-m", "256", "--no-shconf"]
+            .map(String::from)
+            .to_vec()
+    };
+    v.push(format!("--file-prefix={prefix}"));
+    v
 }
 
 /// vtepd's config: memif servers for both ports, `macs` static entries
@@ -90,6 +95,10 @@ flood = ["{REMOTE}", "{REMOTE_B}"]
 socket = "{d}/vtep.sock"
 "#,
         mem = eal_memory(o.hugepages, prefix)
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for i in 0..o.macs {
         let m = bench_mac(i);
@@ -142,11 +151,7 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
         .args(["--max-mpps", &o.max_mpps.to_string()])
         .args(["--moves", &o.moves.to_string()])
         .args(["--", "-l", "0", "--no-pci"])
-        .args(
-            eal_memory(o.hugepages, &lg_prefix)
-                .split(", ")
-                .map(|s| s.trim_matches('"').to_string()),
-        )
+        .args(eal_memory(o.hugepages, &lg_prefix))
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("vtep-loadgen: {e}"))?;

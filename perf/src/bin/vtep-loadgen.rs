@@ -195,14 +195,16 @@ const REMOTE_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const OUTER_DST: usize = 14 + 16;
 
 impl Ports {
-    fn send_one(q: &mut TxQueue, pool: &Mempool, frame: &[u8], stamp: Option<u64>) {
+    /// Sends one frame; `stamp` (TSC, sequence) marks it as a probe.
+    fn send_one(q: &mut TxQueue, pool: &Mempool, frame: &[u8], stamp: Option<(u64, u32)>) {
         let Ok(mut m) = pool.alloc_from(frame) else {
             return;
         };
-        if let Some(ts) = stamp {
+        if let Some((ts, seq)) = stamp {
             let d = m.data_mut();
             d[TENANT_PAYLOAD..TENANT_PAYLOAD + 4].copy_from_slice(&MAGIC.to_be_bytes());
             d[TENANT_PAYLOAD + 4..TENANT_PAYLOAD + 12].copy_from_slice(&ts.to_le_bytes());
+            d[TENANT_PAYLOAD + 12..TENANT_PAYLOAD + 16].copy_from_slice(&seq.to_le_bytes());
         }
         let mut b = Burst::<1>::new();
         let _ = b.push(m);
@@ -263,9 +265,7 @@ impl Ports {
         while Instant::now() < end {
             let now = dpdk::rdtsc();
             if now >= next {
-                let mut f = probe.clone();
-                f[TENANT_PAYLOAD + 12..TENANT_PAYLOAD + 16].copy_from_slice(&seq.to_le_bytes());
-                Self::send_one(&mut self.acc_tx, &self.pool, &f, Some(now));
+                Self::send_one(&mut self.acc_tx, &self.pool, &probe, Some((now, seq)));
                 seq += 1;
                 next = now + step;
             }
