@@ -65,10 +65,6 @@ impl VecBuf {
             start: Self::HEADROOM,
         }
     }
-
-    pub fn headroom(&self) -> usize {
-        self.start
-    }
 }
 
 impl PacketBuf for VecBuf {

@@ -1,89 +1,135 @@
-//! The control socket: one JSON request per line, one JSON reply per line.
-//! A thread accepts connections and passes each request to the management
-//! thread (the only one that touches state) over a bounded channel.
+//! The control socket: one JSON request per line, one JSON reply per line
+//! (the types are in `vtep-api`). A thread accepts connections and passes
+//! each request to the management thread (the only one that touches state)
+//! over a bounded channel; the metrics endpoint and DPDK telemetry use the
+//! same channel.
 
 use std::io::{BufRead, BufReader, Read as _, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::{bounded, Receiver, Sender};
-use serde_json::{json, Value};
+use vtep_api::{Reply, Request, Response};
 
-/// A request and where its reply goes.
-pub type Request = (Value, Sender<Value>);
+/// A request and where its answer goes.
+pub type Ask = (Request, Sender<Result<Response, String>>);
 
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
+/// Clients served at once; more are told to come back later.
+const MAX_CLIENTS: usize = 32;
+/// A client that sends nothing for this long is disconnected.
+const CLIENT_IDLE: Duration = Duration::from_secs(10);
 
-/// The channel every front end (control socket, metrics, telemetry) uses
-/// to ask the management thread.
-pub fn channel() -> (Sender<Request>, Receiver<Request>) {
-    bounded::<Request>(64)
+/// The channel every front end uses to ask the management thread.
+pub fn channel() -> (Sender<Ask>, Receiver<Ask>) {
+    bounded::<Ask>(64)
 }
 
 /// Asks the management thread and waits for its answer.
-pub fn ask(tx: &Sender<Request>, req: Value) -> Value {
+pub fn ask(tx: &Sender<Ask>, req: Request) -> Result<Response, String> {
     let (rtx, rrx) = bounded(1);
     if tx.send_timeout((req, rtx), Duration::from_secs(5)).is_err() {
-        return json!({"ok": false, "error": "daemon busy: request not accepted"});
+        return Err("daemon busy: request not accepted".into());
     }
     rrx.recv_timeout(Duration::from_secs(10))
-        .unwrap_or_else(|_| json!({"ok": false, "error": "daemon did not answer in time"}))
+        .unwrap_or_else(|_| Err("daemon did not answer in time".into()))
 }
 
-/// Binds the socket (replacing a stale one), owner-only unless a group is
-/// given, and starts the accept thread; it removes the socket when `running`
-/// turns false (join it before exiting).
-pub fn start(
+/// Why the control socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("{0} is in use by a running vtepd")]
+    InUse(String),
+    #[error("{0} exists and is not a socket: refusing to replace it (fix [control] socket)")]
+    NotASocket(String),
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
+    #[error("group {0:?} does not exist (fix [control] group)")]
+    NoGroup(String),
+}
+
+/// Binds the socket, owner-only unless a group is given. Only a stale
+/// socket that nobody answers is replaced; any other file at the path is an
+/// error and is left alone.
+pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, BindError> {
+    let p = || path.display().to_string();
+    let io = |err| BindError::Io { path: p(), err };
+    let gid = match group {
+        Some(g) => Some(
+            nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| BindError::NoGroup(g.into()))?
+                .gid,
+        ),
+        None => None,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_socket() => return Err(BindError::NotASocket(p())),
+        Ok(_) => match UnixStream::connect(path) {
+            Ok(_) => return Err(BindError::InUse(p())),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                std::fs::remove_file(path).map_err(io)?;
+            }
+            Err(e) => return Err(io(e)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(io)?;
+    let mode = if gid.is_some() { 0o660 } else { 0o600 };
+    let set = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(io)
+        .and_then(|_| nix::unistd::chown(path, None, gid).map_err(|e| io(std::io::Error::from(e))));
+    if let Err(e) = set {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+/// Starts the accept thread on a bound socket; it removes the socket when
+/// `running` turns false (join it before exiting).
+pub fn serve(
+    listener: UnixListener,
     path: &Path,
-    group: Option<&str>,
-    tx: Sender<Request>,
+    tx: Sender<Ask>,
     running: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                format!("{} is in use by a running vtepd", path.display()),
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
-    let listener = UnixListener::bind(path)?;
-    let mode = if group.is_some() { 0o660 } else { 0o600 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    if let Some(g) = group {
-        let st = std::process::Command::new("chgrp")
-            .arg(g)
-            .arg(path)
-            .status()?;
-        if !st.success() {
-            return Err(std::io::Error::other(format!(
-                "chgrp {g} {} failed",
-                path.display()
-            )));
-        }
-    }
     listener.set_nonblocking(true)?;
     let path: PathBuf = path.into();
+    let clients = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("vtep-control".into())
         .spawn(move || {
             while running.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((s, _)) => {
-                        let tx = tx.clone();
+                    Ok((mut s, _)) => {
+                        if clients.load(Ordering::Relaxed) >= MAX_CLIENTS {
+                            let busy = Reply::error("too many control clients; try again");
+                            let _ = writeln!(s, "{}", busy.to_line());
+                            continue;
+                        }
+                        clients.fetch_add(1, Ordering::Relaxed);
+                        let (tx, n) = (tx.clone(), clients.clone());
                         // One thread per client: a slow client blocks only itself.
-                        let _ = std::thread::Builder::new()
+                        let spawned = std::thread::Builder::new()
                             .name("vtep-client".into())
-                            .spawn(move || serve(s, tx));
+                            .spawn(move || {
+                                client(s, &tx);
+                                n.fetch_sub(1, Ordering::Relaxed);
+                            });
+                        if spawned.is_err() {
+                            clients.fetch_sub(1, Ordering::Relaxed);
+                        }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(20));
@@ -98,11 +144,10 @@ pub fn start(
         })
 }
 
-fn serve(s: UnixStream, tx: Sender<Request>) {
+fn client(s: UnixStream, tx: &Sender<Ask>) {
     let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(w) = s.try_clone() else { return };
-    let mut w = w;
+    let _ = s.set_read_timeout(Some(CLIENT_IDLE));
+    let Ok(mut w) = s.try_clone() else { return };
     let mut r = BufReader::new(s).take(MAX_REQUEST as u64);
     let mut line = String::new();
     loop {
@@ -111,12 +156,19 @@ fn serve(s: UnixStream, tx: Sender<Request>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let reply = match serde_json::from_str::<Value>(line.trim()) {
-            Ok(req) if req.is_object() => ask(&tx, req),
-            Ok(_) => json!({"ok": false, "error": "request must be a JSON object"}),
-            Err(e) => json!({"ok": false, "error": format!("malformed request: {e}")}),
+        if !line.ends_with('\n') && r.limit() == 0 {
+            let _ = writeln!(
+                w,
+                "{}",
+                Reply::error(format!("request longer than {MAX_REQUEST} bytes")).to_line()
+            );
+            return;
+        }
+        let reply = match Request::parse(&line) {
+            Ok(req) => Reply::from_result(ask(tx, req)),
+            Err(e) => Reply::error(e),
         };
-        if writeln!(w, "{reply}").is_err() {
+        if writeln!(w, "{}", reply.to_line()).is_err() {
             return;
         }
         if r.limit() == 0 {
@@ -125,63 +177,109 @@ fn serve(s: UnixStream, tx: Sender<Request>) {
     }
 }
 
-/// Client side: sends one request, returns the reply.
-pub fn call(path: &Path, req: &Value) -> Result<Value, String> {
-    let mut s = UnixStream::connect(path).map_err(|e| {
-        format!(
-            "cannot connect to {} ({e}): is vtepd running?",
-            path.display()
-        )
-    })?;
-    s.set_read_timeout(Some(Duration::from_secs(15))).ok();
-    writeln!(s, "{req}").map_err(|e| format!("send failed: {e}"))?;
-    let mut line = String::new();
-    BufReader::new(s)
-        .read_line(&mut line)
-        .map_err(|e| format!("no reply: {e}"))?;
-    serde_json::from_str(&line).map_err(|e| format!("bad reply: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+    use vtep_api::client::{call, CallError};
+    use vtep_api::Flushed;
+
+    fn answer_one(rx: Receiver<Ask>) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            let (req, reply) = rx.recv().unwrap();
+            assert_eq!(
+                req,
+                Request::FdbFlush {
+                    vni: Some(5),
+                    remote: None
+                }
+            );
+            reply
+                .send(Ok(Response::Flushed(Flushed { flushed: 5 })))
+                .unwrap();
+        })
+    }
 
     #[test]
-    fn socket_modes_and_groups() {
-        let dir = std::env::temp_dir().join(format!("vtep-ctl-{}", std::process::id()));
+    fn socket_modes_groups_and_takeover() {
+        let dir = tempfile::tempdir().unwrap();
         let running = Arc::new(AtomicBool::new(true));
         let (tx, rx) = channel();
-        let owner = dir.join("a.sock");
-        start(&owner, None, tx.clone(), running.clone()).unwrap();
+        let owner = dir.path().join("a.sock");
+        let l = bind(&owner, None).unwrap();
+        serve(l, &owner, tx.clone(), running.clone()).unwrap();
         assert_eq!(std::fs::metadata(&owner).unwrap().mode() & 0o777, 0o600);
-        let grp = dir.join("b.sock");
-        start(&grp, Some("root"), tx.clone(), running.clone()).unwrap();
+        let grp = dir.path().join("b.sock");
+        drop(bind(&grp, Some("root")).unwrap());
         let m = std::fs::metadata(&grp).unwrap();
         assert_eq!((m.mode() & 0o777, m.gid()), (0o660, 0));
-        assert!(start(
-            &dir.join("c.sock"),
-            Some("no-such-group-vtep"),
-            tx.clone(),
-            running.clone()
-        )
-        .is_err());
+        assert!(matches!(
+            bind(&dir.path().join("c.sock"), Some("no-such-group-vtep")),
+            Err(BindError::NoGroup(_))
+        ));
         assert!(
-            start(&owner, None, tx, running.clone()).is_err(),
-            "a live socket is not taken over"
+            !dir.path().join("c.sock").exists(),
+            "nothing made for a bad group"
         );
-        // A request reaches the receiving side and its answer comes back.
-        let server = std::thread::spawn(move || {
-            let (req, reply): Request = rx.recv().unwrap();
-            reply.send(json!({"ok": true, "data": req["cmd"]})).unwrap();
-        });
-        assert_eq!(
-            call(&owner, &json!({"cmd": "ping"})).unwrap()["data"],
-            "ping"
+        assert!(
+            matches!(bind(&owner, None), Err(BindError::InUse(_))),
+            "a live socket is kept"
         );
+        // b.sock was bound and closed: stale, so it is replaced.
+        drop(bind(&grp, None).unwrap());
+        // A request reaches the management side and its answer comes back.
+        let server = answer_one(rx);
+        let n: Flushed = call(
+            &owner,
+            &Request::FdbFlush {
+                vni: Some(5),
+                remote: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(n.flushed, 5);
         server.join().unwrap();
         running.store(false, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(100));
-        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_regular_file_at_the_socket_path_is_never_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vtep.toml");
+        std::fs::write(&f, "precious").unwrap();
+        let e = bind(&f, None).unwrap_err();
+        assert!(matches!(e, BindError::NotASocket(_)), "{e}");
+        assert!(e.to_string().contains("is not a socket"));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "precious");
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        assert!(matches!(
+            bind(&dir.path().join("d"), None),
+            Err(BindError::NotASocket(_))
+        ));
+    }
+
+    #[test]
+    fn bad_and_oversized_requests_get_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = Arc::new(AtomicBool::new(true));
+        let (tx, _rx) = channel();
+        let p = dir.path().join("s.sock");
+        serve(bind(&p, None).unwrap(), &p, tx, running.clone()).unwrap();
+        let mut s = UnixStream::connect(&p).unwrap();
+        writeln!(s, "{{\"cmd\":\"nope\"}}").unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let reply: Reply = serde_json::from_str(&line).unwrap();
+        assert!(!reply.ok && reply.error.unwrap().contains("unknown variant"));
+        s.write_all(&vec![b'x'; MAX_REQUEST + 10]).unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert!(line.contains("request longer than"), "{line}");
+        assert!(matches!(
+            call::<Flushed>(&dir.path().join("none.sock"), &Request::Status),
+            Err(CallError::Unreachable(_))
+        ));
+        running.store(false, Ordering::Relaxed);
     }
 }

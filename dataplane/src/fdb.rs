@@ -30,7 +30,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use vtep_config::MacAddr;
 
-/// Dense index of a configured VNI (see `state::Vnis`).
+/// Dense index of a configured VNI (see `mgmt::reconcile::VniIndex`).
 pub type VniIdx = u16;
 
 /// Where a MAC lives.
@@ -234,12 +234,6 @@ impl HitMap {
     pub fn words(&self) -> usize {
         self.words.len()
     }
-
-    pub fn clear(&self) {
-        for w in self.words.iter() {
-            w.store(0, Ordering::Relaxed);
-        }
-    }
 }
 
 /// The published table, read by workers.
@@ -276,10 +270,6 @@ impl FdbWriter {
 
     pub fn is_empty(&self) -> bool {
         self.live == 0
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     /// How many times the table was rebuilt (tombstone compaction); slot

@@ -346,12 +346,6 @@ impl FdbManager {
         v.sort_by_key(|r| (r.vni, r.mac));
         v
     }
-
-    pub fn get(&self, vni: VniIdx, mac: [u8; 6]) -> Option<(Target, bool)> {
-        self.meta
-            .get(&key(vni, mac))
-            .map(|m| (m.target, m.is_static))
-    }
 }
 
 #[cfg(test)]

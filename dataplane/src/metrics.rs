@@ -1,238 +1,566 @@
-//! Prometheus text exposition of the daemon's counters at `/metrics`.
-//! Names and labels follow Prometheus conventions: `vtep_` prefix, `_total`
-//! on counters (added by the encoder), labels `port`, `vni`, `remote`,
-//! `reason`, `worker`. Encoding is done by the prometheus-client crate; the
-//! HTTP side is a few lines over std (one GET path, no keep-alive), which a
-//! web framework would not make simpler.
+//! Prometheus `/metrics`: the exposition of a [`Stats`] snapshot and the
+//! HTTP server that serves it.
+//!
+//! The format is Prometheus text 0.0.4, written here: the family name in
+//! `# HELP`/`# TYPE` is the sample name (counters end in `_total`), which is
+//! what `promtool check metrics` and Prometheus' text parser expect. (The
+//! prometheus-client crate writes OpenMetrics names, `_total` on samples
+//! only, which that parser rejects; the format is a few lines.)
+//!
+//! The server is hyper on a current-thread tokio runtime of its own thread:
+//! connections are served concurrently, each bounded in header size and
+//! time, and their number is capped, so an idle or slow client cannot
+//! delay a scrape or grow the daemon.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::Sender;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-use serde_json::{json, Value};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Method, Request as HttpRequest, Response as HttpResponse, StatusCode};
+use vtep_api::{Request, Response, Stats};
 
-use crate::control::{ask, Request};
+use crate::control::{ask, Ask};
 
-type Labels = Vec<(String, String)>;
+/// Content type of the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 64;
+/// Request head (line and headers) size limit.
+const MAX_HEAD: usize = 16 * 1024;
+/// The request head must arrive within this time.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// A whole connection (request and answer) ends after this time.
+const CONN_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn counter_family(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Counter> {
-    let f = Family::<Labels, Counter>::default();
-    reg.register(name, help, f.clone());
-    f
+/// One metric family being written.
+struct Family<'a> {
+    out: &'a mut String,
+    name: String,
 }
 
-fn gauge_family(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
-    let f = Family::<Labels, Gauge>::default();
-    reg.register(name, help, f.clone());
-    f
+impl<'a> Family<'a> {
+    fn new(out: &'a mut String, name: &str, kind: &str, help: &str) -> Family<'a> {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        Family {
+            out,
+            name: name.to_string(),
+        }
+    }
+
+    fn sample(&mut self, labels: &[(&str, &str)], v: impl std::fmt::Display) -> &mut Self {
+        self.out.push_str(&self.name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", escape(val));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {v}");
+        self
+    }
 }
 
-fn u(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
+/// Label value escaping of the text format.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
-fn l(pairs: &[(&str, String)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
+/// Renders a stats snapshot as Prometheus text.
+pub fn render(st: &Stats) -> String {
+    let mut o = String::with_capacity(16 * 1024);
+    let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+        Family::new(o, name, "counter", help).sample(&[], v);
+    };
+    let gauge = |o: &mut String, name: &str, help: &str, v: u64| {
+        Family::new(o, name, "gauge", help).sample(&[], v);
+    };
 
-/// Renders a `stats` reply (the `data` object) as Prometheus text.
-pub fn render(st: &Value) -> String {
-    let mut reg = Registry::default();
-    let port_ctr = [
-        ("rx_packets", "Packets received by the port"),
-        ("tx_packets", "Packets sent by the port"),
-        ("rx_bytes", "Bytes received by the port"),
-        ("tx_bytes", "Bytes sent by the port"),
+    let mut f = Family::new(
+        &mut o,
+        "vtep_port_up",
+        "gauge",
+        "1 when the port's link is up",
+    );
+    for p in &st.ports {
+        f.sample(&[("port", &p.name)], u8::from(p.link_up));
+    }
+    type PortField = fn(&vtep_api::PortStats) -> u64;
+    let port_counters: [(&str, &str, PortField); 8] = [
+        ("rx_packets", "Packets received by the port", |p| {
+            p.rx_packets
+        }),
+        ("tx_packets", "Packets sent by the port", |p| p.tx_packets),
+        ("rx_bytes", "Bytes received by the port", |p| p.rx_bytes),
+        ("tx_bytes", "Bytes sent by the port", |p| p.tx_bytes),
         (
             "rx_missed",
             "Packets the port dropped for lack of RX descriptors",
+            |p| p.rx_missed,
         ),
-        ("rx_nombuf", "Packets the port dropped for lack of mbufs"),
-        ("tx_errors", "Packets the port failed to send"),
+        (
+            "rx_nombuf",
+            "Packets the port dropped for lack of mbufs",
+            |p| p.rx_nombuf,
+        ),
+        ("rx_errors", "Erroneous packets the port received", |p| {
+            p.rx_errors
+        }),
+        ("tx_errors", "Packets the port failed to send", |p| {
+            p.tx_errors
+        }),
     ];
-    for (k, help) in port_ctr {
-        let f = counter_family(&mut reg, &format!("vtep_port_{k}"), help);
-        for p in st["ports"].as_array().into_iter().flatten() {
-            f.get_or_create(&l(&[("port", p["name"].as_str().unwrap_or("").into())]))
-                .inc_by(u(&p[k]));
+    for (k, help, get) in port_counters {
+        let mut f = Family::new(&mut o, &format!("vtep_port_{k}_total"), "counter", help);
+        for p in &st.ports {
+            f.sample(&[("port", &p.name)], get(p));
         }
     }
-    for (k, help) in [
-        ("encap_packets", "Frames encapsulated into the VNI"),
-        ("encap_bytes", "Bytes of frames encapsulated into the VNI"),
-        ("decap_packets", "Frames decapsulated from the VNI"),
-        ("decap_bytes", "Bytes of frames decapsulated from the VNI"),
+    type VniField = fn(&vtep_api::VniStats) -> u64;
+    let vni_counters: [(&str, &str, VniField); 6] = [
+        ("encap_packets", "Frames encapsulated into the VNI", |v| {
+            v.encap_packets
+        }),
+        (
+            "encap_bytes",
+            "Bytes of frames encapsulated into the VNI",
+            |v| v.encap_bytes,
+        ),
+        ("decap_packets", "Frames decapsulated from the VNI", |v| {
+            v.decap_packets
+        }),
+        (
+            "decap_bytes",
+            "Bytes of frames decapsulated from the VNI",
+            |v| v.decap_bytes,
+        ),
         (
             "flood_packets",
             "Broadcast, multicast and unknown-unicast frames flooded",
+            |v| v.flood_packets,
         ),
-        ("flood_bytes", "Bytes of flooded frames"),
-    ] {
-        let f = counter_family(&mut reg, &format!("vtep_vni_{k}"), help);
-        for v in st["vnis"].as_array().into_iter().flatten() {
-            f.get_or_create(&l(&[("vni", v["id"].to_string())]))
-                .inc_by(u(&v[k]));
+        ("flood_bytes", "Bytes of flooded frames", |v| v.flood_bytes),
+    ];
+    for (k, help, get) in vni_counters {
+        let mut f = Family::new(&mut o, &format!("vtep_vni_{k}_total"), "counter", help);
+        for v in &st.vnis {
+            f.sample(&[("vni", &v.id.to_string())], get(v));
         }
     }
-    let macs = gauge_family(
-        &mut reg,
+    let mut f = Family::new(
+        &mut o,
         "vtep_vni_learned_macs",
+        "gauge",
         "Learned MAC addresses in the VNI",
     );
-    for v in st["vnis"].as_array().into_iter().flatten() {
-        macs.get_or_create(&l(&[("vni", v["id"].to_string())]))
-            .set(u(&v["learned_macs"]) as i64);
+    for v in &st.vnis {
+        f.sample(&[("vni", &v.id.to_string())], v.learned_macs);
     }
-    for (k, help) in [
-        ("tx_packets", "Packets sent to the remote VTEP"),
-        ("tx_bytes", "Bytes sent to the remote VTEP"),
-        ("rx_packets", "Packets received from the remote VTEP"),
-        ("rx_bytes", "Bytes received from the remote VTEP"),
-    ] {
-        let f = counter_family(&mut reg, &format!("vtep_remote_{k}"), help);
-        for r in st["remotes"].as_array().into_iter().flatten() {
-            f.get_or_create(&l(&[("remote", r["ip"].as_str().unwrap_or("").into())]))
-                .inc_by(u(&r[k]));
+    type RemoteField = fn(&vtep_api::RemoteStats) -> u64;
+    let remote_counters: [(&str, &str, RemoteField); 4] = [
+        ("tx_packets", "Packets sent to the remote VTEP", |r| {
+            r.tx_packets
+        }),
+        ("tx_bytes", "Bytes sent to the remote VTEP", |r| r.tx_bytes),
+        ("rx_packets", "Packets received from the remote VTEP", |r| {
+            r.rx_packets
+        }),
+        ("rx_bytes", "Bytes received from the remote VTEP", |r| {
+            r.rx_bytes
+        }),
+    ];
+    for (k, help, get) in remote_counters {
+        let mut f = Family::new(&mut o, &format!("vtep_remote_{k}_total"), "counter", help);
+        for r in &st.remotes {
+            f.sample(&[("remote", &r.ip)], get(r));
         }
     }
-    let drops = counter_family(&mut reg, "vtep_drops", "Packets dropped, by reason");
-    for (k, v) in st["drops"].as_object().into_iter().flatten() {
-        drops
-            .get_or_create(&l(&[("reason", k.clone())]))
-            .inc_by(u(v));
+    let mut f = Family::new(
+        &mut o,
+        "vtep_drops_total",
+        "counter",
+        "Packets dropped, by reason",
+    );
+    for (reason, n) in &st.drops {
+        f.sample(&[("reason", reason)], n);
     }
-    let a = &st["accounting"];
-    for (k, help) in [
-        ("rx_packets", "Packets received by the workers"),
-        ("forwarded", "Packets forwarded"),
-        ("dropped", "Packets dropped (sum of vtep_drops_total)"),
-        ("punted", "Packets handed to the management thread"),
-        ("flood_copies", "Copies made by head-end replication"),
-    ] {
-        let c = Counter::<u64>::default();
-        c.inc_by(u(&a[k]));
-        reg.register(format!("vtep_{k}"), help, c);
-    }
-    let fdb = &st["fdb"];
-    let entries = Gauge::<i64>::default();
-    entries.set(u(&fdb["entries"]) as i64);
-    reg.register(
+    let a = &st.accounting;
+    counter(
+        &mut o,
+        "vtep_rx_packets_total",
+        "Packets received by the workers",
+        a.rx_packets,
+    );
+    counter(
+        &mut o,
+        "vtep_forwarded_total",
+        "Packets forwarded",
+        a.forwarded,
+    );
+    counter(
+        &mut o,
+        "vtep_dropped_total",
+        "Packets dropped (sum of vtep_drops_total)",
+        a.dropped,
+    );
+    counter(
+        &mut o,
+        "vtep_punted_total",
+        "Packets handed to the management thread",
+        a.punted,
+    );
+    counter(
+        &mut o,
+        "vtep_flood_copies_total",
+        "Copies made by head-end replication",
+        a.flood_copies,
+    );
+    counter(
+        &mut o,
+        "vtep_flood_copy_drops_total",
+        "Flood copies that could not be made or sent",
+        st.flood_copy_drops,
+    );
+    counter(
+        &mut o,
+        "vtep_learn_events_dropped_total",
+        "Learn and ARP-snoop events refused by a full queue",
+        st.learn_events_dropped,
+    );
+    counter(
+        &mut o,
+        "vtep_vxlan_reserved_bits_seen_total",
+        "VXLAN packets received with reserved bits set",
+        st.vxlan_reserved_bits_seen,
+    );
+    let fdb = &st.fdb;
+    gauge(
+        &mut o,
         "vtep_fdb_entries",
         "FDB entries, static and learned",
-        entries,
+        fdb.entries,
     );
-    for (k, help) in [
-        ("learned", "MACs learned"),
-        ("moved", "MAC moves (VM migration)"),
-        ("aged", "Learned MACs aged out"),
-        ("damped", "MAC moves suppressed by flap damping"),
+    for (k, help, v) in [
+        ("learned", "MACs learned", fdb.learned),
+        ("moved", "MAC moves (VM migration)", fdb.moved),
+        ("aged", "Learned MACs aged out", fdb.aged),
+        ("damped", "MAC moves suppressed by flap damping", fdb.damped),
         (
             "mac_limit_drops",
             "MACs not learned because the VNI reached mac_limit",
+            fdb.mac_limit_drops,
+        ),
+        (
+            "table_full",
+            "MACs not learned because the FDB table was full",
+            fdb.table_full,
         ),
     ] {
-        let c = Counter::<u64>::default();
-        c.inc_by(u(&fdb[k]));
-        reg.register(format!("vtep_fdb_{k}"), help, c);
+        counter(&mut o, &format!("vtep_fdb_{k}_total"), help, v);
     }
-    let busy = counter_family(
-        &mut reg,
-        "vtep_worker_busy_cycles",
-        "TSC cycles workers spent on bursts with packets",
-    );
-    let pkts = counter_family(
-        &mut reg,
-        "vtep_worker_rx_packets",
-        "Packets received by the worker",
-    );
-    let bursts = counter_family(
-        &mut reg,
-        "vtep_worker_bursts",
-        "Bursts with packets handled by the worker",
-    );
-    for w in st["workers"].as_array().into_iter().flatten() {
-        let lab = l(&[("worker", w["index"].to_string())]);
-        busy.get_or_create(&lab).inc_by(u(&w["busy_cycles"]));
-        pkts.get_or_create(&lab).inc_by(u(&w["rx_packets"]));
-        bursts.get_or_create(&lab).inc_by(u(&w["bursts"]));
+    let m = &st.management;
+    for (k, help, v) in [
+        ("reloads", "Config reloads applied", m.reloads),
+        (
+            "reload_failures",
+            "Config reloads refused (running config kept)",
+            m.reloads_rejected,
+        ),
+        (
+            "arp_requests_sent",
+            "ARP requests the VTEP sent on the underlay",
+            m.arp_requests_sent,
+        ),
+        (
+            "arp_replies_sent",
+            "ARP replies the VTEP sent for its address",
+            m.arp_replies_sent,
+        ),
+        (
+            "echo_replies_sent",
+            "ICMP echo replies the VTEP sent",
+            m.echo_replies_sent,
+        ),
+        (
+            "neighbor_updates",
+            "Underlay neighbour MAC changes",
+            m.neighbor_updates,
+        ),
+        (
+            "mgmt_tx_failed",
+            "Management frames that could not be sent",
+            m.mgmt_tx_failed,
+        ),
+    ] {
+        counter(&mut o, &format!("vtep_{k}_total"), help, v);
     }
-    let mut out = String::new();
-    let _ = encode(&mut out, &reg);
-    out
+    gauge(
+        &mut o,
+        "vtep_mempool_mbufs",
+        "Mbufs in the packet pool",
+        st.mempool.size,
+    );
+    gauge(
+        &mut o,
+        "vtep_mempool_in_use",
+        "Mbufs of the packet pool in use",
+        st.mempool.in_use(),
+    );
+    type WorkerField = fn(&vtep_api::WorkerStats) -> u64;
+    let worker_counters: [(&str, &str, WorkerField); 3] = [
+        (
+            "busy_cycles",
+            "TSC cycles the worker spent on bursts with packets",
+            |w| w.busy_cycles,
+        ),
+        ("rx_packets", "Packets received by the worker", |w| {
+            w.rx_packets
+        }),
+        ("bursts", "Bursts with packets handled by the worker", |w| {
+            w.bursts
+        }),
+    ];
+    for (k, help, get) in worker_counters {
+        let mut f = Family::new(&mut o, &format!("vtep_worker_{k}_total"), "counter", help);
+        for w in &st.workers {
+            f.sample(&[("worker", &w.index.to_string())], get(w));
+        }
+    }
+    o
 }
 
-/// Serves `/metrics` on `addr` until `running` turns false.
-pub fn start(
-    addr: SocketAddr,
-    tx: Sender<Request>,
-    running: Arc<AtomicBool>,
-) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr)?;
-    listener.set_nonblocking(true)?;
+/// Serves `/metrics` on `addr` until `running` turns false. Binding happens
+/// before this returns, so an address in use is reported at once.
+pub fn start(addr: SocketAddr, tx: Sender<Ask>, running: Arc<AtomicBool>) -> std::io::Result<()> {
+    let std_listener = std::net::TcpListener::bind(addr)?;
+    std_listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::Builder::new()
         .name("vtep-metrics".into())
-        .spawn(move || {
-            while running.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, _)) => serve(s, &tx),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(20))
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
-                }
-            }
-        })?;
+        .spawn(move || rt.block_on(accept_loop(std_listener, tx, running)))?;
     Ok(())
 }
 
-fn serve(s: TcpStream, tx: &Sender<Request>) {
-    let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(mut w) = s.try_clone() else { return };
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    if r.read_line(&mut line).is_err() {
+async fn accept_loop(l: std::net::TcpListener, tx: Sender<Ask>, running: Arc<AtomicBool>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(l) else {
+        tracing::error!("metrics listener could not join the runtime");
         return;
-    }
-    // Drain the headers.
-    let mut h = String::new();
-    while r.read_line(&mut h).map(|n| n > 2).unwrap_or(false) {
-        h.clear();
-    }
-    let path = line.split_whitespace().nth(1).unwrap_or("");
-    let (status, ctype, body) =
-        if line.starts_with("GET ") && (path == "/metrics" || path.starts_with("/metrics?")) {
-            let reply = ask(tx, json!({"cmd": "stats"}));
-            if reply["ok"] == true {
-                (
-                    "200 OK",
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    render(&reply["data"]),
-                )
-            } else {
-                (
-                    "503 Service Unavailable",
-                    "text/plain",
-                    format!("{}\n", reply["error"]),
-                )
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while running.load(Ordering::Relaxed) {
+        tokio::select! {
+            _ = tick.tick() => {}
+            permit = slots.clone().acquire_owned() => {
+                let Ok(permit) = permit else { return };
+                tokio::select! {
+                    _ = tick.tick() => drop(permit),
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            connection(stream, tx).await;
+                            drop(permit);
+                        });
+                    }
+                }
             }
-        } else {
-            ("404 Not Found", "text/plain", "try /metrics\n".to_string())
-        };
-    let _ = write!(
-        w,
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+        }
+    }
+}
+
+async fn connection(stream: tokio::net::TcpStream, tx: Sender<Ask>) {
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let service = hyper::service::service_fn(move |req| answer(req, tx.clone()));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .keep_alive(false)
+        .serve_connection(io, service);
+    let _ = tokio::time::timeout(CONN_TIMEOUT, conn).await;
+}
+
+async fn answer(
+    req: HttpRequest<hyper::body::Incoming>,
+    tx: Sender<Ask>,
+) -> Result<HttpResponse<Full<Bytes>>, Infallible> {
+    let reply = |status: StatusCode, ctype: &str, body: String| {
+        let mut r = HttpResponse::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = status;
+        if let Ok(v) = ctype.parse() {
+            r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+        }
+        Ok(r)
+    };
+    if req.uri().path() != "/metrics" {
+        return reply(StatusCode::NOT_FOUND, "text/plain", "try /metrics\n".into());
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".into(),
+        );
+    }
+    // The management thread answers over a blocking channel.
+    let got = tokio::task::spawn_blocking(move || ask(&tx, Request::Stats)).await;
+    match got {
+        Ok(Ok(Response::Stats(st))) => reply(StatusCode::OK, CONTENT_TYPE, render(&st)),
+        Ok(Ok(_)) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "unexpected answer\n".into(),
+        ),
+        Ok(Err(e)) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            format!("{e}\n"),
+        ),
+        Err(e) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            format!("{e}\n"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Instant;
+    use vtep_api::{PortStats, VniStats};
+
+    fn sample() -> Stats {
+        let mut s = Stats::default();
+        s.ports.push(PortStats {
+            name: "net_\"odd\"\\0".into(),
+            link_up: true,
+            rx_packets: 5,
+            ..PortStats::default()
+        });
+        s.vnis.push(VniStats {
+            id: 100,
+            encap_packets: 7,
+            ..VniStats::default()
+        });
+        s.drops.insert("mtu_exceeded".into(), 3);
+        s.accounting.forwarded = 9;
+        s
+    }
+
+    #[test]
+    fn families_are_named_as_their_samples() {
+        let text = render(&sample());
+        assert!(text.contains("# TYPE vtep_port_rx_packets_total counter\n"));
+        assert!(
+            text.contains("vtep_port_rx_packets_total{port=\"net_\\\"odd\\\"\\\\0\"} 5\n"),
+            "{text}"
+        );
+        assert!(text.contains("vtep_port_up{port="));
+        assert!(text.contains("vtep_vni_encap_packets_total{vni=\"100\"} 7\n"));
+        assert!(text.contains("vtep_drops_total{reason=\"mtu_exceeded\"} 3\n"));
+        assert!(text.contains("# TYPE vtep_forwarded_total counter\nvtep_forwarded_total 9\n"));
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap();
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "sample {name} has no family of its own name"
+            );
+        }
+    }
+
+    /// Answers every stats request with `sample()` until the channel closes.
+    fn fake_mgmt() -> Sender<Ask> {
+        let (tx, rx) = crate::control::channel();
+        std::thread::spawn(move || {
+            while let Ok((_, reply)) = rx.recv() {
+                let _ = reply.send(Ok(Response::Stats(Box::new(sample()))));
+            }
+        });
+        tx
+    }
+
+    fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    fn server() -> (SocketAddr, Arc<AtomicBool>) {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = probe.local_addr().unwrap();
+        drop(probe);
+        let running = Arc::new(AtomicBool::new(true));
+        start(addr, fake_mgmt(), running.clone()).unwrap();
+        (addr, running)
+    }
+
+    #[test]
+    fn idle_clients_do_not_delay_a_scrape() {
+        let (addr, running) = server();
+        // Ten clients that connect and say nothing, one that never ends
+        // its request line.
+        let mut idle: Vec<TcpStream> = (0..10).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let mut partial = TcpStream::connect(addr).unwrap();
+        partial.write_all(b"GET /metrics HTTP/1.1\r\nX: ").unwrap();
+        idle.push(partial);
+        let t = Instant::now();
+        let out = get(addr, "/metrics");
+        assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+        assert!(out.contains(CONTENT_TYPE));
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "scrape took {:?}",
+            t.elapsed()
+        );
+        assert!(get(addr, "/nope").starts_with("HTTP/1.1 404"));
+        running.store(false, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn endless_header_is_cut_off() {
+        let (addr, running) = server();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nX: ").unwrap();
+        // Far more than the head limit, without a newline: the server must
+        // answer or close instead of buffering it.
+        let chunk = vec![b'a'; 64 * 1024];
+        let mut sent = 0;
+        while sent < 8 * 1024 * 1024 {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(
+            sent < 8 * 1024 * 1024
+                || out.starts_with("HTTP/1.1 431")
+                || out.starts_with("HTTP/1.1 400"),
+            "server took {sent} bytes of header and answered {out:?}"
+        );
+        running.store(false, Ordering::Relaxed);
+    }
 }

@@ -60,3 +60,28 @@ pub fn sample_state() -> State {
         arp: HashMap::new(),
     }
 }
+
+/// A valid config (VTEP 192.0.2.1/24, gateway 192.0.2.254, VNI 100
+/// untagged and VNI 200 on VID 10 of net_ring1, flood to 192.0.2.2) with
+/// `extra` TOML appended.
+pub fn config_text(extra: &str) -> String {
+    format!(
+        r#"[eal]
+args = ["-l", "0-1", "--no-pci", "--no-huge", "--vdev=net_ring0", "--vdev=net_ring1"]
+[underlay]
+port = "net_ring0"
+address = "192.0.2.1/24"
+gateway = "192.0.2.254"
+mac = "02:00:00:00:01:01"
+[[access]]
+port = "net_ring1"
+vni = 100
+vlans = {{ 10 = 200 }}
+[[vni]]
+id = 100
+flood = ["192.0.2.2"]
+[[vni]]
+id = 200
+{extra}"#
+    )
+}

@@ -1,4 +1,5 @@
-//! A poll-mode worker: one per configured lcore, pinned and registered. It
+//! A poll-mode worker: one per configured lcore, running on an EAL worker
+//! lcore (pinned by EAL; not a registered thread, see vtepd). It
 //! owns RX queue `w` of every port and TX queue `w` of every port, and per
 //! burst: receives, classifies and looks up every packet, collects output
 //! per port and sends it in bursts. No locks, allocations or system calls in
@@ -53,7 +54,6 @@ pub enum LearnAt {
 
 /// Everything a worker thread owns or shares.
 pub struct Worker {
-    pub index: usize,
     pub burst: usize,
     pub underlay_rx: RxQueue,
     pub underlay_tx: TxQueue,

@@ -108,13 +108,14 @@ fn echo_request() -> Vec<u8> {
 }
 
 fn ctl(sock: &Path, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_vtepctl"))
-        .arg("--socket")
-        .arg(sock)
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
+    let out =
+        Command::new(std::path::Path::new(env!("CARGO_BIN_EXE_vtepd")).with_file_name("vtepctl"))
+            .arg("--socket")
+            .arg(sock)
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
     assert!(
         out.status.success(),
         "vtepctl {args:?}: {}",

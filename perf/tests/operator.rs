@@ -275,7 +275,10 @@ fn operator_surface() {
         "vtep_fdb_entries ",
         "vtep_fdb_moved_total ",
         "vtep_worker_busy_cycles_total{worker=\"0\"}",
-        "# TYPE vtep_forwarded counter",
+        "# TYPE vtep_forwarded_total counter",
+        "vtep_port_up{port=\"net_af_packet0\"} 1",
+        "vtep_mempool_in_use ",
+        "vtep_reload_failures_total ",
     ] {
         assert!(m.contains(needle), "missing {needle} in:\n{m}");
     }

@@ -1,6 +1,7 @@
 //! vtepd: the VXLAN tunnel end point daemon.
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +13,9 @@ use crossbeam::queue::ArrayQueue;
 use dpdk::{Eal, Mempool, Port, PortConfig};
 use tracing::{error, info, warn};
 use vtep_config::Config;
+use vtep_dataplane::control::{ask, Ask};
 use vtep_dataplane::fdb::HitMap;
-use vtep_dataplane::fdbmgr::FdbManager;
+use vtep_dataplane::mgmt::tables::Tables;
 use vtep_dataplane::mgmt::{Mgmt, WorkerLink};
 use vtep_dataplane::stats::WorkerStats;
 use vtep_dataplane::worker::Worker;
@@ -64,10 +66,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         };
     }
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => match tracing_subscriber::EnvFilter::try_new(&v) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("vtepd: RUST_LOG={v:?} is not a valid log filter: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => tracing_subscriber::EnvFilter::new("info"),
+    };
     let sub = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if args.log_format == "json" {
         sub.json().init();
@@ -118,45 +129,48 @@ fn remove_dpdk_leftovers(prefix: &str) {
 
 /// `/vtep/stats` and `/vtep/fdb` in DPDK's telemetry socket, answered by
 /// the management thread like any control request.
-fn register_telemetry(tx: &crossbeam::channel::Sender<vtep_dataplane::control::Request>) {
+fn register_telemetry(tx: &crossbeam::channel::Sender<Ask>) {
     use dpdk::telemetry::{register, TelValue};
-    use serde_json::{json, Value};
-    use vtep_dataplane::control::ask;
+    use vtep_api::{Location, Request, Response};
     let t = tx.clone();
     let stats = move || {
-        let r = ask(&t, json!({"cmd": "stats"}));
-        let d = &r["data"];
-        let mut out = Vec::new();
-        for (k, v) in d["accounting"].as_object().into_iter().flatten() {
-            out.push((k.clone(), TelValue::U64(v.as_u64().unwrap_or(0))));
-        }
-        for (k, v) in d["fdb"].as_object().into_iter().flatten() {
-            out.push((format!("fdb_{k}"), TelValue::U64(v.as_u64().unwrap_or(0))));
-        }
-        for (k, v) in d["drops"].as_object().into_iter().flatten() {
-            if v.as_u64() != Some(0) {
-                out.push((format!("drop_{k}"), TelValue::U64(v.as_u64().unwrap_or(0))));
-            }
+        let Ok(Response::Stats(d)) = ask(&t, Request::Stats) else {
+            return Vec::new();
+        };
+        let a = &d.accounting;
+        let mut out: Vec<(String, TelValue)> = [
+            ("rx_packets", a.rx_packets),
+            ("forwarded", a.forwarded),
+            ("dropped", a.dropped),
+            ("punted", a.punted),
+            ("flood_copies", a.flood_copies),
+            ("flood_copy_drops", d.flood_copy_drops),
+            ("learn_events_dropped", d.learn_events_dropped),
+            ("fdb_entries", d.fdb.entries),
+            ("fdb_learned", d.fdb.learned),
+            ("fdb_moved", d.fdb.moved),
+            ("fdb_aged", d.fdb.aged),
+            ("mempool_in_use", d.mempool.in_use()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), TelValue::U64(v)))
+        .collect();
+        for (k, v) in d.drops.iter().filter(|(_, v)| **v != 0) {
+            out.push((format!("drop_{k}"), TelValue::U64(*v)));
         }
         out
     };
     let t = tx.clone();
     let fdb = move || {
-        let r = ask(&t, json!({"cmd": "fdb_show"}));
-        r["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e: &Value| {
-                let key = format!(
-                    "{}_{}",
-                    e["vni"],
-                    e["mac"].as_str().unwrap_or("").replace(':', "")
-                );
-                let at = match (e["remote"].as_str(), e["port"].as_str()) {
-                    (Some(ip), _) => format!("{} remote {ip}", e["kind"].as_str().unwrap_or("")),
-                    (_, Some(p)) => format!("{} port {p}", e["kind"].as_str().unwrap_or("")),
-                    _ => String::new(),
+        let Ok(Response::Fdb(rows)) = ask(&t, Request::FdbShow { vni: None }) else {
+            return Vec::new();
+        };
+        rows.into_iter()
+            .map(|e| {
+                let key = format!("{}_{}", e.vni, e.mac.replace(':', ""));
+                let at = match e.at {
+                    Location::Remote(ip) => format!("{} remote {ip}", e.kind),
+                    Location::Port(p) => format!("{} port {p}", e.kind),
                 };
                 (key, TelValue::Str(at))
             })
@@ -193,6 +207,11 @@ fn take<T>(v: &mut [Vec<Option<T>>], p: usize, q: usize) -> T {
 }
 
 fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
+    // The control socket first: a path or group that cannot work fails
+    // before any port or worker starts.
+    let control_listener =
+        vtep_dataplane::control::bind(&cfg.control.socket, cfg.control.group.as_deref())
+            .map_err(|e| format!("control socket: {e}"))?;
     let eal = Eal::init(&cfg.eal_args).map_err(|e| e.to_string())?;
     info!(version = %Eal::version(), "EAL initialised");
     if let Err(e) = eal.enable_pdump() {
@@ -256,9 +275,9 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         None => ports[0].mac().map_err(|e| e.to_string())?,
     };
 
-    let fdb = FdbManager::new(cfg.dataplane.fdb_capacity);
-    let slots = fdb.slots();
-    let shared_fdb = fdb.shared();
+    let tables = Tables::new(cfg.clone(), our_mac, 0)?;
+    let slots = tables.fdb.slots();
+    let shared_fdb = tables.fdb.shared();
     let running = Arc::new(AtomicBool::new(true));
     let mut links = Vec::new();
     let mut workers = Vec::new();
@@ -293,22 +312,19 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     drop(txq);
     drop(rxq);
     let mut mgmt = Mgmt::new(
-        cfg.clone(),
+        tables,
         Some(path),
-        our_mac,
-        fdb,
         links,
         inject.clone(),
         pool.clone(),
         ports.clone(),
-    )?;
+    );
 
     let mut handles = Vec::new();
     for (i, (lcore, (urx, utx, arx, atx), hits, events, punts, stats)) in
         workers.into_iter().enumerate()
     {
         let worker = Worker {
-            index: i,
             burst: cfg.dataplane.burst,
             underlay_rx: urx,
             underlay_tx: utx,
@@ -350,9 +366,9 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
 
     let (req_tx, requests) = vtep_dataplane::control::channel();
     // Joined at the end so the socket is gone before vtepd exits.
-    let control = vtep_dataplane::control::start(
+    let control = vtep_dataplane::control::serve(
+        control_listener,
         &cfg.control.socket,
-        cfg.control.group.as_deref(),
         req_tx.clone(),
         running.clone(),
     )
@@ -370,11 +386,10 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     while !stop.load(Ordering::Relaxed) {
         let busy = mgmt.poll();
         while let Ok((req, reply)) = requests.try_recv() {
-            let _ = reply.send(mgmt.request(&req));
+            let _ = reply.send(mgmt.handle(&req));
         }
-        if hup.swap(false, Ordering::Relaxed) {
-            let r = mgmt.reload();
-            info!(result = %r, "SIGHUP reload");
+        if hup.swap(false, Ordering::Relaxed) && mgmt.reload().is_ok() {
+            info!("SIGHUP: config reloaded");
         }
         if let Some(i) = handles.iter().position(|h| h.is_finished()) {
             failure = Some(format!("worker {i} stopped unexpectedly; shutting down"));
@@ -392,7 +407,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             failure.get_or_insert(format!("worker {i} panicked: {msg}"));
         }
     }
-    let (t, ..) = mgmt.tally();
+    let t = mgmt.tally();
     info!(
         rx = t.rx,
         forwarded = t.forwarded,

@@ -1,0 +1,498 @@
+//! vtepctl: operate a running vtepd over its control socket.
+//!
+//! Exit codes: 0 done, 1 refused by vtepd, 2 vtepd not reachable (or its
+//! answer not understood), 64 bad command line.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use vtep_api::client::{call, CallError};
+use vtep_api::rates::{rates, Rates};
+use vtep_api::{
+    Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, Reloaded, Request, Stats, Status,
+    VniInfo,
+};
+
+/// println! that ends the program quietly when stdout is gone (e.g. piped
+/// into `head`) instead of panicking on EPIPE.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+const EXIT_REFUSED: u8 = 1;
+const EXIT_UNREACHABLE: u8 = 2;
+/// sysexits.h EX_USAGE: the command line itself is wrong.
+const EXIT_USAGE: u8 = 64;
+
+#[derive(Parser)]
+#[command(
+    name = "vtepctl",
+    version,
+    about = "Control a running vtepd",
+    after_help = "Exit codes: 0 done, 1 refused by vtepd, 2 vtepd not reachable, 64 bad command line."
+)]
+struct Args {
+    /// Control socket of the daemon ([control] socket in its config).
+    #[arg(long, default_value = "/run/vtep/vtep.sock")]
+    socket: PathBuf,
+    /// Print JSON for programs instead of text (errors too: {"error": ...}).
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Version, uptime, VTEP address, workers and port links.
+    Status,
+    /// Counters: ports, VNIs, remote VTEPs, drops by reason, accounting.
+    Stats {
+        /// Every N seconds, show rates (pps, bit/s) per port, VNI, remote
+        /// and drop reason instead of totals, until Ctrl-C.
+        #[arg(long, value_name = "N")]
+        watch: Option<u64>,
+        /// With --watch: stop after this many intervals.
+        #[arg(long, requires = "watch")]
+        count: Option<u64>,
+    },
+    /// The forwarding database: (VNI, MAC) -> remote VTEP or local port.
+    Fdb {
+        #[command(subcommand)]
+        op: FdbOp,
+    },
+    /// Configured VNIs, their flood lists, ports and learning settings.
+    Vni {
+        #[command(subcommand)]
+        op: ShowOp,
+    },
+    /// Underlay neighbours (ARP): next hops and their MACs.
+    Neigh {
+        #[command(subcommand)]
+        op: ShowOp,
+    },
+    /// Re-read the config file and apply the differences (as SIGHUP does).
+    Reload,
+}
+
+#[derive(Subcommand)]
+enum ShowOp {
+    /// List them.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum FdbOp {
+    /// List entries, with kind (static/learned), source (config/api/learned) and age.
+    Show {
+        /// Only this VNI.
+        #[arg(long)]
+        vni: Option<u32>,
+    },
+    /// Add a static entry behind a remote VTEP (kept in [control] state_file).
+    Add {
+        /// VNI of the entry (must be configured).
+        #[arg(long)]
+        vni: u32,
+        /// Unicast MAC, e.g. 02:00:00:00:00:01.
+        #[arg(long)]
+        mac: String,
+        /// IPv4 address of the remote VTEP.
+        #[arg(long)]
+        remote: String,
+    },
+    /// Delete an entry added with `fdb add` or learned.
+    Del {
+        /// VNI of the entry.
+        #[arg(long)]
+        vni: u32,
+        /// MAC of the entry.
+        #[arg(long)]
+        mac: String,
+    },
+    /// Remove learned entries (all, of one VNI, or behind one remote).
+    Flush {
+        /// Only this VNI.
+        #[arg(long)]
+        vni: Option<u32>,
+        /// Only entries behind this remote VTEP.
+        #[arg(long)]
+        remote: Option<String>,
+    },
+}
+
+/// A failure of the command, with its exit code.
+struct Failure {
+    code: u8,
+    msg: String,
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Failure {
+        let code = match e {
+            CallError::Refused(_) => EXIT_REFUSED,
+            CallError::Unreachable(_) | CallError::Protocol(_) => EXIT_UNREACHABLE,
+        };
+        Failure {
+            code,
+            msg: e.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let json = std::env::args().any(|a| a == "--json");
+    let a = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            fail(
+                json,
+                &Failure {
+                    code: EXIT_USAGE,
+                    msg: e.render().to_string().trim_end().to_string(),
+                },
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(&a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            fail(a.json, &f);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn fail(json: bool, f: &Failure) {
+    if json {
+        let kind = match f.code {
+            EXIT_REFUSED => "refused",
+            EXIT_UNREACHABLE => "unreachable",
+            _ => "usage",
+        };
+        out!("{}", serde_json::json!({"error": f.msg, "kind": kind}));
+    } else if f.code == EXIT_USAGE {
+        eprintln!("{}", f.msg);
+    } else {
+        eprintln!("vtepctl: {}", f.msg);
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) {
+    out!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+fn run(a: &Args) -> Result<(), Failure> {
+    let s = &a.socket;
+    match &a.cmd {
+        Cmd::Status => show(a, &call::<Status>(s, &Request::Status)?, status_text),
+        Cmd::Stats {
+            watch: Some(n),
+            count,
+        } => watch(a, (*n).max(1), *count),
+        Cmd::Stats { .. } => show(a, &call::<Stats>(s, &Request::Stats)?, stats_text),
+        Cmd::Fdb {
+            op: FdbOp::Show { vni },
+        } => show(
+            a,
+            &call::<Vec<FdbEntry>>(s, &Request::FdbShow { vni: *vni })?,
+            fdb_text,
+        ),
+        Cmd::Fdb {
+            op: FdbOp::Add { vni, mac, remote },
+        } => {
+            let req = Request::FdbAdd {
+                vni: *vni,
+                mac: mac.clone(),
+                remote: remote.clone(),
+            };
+            show(a, &call::<Added>(s, &req)?, |d| out!("added {}", d.added))
+        }
+        Cmd::Fdb {
+            op: FdbOp::Del { vni, mac },
+        } => {
+            let req = Request::FdbDel {
+                vni: *vni,
+                mac: mac.clone(),
+            };
+            show(a, &call::<Deleted>(s, &req)?, |d| {
+                out!("deleted {}", d.deleted)
+            })
+        }
+        Cmd::Fdb {
+            op: FdbOp::Flush { vni, remote },
+        } => {
+            let req = Request::FdbFlush {
+                vni: *vni,
+                remote: remote.clone(),
+            };
+            show(a, &call::<Flushed>(s, &req)?, |d| {
+                out!("flushed {} learned entries", d.flushed)
+            })
+        }
+        Cmd::Vni { .. } => show(a, &call::<Vec<VniInfo>>(s, &Request::VniShow)?, vni_text),
+        Cmd::Neigh { .. } => show(
+            a,
+            &call::<Vec<NeighEntry>>(s, &Request::NeighShow)?,
+            neigh_text,
+        ),
+        Cmd::Reload => show(a, &call::<Reloaded>(s, &Request::Reload)?, |d| {
+            out!(
+                "reloaded {} (state generation {})",
+                d.reloaded,
+                d.generation
+            )
+        }),
+    }
+}
+
+/// Prints `v` as JSON or, for people, with `text`.
+fn show<T: Serialize>(a: &Args, v: &T, text: impl Fn(&T)) -> Result<(), Failure> {
+    if a.json {
+        print_json(v);
+    } else {
+        text(v);
+    }
+    Ok(())
+}
+
+fn watch(a: &Args, secs: u64, count: Option<u64>) -> Result<(), Failure> {
+    let mut old: Stats = call(&a.socket, &Request::Stats)?;
+    let mut n = 0;
+    while count.is_none_or(|c| n < c) {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        let new: Stats = call(&a.socket, &Request::Stats)?;
+        let r = rates(&old, &new, secs as f64);
+        if a.json {
+            out!("{}", serde_json::to_string(&r).unwrap_or_default());
+        } else {
+            rates_text(&r);
+        }
+        old = new;
+        n += 1;
+    }
+    Ok(())
+}
+
+fn rates_text(r: &Rates) {
+    out!(
+        "-- every {}s: forwarded {:.0} pps, dropped {:.0} pps",
+        r.interval_secs,
+        r.forwarded_pps,
+        r.dropped_pps
+    );
+    for p in &r.ports {
+        out!(
+            "port {:<24} rx {:>10.0} pps {:>10.2} Mb/s   tx {:>10.0} pps {:>10.2} Mb/s",
+            p.name,
+            p.rx_pps,
+            p.rx_bps / 1e6,
+            p.tx_pps,
+            p.tx_bps / 1e6
+        );
+    }
+    for v in &r.vnis {
+        out!(
+            "vni  {:<24} encap {:>8.0} pps   decap {:>8.0} pps   flood {:>6.0} pps",
+            v.id,
+            v.encap_pps,
+            v.decap_pps,
+            v.flood_pps
+        );
+    }
+    for x in &r.remotes {
+        out!(
+            "remote {:<22} tx {:>10.0} pps {:>10.2} Mb/s   rx {:>10.0} pps {:>10.2} Mb/s",
+            x.ip,
+            x.tx_pps,
+            x.tx_bps / 1e6,
+            x.rx_pps,
+            x.rx_bps / 1e6
+        );
+    }
+    for (reason, pps) in &r.drops {
+        out!("drop {reason:<24} {pps:>10.0} pps");
+    }
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".into(), T::to_string)
+}
+
+fn status_text(d: &Status) {
+    out!("vtepd {}  ({})  up {}s", d.version, d.dpdk, d.uptime_secs);
+    out!(
+        "VTEP {} mac {} udp/{}",
+        d.vtep_address,
+        d.vtep_mac,
+        d.udp_port
+    );
+    for w in &d.workers {
+        out!("worker {} on cpu {}", w.index, w.cpu);
+    }
+    for p in &d.ports {
+        let link = match p.link_up {
+            Some(true) => "up",
+            Some(false) => "down",
+            None => "?",
+        };
+        out!(
+            "port {:<24} {:<4} {} Mb/s  {}",
+            p.name,
+            link,
+            opt(&p.speed_mbps),
+            opt(&p.mac)
+        );
+    }
+    out!("fdb entries {}", d.fdb_entries);
+}
+
+fn stats_text(d: &Stats) {
+    let a = &d.accounting;
+    out!(
+        "accounting: rx {} = forwarded {} + dropped {} + punted {}   (flood copies {})",
+        a.rx_packets,
+        a.forwarded,
+        a.dropped,
+        a.punted,
+        a.flood_copies
+    );
+    out!(
+        "{:<24} {:<4} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
+        "port",
+        "link",
+        "rx",
+        "tx",
+        "missed",
+        "nombuf",
+        "rx_err",
+        "tx_err"
+    );
+    for p in &d.ports {
+        out!(
+            "{:<24} {:<4} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
+            p.name,
+            if p.link_up { "up" } else { "down" },
+            p.rx_packets,
+            p.tx_packets,
+            p.rx_missed,
+            p.rx_nombuf,
+            p.rx_errors,
+            p.tx_errors
+        );
+    }
+    out!(
+        "{:<10} {:>12} {:>12} {:>12} {:>8}",
+        "vni",
+        "encap",
+        "decap",
+        "flood",
+        "macs"
+    );
+    for v in &d.vnis {
+        out!(
+            "{:<10} {:>12} {:>12} {:>12} {:>8}",
+            v.id,
+            v.encap_packets,
+            v.decap_packets,
+            v.flood_packets,
+            v.learned_macs
+        );
+    }
+    out!("{:<16} {:>12} {:>12}", "remote", "tx", "rx");
+    for r in &d.remotes {
+        out!("{:<16} {:>12} {:>12}", r.ip, r.tx_packets, r.rx_packets);
+    }
+    out!("drops:");
+    for (k, v) in d.drops.iter().filter(|(_, v)| **v != 0) {
+        out!("  {k:<28} {v}");
+    }
+    if d.flood_copy_drops + d.learn_events_dropped > 0 {
+        out!(
+            "flood copies lost {}, learn events dropped {}",
+            d.flood_copy_drops,
+            d.learn_events_dropped
+        );
+    }
+    out!("mbufs in use {} of {}", d.mempool.in_use(), d.mempool.size);
+    for w in &d.workers {
+        out!(
+            "worker {} cpu {}: {} packets, {:.1} cycles/packet, avg burst {:.1}",
+            w.index,
+            w.cpu,
+            w.rx_packets,
+            w.cycles_per_packet,
+            w.avg_burst
+        );
+    }
+}
+
+fn fdb_text(d: &Vec<FdbEntry>) {
+    out!(
+        "{:<10} {:<18} {:<8} {:<8} {:<24} {:>6}",
+        "vni",
+        "mac",
+        "kind",
+        "source",
+        "where",
+        "age"
+    );
+    for e in d {
+        let at = match &e.at {
+            Location::Remote(ip) => format!("remote {ip}"),
+            Location::Port(p) => format!("port {p}"),
+        };
+        out!(
+            "{:<10} {:<18} {:<8} {:<8} {:<24} {:>5}s",
+            e.vni,
+            e.mac,
+            e.kind,
+            e.source,
+            at,
+            e.age_secs
+        );
+    }
+}
+
+fn vni_text(d: &Vec<VniInfo>) {
+    for v in d {
+        let ports: Vec<String> = v
+            .ports
+            .iter()
+            .map(|p| match p.vlan {
+                Some(vid) => format!("{}.{vid}", p.port),
+                None => p.port.clone(),
+            })
+            .collect();
+        out!(
+            "vni {}: learning {} arp_suppress {} macs {}/{} flood [{}] ports [{}]",
+            v.id,
+            v.learning,
+            v.arp_suppress,
+            v.learned_macs,
+            v.mac_limit,
+            v.flood.join(", "),
+            ports.join(", ")
+        );
+    }
+}
+
+fn neigh_text(d: &Vec<NeighEntry>) {
+    for n in d {
+        out!("{:<16} {:<18} {}", n.ip, opt(&n.mac), n.state);
+    }
+}

@@ -1,0 +1,248 @@
+//! What each command answers: typed snapshots whose JSON keys are the
+//! contract of DESIGN.md (`vtepctl --json`). The daemon fills them; vtepctl,
+//! the Prometheus exposition and DPDK telemetry read them field by field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `status`: what runs, where, and the ports' links.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub dpdk: String,
+    pub uptime_secs: u64,
+    pub vtep_address: String,
+    pub vtep_mac: String,
+    pub udp_port: u16,
+    pub workers: Vec<WorkerInfo>,
+    pub ports: Vec<PortStatus>,
+    pub fdb_entries: u64,
+    pub state_generation: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub index: usize,
+    pub cpu: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortStatus {
+    pub name: String,
+    pub link_up: Option<bool>,
+    pub speed_mbps: Option<u32>,
+    pub mac: Option<String>,
+}
+
+/// `stats`: every counter of the daemon in one consistent snapshot.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub ports: Vec<PortStats>,
+    pub vnis: Vec<VniStats>,
+    pub remotes: Vec<RemoteStats>,
+    /// Reason -> packets, one entry for every reason (zeros included).
+    pub drops: BTreeMap<String, u64>,
+    pub accounting: Accounting,
+    /// Flood copies that could not be made or sent (not packets received).
+    pub flood_copy_drops: u64,
+    /// Learn and ARP-snoop events a full queue refused.
+    pub learn_events_dropped: u64,
+    pub vxlan_reserved_bits_seen: u64,
+    pub fdb: FdbCounters,
+    pub management: MgmtCounters,
+    pub workers: Vec<WorkerStats>,
+    pub mempool: MempoolStats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PortStats {
+    pub name: String,
+    pub link_up: bool,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_nombuf: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VniStats {
+    pub id: u32,
+    pub encap_packets: u64,
+    pub encap_bytes: u64,
+    pub decap_packets: u64,
+    pub decap_bytes: u64,
+    pub flood_packets: u64,
+    pub flood_bytes: u64,
+    pub learned_macs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RemoteStats {
+    pub ip: String,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+}
+
+/// `rx_packets == forwarded + dropped + punted` in every snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Accounting {
+    pub rx_packets: u64,
+    pub forwarded: u64,
+    pub dropped: u64,
+    pub punted: u64,
+    pub flood_copies: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FdbCounters {
+    pub entries: u64,
+    pub learned: u64,
+    pub moved: u64,
+    pub aged: u64,
+    pub damped: u64,
+    pub mac_limit_drops: u64,
+    pub table_full: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MgmtCounters {
+    pub arp_requests_sent: u64,
+    pub arp_replies_sent: u64,
+    pub echo_replies_sent: u64,
+    pub neighbor_updates: u64,
+    pub punts_handled: u64,
+    pub mgmt_tx_failed: u64,
+    pub reloads: u64,
+    pub reloads_rejected: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WorkerStats {
+    pub index: usize,
+    pub cpu: usize,
+    pub rx_packets: u64,
+    pub busy_cycles: u64,
+    pub bursts: u64,
+    /// Busy TSC cycles per received packet.
+    pub cycles_per_packet: f64,
+    pub avg_burst: f64,
+    pub tsc_hz: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MempoolStats {
+    pub size: u64,
+    pub available: u64,
+}
+
+impl MempoolStats {
+    pub fn in_use(&self) -> u64 {
+        self.size.saturating_sub(self.available)
+    }
+}
+
+/// Where an FDB entry sends frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    /// Behind this remote VTEP.
+    Remote(String),
+    /// On this local access port.
+    Port(String),
+}
+
+/// One `fdb_show` row: `{"vni", "mac", "kind", "source", "age_secs",
+/// "remote" | "port"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbEntry {
+    pub vni: u32,
+    pub mac: String,
+    /// `static`, `learned` (or `evpn`).
+    pub kind: String,
+    /// Who made it: `config` ([[fdb]]), `api` (fdb add), `learned`.
+    pub source: String,
+    pub age_secs: u64,
+    #[serde(flatten)]
+    pub at: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VniInfo {
+    pub id: u32,
+    pub flood: Vec<String>,
+    pub learning: bool,
+    pub arp_suppress: bool,
+    pub mac_limit: u32,
+    pub aging_secs: u32,
+    pub learned_macs: u64,
+    pub ports: Vec<VniPort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VniPort {
+    pub port: String,
+    pub vlan: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighEntry {
+    pub ip: String,
+    pub mac: Option<String>,
+    /// `static`, `reachable` or `incomplete`.
+    pub state: String,
+    pub age_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Added {
+    pub added: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub deleted: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flushed {
+    pub flushed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reloaded {
+    pub reloaded: String,
+    pub generation: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdb_rows_name_remote_or_port() {
+        let e = FdbEntry {
+            vni: 100,
+            mac: "02:00:00:00:00:01".into(),
+            kind: "static".into(),
+            source: "config".into(),
+            age_secs: 0,
+            at: Location::Remote("192.0.2.2".into()),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["remote"], "192.0.2.2");
+        assert!(v.get("port").is_none());
+        assert_eq!(serde_json::from_value::<FdbEntry>(v).unwrap(), e);
+        let p = FdbEntry {
+            at: Location::Port("net_tap1".into()),
+            ..e
+        };
+        assert_eq!(serde_json::to_value(&p).unwrap()["port"], "net_tap1");
+    }
+}

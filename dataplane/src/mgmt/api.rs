@@ -1,0 +1,387 @@
+//! The control API's handlers over the tables: FDB show/add/del/flush, VNI
+//! and neighbour views. Each checks its input and either changes nothing
+//! and says why, or does all of it.
+
+use std::net::Ipv4Addr;
+
+use vtep_api::{Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, VniInfo, VniPort};
+use vtep_config::{MacAddr, Vni};
+
+use super::persist::{self};
+use super::tables::Tables;
+use crate::fdb::{Target, VniIdx};
+use crate::state::State;
+
+impl Tables {
+    /// The index of a configured VNI given by number.
+    fn configured_vni(&self, n: u32) -> Result<(Vni, VniIdx), String> {
+        let vni = Vni::new(n).ok_or_else(|| format!("{n} is not a VNI (1..{})", Vni::MAX))?;
+        let i = self
+            .vnis
+            .get(vni)
+            .ok_or_else(|| format!("VNI {vni} is not configured"))?;
+        Ok((vni, i))
+    }
+
+    fn unicast_mac(s: &str) -> Result<MacAddr, String> {
+        let m: MacAddr = s.parse()?;
+        if m.is_multicast() || m.is_zero() {
+            return Err(format!("{m} is not a unicast MAC"));
+        }
+        Ok(m)
+    }
+
+    /// Who made a static entry: `config` or `api`.
+    fn is_config_entry(&self, vni: Vni, mac: MacAddr) -> bool {
+        self.cfg.fdb.iter().any(|f| f.vni == vni && f.mac == mac)
+    }
+
+    pub fn fdb_show(&self, vni: Option<u32>, now: u64) -> Result<Vec<FdbEntry>, String> {
+        let filter = vni.map(|n| self.configured_vni(n)).transpose()?;
+        Ok(self
+            .fdb
+            .rows(now)
+            .into_iter()
+            .filter(|r| filter.is_none_or(|(_, i)| i == r.vni))
+            .filter_map(|r| {
+                let vni = self.vnis.vni_of(r.vni)?;
+                let at = match r.target {
+                    Target::Local(p) => {
+                        Location::Port(self.cfg.access.get(p as usize)?.port.clone())
+                    }
+                    Target::Remote(x) => Location::Remote(self.remotes.ip(x)?.to_string()),
+                };
+                let source = if !r.is_static {
+                    "learned"
+                } else if self.is_config_entry(vni, r.mac) {
+                    "config"
+                } else {
+                    "api"
+                };
+                Some(FdbEntry {
+                    vni: vni.get(),
+                    mac: r.mac.to_string(),
+                    kind: if r.is_static { "static" } else { "learned" }.into(),
+                    source: source.into(),
+                    age_secs: r.age_ms / 1000,
+                    at,
+                })
+            })
+            .collect())
+    }
+
+    /// Adds a static entry behind `remote` and persists it.
+    pub fn fdb_add(
+        &mut self,
+        vni: u32,
+        mac: &str,
+        remote: &str,
+        now: u64,
+    ) -> Result<Added, String> {
+        let (vni, _) = self.configured_vni(vni)?;
+        let mac = Self::unicast_mac(mac)?;
+        let ip: Ipv4Addr = remote
+            .parse()
+            .map_err(|_| format!("{remote:?} is not an IPv4 address"))?;
+        self.add_api_entry(vni, mac, ip, now)?;
+        let saved = self.save();
+        match saved {
+            Ok(()) => Ok(Added {
+                added: mac.to_string(),
+            }),
+            Err(e) => Err(format!("added {mac}, but {e}")),
+        }
+    }
+
+    /// Adds an API entry (from a request or the state file).
+    pub fn add_api_entry(
+        &mut self,
+        vni: Vni,
+        mac: MacAddr,
+        ip: Ipv4Addr,
+        now: u64,
+    ) -> Result<(), String> {
+        let (_, i) = self.configured_vni(vni.get())?;
+        if self.is_config_entry(vni, mac) {
+            return Err(format!(
+                "{mac} in VNI {vni} is an [[fdb]] entry of the config file: change it there and reload"
+            ));
+        }
+        let u = &self.cfg.underlay;
+        if ip == u.address {
+            return Err(format!("{ip} is this VTEP's own address"));
+        }
+        if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback() {
+            return Err(format!("{ip} cannot be a remote VTEP"));
+        }
+        if u.next_hop(ip).is_none() {
+            return Err(format!(
+                "{ip} is off-link and no underlay gateway is configured"
+            ));
+        }
+        let (r, new) = self.remotes.intern(ip).ok_or("too many remote VTEPs")?;
+        self.fdb
+            .add_static(i, mac.0, Target::Remote(r), now)
+            .map_err(|_| "FDB is full".to_string())?;
+        self.api_static.insert((vni, mac), ip);
+        self.dirty |= new;
+        Ok(())
+    }
+
+    pub fn fdb_del(&mut self, vni: u32, mac: &str) -> Result<Deleted, String> {
+        let (vni, i) = self.configured_vni(vni)?;
+        let mac: MacAddr = mac.parse()?;
+        if self.is_config_entry(vni, mac) {
+            return Err(format!(
+                "{mac} in VNI {vni} is an [[fdb]] entry of the config file: remove it there and reload"
+            ));
+        }
+        if !self.fdb.remove(i, mac.0) {
+            return Err(format!("no entry for {mac} in VNI {vni}"));
+        }
+        if self.api_static.remove(&(vni, mac)).is_some() {
+            self.save().map_err(|e| format!("deleted {mac}, but {e}"))?;
+        }
+        Ok(Deleted {
+            deleted: mac.to_string(),
+        })
+    }
+
+    /// Removes learned entries, of one VNI and/or behind one remote.
+    pub fn fdb_flush(&mut self, vni: Option<u32>, remote: Option<&str>) -> Result<Flushed, String> {
+        let vni = vni
+            .map(|n| self.configured_vni(n))
+            .transpose()?
+            .map(|(_, i)| i);
+        let target = match remote {
+            None => None,
+            Some(s) => {
+                let r = s
+                    .parse::<Ipv4Addr>()
+                    .ok()
+                    .and_then(|ip| self.remotes.get(ip))
+                    .ok_or_else(|| format!("{s} is not a known remote VTEP"))?;
+                Some(Target::Remote(r))
+            }
+        };
+        Ok(Flushed {
+            flushed: self.fdb.flush(vni, target, false) as u64,
+        })
+    }
+
+    pub fn vni_show(&self, st: &State) -> Vec<VniInfo> {
+        self.cfg
+            .vnis
+            .iter()
+            .filter_map(|v| {
+                let i = self.vnis.get(v.id)?;
+                let ports = st
+                    .vni(i)
+                    .map(|s| {
+                        s.ports
+                            .iter()
+                            .filter_map(|(p, vid)| {
+                                Some(VniPort {
+                                    port: self.cfg.access.get(*p as usize)?.port.clone(),
+                                    vlan: *vid,
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(VniInfo {
+                    id: v.id.get(),
+                    flood: v.flood.iter().map(|x| x.to_string()).collect(),
+                    learning: v.learning,
+                    arp_suppress: v.arp_suppress,
+                    mac_limit: v.mac_limit,
+                    aging_secs: v.aging_secs,
+                    learned_macs: self.fdb.learned_in(i) as u64,
+                    ports,
+                })
+            })
+            .collect()
+    }
+
+    pub fn neigh_show(&self, now: u64) -> Vec<NeighEntry> {
+        self.neigh.view(now)
+    }
+
+    /// Re-adds the entries of the state file; returns (restored, refused
+    /// with why).
+    pub fn restore(&mut self, file: &persist::StateFile, now: u64) -> (usize, Vec<String>) {
+        let mut ok = 0;
+        let mut refused = Vec::new();
+        for e in &file.fdb {
+            let r = Vni::new(e.vni)
+                .ok_or_else(|| format!("{} is not a VNI", e.vni))
+                .and_then(|v| Ok((v, e.mac.parse::<MacAddr>()?)))
+                .and_then(|(v, m)| self.add_api_entry(v, m, e.remote, now));
+            match r {
+                Ok(()) => ok += 1,
+                Err(why) => refused.push(format!("vni {} mac {}: {why}", e.vni, e.mac)),
+            }
+        }
+        (ok, refused)
+    }
+
+    fn save(&self) -> Result<(), String> {
+        match &self.cfg.control.state_file {
+            Some(p) => persist::save(p, &self.saved()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tables::tests::tables;
+    use super::*;
+    use crate::worker::{Event, LearnAt};
+
+    const AA: &str = "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:aa\"\nremote = \"192.0.2.3\"\n";
+
+    #[test]
+    fn add_show_del_with_sources() {
+        let mut t = tables(AA);
+        t.fdb_add(100, "02:00:00:00:00:01", "192.0.2.2", 0).unwrap();
+        let v = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        t.event(
+            Event::Learn {
+                vni: v,
+                mac: [2, 0, 0, 0, 0, 2],
+                at: LearnAt::Local(0),
+            },
+            0,
+        );
+        let rows = t.fdb_show(Some(100), 3000).unwrap();
+        let src: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.mac.as_str(), r.source.as_str()))
+            .collect();
+        assert_eq!(
+            src,
+            [
+                ("02:00:00:00:00:01", "api"),
+                ("02:00:00:00:00:02", "learned"),
+                ("02:00:00:00:00:aa", "config")
+            ]
+        );
+        assert_eq!(rows[1].at, Location::Port("net_ring1".into()));
+        assert_eq!(rows[0].age_secs, 3);
+        assert!(t.fdb_show(Some(200), 0).unwrap().is_empty());
+        t.fdb_del(100, "02:00:00:00:00:01").unwrap();
+        assert!(t.api_static.is_empty());
+        assert!(t
+            .fdb_del(100, "02:00:00:00:00:01")
+            .unwrap_err()
+            .contains("no entry"));
+    }
+
+    #[test]
+    fn config_entries_are_not_overridden_through_the_api() {
+        let mut t = tables(AA);
+        let e = t
+            .fdb_add(100, "02:00:00:00:00:aa", "192.0.2.2", 0)
+            .unwrap_err();
+        assert!(e.contains("[[fdb]] entry of the config"), "{e}");
+        let e = t.fdb_del(100, "02:00:00:00:00:aa").unwrap_err();
+        assert!(e.contains("[[fdb]] entry of the config"), "{e}");
+        let rows = t.fdb_show(None, 0).unwrap();
+        assert_eq!(
+            rows[0].at,
+            Location::Remote("192.0.2.3".into()),
+            "unchanged"
+        );
+    }
+
+    #[test]
+    fn bad_requests_change_nothing() {
+        let mut t = tables("");
+        let cases = [
+            (
+                999,
+                "02:00:00:00:00:01",
+                "192.0.2.2",
+                "VNI 999 is not configured",
+            ),
+            (0, "02:00:00:00:00:01", "192.0.2.2", "0 is not a VNI"),
+            (100, "ff:ff:ff:ff:ff:ff", "192.0.2.2", "not a unicast MAC"),
+            (100, "nope", "192.0.2.2", "is not a MAC address"),
+            (100, "02:00:00:00:00:01", "192.0.2.1", "own address"),
+            (
+                100,
+                "02:00:00:00:00:01",
+                "224.0.0.1",
+                "cannot be a remote VTEP",
+            ),
+            (
+                100,
+                "02:00:00:00:00:01",
+                "0.0.0.0",
+                "cannot be a remote VTEP",
+            ),
+            (
+                100,
+                "02:00:00:00:00:01",
+                "2001:db8::1",
+                "not an IPv4 address",
+            ),
+        ];
+        for (vni, mac, ip, why) in cases {
+            let e = t.fdb_add(vni, mac, ip, 0).unwrap_err();
+            assert!(e.contains(why), "{vni} {mac} {ip}: {e}");
+        }
+        assert!(t.fdb.is_empty() && t.api_static.is_empty());
+        assert!(t
+            .fdb_flush(None, Some("203.0.113.9"))
+            .unwrap_err()
+            .contains("not a known remote"));
+    }
+
+    #[test]
+    fn entries_persist_and_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        let extra = format!("[control]\nstate_file = \"{}\"\n", state.display());
+        let mut t = tables(&extra);
+        t.fdb_add(100, "02:00:00:00:00:01", "192.0.2.2", 0).unwrap();
+        t.fdb_add(200, "02:00:00:00:00:02", "198.51.100.9", 0)
+            .unwrap();
+        let file = persist::load(&state).unwrap().unwrap();
+        assert_eq!(file.fdb.len(), 2);
+        let mut fresh = tables(&extra);
+        assert_eq!(fresh.restore(&file, 0), (2, vec![]));
+        assert_eq!(
+            fresh.fdb_show(None, 0).unwrap(),
+            t.fdb_show(None, 0).unwrap()
+        );
+        // An entry whose VNI went away is refused with its reason.
+        let mut gone = file.clone();
+        gone.fdb[0].vni = 4242;
+        let (n, refused) = tables(&extra).restore(&gone, 0);
+        assert_eq!(n, 1);
+        assert!(
+            refused[0].contains("VNI 4242 is not configured"),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn flush_by_remote_keeps_statics() {
+        let mut t = tables(AA);
+        let v = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        for i in 0..3u8 {
+            t.event(
+                Event::Learn {
+                    vni: v,
+                    mac: [2, 0, 0, 0, 1, i],
+                    at: LearnAt::Remote(Ipv4Addr::new(192, 0, 2, 3)),
+                },
+                0,
+            );
+        }
+        assert_eq!(t.fdb_flush(None, Some("192.0.2.3")).unwrap().flushed, 3);
+        assert_eq!(t.fdb.len(), 1, "the config entry stays");
+    }
+}

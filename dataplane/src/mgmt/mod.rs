@@ -1,0 +1,323 @@
+//! The management thread: the only writer of forwarding state. Each round
+//! it drains learn events and punted frames from the workers, ages the
+//! FDB, resolves underlay neighbours, answers control requests and
+//! publishes a new [`State`] when something changed.
+//!
+//! The parts: [`tables`] (what it knows), [`reconcile`] (config changes and
+//! stable indexes), [`publish`] (the workers' State), [`neigh`] (ARP
+//! resolution), [`punt`] (frames to and from the underlay), [`persist`]
+//! (the state file), [`api`] (control handlers) and [`snapshot`] (counter
+//! views). This file ties them to DPDK: queues, mempool and ports.
+
+pub mod api;
+pub mod neigh;
+pub mod persist;
+pub mod publish;
+pub mod punt;
+pub mod reconcile;
+pub mod snapshot;
+pub mod tables;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use crossbeam::queue::ArrayQueue;
+use dpdk::{Mbuf, Mempool, Port};
+use vtep_api::{MgmtCounters, Reloaded, Request, Response};
+use vtep_config::{Config, MacAddr};
+
+use crate::drops::DropReason;
+use crate::fdb::HitMap;
+use crate::fdbmgr::Learned;
+use crate::state::State;
+use crate::stats::WorkerStats;
+use crate::worker::Event;
+use tables::Tables;
+
+/// How often the FDB is aged and links are looked at.
+const AGE_MS: u64 = 1_000;
+/// Drop warnings are logged at most this often.
+const DROP_REPORT_MS: u64 = 10_000;
+
+/// The worker-facing handles the management thread reads.
+pub struct WorkerLink {
+    pub lcore_cpu: usize,
+    pub hits: Arc<HitMap>,
+    pub events: Arc<ArrayQueue<Event>>,
+    pub punts: Arc<ArrayQueue<Mbuf>>,
+    pub stats: Arc<WorkerStats>,
+}
+
+pub struct Mgmt {
+    pub tables: Tables,
+    pub config_path: Option<PathBuf>,
+    pub state: Arc<ArcSwap<State>>,
+    pub workers: Vec<WorkerLink>,
+    /// Frames the management thread sends on the underlay, handed to
+    /// worker 0, which owns the TX queues (some PMDs have only one).
+    pub inject: Arc<ArrayQueue<Mbuf>>,
+    pub pool: Mempool,
+    pub ports: Vec<Port>,
+    pub counters: MgmtCounters,
+    start: Instant,
+    generation: u64,
+    last_age: u64,
+    last_arp: Option<u64>,
+    last_drop_report: u64,
+    reported_drops: Vec<u64>,
+    links: Vec<Option<bool>>,
+}
+
+impl Mgmt {
+    /// Takes over `tables` (built for the first config), restores the
+    /// state file's entries and publishes the first State.
+    pub fn new(
+        tables: Tables,
+        config_path: Option<PathBuf>,
+        workers: Vec<WorkerLink>,
+        inject: Arc<ArrayQueue<Mbuf>>,
+        pool: Mempool,
+        ports: Vec<Port>,
+    ) -> Mgmt {
+        let first = publish::build(&tables, 0);
+        let n_ports = ports.len();
+        let mut m = Mgmt {
+            tables,
+            config_path,
+            state: Arc::new(ArcSwap::from_pointee(first)),
+            workers,
+            inject,
+            pool,
+            ports,
+            counters: MgmtCounters::default(),
+            start: Instant::now(),
+            generation: 0,
+            last_age: 0,
+            last_arp: None,
+            last_drop_report: 0,
+            reported_drops: vec![0; DropReason::COUNT],
+            links: vec![None; n_ports],
+        };
+        m.restore();
+        m.publish();
+        m
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Builds and publishes a new State.
+    pub fn publish(&mut self) {
+        self.generation += 1;
+        self.state
+            .store(Arc::new(publish::build(&self.tables, self.generation)));
+        self.tables.dirty = false;
+    }
+
+    fn restore(&mut self) {
+        let Some(path) = self.tables.cfg.control.state_file.clone() else {
+            return;
+        };
+        match persist::load(&path) {
+            Ok(None) => {}
+            Ok(Some(file)) => {
+                let now = self.now_ms();
+                let (n, refused) = self.tables.restore(&file, now);
+                for why in &refused {
+                    tracing::warn!(path = %path.display(), "state file entry not restored: {why}");
+                }
+                tracing::info!(path = %path.display(), restored = n, "FDB entries restored from the state file");
+            }
+            Err(e) => tracing::warn!("{e}; no API entries restored"),
+        }
+    }
+
+    /// One round of management work; returns true if it did anything.
+    pub fn poll(&mut self) -> bool {
+        let now = self.now_ms();
+        let mut busy = false;
+        for w in 0..self.workers.len() {
+            for _ in 0..4096 {
+                let Some(ev) = self.workers[w].events.pop() else {
+                    break;
+                };
+                busy = true;
+                if let Some((vni, mac, Learned::Moved { from })) = self.tables.event(ev, now) {
+                    tracing::info!(vni, mac = %MacAddr(mac), ?from, "MAC moved");
+                }
+            }
+            for _ in 0..256 {
+                let Some(m) = self.workers[w].punts.pop() else {
+                    break;
+                };
+                busy = true;
+                self.counters.punts_handled += 1;
+                self.punted(m, now);
+            }
+        }
+        if now >= self.last_age + AGE_MS {
+            self.last_age = now;
+            let hits: Vec<Arc<HitMap>> = self.workers.iter().map(|w| w.hits.clone()).collect();
+            self.tables.fdb.age(now, &hits);
+            self.watch_links();
+        }
+        if self.last_arp.is_none_or(|t| now >= t + neigh::RETRY_MS) {
+            self.last_arp = Some(now);
+            self.resolve(now);
+        }
+        if now >= self.last_drop_report + DROP_REPORT_MS {
+            self.last_drop_report = now;
+            self.report_drops();
+        }
+        if self.tables.dirty {
+            self.publish();
+        }
+        busy
+    }
+
+    /// Answers one control request.
+    pub fn handle(&mut self, req: &Request) -> Result<Response, String> {
+        let now = self.now_ms();
+        let t = &mut self.tables;
+        let r = match req {
+            Request::Status => Response::Status(Box::new(self.status())),
+            Request::Stats => Response::Stats(Box::new(self.stats())),
+            Request::FdbShow { vni } => Response::Fdb(t.fdb_show(*vni, now)?),
+            Request::FdbAdd { vni, mac, remote } => {
+                Response::Added(t.fdb_add(*vni, mac, remote, now)?)
+            }
+            Request::FdbDel { vni, mac } => Response::Deleted(t.fdb_del(*vni, mac)?),
+            Request::FdbFlush { vni, remote } => {
+                Response::Flushed(t.fdb_flush(*vni, remote.as_deref())?)
+            }
+            Request::VniShow => Response::Vnis(t.vni_show(&self.state.load())),
+            Request::NeighShow => Response::Neighbors(t.neigh_show(now)),
+            Request::Reload => Response::Reloaded(self.reload()?),
+        };
+        if self.tables.dirty {
+            self.publish();
+        }
+        Ok(r)
+    }
+
+    /// Re-reads the config file and applies it, or keeps the running one.
+    pub fn reload(&mut self) -> Result<Reloaded, String> {
+        let path = self.config_path.clone().ok_or("no config file to reload")?;
+        let now = self.now_ms();
+        let r = Config::load(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|c| self.tables.apply(c, now));
+        match r {
+            Ok(()) => {
+                self.counters.reloads += 1;
+                self.publish();
+                tracing::info!(path = %path.display(), "config reloaded");
+                Ok(Reloaded {
+                    reloaded: path.display().to_string(),
+                    generation: self.generation,
+                })
+            }
+            Err(e) => {
+                self.counters.reloads_rejected += 1;
+                tracing::warn!(error = %e, "reload rejected; running config kept");
+                Err(format!("reload rejected, running config kept: {e}"))
+            }
+        }
+    }
+
+    /// Sends ARP requests for next hops that are unresolved or due a refresh.
+    fn resolve(&mut self, now: u64) {
+        let want = self.tables.wanted_next_hops();
+        let (ask, forgot) = self.tables.neigh.due(&want, now);
+        self.tables.dirty |= forgot;
+        let (mac, ip) = (self.tables.our_mac, self.tables.cfg.underlay.address);
+        for nh in ask {
+            if self.send(&punt::arp_request(mac, ip, nh)) {
+                self.counters.arp_requests_sent += 1;
+            }
+        }
+    }
+
+    /// Sends a gratuitous ARP for the VTEP address.
+    pub fn gratuitous_arp(&mut self) {
+        let (mac, ip) = (self.tables.our_mac, self.tables.cfg.underlay.address);
+        if self.send(&punt::arp_request(mac, ip, ip)) {
+            self.counters.arp_requests_sent += 1;
+        }
+    }
+
+    fn send(&mut self, frame: &[u8]) -> bool {
+        match self.pool.alloc_from(frame) {
+            Ok(m) => self.send_mbuf(m),
+            Err(_) => {
+                self.counters.mgmt_tx_failed += 1;
+                false
+            }
+        }
+    }
+
+    fn send_mbuf(&mut self, m: Mbuf) -> bool {
+        let ok = self.inject.push(m).is_ok();
+        if !ok {
+            self.counters.mgmt_tx_failed += 1;
+        }
+        ok
+    }
+
+    fn punted(&mut self, mut m: Mbuf, now: u64) {
+        let (ip, mac) = (self.tables.cfg.underlay.address, self.tables.our_mac);
+        let o = punt::handle(&mut m, ip, mac);
+        if let Some((ip, mac)) = o.sender {
+            if self.tables.learn_neighbor(ip, mac, now) {
+                self.counters.neighbor_updates += 1;
+            }
+        }
+        if let Some(answer) = o.reply {
+            if self.send_mbuf(m) {
+                match answer {
+                    punt::Answer::ArpReply => self.counters.arp_replies_sent += 1,
+                    punt::Answer::EchoReply => self.counters.echo_replies_sent += 1,
+                }
+            }
+        }
+    }
+
+    /// Logs each port's link going up or down, once per change.
+    fn watch_links(&mut self) {
+        for (i, p) in self.ports.iter().enumerate() {
+            let up = p.link().ok().map(|l| l.up);
+            if up != self.links[i] {
+                if self.links[i].is_some() || up == Some(false) {
+                    match up {
+                        Some(true) => tracing::info!(port = p.name(), "link up"),
+                        _ => tracing::warn!(port = p.name(), "link down"),
+                    }
+                }
+                self.links[i] = up;
+            }
+        }
+    }
+
+    /// One warning per period at most, naming the reasons that rose.
+    fn report_drops(&mut self) {
+        let t = self.tally();
+        let mut rose = Vec::new();
+        for r in DropReason::ALL {
+            let (now, was) = (t.drops[*r as usize], self.reported_drops[*r as usize]);
+            if now > was {
+                rose.push(format!("{}={}", r.name(), now - was));
+            }
+            self.reported_drops[*r as usize] = now;
+        }
+        if !rose.is_empty() {
+            tracing::warn!(drops = %rose.join(" "), "packets dropped in the last {} s", DROP_REPORT_MS / 1000);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Publication: the read-only [`State`] the workers forward with, built
+//! from the tables. A remote gets its outer-header template once its next
+//! hop's MAC is known; until then the workers drop towards it, counted as
+//! `neighbor_unresolved`.
+
+use hashbrown::HashMap;
+
+use super::tables::Tables;
+use crate::state::{AccessState, RemoteState, State, Template, VniState};
+
+/// The State for `generation`.
+pub fn build(t: &Tables, generation: u64) -> State {
+    let c = &t.cfg;
+    let u = &c.underlay;
+    let mut vnis: Vec<Option<VniState>> = vec![None; t.vnis.table_len()];
+    let mut vni_index = HashMap::new();
+    for v in &c.vnis {
+        let Some(i) = t.vnis.get(v.id) else { continue };
+        vni_index.insert(v.id.get(), i);
+        let mut ports = Vec::new();
+        for (p, a) in c.access.iter().enumerate() {
+            if a.vni == Some(v.id) {
+                ports.push((p as u16, None));
+            }
+            for (vid, x) in &a.vlans {
+                if *x == v.id {
+                    ports.push((p as u16, Some(*vid)));
+                }
+            }
+        }
+        vnis[i as usize] = Some(VniState {
+            vni: v.id,
+            learning: v.learning,
+            arp_suppress: v.arp_suppress,
+            flood: v.flood.iter().filter_map(|ip| t.remotes.get(*ip)).collect(),
+            ports,
+        });
+    }
+    let access = c
+        .access
+        .iter()
+        .map(|a| {
+            let mut s = AccessState::new(&a.port);
+            s.untagged = a.vni.and_then(|v| t.vnis.get(v));
+            for (vid, v) in &a.vlans {
+                s.vlans[*vid as usize] = t.vnis.get(*v);
+            }
+            s
+        })
+        .collect();
+    let remotes = t
+        .remotes
+        .slots()
+        .iter()
+        .map(|r| {
+            r.map(|ip| RemoteState {
+                ip,
+                template: u.next_hop(ip).and_then(|nh| t.neigh.mac(nh)).map(|mac| {
+                    Template::new(mac, t.our_mac, u.address, ip, u.udp_port, u.ttl, u.df)
+                }),
+            })
+        })
+        .collect();
+    State {
+        generation,
+        our_ip: u.address,
+        our_mac: t.our_mac,
+        udp_port: u.udp_port,
+        mtu: u.mtu,
+        accept_unknown_sources: u.accept_unknown_sources,
+        strict_reserved: u.strict_reserved,
+        vnis,
+        vni_index,
+        access,
+        remotes,
+        remote_index: t.remotes.index_map().clone(),
+        arp: t.arp_bind.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::super::tables::tests::tables;
+    use super::*;
+    use vtep_config::Vni;
+
+    #[test]
+    fn vnis_ports_and_flood_lists() {
+        let t = tables("");
+        let st = build(&t, 7);
+        assert_eq!(st.generation, 7);
+        let i100 = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        let i200 = t.vnis.get(Vni::new(200).unwrap()).unwrap();
+        assert_eq!(st.vni_index[&100], i100);
+        assert_eq!(st.vni(i100).unwrap().ports, vec![(0, None)]);
+        assert_eq!(st.vni(i200).unwrap().ports, vec![(0, Some(10))]);
+        assert_eq!(st.access[0].untagged, Some(i100));
+        assert_eq!(st.access[0].vlans[10], Some(i200));
+        let peer = t.remotes.get(Ipv4Addr::new(192, 0, 2, 2)).unwrap();
+        assert_eq!(st.vni(i100).unwrap().flood, vec![peer]);
+        assert!(st.vni(i200).unwrap().flood.is_empty());
+    }
+
+    #[test]
+    fn templates_wait_for_the_next_hop() {
+        let mut t =
+            tables("[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:aa\"\nremote = \"198.51.100.2\"\n");
+        let on_link = t.remotes.get(Ipv4Addr::new(192, 0, 2, 2)).unwrap();
+        let routed = t.remotes.get(Ipv4Addr::new(198, 51, 100, 2)).unwrap();
+        let st = build(&t, 1);
+        assert!(st.remote(on_link).unwrap().template.is_none());
+        assert!(st.remote(routed).unwrap().template.is_none());
+        let gw_mac = [2, 0, 0, 0, 0, 0xfe];
+        assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 254), gw_mac, 1));
+        let st = build(&t, 2);
+        assert!(
+            st.remote(on_link).unwrap().template.is_none(),
+            "on-link: its own MAC"
+        );
+        let tpl = st.remote(routed).unwrap().template.unwrap();
+        assert_eq!(&tpl.bytes[0..6], &gw_mac, "off-link: through the gateway");
+        assert_eq!(
+            &tpl.bytes[30..34],
+            &[198, 51, 100, 2],
+            "outer destination is the remote"
+        );
+    }
+}

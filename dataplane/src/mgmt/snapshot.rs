@@ -1,0 +1,197 @@
+//! Counter views: the workers' per-thread counters summed, with the ports'
+//! own, into the typed [`Stats`] and [`Status`] of the control API.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use vtep_api::{
+    Accounting, FdbCounters, MempoolStats, PortStats, PortStatus, RemoteStats, Stats, Status,
+    VniStats, WorkerInfo, WorkerStats,
+};
+use vtep_config::MacAddr;
+
+use super::Mgmt;
+use crate::drops::DropReason;
+use crate::stats::{PktBytes, Tally};
+
+impl Mgmt {
+    /// The workers' accounting summed.
+    pub fn tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for w in &self.workers {
+            t.add(&w.stats.tally());
+        }
+        t
+    }
+
+    /// A counter summed over the workers.
+    fn sum(&self, f: impl Fn(&crate::stats::WorkerStats) -> &PktBytes) -> (u64, u64) {
+        self.workers
+            .iter()
+            .map(|w| f(&w.stats).get())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    fn sum_atomic(&self, f: impl Fn(&crate::stats::WorkerStats) -> u64) -> u64 {
+        self.workers.iter().map(|w| f(&w.stats)).sum()
+    }
+
+    pub fn status(&self) -> Status {
+        let t = &self.tables;
+        Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            dpdk: dpdk::Eal::version(),
+            uptime_secs: self.start.elapsed().as_secs(),
+            vtep_address: t.cfg.underlay.address.to_string(),
+            vtep_mac: MacAddr(t.our_mac).to_string(),
+            udp_port: t.cfg.underlay.udp_port,
+            workers: self
+                .workers
+                .iter()
+                .enumerate()
+                .map(|(index, w)| WorkerInfo {
+                    index,
+                    cpu: w.lcore_cpu,
+                })
+                .collect(),
+            ports: self
+                .ports
+                .iter()
+                .map(|p| {
+                    let l = p.link().ok();
+                    PortStatus {
+                        name: p.name().to_string(),
+                        link_up: l.map(|l| l.up),
+                        speed_mbps: l.map(|l| l.speed_mbps),
+                        mac: p.mac().ok().map(|m| MacAddr(m).to_string()),
+                    }
+                })
+                .collect(),
+            fdb_entries: t.fdb.len() as u64,
+            state_generation: self.generation,
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let t = &self.tables;
+        let ports = self
+            .ports
+            .iter()
+            .map(|p| {
+                let s = p.stats().unwrap_or_default();
+                PortStats {
+                    name: p.name().to_string(),
+                    link_up: p.link().is_ok_and(|l| l.up),
+                    rx_packets: s.rx_packets,
+                    tx_packets: s.tx_packets,
+                    rx_bytes: s.rx_bytes,
+                    tx_bytes: s.tx_bytes,
+                    rx_missed: s.rx_missed,
+                    rx_nombuf: s.rx_nombuf,
+                    rx_errors: s.rx_errors,
+                    tx_errors: s.tx_errors,
+                }
+            })
+            .collect();
+        let vnis = t
+            .vnis
+            .iter()
+            .map(|(v, i)| {
+                let i = i as usize;
+                let e = self.sum(|s| &s.vnis[i].encap);
+                let d = self.sum(|s| &s.vnis[i].decap);
+                let f = self.sum(|s| &s.vnis[i].flood);
+                VniStats {
+                    id: v.get(),
+                    encap_packets: e.0,
+                    encap_bytes: e.1,
+                    decap_packets: d.0,
+                    decap_bytes: d.1,
+                    flood_packets: f.0,
+                    flood_bytes: f.1,
+                    learned_macs: t.fdb.learned_in(i as u16) as u64,
+                }
+            })
+            .collect();
+        let remotes = t
+            .remotes
+            .iter()
+            .map(|(i, ip)| {
+                let i = i as usize;
+                let tx = self.sum(|s| &s.remotes[i].tx);
+                let rx = self.sum(|s| &s.remotes[i].rx);
+                RemoteStats {
+                    ip: ip.to_string(),
+                    tx_packets: tx.0,
+                    tx_bytes: tx.1,
+                    rx_packets: rx.0,
+                    rx_bytes: rx.1,
+                }
+            })
+            .collect();
+        let tally = self.tally();
+        let hz = dpdk::tsc_hz();
+        let workers = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(index, w)| {
+                let rx = w.stats.tally().rx;
+                let cycles = w.stats.busy_cycles.load(Relaxed);
+                let bursts = w.stats.bursts.load(Relaxed);
+                WorkerStats {
+                    index,
+                    cpu: w.lcore_cpu,
+                    rx_packets: rx,
+                    busy_cycles: cycles,
+                    bursts,
+                    cycles_per_packet: if rx > 0 {
+                        cycles as f64 / rx as f64
+                    } else {
+                        0.0
+                    },
+                    avg_burst: if bursts > 0 {
+                        rx as f64 / bursts as f64
+                    } else {
+                        0.0
+                    },
+                    tsc_hz: hz,
+                }
+            })
+            .collect();
+        let c = &t.fdb.counters;
+        Stats {
+            ports,
+            vnis,
+            remotes,
+            drops: DropReason::ALL
+                .iter()
+                .map(|r| (r.name().to_string(), tally.drops[*r as usize]))
+                .collect(),
+            accounting: Accounting {
+                rx_packets: tally.rx,
+                forwarded: tally.forwarded,
+                dropped: tally.dropped,
+                punted: tally.punted,
+                flood_copies: tally.flood_copies,
+            },
+            flood_copy_drops: self.sum_atomic(|s| s.flood_copy_drops.load(Relaxed)),
+            learn_events_dropped: self.sum_atomic(|s| s.learn_events_dropped.load(Relaxed)),
+            vxlan_reserved_bits_seen: self.sum_atomic(|s| s.reserved_bits_seen.load(Relaxed)),
+            fdb: FdbCounters {
+                entries: t.fdb.len() as u64,
+                learned: c.learned,
+                moved: c.moved,
+                aged: c.aged,
+                damped: c.damped,
+                mac_limit_drops: c.mac_limit_drops,
+                table_full: c.table_full,
+            },
+            management: self.counters,
+            workers,
+            mempool: MempoolStats {
+                size: self.pool.size() as u64,
+                available: self.pool.available() as u64,
+            },
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The management thread's tables: the running config, the FDB manager,
+//! VNI and remote indexes, underlay neighbours, ARP-suppression bindings
+//! and the entries added through the API. Pure (time passed in, no DPDK):
+//! reconciliation and every control operation are unit-tested here.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use hashbrown::HashMap;
+use vtep_config::{Config, MacAddr, Vni};
+
+use super::neigh::Neighbors;
+use super::persist::{SavedEntry, StateFile};
+use super::reconcile::{self, RemoteTable, VniIndex};
+use crate::fdb::{Target, VniIdx};
+use crate::fdbmgr::{FdbManager, Learned, VniPolicy};
+use crate::stats::MAX_VNIS;
+use crate::worker::{Event, LearnAt};
+
+/// Most ARP-suppression bindings kept (all VNIs together).
+const MAX_ARP_BINDINGS: usize = 1 << 20;
+
+pub struct Tables {
+    pub cfg: Config,
+    pub our_mac: [u8; 6],
+    pub fdb: FdbManager,
+    pub vnis: VniIndex,
+    pub remotes: RemoteTable,
+    pub neigh: Neighbors,
+    /// ARP suppression bindings: (VNI index, IP) -> MAC.
+    pub arp_bind: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
+    /// Entries added with `fdb add`, persisted in `[control] state_file`.
+    pub api_static: BTreeMap<(Vni, MacAddr), Ipv4Addr>,
+    /// Set when the workers' State must be rebuilt.
+    pub dirty: bool,
+}
+
+impl Tables {
+    /// Tables for the first config.
+    pub fn new(cfg: Config, our_mac: [u8; 6], now: u64) -> Result<Tables, String> {
+        let mut t = Tables {
+            fdb: FdbManager::new(cfg.dataplane.fdb_capacity),
+            cfg: cfg.clone(),
+            our_mac,
+            vnis: VniIndex::default(),
+            remotes: RemoteTable::default(),
+            neigh: Neighbors::default(),
+            arp_bind: HashMap::new(),
+            api_static: BTreeMap::new(),
+            dirty: true,
+        };
+        t.reconcile(None, cfg, now)?;
+        Ok(t)
+    }
+
+    /// Applies a reloaded config: only the differences change running
+    /// state. Refused as a whole (nothing changed) when a restart is
+    /// needed or the tables cannot hold it.
+    pub fn apply(&mut self, cfg: Config, now: u64) -> Result<(), String> {
+        if let Some(why) = reconcile::restart_needed(&self.cfg, &cfg) {
+            return Err(why);
+        }
+        let old = self.cfg.clone();
+        self.reconcile(Some(&old), cfg, now)
+    }
+
+    fn reconcile(&mut self, old: Option<&Config>, cfg: Config, now: u64) -> Result<(), String> {
+        // Check capacity first, so that a refusal leaves everything as it was.
+        let gone = old
+            .map(|o| reconcile::vnis_removed(o, &cfg))
+            .unwrap_or_default();
+        let kept = self.vnis.iter().count() - gone.len();
+        let added = cfg
+            .vnis
+            .iter()
+            .filter(|v| self.vnis.get(v.id).is_none())
+            .count();
+        if kept + added > MAX_VNIS {
+            return Err(format!("more than {MAX_VNIS} VNIs"));
+        }
+        let named = reconcile::remotes_named(&cfg);
+        if self.remotes.missing(named.iter()) > self.remotes.free() {
+            return Err("more remote VTEPs than the tables hold".into());
+        }
+        for v in gone {
+            if let Some(i) = self.vnis.remove(v) {
+                self.fdb.flush(Some(i), None, true);
+                self.fdb.remove_policy(i);
+                self.arp_bind.retain(|(x, _), _| *x != i);
+            }
+            self.api_static.retain(|(x, _), _| *x != v);
+        }
+        for v in &cfg.vnis {
+            let i = self.vnis.intern(v.id)?;
+            self.fdb.set_policy(
+                i,
+                VniPolicy {
+                    learning: v.learning,
+                    mac_limit: v.mac_limit,
+                    aging_ms: v.aging_secs as u64 * 1000,
+                },
+            );
+        }
+        for ip in &named {
+            self.remotes.intern(*ip);
+        }
+        self.neigh.set_static(&cfg.neighbors, now);
+        if let Some(old) = old {
+            for (v, mac) in reconcile::static_fdb_removed(old, &cfg) {
+                if let Some(i) = self.vnis.get(v) {
+                    self.fdb.remove(i, mac.0);
+                }
+            }
+        }
+        for f in &cfg.fdb {
+            let (r, _) = self
+                .remotes
+                .intern(f.remote)
+                .ok_or("too many remote VTEPs")?;
+            let i = self.vnis.intern(f.vni)?;
+            // A config entry replaces an API entry for the same MAC.
+            self.api_static.remove(&(f.vni, f.mac));
+            self.fdb
+                .add_static(i, f.mac.0, Target::Remote(r), now)
+                .map_err(|_| format!("FDB full adding {} in VNI {}", f.mac, f.vni))?;
+        }
+        self.cfg = cfg;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// A learn or ARP-snoop event from a worker.
+    pub fn event(&mut self, ev: Event, now: u64) -> Option<(VniIdx, [u8; 6], Learned)> {
+        match ev {
+            Event::Learn { vni, mac, at } => {
+                let target = match at {
+                    LearnAt::Local(p) => Target::Local(p),
+                    LearnAt::Remote(ip) => {
+                        let (r, new) = self.remotes.intern(ip)?;
+                        self.dirty |= new;
+                        Target::Remote(r)
+                    }
+                };
+                Some((vni, mac, self.fdb.learn(vni, mac, target, now)))
+            }
+            Event::ArpSnoop { vni, ip, mac } => {
+                if self.arp_bind.get(&(vni, ip)) != Some(&mac)
+                    && self.arp_bind.len() < MAX_ARP_BINDINGS
+                {
+                    self.arp_bind.insert((vni, ip), mac);
+                    self.dirty = true;
+                }
+                None
+            }
+        }
+    }
+
+    /// Records an underlay ARP sender; only on-link unicast neighbours
+    /// other than the VTEP itself are believed.
+    pub fn learn_neighbor(&mut self, ip: Ipv4Addr, mac: [u8; 6], now: u64) -> bool {
+        let u = &self.cfg.underlay;
+        if !u.on_link(ip) || ip == u.address || mac[0] & 1 == 1 || mac == [0; 6] {
+            return false;
+        }
+        let changed = self.neigh.learn(ip, mac, now);
+        self.dirty |= changed;
+        changed
+    }
+
+    /// Next hops the VTEP needs: those of every remote, and the gateway.
+    pub fn wanted_next_hops(&self) -> Vec<Ipv4Addr> {
+        let u = &self.cfg.underlay;
+        let mut want: Vec<Ipv4Addr> = self
+            .remotes
+            .iter()
+            .filter_map(|(_, ip)| u.next_hop(ip))
+            .chain(u.gateway)
+            .collect();
+        want.sort();
+        want.dedup();
+        want
+    }
+
+    /// The state file's contents.
+    pub fn saved(&self) -> StateFile {
+        StateFile {
+            fdb: self
+                .api_static
+                .iter()
+                .map(|((v, m), ip)| SavedEntry::new(*v, *m, *ip))
+                .collect(),
+        }
+    }
+
+    /// Where an FDB target points, for people: (remote IP | port name).
+    pub fn target_ip(&self, t: Target) -> Option<Ipv4Addr> {
+        match t {
+            Target::Remote(r) => self.remotes.ip(r),
+            Target::Local(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::testing::config_text;
+
+    pub fn tables(extra: &str) -> Tables {
+        Tables::new(
+            Config::parse(&config_text(extra)).unwrap(),
+            [2, 0, 0, 0, 1, 1],
+            0,
+        )
+        .unwrap()
+    }
+
+    const STATIC_AA: &str =
+        "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:aa\"\nremote = \"192.0.2.3\"\n";
+
+    #[test]
+    fn reload_applies_only_differences() {
+        let mut t = tables(STATIC_AA);
+        let v100 = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        let learned = [2, 0, 0, 0, 0, 0x11];
+        t.event(
+            Event::Learn {
+                vni: v100,
+                mac: learned,
+                at: LearnAt::Local(0),
+            },
+            5,
+        );
+        assert_eq!(t.fdb.len(), 2);
+        // Drop the static entry and add VNI 300 (on a new VLAN).
+        let mut text = config_text("[[vni]]\nid = 300\n");
+        text = text.replace("vlans = { 10 = 200 }", "vlans = { 10 = 200, 30 = 300 }");
+        t.apply(Config::parse(&text).unwrap(), 10).unwrap();
+        assert_eq!(t.fdb.len(), 1, "static gone, learned entry kept");
+        assert_eq!(
+            t.vnis.get(Vni::new(100).unwrap()),
+            Some(v100),
+            "indexes stable"
+        );
+        assert!(t.vnis.get(Vni::new(300).unwrap()).is_some());
+        // Remove VNI 100's neighbour VNI 200: its entries go with it.
+        let v200 = t.vnis.get(Vni::new(200).unwrap()).unwrap();
+        t.event(
+            Event::Learn {
+                vni: v200,
+                mac: learned,
+                at: LearnAt::Local(0),
+            },
+            11,
+        );
+        let text = config_text("")
+            .replace("vlans = { 10 = 200 }\n", "")
+            .replace("[[vni]]\nid = 200\n", "");
+        t.apply(Config::parse(&text).unwrap(), 12).unwrap();
+        assert_eq!(t.vnis.get(Vni::new(200).unwrap()), None);
+        assert_eq!(t.fdb.len(), 1);
+    }
+
+    #[test]
+    fn refused_reload_changes_nothing() {
+        let mut t = tables(STATIC_AA);
+        let before = (t.cfg.clone(), t.fdb.len(), t.vnis.iter().count());
+        let mut c = t.cfg.clone();
+        c.underlay.mtu = 9000;
+        c.fdb.clear();
+        assert!(t.apply(c, 1).unwrap_err().contains("restart vtepd"));
+        assert_eq!((t.cfg.clone(), t.fdb.len(), t.vnis.iter().count()), before);
+    }
+
+    #[test]
+    fn learning_from_a_new_remote_interns_it() {
+        let mut t = tables("");
+        t.dirty = false;
+        let v = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        let ip = Ipv4Addr::new(198, 51, 100, 7);
+        let (_, _, l) = t
+            .event(
+                Event::Learn {
+                    vni: v,
+                    mac: [2, 0, 0, 0, 0, 9],
+                    at: LearnAt::Remote(ip),
+                },
+                1,
+            )
+            .unwrap();
+        assert_eq!(l, Learned::New);
+        assert!(
+            t.remotes.get(ip).is_some() && t.dirty,
+            "new remote published"
+        );
+        assert!(t
+            .wanted_next_hops()
+            .contains(&Ipv4Addr::new(192, 0, 2, 254)));
+    }
+
+    #[test]
+    fn neighbours_only_from_on_link_unicast() {
+        let mut t = tables("");
+        let m = [2, 0, 0, 0, 0, 5];
+        assert!(
+            !t.learn_neighbor(Ipv4Addr::new(10, 0, 0, 1), m, 0),
+            "off-link"
+        );
+        assert!(
+            !t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 1), m, 0),
+            "our own address"
+        );
+        assert!(!t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9), [1, 0, 0, 0, 0, 1], 0));
+        assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9), m, 0));
+    }
+}
