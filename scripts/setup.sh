@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev build-essential
-      iproute2 ethtool python3 tcpdump iperf3 iputils-ping libpcap-dev lua5.4)
+      iproute2 ethtool python3 tcpdump iperf3 iputils-ping libpcap-dev lua5.4
+      prometheus)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -174,6 +174,72 @@ impl Config {
     }
 }
 
+/// True if `flag` is one of the EAL arguments.
+pub(crate) fn eal_has_flag(args: &[String], flag: &str) -> bool {
+    args.iter().any(|a| a == flag)
+}
+
+/// The lcores `-l LIST` or `-c MASK` enable, checked for syntax; Ok(None)
+/// when neither is given or `--lcores` (whose mapping syntax EAL checks)
+/// is used instead.
+pub fn eal_lcores(args: &[String]) -> Result<Option<Vec<usize>>, String> {
+    let mut it = args.iter();
+    let mut found = None;
+    while let Some(a) = it.next() {
+        let (flag, val) = if let Some(v) = a.strip_prefix("-l").filter(|v| !v.is_empty()) {
+            ("-l", Some(v.to_string()))
+        } else if let Some(v) = a.strip_prefix("-c").filter(|v| !v.is_empty()) {
+            ("-c", Some(v.to_string()))
+        } else if a == "-l" || a == "-c" {
+            (a.as_str(), it.next().cloned())
+        } else if a == "--lcores" || a.starts_with("--lcores=") {
+            return Ok(None);
+        } else {
+            continue;
+        };
+        let val = val.ok_or_else(|| format!("{flag} needs a value"))?;
+        found = Some(if flag == "-l" {
+            parse_cpu_list(&val).map_err(|_| {
+                format!("-l {val:?} is not a core list (write it like 0-3 or 1,2,4)")
+            })?
+        } else {
+            parse_core_mask(&val)?
+        });
+    }
+    Ok(found)
+}
+
+/// Parses a CPU list as in `-l 0-3,6` or /sys/devices/system/cpu/online.
+pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
+    let list = list.trim();
+    let bad = || format!("{list:?} is not a CPU list");
+    let mut cores = Vec::new();
+    for part in list.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let (a, b): (usize, usize) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        if a > b || b >= 1024 {
+            return Err(bad());
+        }
+        cores.extend(a..=b);
+    }
+    cores.sort_unstable();
+    cores.dedup();
+    Ok(cores)
+}
+
+fn parse_core_mask(mask: &str) -> Result<Vec<usize>, String> {
+    let hex = mask.trim_start_matches("0x").trim_start_matches("0X");
+    let v = u128::from_str_radix(hex, 16)
+        .map_err(|_| format!("-c {mask:?} is not a hexadecimal core mask"))?;
+    Ok((0..128).filter(|i| v & (1 << i) != 0).collect())
+}
+
 pub(crate) fn eal_devices(args: &[String]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut it = args.iter().peekable();

@@ -99,8 +99,7 @@ struct RawVni {
     learning: bool,
     #[serde(default)]
     arp_suppress: bool,
-    #[serde(default = "d_mac_limit")]
-    mac_limit: i64,
+    mac_limit: Option<i64>,
     #[serde(default = "d_aging")]
     aging_secs: i64,
 }
@@ -165,14 +164,28 @@ pub const MAX_BURST: i64 = 256;
 
 struct Ctx<'a> {
     text: &'a str,
+    eal_args: Vec<String>,
 }
 
 impl Ctx<'_> {
-    fn line(&self, span: std::ops::Range<usize>) -> usize {
-        self.text[..span.start.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+    /// The line of `key` inside the table at `span`: the line where its
+    /// last component is assigned, else the table's first line.
+    fn line(&self, span: std::ops::Range<usize>, key: &str) -> usize {
+        let start = span.start.min(self.text.len());
+        let end = span.end.clamp(start, self.text.len());
+        let line_of = |at: usize| self.text[..at].matches('\n').count() + 1;
+        let name = key.split([' ', '.']).nth(1).unwrap_or(key);
+        let mut at = start;
+        for l in self.text[start..end].split_inclusive('\n') {
+            let t = l.trim_start();
+            if t.strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+            {
+                return line_of(at);
+            }
+            at += l.len();
+        }
+        line_of(start)
     }
 
     fn err<T>(
@@ -183,7 +196,7 @@ impl Ctx<'_> {
     ) -> Result<T, ConfigError> {
         Err(ConfigError::Invalid {
             key: key.into(),
-            line: Some(self.line(span)),
+            line: Some(self.line(span, key)),
             msg: msg.into(),
         })
     }
@@ -236,10 +249,12 @@ impl Ctx<'_> {
 pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let raw: RawConfig =
         toml::from_str(text).map_err(|e| ConfigError::Parse(format_toml_error(text, &e)))?;
-    let c = Ctx { text };
-
     let eal_span = raw.eal.span();
     let eal_args = raw.eal.into_inner().args;
+    let c = Ctx {
+        text,
+        eal_args: eal_args.clone(),
+    };
     if eal_args.is_empty() {
         return c.err(
             "eal.args",
@@ -249,6 +264,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     }
     let devices = crate::eal_devices(&eal_args);
 
+    let dp_span = raw.dataplane.as_ref().map(|d| d.span());
     let dataplane = match raw.dataplane {
         None => Dataplane {
             workers: 1,
@@ -281,6 +297,27 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             }
         }
     };
+
+    match crate::eal_lcores(&eal_args) {
+        Err(e) => return c.err("eal.args", eal_span, e),
+        Ok(Some(cores)) if cores.is_empty() => {
+            return c.err("eal.args", eal_span, "the core list enables no lcore")
+        }
+        Ok(Some(cores)) if cores.len() - 1 < dataplane.workers => {
+            let span = dp_span.clone().unwrap_or(eal_span);
+            return c.err(
+                "dataplane.workers",
+                span,
+                format!(
+                    "{} workers, but [eal].args enable {} worker lcore(s) besides the main one ({:?}): list more cores with -l",
+                    dataplane.workers,
+                    cores.len() - 1,
+                    cores
+                ),
+            );
+        }
+        Ok(_) => {}
+    }
 
     let us = raw.underlay.span();
     let u = raw.underlay.into_inner();
@@ -323,15 +360,30 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         accept_unknown_sources: u.accept_unknown_sources,
         strict_reserved: u.strict_reserved,
     };
-    if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
+    if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() || addr.is_loopback() {
         return c.err(
             "underlay.address",
             us,
             format!("{addr} cannot be a VTEP address"),
         );
     }
+    if plen < 31 && (addr == subnet_network(&underlay) || addr == subnet_broadcast(&underlay)) {
+        return c.err(
+            "underlay.address",
+            us,
+            format!(
+                "{addr} is the network or broadcast address of {addr}/{plen}, not a host address"
+            ),
+        );
+    }
+    if let Some(m) = underlay.mac {
+        if m.is_multicast() || m.is_zero() {
+            return c.err("underlay.mac", us, format!("{m} is not a unicast MAC"));
+        }
+    }
     if let Some(g) = &u.gateway {
         let g = c.ip("underlay.gateway", us.clone(), g)?;
+        check_peer(&c, &underlay, "underlay.gateway", us.clone(), g)?;
         if !underlay.on_link(g) || g == addr {
             return c.err(
                 "underlay.gateway",
@@ -353,6 +405,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         if mac.is_multicast() || mac.is_zero() {
             return c.err("neighbor.mac", s, format!("{mac} is not a unicast MAC"));
         }
+        check_peer(&c, &underlay, "neighbor.ip", s.clone(), ip)?;
         if !underlay.on_link(ip) {
             return c.err(
                 "neighbor.ip",
@@ -378,9 +431,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         let mut flood = Vec::new();
         for f in &v.flood {
             let ip = c.ip("vni.flood", s.clone(), f)?;
-            if ip == addr {
-                return c.err("vni.flood", s, format!("{ip} is this VTEP's own address"));
-            }
+            check_peer(&c, &underlay, "vni.flood", s.clone(), ip)?;
             if !flood.contains(&ip) {
                 flood.push(ip);
             }
@@ -397,7 +448,21 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             flood,
             learning: v.learning,
             arp_suppress: v.arp_suppress,
-            mac_limit: c.range("vni.mac_limit", s.clone(), v.mac_limit, 0, 1 << 24)? as u32,
+            mac_limit: match v.mac_limit {
+                // The default never exceeds the table.
+                None => d_mac_limit().min(dataplane.fdb_capacity as i64) as u32,
+                Some(n) if n > dataplane.fdb_capacity as i64 && n <= 1 << 24 => {
+                    return c.err(
+                        "vni.mac_limit",
+                        s,
+                        format!(
+                            "{n} is larger than dataplane.fdb_capacity ({}): the VNI could never reach it",
+                            dataplane.fdb_capacity
+                        ),
+                    )
+                }
+                Some(n) => c.range("vni.mac_limit", s.clone(), n, 0, 1 << 24)? as u32,
+            },
             aging_secs: c.range("vni.aging_secs", s, v.aging_secs, 1, 86400 * 7)? as u32,
         });
     }
@@ -496,13 +561,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             return c.err("fdb.mac", s, format!("{mac} is not a unicast MAC"));
         }
         let remote = c.ip("fdb.remote", s.clone(), &f.remote)?;
-        if remote == addr {
-            return c.err(
-                "fdb.remote",
-                s,
-                format!("{remote} is this VTEP's own address"),
-            );
-        }
+        check_peer(&c, &underlay, "fdb.remote", s.clone(), remote)?;
         if !underlay.on_link(remote) && underlay.gateway.is_none() {
             return c.err(
                 "fdb.remote",
@@ -536,6 +595,29 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
                 })?),
                 None => None,
             };
+            if ctl.socket.trim().is_empty() {
+                return c.err(
+                    "control.socket",
+                    s,
+                    "empty path: name the control socket, e.g. /run/vtep/vtep.sock",
+                );
+            }
+            if let Some(g) = &ctl.group {
+                if !matches!(nix::unistd::Group::from_name(g), Ok(Some(_))) {
+                    return c.err(
+                        "control.group",
+                        s,
+                        format!("group {g:?} does not exist on this host"),
+                    );
+                }
+            }
+            if ctl
+                .state_file
+                .as_deref()
+                .is_some_and(|p| p.trim().is_empty())
+            {
+                return c.err("control.state_file", s, "empty path");
+            }
             Control {
                 socket: PathBuf::from(ctl.socket),
                 metrics,
@@ -557,6 +639,70 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     })
 }
 
+/// A remote VTEP or neighbour address must be a unicast host other than
+/// this VTEP, and not the on-link network or broadcast address.
+fn check_peer(
+    c: &Ctx<'_>,
+    u: &Underlay,
+    key: &str,
+    span: std::ops::Range<usize>,
+    ip: Ipv4Addr,
+) -> Result<(), ConfigError> {
+    let bad = if ip.is_unspecified() {
+        Some("is the unspecified address")
+    } else if ip.is_multicast() {
+        Some("is a multicast address")
+    } else if ip.is_broadcast() {
+        Some("is the broadcast address")
+    } else if ip.is_loopback() {
+        Some("is a loopback address")
+    } else if ip == u.address {
+        Some("is this VTEP's own address")
+    } else if u.on_link(ip) && u.prefix_len < 31 && ip == subnet_broadcast(u) {
+        Some("is the broadcast address of the on-link prefix")
+    } else if u.on_link(ip) && u.prefix_len < 31 && ip == subnet_network(u) {
+        Some("is the network address of the on-link prefix")
+    } else {
+        None
+    };
+    match bad {
+        Some(why) => c.err(key, span, format!("{ip} {why}: not a remote VTEP")),
+        None => Ok(()),
+    }
+}
+
+fn mask(plen: u8) -> u32 {
+    if plen == 0 {
+        0
+    } else {
+        u32::MAX << (32 - plen)
+    }
+}
+
+fn subnet_network(u: &Underlay) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(u.address) & mask(u.prefix_len))
+}
+
+fn subnet_broadcast(u: &Underlay) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(u.address) | !mask(u.prefix_len))
+}
+
+/// True for a PCI address such as 0000:3b:00.0 or 3b:00.0.
+fn looks_like_pci(name: &str) -> bool {
+    let parts: Vec<&str> = name.split(':').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
+    let dev_fn = |s: &str| {
+        s.split_once('.').is_some_and(|(d, f)| {
+            hex(d, 2) && f.len() == 1 && f.chars().all(|c| ('0'..='7').contains(&c))
+        })
+    };
+    match parts.as_slice() {
+        [dom, bus, df] => hex(dom, 4) && hex(bus, 2) && dev_fn(df),
+        [bus, df] => hex(bus, 2) && dev_fn(df),
+        _ => false,
+    }
+}
+
 fn check_device(
     c: &Ctx<'_>,
     devices: &BTreeSet<String>,
@@ -575,6 +721,16 @@ fn check_device(
     }
     if name.is_empty() {
         return c.err(key, span, "empty port name");
+    }
+    if looks_like_pci(name)
+        && crate::eal_has_flag(&c.eal_args, "--no-pci")
+        && !devices.contains(name)
+    {
+        return c.err(
+            key,
+            span,
+            format!("{name:?} is a PCI device, but [eal].args have --no-pci: remove --no-pci and allow it with -a {name}"),
+        );
     }
     Ok(())
 }

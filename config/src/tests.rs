@@ -83,7 +83,7 @@ fn unknown_key_names_key_and_line() {
 fn vni_zero_and_too_large() {
     let e = err(&SAMPLE.replace("id = 200", "id = 0"));
     assert!(
-        e.contains("vni.id") && e.contains("0 is not a VNI") && e.contains("line 36"),
+        e.contains("vni.id") && e.contains("0 is not a VNI") && e.contains("line 37"),
         "{e}"
     );
     let e = err(&SAMPLE.replace("id = 200", "id = 16777216"));
@@ -170,9 +170,157 @@ fn mac_and_vni_types() {
 
 #[test]
 fn shipped_gateway_example_is_valid() {
-    let c = Config::parse(include_str!("../../docker/vtep.toml")).unwrap();
+    // The image creates the vtep group; this host may not have it.
+    let text =
+        include_str!("../../docker/vtep.toml").replace("group = \"vtep\"", "group = \"root\"");
+    let c = Config::parse(&text).unwrap();
     assert_eq!(c.dataplane.workers, 2);
     assert_eq!(c.port_names(), vec!["0000:03:00.0", "0000:03:00.1"]);
     assert_eq!(c.access[0].vlans.len(), 2);
     assert!(!c.eal_args.iter().any(|a| a == "--no-pci"));
+}
+
+#[test]
+fn errors_name_the_line_of_the_key() {
+    // mtu is on line 15 of SAMPLE, five lines below [underlay].
+    let e = err(&SAMPLE.replace("mtu = 1500", "mtu = 99999"));
+    assert!(e.contains("underlay.mtu at line 15"), "{e}");
+    let e = err(&SAMPLE.replace("mac_limit = 65536", "mac_limit = -1"));
+    assert!(e.contains("vni.mac_limit at line 33"), "{e}");
+    // A syntax error on line 7 is reported at line 7.
+    let e = err(&SAMPLE.replace("burst = 32", "burst = = 32"));
+    assert!(e.contains("line 7"), "{e}");
+    let e = err(&SAMPLE.replace("mbufs = 16383", "mbufs = \"x"));
+    assert!(e.contains("line 8"), "{e}");
+    for broken in ["burst =", "burst = 32 33", "[dataplane"] {
+        let t = SAMPLE.replace("burst = 32", broken).replace(
+            "[dataplane]",
+            if broken == "[dataplane" {
+                ""
+            } else {
+                "[dataplane]"
+            },
+        );
+        let e = err(&t);
+        let want = t.lines().position(|l| l.starts_with(broken)).unwrap() + 1;
+        assert!(e.contains(&format!("line {want}:")), "{broken}: {e}");
+    }
+}
+
+#[test]
+fn workers_need_lcores_and_core_lists_are_checked() {
+    let e = err(&SAMPLE.replace("workers = 1", "workers = 2"));
+    assert!(
+        e.contains("dataplane.workers at line 6") && e.contains("1 worker lcore"),
+        "{e}"
+    );
+    assert!(Config::parse(
+        &SAMPLE
+            .replace("\"0-1\"", "\"0-2\"")
+            .replace("workers = 1", "workers = 2")
+    )
+    .is_ok());
+    for bad in ["\"0-\"", "\"x\"", "\"3-1\""] {
+        let e = err(&SAMPLE.replace("\"0-1\"", bad));
+        assert!(
+            e.contains("eal.args") && e.contains("is not a core list"),
+            "{bad}: {e}"
+        );
+    }
+    let e = err(&SAMPLE.replace("\"-l\", \"0-1\"", "\"-c\", \"0x1\""));
+    assert!(e.contains("0 worker lcore"), "{e}");
+    assert_eq!(
+        eal_lcores(&["-l".into(), "0-2,5".into()]),
+        Ok(Some(vec![0, 1, 2, 5]))
+    );
+    assert_eq!(eal_lcores(&["-c0x6".into()]), Ok(Some(vec![1, 2])));
+    assert_eq!(eal_lcores(&["--lcores=(0-1)@0".into()]), Ok(None));
+}
+
+#[test]
+fn pci_port_with_no_pci_is_refused() {
+    let t = SAMPLE.replace("port = \"net_af_packet1\"", "port = \"0000:3b:00.0\"");
+    let e = err(&t);
+    assert!(e.contains("access.port") && e.contains("--no-pci"), "{e}");
+    let ok = t.replace("\"--no-pci\", ", "\"-a\", \"0000:3b:00.0\", ");
+    assert!(Config::parse(&ok).is_ok(), "{:?}", Config::parse(&ok));
+}
+
+#[test]
+fn peer_addresses_must_be_unicast_hosts() {
+    for (ip, why) in [
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.5", "multicast"),
+        ("255.255.255.255", "broadcast"),
+        ("192.0.2.255", "broadcast address of the on-link prefix"),
+        ("192.0.2.0", "network address"),
+        ("127.0.0.1", "loopback"),
+        ("192.0.2.1", "own address"),
+    ] {
+        let flood = err(&SAMPLE.replace("\"192.0.2.3\"]", &format!("\"{ip}\"]")));
+        assert!(
+            flood.contains("vni.flood") && flood.contains(why),
+            "{ip}: {flood}"
+        );
+        let fdb = err(&SAMPLE.replace("remote = \"192.0.2.2\"", &format!("remote = \"{ip}\"")));
+        assert!(
+            fdb.contains("fdb.remote") && fdb.contains(why),
+            "{ip}: {fdb}"
+        );
+        let nb = err(&SAMPLE.replace("ip = \"192.0.2.2\"", &format!("ip = \"{ip}\"")));
+        assert!(nb.contains("neighbor.ip"), "{ip}: {nb}");
+    }
+}
+
+#[test]
+fn underlay_identity_checks() {
+    let e = err(&SAMPLE.replace("ttl = 64", "ttl = 64\nmac = \"01:00:5e:00:00:01\""));
+    assert!(
+        e.contains("underlay.mac at line 17") && e.contains("not a unicast MAC"),
+        "{e}"
+    );
+    let e = err(&SAMPLE.replace("192.0.2.1/24", "192.0.2.0/24"));
+    assert!(e.contains("network or broadcast address"), "{e}");
+    assert!(Config::parse(
+        &SAMPLE
+            .replace("192.0.2.1/24", "192.0.2.0/31")
+            .replace("gateway = \"192.0.2.254\"\n", "")
+            .replace("\"192.0.2.3\"", "\"192.0.2.1\"")
+    )
+    .is_err());
+}
+
+#[test]
+fn control_section_checks() {
+    let e = err(&SAMPLE.replace("socket = \"/run/vtep/vtep.sock\"", "socket = \"\""));
+    assert!(
+        e.contains("control.socket") && e.contains("empty path"),
+        "{e}"
+    );
+    let e = err(&SAMPLE.replace(
+        "metrics = \"127.0.0.1:9477\"",
+        "metrics = \"127.0.0.1:9477\"\ngroup = \"no-such-group-vtep\"",
+    ));
+    assert!(
+        e.contains("control.group") && e.contains("does not exist"),
+        "{e}"
+    );
+    assert!(
+        Config::parse(&SAMPLE.replace("metrics = \"127.0.0.1:9477\"", "group = \"root\"")).is_ok()
+    );
+}
+
+#[test]
+fn mac_limit_fits_the_table() {
+    let t = SAMPLE.replace("mbufs = 16383", "mbufs = 16383\nfdb_capacity = 4096");
+    let e = err(&t);
+    assert!(
+        e.contains("vni.mac_limit") && e.contains("larger than dataplane.fdb_capacity"),
+        "{e}"
+    );
+    let c = Config::parse(&t.replace("mac_limit = 65536\n", "")).unwrap();
+    assert_eq!(
+        c.vnis[0].mac_limit, 4096,
+        "the default is capped by the table"
+    );
 }

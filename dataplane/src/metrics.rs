@@ -241,7 +241,7 @@ pub fn render(st: &Stats) -> String {
     );
     counter(
         &mut o,
-        "vtep_vxlan_reserved_bits_seen_total",
+        "vtep_vxlan_reserved_set_total",
         "VXLAN packets received with reserved bits set",
         st.vxlan_reserved_bits_seen,
     );

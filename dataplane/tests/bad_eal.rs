@@ -22,12 +22,7 @@ fn impossible_eal_args_fail_cleanly() {
         (
             "core that does not exist",
             r#""-l", "0,77", "--no-pci", "--no-huge", "--no-shconf", "--vdev=net_null0", "--vdev=net_null1""#,
-            "EAL initialisation failed",
-        ),
-        (
-            "no worker lcore",
-            r#""-l", "0", "--no-pci", "--no-huge", "--no-shconf", "-m", "256", "--vdev=net_null0", "--vdev=net_null1""#,
-            "worker lcore",
+            "lcores [77] from [eal].args are not online CPUs",
         ),
     ] {
         let p = dir.join("c.toml");
@@ -47,6 +42,35 @@ fn impossible_eal_args_fail_cleanly() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{name}: {err}");
         assert!(err.contains(want), "{name}: {err}");
+    }
+    // Caught by --check, with one sentence instead of EAL's usage text.
+    for (name, args, want) in [
+        (
+            "no worker lcore",
+            r#""-l", "0", "--no-pci", "--no-huge", "--no-shconf", "-m", "256", "--vdev=net_null0", "--vdev=net_null1""#,
+            "0 worker lcore(s) besides the main one",
+        ),
+        (
+            "bad core list",
+            r#""-l", "0-x", "--no-pci", "--no-huge", "--vdev=net_null0", "--vdev=net_null1""#,
+            "is not a core list",
+        ),
+    ] {
+        let p = dir.join("c.toml");
+        std::fs::write(&p, cfg(args)).unwrap();
+        for check in [true, false] {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_vtepd"));
+            if check {
+                c.arg("--check");
+            }
+            let o = c.arg("--config").arg(&p).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+            assert!(
+                err.contains(want) && err.lines().count() == 1,
+                "{name}: {err}"
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-badeal-{}", std::process::id()));

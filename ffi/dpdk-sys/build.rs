@@ -72,7 +72,8 @@ fn main() {
             .allowlist_function(
                 "rte_eal_.*|rte_eth_.*|rte_pktmbuf_.*|rte_mempool_.*|rte_lcore_.*|\
                  rte_thread_.*|rte_socket_.*|rte_version|rte_strerror|rte_get_.*|\
-                 rte_pdump_.*|rte_tel_.*|rte_telemetry_.*|rte_mbuf_.*|vtep_.*",
+                 rte_pdump_.*|rte_tel_.*|rte_telemetry_.*|rte_mbuf_.*|vtep_.*|\
+                 rte_openlog_stream|rte_log_cur_msg_loglevel",
             )
             .allowlist_type("vtep_.*|rte_eth_.*|rte_mbuf|rte_mempool|telemetry_cb|rte_tel_data")
             .opaque_type("rte_flow.*|rte_l2tpv2_.*|rte_gtp_.*")

@@ -1,8 +1,14 @@
 //! Resource limits: 100,000 random source MACs flood VNI 100 (mac_limit
-//! 1000). At most 1000 are learned there, the overflow is counted, and VNI
-//! 200's static entries and traffic are untouched. The learn-event queue
-//! (64 here) overflows; that is counted and never stalls forwarding.
-use std::time::Duration;
+//! 1000), replayed in a loop. At most 1000 are ever learned there, the
+//! overflow is counted, and VNI 200's static entries and traffic are
+//! untouched. The learn-event queue (64 here) overflows; that is counted
+//! and never stalls forwarding.
+//!
+//! Every assertion holds for any scheduling of the worker and the
+//! management thread: the limit is checked at every sample, and what
+//! depends on the management thread getting CPU (reaching the limit,
+//! learning VNI 200's tenant) is waited for while the flood repeats.
+use std::time::{Duration, Instant};
 
 use vtep_perf::corpus::{inner, TENANT};
 use vtep_perf::lab::Daemon;
@@ -37,7 +43,7 @@ fn mac_flood_is_bounded() {
     let cfg = format!(
         r#"[eal]
 args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix={prefix}",
-        "--vdev=net_null0,no-rx=1", "--vdev=net_pcap0,rx_pcap={d}/acc.pcap"]
+        "--vdev=net_null0,no-rx=1", "--vdev=net_pcap0,rx_pcap={d}/acc.pcap,infinite_rx=1"]
 [dataplane]
 mbufs = 8191
 learn_queue = 64
@@ -73,47 +79,58 @@ socket = "{d}/vtep.sock"
         prefix = Daemon::prefix_for("macflood"),
     );
     let mut vtepd = Daemon::start("macflood", &cfg);
-    vtepd.wait_frames(frames.len() as u64, 60);
-    std::thread::sleep(Duration::from_millis(500));
-    let stats = vtepd.ctl(&["stats"]);
-    let fdb = &stats["fdb"];
-    let v100 = stats["vnis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == 100)
-        .unwrap()
-        .clone();
-    let v200 = stats["vnis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == 200)
-        .unwrap()
-        .clone();
+    let vni = |stats: &serde_json::Value, id: u64| {
+        stats["vnis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let tenant_learned = |d: &Daemon| {
+        d.ctl(&["fdb", "show", "--vni", "200"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "learned")
+    };
+    let t0 = Instant::now();
+    let stats = loop {
+        let stats = vtepd.ctl(&["stats"]);
+        let learned = vni(&stats, 100)["learned_macs"].as_u64().unwrap();
+        assert!(learned <= 1000, "never more than mac_limit: {learned}");
+        let limited = stats["fdb"]["mac_limit_drops"].as_u64().unwrap();
+        let lost = stats["learn_events_dropped"].as_u64().unwrap();
+        if learned == 1000 && limited > 0 && lost > 0 && tenant_learned(&vtepd) {
+            break stats;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "flood did not reach the limit: learned {learned}, limited {limited}, lost {lost}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     eprintln!(
-        "learned in VNI 100: {}, mac_limit_drops {}, learn events dropped {}",
-        v100["learned_macs"], fdb["mac_limit_drops"], stats["learn_events_dropped"]
+        "learned in VNI 100: 1000 after {:?}, mac_limit_drops {}, learn events dropped {}",
+        t0.elapsed(),
+        stats["fdb"]["mac_limit_drops"],
+        stats["learn_events_dropped"]
     );
-    assert_eq!(v100["learned_macs"], 1000, "exactly the limit is learned");
-    let limited = fdb["mac_limit_drops"].as_u64().unwrap();
-    let lost_events = stats["learn_events_dropped"].as_u64().unwrap();
-    assert!(
-        limited + lost_events >= (FLOOD - 1000) as u64 / 2,
-        "the overflow is counted: {limited} + {lost_events}"
-    );
-    assert!(limited > 0);
-    assert!(
-        lost_events > 0,
-        "a 64-event queue overflows under the flood, counted"
-    );
-    // Forwarding never stalled: every frame was forwarded (unicast to static entries).
+    // Forwarding never stalled: everything received was forwarded
+    // (unicast to static entries), and the accounting identity is exact.
     let a = &stats["accounting"];
-    assert_eq!(a["forwarded"].as_u64().unwrap(), frames.len() as u64);
+    assert_eq!(a["dropped"], 0, "{a}");
+    assert_eq!(a["punted"], 0, "{a}");
+    assert_eq!(a["forwarded"], a["rx_packets"], "{a}");
+    assert!(
+        vni(&stats, 200)["encap_packets"].as_u64().unwrap() > 0,
+        "VNI 200 carried its traffic"
+    );
     assert_eq!(
-        v200["encap_packets"].as_u64().unwrap(),
-        (FLOOD / 100) as u64,
-        "VNI 200 traffic untouched"
+        vni(&stats, 200)["learned_macs"],
+        1,
+        "VNI 200 learned only its tenant"
     );
     let f200 = vtepd.ctl(&["fdb", "show", "--vni", "200"]);
     let rows = f200.as_array().unwrap();

@@ -201,6 +201,37 @@ fn register_telemetry(tx: &crossbeam::channel::Sender<Ask>) {
     }
 }
 
+/// The `-l` cores must exist here: EAL would otherwise answer with its
+/// usage text.
+fn check_lcores_online(cfg: &Config) -> Result<(), String> {
+    let Ok(Some(cores)) = vtep_config::eal_lcores(&cfg.eal_args) else {
+        return Ok(());
+    };
+    let Ok(text) = std::fs::read_to_string("/sys/devices/system/cpu/online") else {
+        return Ok(());
+    };
+    let online = vtep_config::parse_cpu_list(&text).unwrap_or_default();
+    let absent: Vec<usize> = cores.into_iter().filter(|c| !online.contains(c)).collect();
+    if absent.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "lcores {absent:?} from [eal].args are not online CPUs here (online: {})",
+            text.trim()
+        ))
+    }
+}
+
+/// DPDK's log lines, in the daemon's log format (RTE_LOG_* levels).
+fn dpdk_log(level: u32, msg: &str) {
+    match level {
+        0..=3 => error!(target: "dpdk", "{msg}"),
+        4 => warn!(target: "dpdk", "{msg}"),
+        5..=7 => info!(target: "dpdk", "{msg}"),
+        _ => tracing::debug!(target: "dpdk", "{msg}"),
+    }
+}
+
 /// Takes queue `q` of port `p` out of the per-port queue lists.
 fn take<T>(v: &mut [Vec<Option<T>>], p: usize, q: usize) -> T {
     v[p][q].take().expect("each queue is handed out once")
@@ -212,6 +243,10 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     let control_listener =
         vtep_dataplane::control::bind(&cfg.control.socket, cfg.control.group.as_deref())
             .map_err(|e| format!("control socket: {e}"))?;
+    check_lcores_online(&cfg)?;
+    if let Err(e) = dpdk::log::redirect(dpdk_log) {
+        warn!("DPDK log stays on stderr: {e}");
+    }
     let eal = Eal::init(&cfg.eal_args).map_err(|e| e.to_string())?;
     info!(version = %Eal::version(), "EAL initialised");
     if let Err(e) = eal.enable_pdump() {

@@ -1,4 +1,6 @@
 /* Out-of-line copies of DPDK static inline functions used from Rust. */
+#define _GNU_SOURCE
+#include <stdio.h>
 #include <string.h>
 #include "wrapper.h"
 
@@ -92,4 +94,12 @@ int vtep_tel_dict_u64(struct rte_tel_data *d, const char *name, uint64_t v)
 int vtep_tel_dict_str(struct rte_tel_data *d, const char *name, const char *v)
 {
 	return rte_tel_data_add_dict_string(d, name, v);
+}
+
+/* A stdio stream whose writes go to `write` (glibc's fopencookie, which the
+ * libc crate does not bind), for rte_openlog_stream. */
+FILE *vtep_log_stream(vtep_log_write write)
+{
+	cookie_io_functions_t io = { .read = NULL, .write = write, .seek = NULL, .close = NULL };
+	return fopencookie(NULL, "w", io);
 }

@@ -4,6 +4,7 @@
 #include <rte_version.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 #include <rte_lcore.h>
 #include <rte_cycles.h>
 #include <rte_mempool.h>
@@ -49,6 +50,8 @@ unsigned vtep_mempool_cache_len(struct rte_mempool *mp, unsigned lcore);
 unsigned vtep_mempool_ring_count(const struct rte_mempool *mp);
 uint16_t vtep_mbuf_default_headroom(void);
 int vtep_eth_link(uint16_t port, uint32_t *speed_mbps, int *up);
+typedef long (*vtep_log_write)(void *cookie, const char *buf, size_t size);
+FILE *vtep_log_stream(vtep_log_write write);
 int vtep_tel_register(const char *cmd, telemetry_cb fn, const char *help);
 void vtep_tel_start_dict(struct rte_tel_data *d);
 int vtep_tel_dict_u64(struct rte_tel_data *d, const char *name, uint64_t v);

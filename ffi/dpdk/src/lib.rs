@@ -13,6 +13,7 @@ mod eal;
 mod error;
 mod huge;
 mod lcore;
+pub mod log;
 mod mbuf;
 mod mempool;
 mod port;

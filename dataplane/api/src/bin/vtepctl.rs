@@ -85,7 +85,7 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum ShowOp {
-    /// List them.
+    /// List them, one line each (all fields with --json).
     Show,
 }
 
