@@ -7,7 +7,12 @@ use std::net::Ipv4Addr;
 use crate::drops::DropReason;
 use crate::fdb::VniIdx;
 use crate::state::State;
-use crate::wire::{self, eth, ip, udp, Arp, ETH_LEN, IPV4_LEN, UDP_LEN, VXLAN_LEN};
+use crate::wire::icmp::IcmpEcho;
+use crate::wire::ipv4::Ipv4Error;
+use crate::wire::{
+    Arp, EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_ARP, ETHERTYPE_IPV4,
+    ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN, PROTO_ICMP, PROTO_UDP, UDP_LEN, VXLAN_LEN,
+};
 
 /// What an underlay frame is, once checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,17 +62,14 @@ pub fn classify_underlay_cached(
             ..DecapCache::default()
         };
     }
-    if d.len() < ETH_LEN {
-        return Err(DropReason::UnderlayRunt);
-    }
-    let to_us = d[eth::DST] == st.our_mac;
-    let bcast = d[eth::DST] == [0xff; 6];
-    let et = wire::be16(d, eth::TYPE);
-    if et == wire::ETHERTYPE_ARP {
-        if !to_us && !bcast {
+    let e = EthernetFrame::new_checked(d).ok_or(DropReason::UnderlayRunt)?;
+    let to_us = e.dst() == st.our_mac;
+    let et = e.ethertype();
+    if et == ETHERTYPE_ARP {
+        if !to_us && e.dst() != [0xff; 6] {
             return Err(DropReason::UnderlayNotOurMac);
         }
-        let a = Arp::parse(&d[ETH_LEN..]).ok_or(DropReason::ArpInvalid)?;
+        let a = Arp::parse(e.payload()).ok_or(DropReason::ArpInvalid)?;
         if a.tpa != st.our_ip {
             return Err(DropReason::NotOurIp);
         }
@@ -76,65 +78,47 @@ pub fn classify_underlay_cached(
     if !to_us {
         return Err(DropReason::UnderlayNotOurMac);
     }
-    if et != wire::ETHERTYPE_IPV4 {
+    if et != ETHERTYPE_IPV4 {
         return Err(DropReason::UnderlayEthertype);
     }
-    let l3 = &d[ETH_LEN..];
-    if l3.len() < IPV4_LEN {
-        return Err(DropReason::Ipv4Length);
-    }
-    if l3[ip::VER_IHL] >> 4 != 4 {
-        return Err(DropReason::Ipv4Version);
-    }
-    let ihl = (l3[ip::VER_IHL] & 0x0f) as usize * 4;
-    if ihl < IPV4_LEN || ihl > l3.len() {
-        return Err(DropReason::Ipv4Ihl);
-    }
-    let total = wire::be16(l3, ip::TOTAL_LEN) as usize;
-    if total < ihl || total > l3.len() {
-        return Err(DropReason::Ipv4Length);
-    }
-    if wire::checksum(&l3[..ihl]) != 0 {
+    let ip = Ipv4Packet::new_checked(e.payload()).map_err(|e| match e {
+        Ipv4Error::Length => DropReason::Ipv4Length,
+        Ipv4Error::Version => DropReason::Ipv4Version,
+        Ipv4Error::Ihl => DropReason::Ipv4Ihl,
+    })?;
+    if !ip.checksum_ok() {
         return Err(DropReason::Ipv4Checksum);
     }
-    if wire::be16(l3, ip::FRAG) & ip::MF_OFFSET_MASK != 0 {
+    if ip.is_fragment() {
         return Err(DropReason::Ipv4Fragment);
     }
-    if wire::ipv4_at(l3, ip::DST) != st.our_ip {
+    if ip.dst() != st.our_ip {
         return Err(DropReason::NotOurIp);
     }
-    let src = wire::ipv4_at(l3, ip::SRC);
-    match l3[ip::PROTO] {
-        wire::PROTO_UDP => {}
-        wire::PROTO_ICMP => {
-            // Echo request (type 8, code 0) with at least its 8-byte header.
-            return if total >= ihl + 8 && l3[ihl] == 8 && l3[ihl + 1] == 0 {
-                Ok(Underlay::Echo)
-            } else {
-                Err(DropReason::IcmpUnsupported)
+    let src = ip.src();
+    match ip.protocol() {
+        PROTO_UDP => {}
+        PROTO_ICMP => {
+            return match IcmpEcho::new_request(ip.payload()) {
+                Some(_) => Ok(Underlay::Echo),
+                None => Err(DropReason::IcmpUnsupported),
             };
         }
         _ => return Err(DropReason::UnderlayProto),
     }
-    let l4 = &l3[ihl..total];
-    if l4.len() < UDP_LEN || wire::be16(l4, udp::LEN) as usize != l4.len() {
-        return Err(DropReason::UdpLength);
-    }
-    if wire::be16(l4, udp::DPORT) != st.udp_port {
+    let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
+    if udp.dst_port() != st.udp_port {
         return Err(DropReason::UdpPort);
     }
-    let vx = &l4[UDP_LEN..];
-    if vx.len() < VXLAN_LEN {
-        return Err(DropReason::VxlanTruncated);
-    }
-    if vx[0] & wire::VXLAN_FLAG_I == 0 {
+    let vx = VxlanHeader::new_checked(udp.payload()).ok_or(DropReason::VxlanTruncated)?;
+    if !vx.i_flag() {
         return Err(DropReason::VxlanFlagI);
     }
-    let reserved_set = vx[0] & !wire::VXLAN_FLAG_I != 0 || vx[1..4] != [0; 3] || vx[7] != 0;
+    let reserved_set = vx.reserved_set();
     if reserved_set && st.strict_reserved {
         return Err(DropReason::VxlanReserved);
     }
-    let vni = u32::from_be_bytes([0, vx[4], vx[5], vx[6]]);
+    let vni = vx.vni();
     let vni = match cache.vni {
         Some((v, i)) if v == vni => i,
         _ => {
@@ -154,23 +138,20 @@ pub fn classify_underlay_cached(
     if remote.is_none() && !st.accept_unknown_sources {
         return Err(DropReason::UnknownSource);
     }
-    let inner = &vx[VXLAN_LEN..];
-    if inner.len() < ETH_LEN {
-        return Err(DropReason::InnerRunt);
-    }
-    let iet = wire::be16(inner, eth::TYPE);
-    if iet == wire::ETHERTYPE_VLAN || iet == wire::ETHERTYPE_QINQ {
+    let inner = EthernetFrame::new_checked(vx.payload()).ok_or(DropReason::InnerRunt)?;
+    let iet = inner.ethertype();
+    if iet == ETHERTYPE_VLAN || iet == ETHERTYPE_QINQ {
         return Err(DropReason::InnerVlan);
     }
-    if inner[6] & 1 == 1 || inner[eth::SRC] == [0; 6] {
+    if inner.src_is_invalid() {
         return Err(DropReason::InnerSrcInvalid);
     }
     Ok(Underlay::Vxlan {
         vni,
         src,
         remote,
-        inner_off: ETH_LEN + ihl + UDP_LEN + VXLAN_LEN,
-        inner_len: inner.len(),
+        inner_off: ETH_LEN + ip.header_len() + UDP_LEN + VXLAN_LEN,
+        inner_len: inner.as_bytes().len(),
         reserved_set,
     })
 }

@@ -8,11 +8,14 @@ pub mod decap;
 pub mod drops;
 pub mod encap;
 pub mod fdb;
+pub mod forward;
 pub mod state;
 pub mod wire;
 
 pub mod control;
 pub mod fdbmgr;
+#[cfg(test)]
+mod forward_tests;
 pub mod metrics;
 pub mod mgmt;
 #[cfg(test)]

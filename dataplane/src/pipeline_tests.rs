@@ -391,27 +391,11 @@ fn decap_drop_rules() {
 
 #[test]
 fn decap_sees_arp_and_echo() {
-    use crate::wire::{arp, arp_frame};
+    use crate::mgmt::punt::arp_request;
     let st = state();
-    let req = arp_frame(
-        [0xff; 6],
-        PEER_MAC,
-        arp::REQUEST,
-        PEER_MAC,
-        PEER_IP,
-        [0; 6],
-        OUR_IP,
-    );
+    let req = arp_request(PEER_MAC, PEER_IP, OUR_IP);
     assert_eq!(classify_underlay(&req, &st), Ok(Underlay::Arp));
-    let other = arp_frame(
-        [0xff; 6],
-        PEER_MAC,
-        arp::REQUEST,
-        PEER_MAC,
-        PEER_IP,
-        [0; 6],
-        Ipv4Addr::new(192, 0, 2, 9),
-    );
+    let other = arp_request(PEER_MAC, PEER_IP, Ipv4Addr::new(192, 0, 2, 9));
     assert_eq!(classify_underlay(&other, &st), Err(DropReason::NotOurIp));
     let mut bad = req.clone();
     bad[14 + 5] = 16; // protocol length

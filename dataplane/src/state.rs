@@ -9,7 +9,10 @@ use hashbrown::HashMap;
 use vtep_config::Vni;
 
 use crate::fdb::VniIdx;
-use crate::wire::{self, OUTER_LEN};
+use crate::wire::{
+    EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4, ETH_LEN, IPV4_LEN,
+    OUTER_LEN, PROTO_UDP, UDP_LEN,
+};
 
 /// One configured VNI.
 #[derive(Debug, Clone)]
@@ -70,22 +73,19 @@ impl Template {
         ttl: u8,
         df: bool,
     ) -> Template {
-        use wire::{eth, ip, udp, ETH_LEN, IPV4_LEN, UDP_LEN};
         let mut b = [0u8; OUTER_LEN];
-        b[eth::DST].copy_from_slice(&dst_mac);
-        b[eth::SRC].copy_from_slice(&src_mac);
-        wire::put16(&mut b, eth::TYPE, wire::ETHERTYPE_IPV4);
-        let h = &mut b[ETH_LEN..ETH_LEN + IPV4_LEN];
-        h[ip::VER_IHL] = 0x45;
-        wire::put16(h, ip::FRAG, if df { ip::DF } else { 0 });
-        h[ip::TTL] = ttl;
-        h[ip::PROTO] = wire::PROTO_UDP;
-        h[ip::SRC..ip::SRC + 4].copy_from_slice(&src.octets());
-        h[ip::DST..ip::DST + 4].copy_from_slice(&dst.octets());
-        let ip_sum = wire::csum_add(0, h);
-        let u = &mut b[ETH_LEN + IPV4_LEN..ETH_LEN + IPV4_LEN + UDP_LEN];
-        wire::put16(u, udp::DPORT, udp_port);
-        b[ETH_LEN + IPV4_LEN + UDP_LEN] = wire::VXLAN_FLAG_I;
+        let (l2, rest) = b.split_at_mut(ETH_LEN);
+        let (l3, rest) = rest.split_at_mut(IPV4_LEN);
+        let (l4, vx) = rest.split_at_mut(UDP_LEN);
+        let mut e = EthernetFrame::new_unchecked(l2);
+        e.set_dst(dst_mac);
+        e.set_src(src_mac);
+        e.set_ethertype(ETHERTYPE_IPV4);
+        let mut ip = Ipv4Packet::new_unchecked(l3);
+        ip.init(ttl, PROTO_UDP, src, dst, df);
+        let ip_sum = ip.partial_sum();
+        UdpPacket::new_unchecked(l4).set_dst_port(udp_port);
+        VxlanHeader::new_unchecked(vx).init(0);
         Template { bytes: b, ip_sum }
     }
 }

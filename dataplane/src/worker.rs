@@ -1,12 +1,11 @@
 //! A poll-mode worker: one per configured lcore, running on an EAL worker
-//! lcore (pinned by EAL; not a registered thread, see vtepd). It
-//! owns RX queue `w` of every port and TX queue `w` of every port, and per
-//! burst: receives, classifies and looks up every packet, collects output
-//! per port and sends it in bursts. No locks, allocations or system calls in
-//! the loop; learn events and punted packets leave over bounded queues
-//! whose overflow is counted, never waited on.
+//! lcore (pinned by EAL; not a registered thread, see vtepd). It owns RX
+//! queue `w` of every port and TX queue `w` of every port, and per burst:
+//! receives, forwards every packet (the rules are in [`crate::forward`]),
+//! collects output per port and sends it in bursts. No locks, allocations
+//! or system calls in the loop; learn events and punted packets leave over
+//! bounded queues whose overflow is counted, never waited on.
 
-use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -14,43 +13,19 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
-use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
+use crate::decap::DecapCache;
 use crate::drops::DropReason;
-use crate::encap::{classify_access, encapsulate_with_port, flow_hash, push_vlan, source_port};
-use crate::fdb::{key, FdbTable, HitMap, SharedFdb, Target, VniIdx};
+use crate::fdb::{key, HitMap, SharedFdb};
+use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, COPY_BURST};
+pub use crate::forward::{Event, LearnAt};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
-use crate::wire::{self, arp, eth, Arp, ETH_LEN, OUTER_LEN};
+use crate::wire::{EthernetFrame, OUTER_LEN};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
 /// Size of an output buffer; a full one is sent at once.
 const TX_BURST: usize = 64;
-/// Flood copies allocated per bulk call.
-const COPY_BURST: usize = 32;
-
-/// What a worker tells the management thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// A source MAC seen somewhere the FDB does not say.
-    Learn {
-        vni: VniIdx,
-        mac: [u8; 6],
-        at: LearnAt,
-    },
-    /// An ARP sender binding seen in a VNI with ARP suppression.
-    ArpSnoop {
-        vni: VniIdx,
-        ip: Ipv4Addr,
-        mac: [u8; 6],
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LearnAt {
-    Local(u16),
-    Remote(Ipv4Addr),
-}
 
 /// Everything a worker thread owns or shares.
 pub struct Worker {
@@ -87,18 +62,6 @@ impl Out {
     }
 }
 
-/// Per-burst working set, reused.
-struct Ctx<'a> {
-    st: &'a State,
-    fdb: &'a FdbTable,
-    hits: &'a HitMap,
-    events: &'a ArrayQueue<Event>,
-    stats: &'a WorkerStats,
-    pool: &'a Mempool,
-    tally: Tally,
-    decap: DecapCache,
-}
-
 impl Worker {
     /// Runs until `running` turns false, then drains its output.
     pub fn run(mut self) {
@@ -107,6 +70,8 @@ impl Worker {
         let mut out_acc: Vec<Out> = (0..self.access_tx.len()).map(|_| Out::new()).collect();
         let burst = self.burst.min(RX_BURST);
         let n_access = self.access_rx.len();
+        // Kept across bursts: its generation check notices a new State.
+        let mut decap = DecapCache::default();
         while self.running.load(Ordering::Relaxed) {
             let t0 = dpdk::rdtsc();
             let st_guard = self.state.load();
@@ -117,17 +82,24 @@ impl Worker {
                 hits: &self.hits,
                 events: &self.events,
                 stats: &self.stats,
-                pool: &self.pool,
                 tally: Tally::default(),
-                decap: DecapCache::default(),
+                decap: &mut decap,
+            };
+            let mut io = Queues {
+                pool: &self.pool,
+                punts: &self.punts,
+                stats: &self.stats,
+                out_ul: &mut out_ul,
+                q_ul: &mut self.underlay_tx,
+                outs: &mut out_acc,
+                qs: &mut self.access_tx,
             };
             let mut got = 0;
             // Underlay.
             self.underlay_rx.rx_max(&mut rx, burst);
             got += rx.len();
             for m in rx.drain() {
-                cx.tally.rx += 1;
-                underlay_packet(&mut cx, m, &self.punts, &mut out_acc, &mut self.access_tx);
+                underlay_packet(&mut cx, &mut io, m);
             }
             // Access ports.
             for p in 0..n_access {
@@ -135,27 +107,10 @@ impl Worker {
                 got += rx.len();
                 prefetch_access(&cx, &rx, p);
                 for m in rx.drain() {
-                    cx.tally.rx += 1;
-                    access_packet(
-                        &mut cx,
-                        m,
-                        p as u16,
-                        &mut out_ul,
-                        &mut self.underlay_tx,
-                        &mut out_acc,
-                        &mut self.access_tx,
-                    );
+                    access_packet(&mut cx, &mut io, m, p as u16);
                 }
             }
-            flush(
-                &mut self.underlay_tx,
-                &mut out_ul,
-                &mut cx.tally,
-                &self.stats,
-            );
-            for (q, o) in self.access_tx.iter_mut().zip(out_acc.iter_mut()) {
-                flush(q, o, &mut cx.tally, &self.stats);
-            }
+            io.flush_all(&mut cx.tally);
             if let Some(inj) = &self.inject {
                 // Management frames are not received packets: outside the tally.
                 let mut b: Burst<8> = Burst::new();
@@ -172,15 +127,16 @@ impl Worker {
                 bump(&self.stats.bursts, 1);
             }
         }
-        flush(
-            &mut self.underlay_tx,
-            &mut out_ul,
-            &mut Tally::default(),
-            &self.stats,
-        );
-        for (q, o) in self.access_tx.iter_mut().zip(out_acc.iter_mut()) {
-            flush(q, o, &mut Tally::default(), &self.stats);
-        }
+        let mut io = Queues {
+            pool: &self.pool,
+            punts: &self.punts,
+            stats: &self.stats,
+            out_ul: &mut out_ul,
+            q_ul: &mut self.underlay_tx,
+            outs: &mut out_acc,
+            qs: &mut self.access_tx,
+        };
+        io.flush_all(&mut Tally::default());
     }
 }
 
@@ -195,19 +151,17 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
     for i in 0..rx.len() {
         let Some(m) = rx.get(i) else { break };
         m.prefetch_headroom(OUTER_LEN);
-        let d = m.data();
-        if d.len() < ETH_LEN + 4 {
+        let Some(e) = EthernetFrame::new_checked(m.data()) else {
             continue;
-        }
-        let vni = if wire::be16(d, eth::TYPE) == wire::ETHERTYPE_VLAN {
-            acc.vlans[(wire::be16(d, ETH_LEN) & 0x0fff) as usize]
-        } else {
-            acc.untagged
+        };
+        let vni = match e.vlan() {
+            Some((vid, _)) => acc.vlans[vid as usize],
+            None => acc.untagged,
         };
         if let Some(v) = vni {
-            cx.fdb.prefetch(key(v, wire::mac_at(d, 0)));
+            cx.fdb.prefetch(key(v, e.dst()));
             if cx.st.vni(v).is_some_and(|s| s.learning) {
-                cx.fdb.prefetch(key(v, wire::mac_at(d, 6)));
+                cx.fdb.prefetch(key(v, e.src()));
             }
         }
     }
@@ -261,391 +215,97 @@ fn enqueue(
     }
 }
 
-#[inline(always)]
-fn learn(cx: &mut Ctx<'_>, vni: VniIdx, mac: [u8; 6], at: LearnAt) {
-    let k = key(vni, mac);
-    if let Some((slot, e)) = cx.fdb.lookup(k) {
-        let same = match (e.target, at) {
-            (Target::Local(p), LearnAt::Local(q)) => p == q,
-            (Target::Remote(r), LearnAt::Remote(ip)) => cx.st.remote(r).map(|x| x.ip) == Some(ip),
-            _ => false,
+impl Packet for Mbuf {
+    #[inline(always)]
+    fn segments(&self) -> u16 {
+        self.nb_segs()
+    }
+}
+
+/// The worker's buffers and queues, for one burst.
+struct Queues<'a> {
+    pool: &'a Mempool,
+    punts: &'a ArrayQueue<Mbuf>,
+    stats: &'a WorkerStats,
+    out_ul: &'a mut Out,
+    q_ul: &'a mut TxQueue,
+    outs: &'a mut [Out],
+    qs: &'a mut [TxQueue],
+}
+
+impl Queues<'_> {
+    fn flush_all(&mut self, t: &mut Tally) {
+        flush(self.q_ul, self.out_ul, t, self.stats);
+        for (q, o) in self.qs.iter_mut().zip(self.outs.iter_mut()) {
+            flush(q, o, t, self.stats);
+        }
+    }
+}
+
+/// Flood copies made together, handed out one by one.
+struct Copies(Burst<COPY_BURST>);
+
+impl Iterator for Copies {
+    type Item = Mbuf;
+    #[inline(always)]
+    fn next(&mut self) -> Option<Mbuf> {
+        self.0.pop()
+    }
+}
+
+impl Io for Queues<'_> {
+    type Pkt = Mbuf;
+    type Copies = Copies;
+
+    #[inline(always)]
+    fn copy(&mut self, src: &Mbuf) -> Option<Mbuf> {
+        self.pool.alloc_from(src.data()).ok()
+    }
+
+    #[inline(always)]
+    fn copies(&mut self, src: &Mbuf, n: usize) -> Option<Copies> {
+        let mut empty: Burst<COPY_BURST> = Burst::new();
+        self.pool.alloc_bulk(&mut empty, n).ok()?;
+        let mut full: Burst<COPY_BURST> = Burst::new();
+        for mut c in empty.drain() {
+            // A fresh mbuf has room for any frame below SHARE_MIN; one
+            // that does not fit is freed here and counted by the caller.
+            if let Some(room) = c.append(src.len()) {
+                room.copy_from_slice(src.data());
+                let _ = full.push(c);
+            }
+        }
+        Some(Copies(full))
+    }
+
+    fn shared(&mut self, src: &Mbuf, header: &[u8; OUTER_LEN]) -> Option<Mbuf> {
+        let (Ok(mut h), Ok(c)) = (self.pool.alloc(), src.share(self.pool)) else {
+            return None;
         };
-        if same || e.is_static {
-            cx.hits.mark(slot);
-            return;
-        }
+        h.append(OUTER_LEN)?.copy_from_slice(header);
+        h.chain(c).ok()
     }
-    if cx.events.push(Event::Learn { vni, mac, at }).is_err() {
-        bump(&cx.stats.learn_events_dropped, 1);
-    }
-}
 
-fn snoop_arp(cx: &mut Ctx<'_>, vni: VniIdx, frame: &[u8]) -> Option<Arp> {
-    if frame.len() < ETH_LEN || wire::be16(frame, eth::TYPE) != wire::ETHERTYPE_ARP {
-        return None;
+    #[inline(always)]
+    fn send_access(&mut self, port: u16, m: Mbuf, is_copy: bool, t: &mut Tally) {
+        let p = port as usize;
+        enqueue(
+            &mut self.qs[p],
+            &mut self.outs[p],
+            m,
+            is_copy,
+            t,
+            self.stats,
+        );
     }
-    let a = Arp::parse(&frame[ETH_LEN..])?;
-    if !a.spa.is_unspecified()
-        && cx.st.arp.get(&(vni, a.spa)) != Some(&a.sha)
-        && cx
-            .events
-            .push(Event::ArpSnoop {
-                vni,
-                ip: a.spa,
-                mac: a.sha,
-            })
-            .is_err()
-    {
-        bump(&cx.stats.learn_events_dropped, 1);
-    }
-    Some(a)
-}
 
-/// VID that access port `p` tags VNI `vni` with; None = untagged. Outer
-/// None: the port does not carry the VNI.
-#[inline(always)]
-fn port_vid(st: &State, vni: VniIdx, p: u16) -> Option<Option<u16>> {
-    st.vni(vni)?
-        .ports
-        .iter()
-        .find(|(q, _)| *q == p)
-        .map(|(_, v)| *v)
-}
+    #[inline(always)]
+    fn send_underlay(&mut self, p: Mbuf, is_copy: bool, t: &mut Tally) {
+        enqueue(self.q_ul, self.out_ul, p, is_copy, t, self.stats);
+    }
 
-#[inline(always)]
-fn to_access(
-    cx: &mut Ctx<'_>,
-    mut m: Mbuf,
-    vni: VniIdx,
-    p: u16,
-    is_copy: bool,
-    outs: &mut [Out],
-    qs: &mut [TxQueue],
-) {
-    let Some(vid) = port_vid(cx.st, vni, p) else {
-        if !is_copy {
-            cx.tally.drop(DropReason::NoAccessPort);
-        }
-        return;
-    };
-    if let Some(v) = vid {
-        if let Err(r) = push_vlan(&mut m, v) {
-            if !is_copy {
-                cx.tally.drop(r);
-            }
-            return;
-        }
+    #[inline(always)]
+    fn punt(&mut self, p: Mbuf) -> Result<(), Mbuf> {
+        self.punts.push(p)
     }
-    if !is_copy {
-        cx.tally.forwarded += 1;
-    }
-    let (o, q) = (&mut outs[p as usize], &mut qs[p as usize]);
-    enqueue(q, o, m, is_copy, &mut cx.tally, cx.stats);
-}
-
-fn underlay_packet(
-    cx: &mut Ctx<'_>,
-    mut m: Mbuf,
-    punts: &ArrayQueue<Mbuf>,
-    outs: &mut [Out],
-    qs: &mut [TxQueue],
-) {
-    if m.nb_segs() != 1 {
-        cx.tally.drop(DropReason::MultiSegment);
-        return;
-    }
-    let (vni, src, remote, off, len, reserved) =
-        match classify_underlay_cached(m.data(), cx.st, &mut cx.decap) {
-            Err(r) => {
-                cx.tally.drop(r);
-                return;
-            }
-            Ok(Underlay::Arp | Underlay::Echo) => {
-                match punts.push(m) {
-                    Ok(()) => cx.tally.punted += 1,
-                    Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
-                }
-                return;
-            }
-            Ok(Underlay::Vxlan {
-                vni,
-                src,
-                remote,
-                inner_off,
-                inner_len,
-                reserved_set,
-            }) => (vni, src, remote, inner_off, inner_len, reserved_set),
-        };
-    if reserved {
-        bump(&cx.stats.reserved_bits_seen, 1);
-    }
-    let total = m.len();
-    if let Some(r) = remote {
-        if let Some(c) = cx.stats.remotes.get(r as usize) {
-            c.rx.add(total);
-        }
-    }
-    m.adj(off);
-    m.trim(total - off - len);
-    let Some(vs) = cx.st.vni(vni) else {
-        cx.tally.drop(DropReason::VniUnknown);
-        return;
-    };
-    let (learning, suppress) = (vs.learning, vs.arp_suppress);
-    let d = m.data();
-    let src_mac = wire::mac_at(d, 6);
-    let dst = wire::mac_at(d, 0);
-    if learning {
-        learn(cx, vni, src_mac, LearnAt::Remote(src));
-    }
-    if suppress {
-        snoop_arp(cx, vni, m.data());
-    }
-    if let Some(c) = cx.stats.vnis.get(vni as usize) {
-        c.decap.add(len);
-    }
-    if dst[0] & 1 == 0 {
-        if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
-            return match e.target {
-                Target::Local(p) => to_access(cx, m, vni, p, false, outs, qs),
-                // Split horizon: never send underlay traffic back out.
-                Target::Remote(_) => cx.tally.drop(DropReason::NoAccessPort),
-            };
-        }
-    }
-    flood_local(cx, m, vni, None, outs, qs);
-}
-
-/// Floods to the VNI's access ports except `except`; the original goes to
-/// the last, copies to the others.
-fn flood_local(
-    cx: &mut Ctx<'_>,
-    m: Mbuf,
-    vni: VniIdx,
-    except: Option<u16>,
-    outs: &mut [Out],
-    qs: &mut [TxQueue],
-) {
-    let st = cx.st;
-    let Some(vs) = st.vni(vni) else {
-        cx.tally.drop(DropReason::VniUnknown);
-        return;
-    };
-    let targets = vs.ports.iter().filter(|(p, _)| Some(*p) != except);
-    let n = targets.clone().count();
-    if n == 0 {
-        cx.tally.drop(DropReason::NoAccessPort);
-        return;
-    }
-    let mut orig = Some(m);
-    for (i, (p, _)) in targets.enumerate() {
-        if i + 1 == n {
-            if let Some(m) = orig.take() {
-                to_access(cx, m, vni, *p, false, outs, qs);
-            }
-        } else if let Some(src) = orig.as_ref() {
-            match cx.pool.alloc_from(src.data()) {
-                Ok(c) => to_access(cx, c, vni, *p, true, outs, qs),
-                Err(_) => bump(&cx.stats.flood_copy_drops, 1),
-            }
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn access_packet(
-    cx: &mut Ctx<'_>,
-    mut m: Mbuf,
-    port: u16,
-    out_ul: &mut Out,
-    q_ul: &mut TxQueue,
-    outs: &mut [Out],
-    qs: &mut [TxQueue],
-) {
-    if m.nb_segs() != 1 {
-        cx.tally.drop(DropReason::MultiSegment);
-        return;
-    }
-    let st = cx.st;
-    let vni = match classify_access(&mut m, &st.access[port as usize]) {
-        Ok(v) => v,
-        Err(r) => {
-            cx.tally.drop(r);
-            return;
-        }
-    };
-    let Some(vs) = st.vni(vni) else {
-        cx.tally.drop(DropReason::VniUnknown);
-        return;
-    };
-    let d = m.data();
-    let src_mac = wire::mac_at(d, 6);
-    let dst = wire::mac_at(d, 0);
-    if vs.learning {
-        learn(cx, vni, src_mac, LearnAt::Local(port));
-    }
-    if vs.arp_suppress {
-        if let Some(a) = snoop_arp(cx, vni, m.data()) {
-            if a.oper == arp::REQUEST {
-                if let Some(mac) = st.arp.get(&(vni, a.tpa)).copied() {
-                    // Answer locally: the request never crosses the underlay.
-                    wire::arp_reply_in_place(m.data_mut(), &a, mac);
-                    return to_access(cx, m, vni, port, false, outs, qs);
-                }
-            }
-        }
-    }
-    if dst[0] & 1 == 0 {
-        if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
-            match e.target {
-                Target::Local(p) if p == port => cx.tally.drop(DropReason::AccessSamePort),
-                Target::Local(p) => to_access(cx, m, vni, p, false, outs, qs),
-                Target::Remote(r) => to_remote(cx, m, vni, r, None, out_ul, q_ul),
-            }
-            return;
-        }
-    }
-    // BUM: one copy per remote in the flood list, one per other local port.
-    let remotes = &vs.flood;
-    let locals = vs.ports.iter().filter(|(p, _)| *p != port).count();
-    if remotes.len() + locals == 0 {
-        cx.tally.drop(DropReason::NoFloodTargets);
-        return;
-    }
-    if let Some(c) = cx.stats.vnis.get(vni as usize) {
-        c.flood.add(m.len());
-    }
-    if m.len() >= SHARE_MIN && !remotes.is_empty() {
-        // Large frame: local ports get private copies (they may be tagged
-        // in place), remotes get a header segment chained to a shared
-        // clone of the original, which itself is never written again.
-        for &(p, _) in vs.ports.iter().filter(|(p, _)| *p != port) {
-            match cx.pool.alloc_from(m.data()) {
-                Ok(c) => to_access(cx, c, vni, p, true, outs, qs),
-                Err(_) => bump(&cx.stats.flood_copy_drops, 1),
-            }
-        }
-        for &r in remotes.iter() {
-            to_remote_shared(cx, &m, vni, r, out_ul, q_ul);
-        }
-        cx.tally.forwarded += 1;
-        return;
-    }
-    // Small frame: deep copies, allocated a burst at a time, all with the
-    // original's flow hash.
-    let sport = source_port(flow_hash(m.data()));
-    for chunk in remotes.chunks(COPY_BURST) {
-        let mut copies: Burst<COPY_BURST> = Burst::new();
-        if cx.pool.alloc_bulk(&mut copies, chunk.len()).is_err() {
-            // Pool (nearly) empty: the chunk's copies are counted as lost.
-            bump(&cx.stats.flood_copy_drops, chunk.len() as u64);
-            continue;
-        }
-        for (&r, mut c) in chunk.iter().zip(copies.drain()) {
-            match c.append(m.len()) {
-                Some(room) => {
-                    room.copy_from_slice(m.data());
-                    to_remote(cx, c, vni, r, Some(sport), out_ul, q_ul);
-                }
-                None => bump(&cx.stats.flood_copy_drops, 1),
-            }
-        }
-    }
-    if locals > 0 {
-        flood_local(cx, m, vni, Some(port), outs, qs);
-    } else {
-        // The original was copied to every remote; it counts as forwarded.
-        cx.tally.forwarded += 1;
-    }
-}
-
-/// Frames at least this long are flooded to remotes by sharing the payload
-/// (a 50-byte header segment chained to an indirect clone) rather than by
-/// copying it: below it, one copy costs less than two mbufs.
-pub const SHARE_MIN: usize = 256;
-
-/// Sends a flood copy of `m` to remote `r` as header segment + shared clone.
-fn to_remote_shared(
-    cx: &mut Ctx<'_>,
-    m: &Mbuf,
-    vni: VniIdx,
-    r: u32,
-    out: &mut Out,
-    q: &mut TxQueue,
-) {
-    let st = cx.st;
-    let (Some(t), Some(vs)) = (st.remote(r).and_then(|x| x.template.as_ref()), st.vni(vni)) else {
-        bump(&cx.stats.flood_copy_drops, 1);
-        return;
-    };
-    let inner = m.len();
-    if crate::encap::outer_ip_len(inner) > st.mtu as usize {
-        bump(&cx.stats.flood_copy_drops, 1);
-        return;
-    }
-    let (Ok(mut h), Ok(c)) = (cx.pool.alloc(), m.share(cx.pool)) else {
-        bump(&cx.stats.flood_copy_drops, 1);
-        return;
-    };
-    let Some(room) = h.append(OUTER_LEN) else {
-        bump(&cx.stats.flood_copy_drops, 1);
-        return;
-    };
-    let sport = crate::encap::source_port(crate::encap::flow_hash(m.data()));
-    crate::encap::write_outer(room, t, vs.vni.get(), inner, sport);
-    let Ok(pkt) = h.chain(c) else {
-        bump(&cx.stats.flood_copy_drops, 1);
-        return;
-    };
-    if let Some(c) = cx.stats.vnis.get(vni as usize) {
-        c.encap.add(inner);
-    }
-    if let Some(c) = cx.stats.remotes.get(r as usize) {
-        c.tx.add(pkt.pkt_len());
-    }
-    enqueue(q, out, pkt, true, &mut cx.tally, cx.stats);
-}
-
-#[inline(always)]
-/// Encapsulates `m` to remote `r`. `copy_port` is set for flood copies:
-/// the UDP source port of the original's flow.
-fn to_remote(
-    cx: &mut Ctx<'_>,
-    mut m: Mbuf,
-    vni: VniIdx,
-    r: u32,
-    copy_port: Option<u16>,
-    out: &mut Out,
-    q: &mut TxQueue,
-) {
-    let is_copy = copy_port.is_some();
-    let st = cx.st;
-    let fail = |cx: &mut Ctx<'_>, reason| {
-        if is_copy {
-            bump(&cx.stats.flood_copy_drops, 1);
-        } else {
-            cx.tally.drop(reason);
-        }
-    };
-    let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
-        return fail(cx, DropReason::NeighborUnresolved);
-    };
-    let Some(vs) = st.vni(vni) else {
-        return fail(cx, DropReason::VniUnknown);
-    };
-    let inner = m.len();
-    let sport = copy_port.unwrap_or_else(|| source_port(flow_hash(m.data())));
-    if let Err(reason) = encapsulate_with_port(&mut m, t, vs.vni.get(), st.mtu, sport) {
-        return fail(cx, reason);
-    }
-    if let Some(c) = cx.stats.vnis.get(vni as usize) {
-        c.encap.add(inner);
-    }
-    if let Some(c) = cx.stats.remotes.get(r as usize) {
-        c.tx.add(m.len());
-    }
-    if !is_copy {
-        cx.tally.forwarded += 1;
-    }
-    enqueue(q, out, m, is_copy, &mut cx.tally, cx.stats);
 }

@@ -8,7 +8,27 @@
 
 use std::net::Ipv4Addr;
 
-use vtep_dataplane::wire::{self, arp, arp_frame};
+use vtep_dataplane::wire::{self, arp, Arp};
+
+/// A whole ARP frame (Ethernet + ARP, padded to 60 bytes).
+fn arp_frame(
+    dst: [u8; 6],
+    src: [u8; 6],
+    oper: u16,
+    sha: [u8; 6],
+    spa: Ipv4Addr,
+    tha: [u8; 6],
+    tpa: Ipv4Addr,
+) -> Vec<u8> {
+    Arp {
+        oper,
+        sha,
+        spa,
+        tha,
+        tpa,
+    }
+    .frame(dst, src)
+}
 
 use crate::{tenant_udp, vxlan_from};
 

@@ -15,7 +15,9 @@ use pcap_file::pcap::{PcapPacket, PcapWriter};
 use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::encap::encapsulate;
 use vtep_dataplane::state::Template;
-use vtep_dataplane::wire::{self, ip, ETH_LEN, IPV4_LEN};
+use vtep_dataplane::wire::{
+    EthernetFrame, Ipv4Packet, UdpPacket, ETHERTYPE_IPV4, ETH_LEN, IPV4_LEN, PROTO_UDP,
+};
 
 /// The i-th tenant MAC of the benchmarks (02:dd:00:xx:xx:xx, up to 2^24).
 pub fn bench_mac(i: u32) -> [u8; 6] {
@@ -35,23 +37,19 @@ pub fn tenant_udp(
 ) -> Vec<u8> {
     let ip_len = IPV4_LEN + 8 + payload;
     let mut f = vec![0u8; ETH_LEN + ip_len];
-    f[0..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    wire::put16(&mut f, 12, wire::ETHERTYPE_IPV4);
-    let h = &mut f[ETH_LEN..];
-    h[ip::VER_IHL] = 0x45;
-    wire::put16(h, ip::TOTAL_LEN, ip_len as u16);
-    h[ip::TTL] = 64;
-    h[ip::PROTO] = wire::PROTO_UDP;
-    h[ip::SRC..ip::SRC + 4].copy_from_slice(&sip.octets());
-    h[ip::DST..ip::DST + 4].copy_from_slice(&dip.octets());
-    let c = wire::checksum(&h[..IPV4_LEN]);
-    wire::put16(h, ip::CSUM, c);
-    let u = &mut h[IPV4_LEN..];
-    wire::put16(u, 0, sport);
-    wire::put16(u, 2, dport);
-    wire::put16(u, 4, (8 + payload) as u16);
-    for (i, b) in u[8..].iter_mut().enumerate() {
+    let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+    e.set_dst(dst);
+    e.set_src(src);
+    e.set_ethertype(ETHERTYPE_IPV4);
+    let mut h = Ipv4Packet::new_unchecked(e.payload_mut());
+    h.init(64, PROTO_UDP, sip, dip, false);
+    h.set_total_len(ip_len as u16);
+    h.fill_checksum();
+    let mut u = UdpPacket::new_unchecked(h.payload_mut());
+    u.set_src_port(sport);
+    u.set_dst_port(dport);
+    u.set_len((8 + payload) as u16);
+    for (i, b) in f[ETH_LEN + IPV4_LEN + 8..].iter_mut().enumerate() {
         *b = i as u8;
     }
     f
@@ -114,7 +112,9 @@ mod tests {
             18,
         );
         assert_eq!(f.len(), 60);
-        assert_eq!(wire::checksum(&f[ETH_LEN..ETH_LEN + IPV4_LEN]), 0);
+        assert!(Ipv4Packet::new_checked(&f[ETH_LEN..])
+            .unwrap()
+            .checksum_ok());
         let v = vxlan_from(
             [6; 6],
             Ipv4Addr::new(192, 0, 2, 2),

@@ -6,7 +6,9 @@
 use std::net::Ipv4Addr;
 
 use crate::buf::PacketBuf;
-use crate::wire::{self, arp, eth, ip, Arp, ETH_LEN};
+use crate::wire::arp::{self, Arp};
+use crate::wire::icmp::IcmpEcho;
+use crate::wire::{EthernetFrame, Ipv4Packet, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_LEN};
 
 /// What a punted frame asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,18 +32,17 @@ pub fn handle<B: PacketBuf>(b: &mut B, our_ip: Ipv4Addr, our_mac: [u8; 6]) -> Ou
         sender: None,
         reply: None,
     };
-    let d = b.data();
-    if d.len() < ETH_LEN {
+    let Some(e) = EthernetFrame::new_checked(b.data()) else {
         return none;
-    }
-    match wire::be16(d, eth::TYPE) {
-        wire::ETHERTYPE_ARP => {
-            let Some(a) = Arp::parse(&d[ETH_LEN..]) else {
+    };
+    match e.ethertype() {
+        ETHERTYPE_ARP => {
+            let Some(a) = Arp::parse(e.payload()) else {
                 return none;
             };
             let sender = Some((a.spa, a.sha));
             if a.oper == arp::REQUEST && a.tpa == our_ip {
-                wire::arp_reply_in_place(b.data_mut(), &a, our_mac);
+                arp::reply_in_place(b.data_mut(), &a, our_mac);
                 return Outcome {
                     sender,
                     reply: Some(Answer::ArpReply),
@@ -52,7 +53,7 @@ pub fn handle<B: PacketBuf>(b: &mut B, our_ip: Ipv4Addr, our_mac: [u8; 6]) -> Ou
                 reply: None,
             }
         }
-        wire::ETHERTYPE_IPV4 if echo_reply_in_place(b, our_mac) => Outcome {
+        ETHERTYPE_IPV4 if echo_reply_in_place(b, our_mac) => Outcome {
             sender: None,
             reply: Some(Answer::EchoReply),
         },
@@ -63,46 +64,37 @@ pub fn handle<B: PacketBuf>(b: &mut B, our_ip: Ipv4Addr, our_mac: [u8; 6]) -> Ou
 /// A broadcast ARP request from the VTEP for `target` (a gratuitous one
 /// when `target` is the VTEP's own address).
 pub fn arp_request(our_mac: [u8; 6], our_ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
-    wire::arp_frame(
-        [0xff; 6],
-        our_mac,
-        arp::REQUEST,
-        our_mac,
-        our_ip,
-        [0; 6],
-        target,
-    )
+    Arp {
+        oper: arp::REQUEST,
+        sha: our_mac,
+        spa: our_ip,
+        tha: [0; 6],
+        tpa: target,
+    }
+    .frame([0xff; 6], our_mac)
 }
 
-/// Turns an ICMP echo request (already checked by decap) into its reply.
+/// Turns an ICMP echo request (already checked by decap) into its reply,
+/// trimming any Ethernet padding.
 fn echo_reply_in_place<B: PacketBuf>(b: &mut B, our_mac: [u8; 6]) -> bool {
-    let d = b.data_mut();
-    if d.len() < ETH_LEN + 20 {
-        return false;
+    let total = {
+        let Some(e) = EthernetFrame::new_checked(b.data()) else {
+            return false;
+        };
+        match Ipv4Packet::new_checked(e.payload()) {
+            Ok(ip) if IcmpEcho::new_request(ip.payload()).is_some() => ip.total_len(),
+            _ => return false,
+        }
+    };
+    let mut e = EthernetFrame::new_unchecked(b.data_mut());
+    e.reverse(our_mac);
+    let mut ip = Ipv4Packet::new_unchecked(e.payload_mut());
+    ip.swap_addrs();
+    ip.set_ttl(64);
+    ip.fill_checksum();
+    if let Some(mut icmp) = IcmpEcho::new_request(ip.payload_mut()) {
+        icmp.make_reply();
     }
-    let ihl = (d[ETH_LEN] & 0x0f) as usize * 4;
-    let total = wire::be16(d, ETH_LEN + ip::TOTAL_LEN) as usize;
-    if d.len() < ETH_LEN + total || total < ihl + 8 || ihl < 20 {
-        return false;
-    }
-    if d[ETH_LEN + ihl] != 8 {
-        return false;
-    }
-    d.copy_within(eth::SRC, 0);
-    d[eth::SRC].copy_from_slice(&our_mac);
-    let l3 = &mut d[ETH_LEN..ETH_LEN + total];
-    let (src, dst) = (wire::ipv4_at(l3, ip::SRC), wire::ipv4_at(l3, ip::DST));
-    l3[ip::SRC..ip::SRC + 4].copy_from_slice(&dst.octets());
-    l3[ip::DST..ip::DST + 4].copy_from_slice(&src.octets());
-    l3[ip::TTL] = 64;
-    wire::put16(l3, ip::CSUM, 0);
-    let c = wire::checksum(&l3[..ihl]);
-    wire::put16(l3, ip::CSUM, c);
-    let icmp = &mut l3[ihl..];
-    icmp[0] = 0;
-    wire::put16(icmp, 2, 0);
-    let c = wire::checksum(icmp);
-    wire::put16(icmp, 2, c);
     let extra = b.len() - (ETH_LEN + total);
     b.trim(extra);
     true
@@ -116,19 +108,11 @@ mod tests {
 
     #[test]
     fn arp_request_for_us_is_answered_and_teaches_the_sender() {
-        let mut b = VecBuf::new(&wire::arp_frame(
-            [0xff; 6],
-            PEER_MAC,
-            arp::REQUEST,
-            PEER_MAC,
-            PEER_IP,
-            [0; 6],
-            OUR_IP,
-        ));
+        let mut b = VecBuf::new(&arp_request(PEER_MAC, PEER_IP, OUR_IP));
         let o = handle(&mut b, OUR_IP, OUR_MAC);
         assert_eq!(o.sender, Some((PEER_IP, PEER_MAC)));
         assert_eq!(o.reply, Some(Answer::ArpReply));
-        let r = Arp::parse(&b.data()[ETH_LEN..]).unwrap();
+        let r = Arp::from_frame(b.data()).unwrap();
         assert_eq!(
             (r.oper, r.spa, r.sha, r.tpa),
             (arp::REPLY, OUR_IP, OUR_MAC, PEER_IP)
@@ -138,15 +122,11 @@ mod tests {
 
     #[test]
     fn arp_reply_teaches_without_answer() {
-        let mut b = VecBuf::new(&wire::arp_frame(
-            OUR_MAC,
-            PEER_MAC,
-            arp::REPLY,
-            PEER_MAC,
-            PEER_IP,
-            OUR_MAC,
-            OUR_IP,
-        ));
+        let reply = Arp::parse(&arp_request(OUR_MAC, OUR_IP, PEER_IP)[ETH_LEN..])
+            .unwrap()
+            .reply(PEER_MAC)
+            .frame(OUR_MAC, PEER_MAC);
+        let mut b = VecBuf::new(&reply);
         let o = handle(&mut b, OUR_IP, OUR_MAC);
         assert_eq!((o.sender, o.reply), (Some((PEER_IP, PEER_MAC)), None));
     }
@@ -155,29 +135,31 @@ mod tests {
     fn echo_request_becomes_its_reply() {
         // Ethernet + IPv4 (20) + ICMP echo (8 + 4 data), padded to 60.
         let mut f = vec![0u8; 60];
-        f[0..6].copy_from_slice(&OUR_MAC);
-        f[6..12].copy_from_slice(&PEER_MAC);
-        wire::put16(&mut f, 12, wire::ETHERTYPE_IPV4);
-        let l3 = &mut f[ETH_LEN..];
-        l3[0] = 0x45;
-        wire::put16(l3, ip::TOTAL_LEN, 32);
-        l3[ip::TTL] = 9;
-        l3[ip::PROTO] = wire::PROTO_ICMP;
-        l3[ip::SRC..ip::SRC + 4].copy_from_slice(&PEER_IP.octets());
-        l3[ip::DST..ip::DST + 4].copy_from_slice(&OUR_IP.octets());
-        l3[20] = 8;
-        l3[28..32].copy_from_slice(b"ping");
+        let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+        e.set_dst(OUR_MAC);
+        e.set_src(PEER_MAC);
+        e.set_ethertype(ETHERTYPE_IPV4);
+        let mut ip = Ipv4Packet::new_unchecked(e.payload_mut());
+        ip.init(9, crate::wire::PROTO_ICMP, PEER_IP, OUR_IP, false);
+        ip.set_total_len(32);
+        ip.fill_checksum();
+        let l4 = &mut f[ETH_LEN + 20..ETH_LEN + 32];
+        l4[0] = 8;
+        l4[8..12].copy_from_slice(b"ping");
+        let c = crate::wire::checksum(l4);
+        l4[2..4].copy_from_slice(&c.to_be_bytes());
         let mut b = VecBuf::new(&f);
         let o = handle(&mut b, OUR_IP, OUR_MAC);
         assert_eq!(o.reply, Some(Answer::EchoReply));
         let d = b.data();
         assert_eq!(d.len(), ETH_LEN + 32, "Ethernet padding trimmed");
-        assert_eq!((&d[0..6], &d[6..12]), (&PEER_MAC[..], &OUR_MAC[..]));
-        let l3 = &d[ETH_LEN..];
-        assert_eq!(wire::ipv4_at(l3, ip::DST), PEER_IP);
-        assert_eq!(wire::checksum(&l3[..20]), 0);
-        assert_eq!(wire::checksum(&l3[20..32]), 0);
-        assert_eq!((l3[20], &l3[28..32]), (0, &b"ping"[..]));
+        let e = EthernetFrame::new_checked(d).unwrap();
+        assert_eq!((e.dst(), e.src()), (PEER_MAC, OUR_MAC));
+        let ip = Ipv4Packet::new_checked(e.payload()).unwrap();
+        assert_eq!((ip.src(), ip.dst(), ip.ttl()), (OUR_IP, PEER_IP, 64));
+        assert!(ip.checksum_ok());
+        assert_eq!(crate::wire::checksum(ip.payload()), 0);
+        assert_eq!((ip.payload()[0], &ip.payload()[8..12]), (0, &b"ping"[..]));
     }
 
     #[test]

@@ -1,0 +1,451 @@
+//! The forwarding decisions of a worker, per packet: learning, ARP
+//! snooping and suppression, known unicast, split horizon, head-end
+//! replication to remotes and flooding to local ports, VLAN restore, and
+//! the accounting of each outcome. Generic over [`Io`] (buffers, copies
+//! and output queues), so every rule is unit-tested on plain byte buffers;
+//! the worker runs the same code on mbufs and DPDK queues.
+//!
+//! Accounting: every received packet ends as exactly one of forwarded,
+//! dropped (with a reason) or punted; flood copies are counted apart
+//! (`flood_copies`, or `flood_copy_drops` when one cannot be made or sent).
+
+use std::net::Ipv4Addr;
+
+use crossbeam::queue::ArrayQueue;
+
+use crate::buf::PacketBuf;
+use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
+use crate::drops::DropReason;
+use crate::encap::{
+    classify_access, encapsulate_with_port, flow_hash, outer_ip_len, push_vlan, source_port,
+    write_outer,
+};
+use crate::fdb::{key, FdbTable, HitMap, Target, VniIdx};
+use crate::state::State;
+use crate::stats::{bump, Tally, WorkerStats};
+use crate::wire::arp::{self, Arp};
+use crate::wire::{EthernetFrame, OUTER_LEN};
+
+/// Flood copies made per bulk call.
+pub const COPY_BURST: usize = 32;
+
+/// Frames at least this long are flooded to remotes by sharing the payload
+/// (a header segment in front of a shared clone) rather than by copying
+/// it: below it, one copy costs less than two buffers.
+pub const SHARE_MIN: usize = 256;
+
+/// What a worker tells the management thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A source MAC seen somewhere the FDB does not say.
+    Learn {
+        vni: VniIdx,
+        mac: [u8; 6],
+        at: LearnAt,
+    },
+    /// An ARP sender binding seen in a VNI with ARP suppression.
+    ArpSnoop {
+        vni: VniIdx,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LearnAt {
+    Local(u16),
+    Remote(Ipv4Addr),
+}
+
+/// A packet buffer as forwarding sees it.
+pub trait Packet: PacketBuf + Sized {
+    /// Segments in the chain (only single-segment packets are handled).
+    fn segments(&self) -> u16;
+}
+
+/// Buffers and output queues: what a worker forwards with.
+pub trait Io {
+    type Pkt: Packet;
+    /// The copies of a flood, made together.
+    type Copies: Iterator<Item = Self::Pkt>;
+
+    /// A private copy of `src`; None when no buffer is free.
+    fn copy(&mut self, src: &Self::Pkt) -> Option<Self::Pkt>;
+    /// `n` (at most [`COPY_BURST`]) private copies of `src` at once; None
+    /// when the pool cannot give them all.
+    fn copies(&mut self, src: &Self::Pkt, n: usize) -> Option<Self::Copies>;
+    /// `header` in a new buffer, chained to `src` shared (not copied);
+    /// `src` must never be written again.
+    fn shared(&mut self, src: &Self::Pkt, header: &[u8; OUTER_LEN]) -> Option<Self::Pkt>;
+    /// Queues `p` on access port `port`; a copy is counted in
+    /// `t.flood_copies`, and what the queue refuses is accounted by `t`.
+    fn send_access(&mut self, port: u16, p: Self::Pkt, is_copy: bool, t: &mut Tally);
+    /// Queues `p` on the underlay port.
+    fn send_underlay(&mut self, p: Self::Pkt, is_copy: bool, t: &mut Tally);
+    /// Hands `p` to the management thread; gives it back if its queue is full.
+    fn punt(&mut self, p: Self::Pkt) -> Result<(), Self::Pkt>;
+}
+
+/// The state one burst is forwarded with.
+pub struct Ctx<'a> {
+    pub st: &'a State,
+    pub fdb: &'a FdbTable,
+    pub hits: &'a HitMap,
+    pub events: &'a ArrayQueue<Event>,
+    pub stats: &'a WorkerStats,
+    pub tally: Tally,
+    pub decap: &'a mut DecapCache,
+}
+
+impl Ctx<'_> {
+    #[inline(always)]
+    fn lost_copy(&self, n: u64) {
+        bump(&self.stats.flood_copy_drops, n);
+    }
+}
+
+#[inline(always)]
+fn learn(cx: &mut Ctx<'_>, vni: VniIdx, mac: [u8; 6], at: LearnAt) {
+    let k = key(vni, mac);
+    if let Some((slot, e)) = cx.fdb.lookup(k) {
+        let same = match (e.target, at) {
+            (Target::Local(p), LearnAt::Local(q)) => p == q,
+            (Target::Remote(r), LearnAt::Remote(ip)) => cx.st.remote(r).map(|x| x.ip) == Some(ip),
+            _ => false,
+        };
+        if same || e.is_static {
+            cx.hits.mark(slot);
+            return;
+        }
+    }
+    if cx.events.push(Event::Learn { vni, mac, at }).is_err() {
+        bump(&cx.stats.learn_events_dropped, 1);
+    }
+}
+
+/// Reports an ARP sender binding that the VNI's table lacks; returns the
+/// ARP packet if the frame is one.
+fn snoop_arp(cx: &mut Ctx<'_>, vni: VniIdx, frame: &[u8]) -> Option<Arp> {
+    let a = Arp::from_frame(frame)?;
+    if !a.spa.is_unspecified()
+        && cx.st.arp.get(&(vni, a.spa)) != Some(&a.sha)
+        && cx
+            .events
+            .push(Event::ArpSnoop {
+                vni,
+                ip: a.spa,
+                mac: a.sha,
+            })
+            .is_err()
+    {
+        bump(&cx.stats.learn_events_dropped, 1);
+    }
+    Some(a)
+}
+
+/// VID that access port `p` tags VNI `vni` with; None = untagged. Outer
+/// None: the port does not carry the VNI.
+#[inline(always)]
+fn port_vid(st: &State, vni: VniIdx, p: u16) -> Option<Option<u16>> {
+    st.vni(vni)?
+        .ports
+        .iter()
+        .find(|(q, _)| *q == p)
+        .map(|(_, v)| *v)
+}
+
+/// Delivers `m` to access port `p`, tagged as the port carries the VNI.
+#[inline(always)]
+fn to_access<I: Io>(
+    cx: &mut Ctx<'_>,
+    io: &mut I,
+    mut m: I::Pkt,
+    vni: VniIdx,
+    p: u16,
+    is_copy: bool,
+) {
+    let fail = |cx: &mut Ctx<'_>, r| {
+        if is_copy {
+            cx.lost_copy(1);
+        } else {
+            cx.tally.drop(r);
+        }
+    };
+    let Some(vid) = port_vid(cx.st, vni, p) else {
+        return fail(cx, DropReason::NoAccessPort);
+    };
+    if let Some(v) = vid {
+        if let Err(r) = push_vlan(&mut m, v) {
+            return fail(cx, r);
+        }
+    }
+    if !is_copy {
+        cx.tally.forwarded += 1;
+    }
+    io.send_access(p, m, is_copy, &mut cx.tally);
+}
+
+/// A packet from the underlay: decapsulate, learn, deliver.
+pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
+    cx.tally.rx += 1;
+    if m.segments() != 1 {
+        return cx.tally.drop(DropReason::MultiSegment);
+    }
+    let (vni, src, remote, off, len, reserved) =
+        match classify_underlay_cached(m.data(), cx.st, cx.decap) {
+            Err(r) => return cx.tally.drop(r),
+            Ok(Underlay::Arp | Underlay::Echo) => {
+                return match io.punt(m) {
+                    Ok(()) => cx.tally.punted += 1,
+                    Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
+                };
+            }
+            Ok(Underlay::Vxlan {
+                vni,
+                src,
+                remote,
+                inner_off,
+                inner_len,
+                reserved_set,
+            }) => (vni, src, remote, inner_off, inner_len, reserved_set),
+        };
+    if reserved {
+        bump(&cx.stats.reserved_bits_seen, 1);
+    }
+    let total = m.len();
+    if let Some(c) = remote.and_then(|r| cx.stats.remotes.get(r as usize)) {
+        c.rx.add(total);
+    }
+    m.adj(off);
+    m.trim(total - off - len);
+    let Some(vs) = cx.st.vni(vni) else {
+        return cx.tally.drop(DropReason::VniUnknown);
+    };
+    let (learning, suppress) = (vs.learning, vs.arp_suppress);
+    let (dst, src_mac) = {
+        let e = EthernetFrame::new_unchecked(m.data());
+        (e.dst(), e.src())
+    };
+    if learning {
+        learn(cx, vni, src_mac, LearnAt::Remote(src));
+    }
+    if suppress {
+        snoop_arp(cx, vni, m.data());
+    }
+    if let Some(c) = cx.stats.vnis.get(vni as usize) {
+        c.decap.add(len);
+    }
+    if dst[0] & 1 == 0 {
+        if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
+            return match e.target {
+                Target::Local(p) => to_access(cx, io, m, vni, p, false),
+                // Split horizon: never send underlay traffic back out.
+                Target::Remote(_) => cx.tally.drop(DropReason::NoAccessPort),
+            };
+        }
+    }
+    flood_local(cx, io, m, vni, None);
+}
+
+/// Floods to the VNI's access ports except `except`; the original goes to
+/// the last, copies to the others.
+fn flood_local<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, except: Option<u16>) {
+    let st = cx.st;
+    let Some(vs) = st.vni(vni) else {
+        return cx.tally.drop(DropReason::VniUnknown);
+    };
+    let mut targets = vs
+        .ports
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| Some(*p) != except);
+    let Some(mut next) = targets.next() else {
+        return cx.tally.drop(DropReason::NoAccessPort);
+    };
+    for p in targets {
+        match io.copy(&m) {
+            Some(c) => to_access(cx, io, c, vni, next, true),
+            None => cx.lost_copy(1),
+        }
+        next = p;
+    }
+    to_access(cx, io, m, vni, next, false);
+}
+
+/// A tenant frame from access port `port`: classify, learn, switch
+/// locally, encapsulate to a remote, or flood.
+pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u16) {
+    cx.tally.rx += 1;
+    if m.segments() != 1 {
+        return cx.tally.drop(DropReason::MultiSegment);
+    }
+    let st = cx.st;
+    let Some(acc) = st.access.get(port as usize) else {
+        return cx.tally.drop(DropReason::NoAccessPort);
+    };
+    let vni = match classify_access(&mut m, acc) {
+        Ok(v) => v,
+        Err(r) => return cx.tally.drop(r),
+    };
+    let Some(vs) = st.vni(vni) else {
+        return cx.tally.drop(DropReason::VniUnknown);
+    };
+    let (dst, src_mac) = {
+        let e = EthernetFrame::new_unchecked(m.data());
+        (e.dst(), e.src())
+    };
+    if vs.learning {
+        learn(cx, vni, src_mac, LearnAt::Local(port));
+    }
+    if vs.arp_suppress {
+        if let Some(a) = snoop_arp(cx, vni, m.data()) {
+            if a.oper == arp::REQUEST {
+                if let Some(mac) = st.arp.get(&(vni, a.tpa)).copied() {
+                    // Answer locally: the request never crosses the underlay.
+                    arp::reply_in_place(m.data_mut(), &a, mac);
+                    return to_access(cx, io, m, vni, port, false);
+                }
+            }
+        }
+    }
+    if dst[0] & 1 == 0 {
+        if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
+            match e.target {
+                Target::Local(p) if p == port => cx.tally.drop(DropReason::AccessSamePort),
+                Target::Local(p) => to_access(cx, io, m, vni, p, false),
+                Target::Remote(r) => to_remote(cx, io, m, vni, r, None),
+            }
+            return;
+        }
+    }
+    flood(cx, io, m, vni, port);
+}
+
+/// BUM from access port `port`: one copy per remote of the flood list,
+/// one per other local port of the VNI. All copies to remotes carry the
+/// original's flow hash.
+fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16) {
+    let Some(vs) = cx.st.vni(vni) else {
+        return cx.tally.drop(DropReason::VniUnknown);
+    };
+    let remotes = &vs.flood;
+    let locals = vs.ports.iter().filter(|(p, _)| *p != port).count();
+    if remotes.len() + locals == 0 {
+        return cx.tally.drop(DropReason::NoFloodTargets);
+    }
+    if let Some(c) = cx.stats.vnis.get(vni as usize) {
+        c.flood.add(m.len());
+    }
+    let sport = source_port(flow_hash(m.data()));
+    if m.len() >= SHARE_MIN && !remotes.is_empty() {
+        // Large frame: local ports get private copies (they may be tagged
+        // in place), remotes get a header chained to a shared clone of the
+        // original, which itself is never written again.
+        for &(p, _) in vs.ports.iter().filter(|(p, _)| *p != port) {
+            match io.copy(&m) {
+                Some(c) => to_access(cx, io, c, vni, p, true),
+                None => cx.lost_copy(1),
+            }
+        }
+        for &r in remotes.iter() {
+            to_remote_shared(cx, io, &m, vni, r, sport);
+        }
+        cx.tally.forwarded += 1;
+        return;
+    }
+    // Small frame: deep copies, made a chunk at a time.
+    for chunk in remotes.chunks(COPY_BURST) {
+        let Some(copies) = io.copies(&m, chunk.len()) else {
+            // Pool (nearly) empty: the chunk's copies are counted as lost.
+            cx.lost_copy(chunk.len() as u64);
+            continue;
+        };
+        let mut made = 0;
+        for (&r, c) in chunk.iter().zip(copies) {
+            to_remote(cx, io, c, vni, r, Some(sport));
+            made += 1;
+        }
+        cx.lost_copy((chunk.len() - made) as u64);
+    }
+    if locals > 0 {
+        flood_local(cx, io, m, vni, Some(port));
+    } else {
+        // The original was copied to every remote; it counts as forwarded.
+        cx.tally.forwarded += 1;
+    }
+}
+
+/// Sends a flood copy of `m` to remote `r` as a header in front of the
+/// shared original.
+fn to_remote_shared<I: Io>(
+    cx: &mut Ctx<'_>,
+    io: &mut I,
+    m: &I::Pkt,
+    vni: VniIdx,
+    r: u32,
+    sport: u16,
+) {
+    let st = cx.st;
+    let (Some(t), Some(vs)) = (st.remote(r).and_then(|x| x.template.as_ref()), st.vni(vni)) else {
+        return cx.lost_copy(1);
+    };
+    let inner = m.len();
+    if outer_ip_len(inner) > st.mtu as usize {
+        return cx.lost_copy(1);
+    }
+    let mut h = [0u8; OUTER_LEN];
+    write_outer(&mut h, t, vs.vni.get(), inner, sport);
+    let Some(pkt) = io.shared(m, &h) else {
+        return cx.lost_copy(1);
+    };
+    if let Some(c) = cx.stats.vnis.get(vni as usize) {
+        c.encap.add(inner);
+    }
+    if let Some(c) = cx.stats.remotes.get(r as usize) {
+        c.tx.add(inner + OUTER_LEN);
+    }
+    io.send_underlay(pkt, true, &mut cx.tally);
+}
+
+/// Encapsulates `m` to remote `r`. `copy_port` is set for flood copies:
+/// the UDP source port of the original's flow.
+#[inline(always)]
+fn to_remote<I: Io>(
+    cx: &mut Ctx<'_>,
+    io: &mut I,
+    mut m: I::Pkt,
+    vni: VniIdx,
+    r: u32,
+    copy_port: Option<u16>,
+) {
+    let is_copy = copy_port.is_some();
+    let st = cx.st;
+    let fail = |cx: &mut Ctx<'_>, reason| {
+        if is_copy {
+            cx.lost_copy(1);
+        } else {
+            cx.tally.drop(reason);
+        }
+    };
+    let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
+        return fail(cx, DropReason::NeighborUnresolved);
+    };
+    let Some(vs) = st.vni(vni) else {
+        return fail(cx, DropReason::VniUnknown);
+    };
+    let inner = m.len();
+    let sport = copy_port.unwrap_or_else(|| source_port(flow_hash(m.data())));
+    if let Err(reason) = encapsulate_with_port(&mut m, t, vs.vni.get(), st.mtu, sport) {
+        return fail(cx, reason);
+    }
+    if let Some(c) = cx.stats.vnis.get(vni as usize) {
+        c.encap.add(inner);
+    }
+    if let Some(c) = cx.stats.remotes.get(r as usize) {
+        c.tx.add(m.len());
+    }
+    if !is_copy {
+        cx.tally.forwarded += 1;
+    }
+    io.send_underlay(m, is_copy, &mut cx.tally);
+}

@@ -1,0 +1,514 @@
+//! The forwarding rules on plain buffers: a state published by the
+//! management tables from a real config, the lock-free FDB, and an [`Io`]
+//! that records where each packet went.
+
+use std::net::Ipv4Addr;
+
+use crossbeam::queue::ArrayQueue;
+use vtep_config::{Config, Vni};
+
+use crate::buf::{PacketBuf, VecBuf};
+use crate::decap::DecapCache;
+use crate::drops::DropReason;
+use crate::fdb::{HitMap, Target};
+use crate::forward::{access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Packet};
+use crate::mgmt::publish;
+use crate::mgmt::punt::arp_request;
+use crate::mgmt::tables::Tables;
+use crate::state::{State, Template};
+use crate::stats::{Tally, WorkerStats};
+use crate::wire::arp::{self, Arp};
+use crate::wire::{EthernetFrame, VxlanHeader, OUTER_LEN};
+
+const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
+const PEER3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+const H1: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const H2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+const FAR: [u8; 6] = [2, 0, 0, 0, 0, 0xaa];
+
+/// Two access ports: net_ring1 (VNI 100 untagged, VNI 200 on VID 10) and
+/// net_ring2 (VNI 100 untagged); VNI 100 floods to two remotes, VNI 200
+/// to none; FAR is a static entry behind 192.0.2.2; ARP suppression on
+/// VNI 100.
+const CONFIG: &str = r#"[eal]
+args = ["-l", "0-1", "--no-pci", "--vdev=net_ring0", "--vdev=net_ring1", "--vdev=net_ring2"]
+[underlay]
+port = "net_ring0"
+address = "192.0.2.1/24"
+mtu = 1500
+[[access]]
+port = "net_ring1"
+vni = 100
+vlans = { 10 = 200 }
+[[access]]
+port = "net_ring2"
+vni = 100
+[[vni]]
+id = 100
+flood = ["192.0.2.2", "192.0.2.3"]
+arp_suppress = true
+[[vni]]
+id = 200
+[[fdb]]
+vni = 100
+mac = "02:00:00:00:00:aa"
+remote = "192.0.2.2"
+"#;
+
+/// A test packet: bytes with headroom, and a segment count.
+#[derive(Debug, Clone)]
+struct Pkt {
+    buf: VecBuf,
+    segs: u16,
+}
+
+impl Pkt {
+    fn new(b: &[u8]) -> Pkt {
+        Pkt {
+            buf: VecBuf::new(b),
+            segs: 1,
+        }
+    }
+}
+
+impl PacketBuf for Pkt {
+    fn data(&self) -> &[u8] {
+        self.buf.data()
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        self.buf.data_mut()
+    }
+    fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.buf.prepend(n)
+    }
+    fn adj(&mut self, n: usize) -> bool {
+        self.buf.adj(n)
+    }
+    fn trim(&mut self, n: usize) -> bool {
+        self.buf.trim(n)
+    }
+}
+
+impl Packet for Pkt {
+    fn segments(&self) -> u16 {
+        self.segs
+    }
+}
+
+/// Records every output; `buffers` limits the copies it can make.
+#[derive(Default)]
+struct Rec {
+    access: [Vec<(Vec<u8>, bool)>; 2],
+    underlay: Vec<(Vec<u8>, bool)>,
+    punted: Vec<Vec<u8>>,
+    punt_room: usize,
+    buffers: usize,
+}
+
+impl Io for Rec {
+    type Pkt = Pkt;
+    type Copies = std::vec::IntoIter<Pkt>;
+
+    fn copy(&mut self, src: &Pkt) -> Option<Pkt> {
+        self.buffers = self.buffers.checked_sub(1)?;
+        Some(Pkt::new(src.data()))
+    }
+    fn copies(&mut self, src: &Pkt, n: usize) -> Option<Self::Copies> {
+        self.buffers = self.buffers.checked_sub(n)?;
+        Some(vec![Pkt::new(src.data()); n].into_iter())
+    }
+    fn shared(&mut self, src: &Pkt, header: &[u8; OUTER_LEN]) -> Option<Pkt> {
+        self.buffers = self.buffers.checked_sub(1)?;
+        let mut b = header.to_vec();
+        b.extend_from_slice(src.data());
+        Some(Pkt::new(&b))
+    }
+    fn send_access(&mut self, port: u16, p: Pkt, is_copy: bool, t: &mut Tally) {
+        t.flood_copies += u64::from(is_copy);
+        self.access[port as usize].push((p.data().to_vec(), is_copy));
+    }
+    fn send_underlay(&mut self, p: Pkt, is_copy: bool, t: &mut Tally) {
+        t.flood_copies += u64::from(is_copy);
+        self.underlay.push((p.data().to_vec(), is_copy));
+    }
+    fn punt(&mut self, p: Pkt) -> Result<(), Pkt> {
+        if self.punted.len() >= self.punt_room {
+            return Err(p);
+        }
+        self.punted.push(p.data().to_vec());
+        Ok(())
+    }
+}
+
+/// A published state and FDB, as the management thread makes them.
+struct World {
+    tables: Tables,
+    st: State,
+    hits: HitMap,
+    events: ArrayQueue<Event>,
+    stats: WorkerStats,
+    decap: DecapCache,
+}
+
+impl World {
+    fn new() -> World {
+        World::with(CONFIG)
+    }
+
+    fn with(cfg: &str) -> World {
+        let mut tables = Tables::new(Config::parse(cfg).unwrap(), OUR_MAC, 0).unwrap();
+        for (i, ip) in [PEER, PEER3].into_iter().enumerate() {
+            assert!(tables.learn_neighbor(ip, [2, 0, 0, 0, 2, 2 + i as u8], 0));
+        }
+        let st = publish::build(&tables, 1);
+        let hits = HitMap::new(tables.fdb.slots());
+        World {
+            tables,
+            st,
+            hits,
+            events: ArrayQueue::new(16),
+            stats: WorkerStats::default(),
+            decap: DecapCache::default(),
+        }
+    }
+
+    fn vni(&self, n: u32) -> u16 {
+        self.tables.vnis.get(Vni::new(n).unwrap()).unwrap()
+    }
+
+    /// Installs a learned entry as the management thread would.
+    fn learned(&mut self, vni: u32, mac: [u8; 6], at: Target) {
+        let v = self.vni(vni);
+        self.tables.fdb.learn(v, mac, at, 0);
+    }
+
+    /// Runs `f` with a context over this world; returns its tally.
+    fn run(&mut self, io: &mut Rec, f: impl FnOnce(&mut Ctx<'_>, &mut Rec)) -> Tally {
+        let fdb = self.tables.fdb.shared().load_full();
+        let mut cx = Ctx {
+            st: &self.st,
+            fdb: &fdb,
+            hits: &self.hits,
+            events: &self.events,
+            stats: &self.stats,
+            tally: Tally::default(),
+            decap: &mut self.decap,
+        };
+        f(&mut cx, io);
+        let t = cx.tally;
+        assert_eq!(
+            t.rx,
+            t.forwarded + t.dropped + t.punted,
+            "accounting: {t:?}"
+        );
+        t
+    }
+
+    fn access(&mut self, io: &mut Rec, port: u16, frame: &[u8]) -> Tally {
+        self.run(io, |cx, io| access_packet(cx, io, Pkt::new(frame), port))
+    }
+
+    fn underlay(&mut self, io: &mut Rec, frame: &[u8]) -> Tally {
+        self.run(io, |cx, io| underlay_packet(cx, io, Pkt::new(frame)))
+    }
+
+    /// `inner` as remote `src` sends it in VNI `vni`.
+    fn vxlan(&self, src: Ipv4Addr, vni: u32, inner: &[u8]) -> Vec<u8> {
+        let t = Template::new(
+            OUR_MAC,
+            PEER_MAC,
+            src,
+            Ipv4Addr::new(192, 0, 2, 1),
+            4789,
+            64,
+            false,
+        );
+        let mut b = VecBuf::new(inner);
+        crate::encap::encapsulate(&mut b, &t, vni, 9000).unwrap();
+        b.data().to_vec()
+    }
+}
+
+fn rec() -> Rec {
+    Rec {
+        punt_room: 8,
+        buffers: 64,
+        ..Rec::default()
+    }
+}
+
+/// An Ethernet frame from `src` to `dst` with `n` bytes of payload.
+fn frame(dst: [u8; 6], src: [u8; 6], n: usize) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + n];
+    let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+    e.set_dst(dst);
+    e.set_src(src);
+    e.set_ethertype(0x0800);
+    f
+}
+
+fn tagged(f: &[u8], vid: u16) -> Vec<u8> {
+    let mut t = f[..12].to_vec();
+    t.extend_from_slice(&[0x81, 0, (vid >> 8) as u8, vid as u8]);
+    t.extend_from_slice(&f[12..]);
+    t
+}
+
+fn vni_of(outer: &[u8]) -> u32 {
+    VxlanHeader::new_checked(&outer[42..]).unwrap().vni()
+}
+
+fn dst_ip(outer: &[u8]) -> Ipv4Addr {
+    Ipv4Addr::new(outer[30], outer[31], outer[32], outer[33])
+}
+
+#[test]
+fn known_unicast_goes_to_its_remote_and_learns_the_source() {
+    let mut w = World::new();
+    let mut io = rec();
+    let f = frame(FAR, H1, 46);
+    let t = w.access(&mut io, 0, &f);
+    assert_eq!((t.forwarded, t.flood_copies), (1, 0));
+    let (out, copy) = &io.underlay[0];
+    assert!(!copy);
+    assert_eq!((vni_of(out), dst_ip(out)), (100, PEER));
+    assert_eq!(&out[OUTER_LEN..], &f[..]);
+    let v = w.vni(100);
+    assert_eq!(
+        w.events.pop(),
+        Some(Event::Learn {
+            vni: v,
+            mac: H1,
+            at: LearnAt::Local(0)
+        })
+    );
+    assert_eq!(w.stats.vnis[v as usize].encap.get(), (1, f.len() as u64));
+}
+
+#[test]
+fn broadcast_from_access_floods_remotes_and_other_ports_not_back() {
+    let mut w = World::new();
+    let mut io = rec();
+    let f = frame([0xff; 6], H1, 46);
+    let t = w.access(&mut io, 0, &f);
+    // One original (to the other port), two copies to remotes.
+    assert_eq!((t.forwarded, t.flood_copies), (1, 2), "{t:?}");
+    let mut remotes: Vec<Ipv4Addr> = io.underlay.iter().map(|(o, _)| dst_ip(o)).collect();
+    remotes.sort();
+    assert_eq!(remotes, [PEER, PEER3]);
+    let sports: Vec<&[u8]> = io.underlay.iter().map(|(o, _)| &o[34..36]).collect();
+    assert_eq!(
+        sports[0], sports[1],
+        "copies share the original's flow hash"
+    );
+    assert!(
+        io.access[0].is_empty(),
+        "never back out of the ingress port"
+    );
+    assert_eq!(io.access[1], vec![(f, false)]);
+}
+
+#[test]
+fn large_broadcast_shares_the_payload_with_one_flow_hash() {
+    let mut w = World::new();
+    let mut io = rec();
+    let f = frame([0xff; 6], H1, 600);
+    let t = w.access(&mut io, 1, &f);
+    assert_eq!((t.forwarded, t.flood_copies), (1, 3), "{t:?}");
+    assert_eq!(io.underlay.len(), 2);
+    assert_eq!(io.underlay[0].0[34..36], io.underlay[1].0[34..36]);
+    assert!(io
+        .underlay
+        .iter()
+        .all(|(o, c)| *c && o[OUTER_LEN..] == f[..]));
+    assert_eq!(
+        io.access[0],
+        vec![(f, true)],
+        "a private copy to the local port"
+    );
+}
+
+#[test]
+fn flood_copies_that_cannot_be_made_are_counted() {
+    let mut w = World::new();
+    let mut io = Rec {
+        buffers: 1,
+        ..rec()
+    };
+    let t = w.access(&mut io, 0, &frame([0xff; 6], H1, 46));
+    assert_eq!(t.forwarded, 1, "the original still goes out");
+    assert!(io.underlay.is_empty());
+    assert_eq!(
+        w.stats
+            .flood_copy_drops
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+}
+
+#[test]
+fn underlay_unknown_destination_floods_to_local_ports_only() {
+    let mut w = World::new();
+    let mut io = rec();
+    let inner = frame([0xff; 6], H2, 46);
+    let t = w.underlay(&mut io, &w.vxlan(PEER, 100, &inner));
+    assert_eq!((t.forwarded, t.flood_copies), (1, 1));
+    assert_eq!(io.access[0], vec![(inner.clone(), true)]);
+    assert_eq!(io.access[1], vec![(inner, false)]);
+    assert!(
+        io.underlay.is_empty(),
+        "split horizon: nothing back to the underlay"
+    );
+    let v = w.vni(100);
+    assert_eq!(
+        w.events.pop(),
+        Some(Event::Learn {
+            vni: v,
+            mac: H2,
+            at: LearnAt::Remote(PEER)
+        })
+    );
+}
+
+#[test]
+fn split_horizon_drops_underlay_traffic_for_remote_macs() {
+    let mut w = World::new();
+    let mut io = rec();
+    let t = w.underlay(&mut io, &w.vxlan(PEER, 100, &frame(FAR, H2, 46)));
+    assert_eq!(t.drops[DropReason::NoAccessPort as usize], 1);
+    assert!(io.underlay.is_empty() && io.access.iter().all(Vec::is_empty));
+}
+
+#[test]
+fn decap_restores_the_vlan_of_the_port() {
+    let mut w = World::new();
+    w.learned(200, H1, Target::Local(0));
+    let mut io = rec();
+    let inner = frame(H1, H2, 46);
+    let t = w.underlay(&mut io, &w.vxlan(PEER, 200, &inner));
+    assert_eq!(t.forwarded, 1, "{t:?}");
+    assert_eq!(io.access[0], vec![(tagged(&inner, 10), false)]);
+    // From the access side, VID 10 classifies into VNI 200 (where FAR is
+    // unknown and nothing else carries the VNI).
+    while w.events.pop().is_some() {}
+    let mut io = rec();
+    let t = w.access(&mut io, 0, &tagged(&frame(FAR, [2, 0, 0, 0, 0, 7], 46), 10));
+    assert_eq!(t.drops[DropReason::NoFloodTargets as usize], 1, "{t:?}");
+    let v200 = w.vni(200);
+    assert_eq!(
+        w.events.pop(),
+        Some(Event::Learn {
+            vni: v200,
+            mac: [2, 0, 0, 0, 0, 7],
+            at: LearnAt::Local(0)
+        })
+    );
+}
+
+#[test]
+fn local_switching_and_same_port() {
+    let mut w = World::new();
+    w.learned(100, H2, Target::Local(1));
+    w.learned(100, H1, Target::Local(0));
+    let mut io = rec();
+    let f = frame(H2, H1, 46);
+    assert_eq!(w.access(&mut io, 0, &f).forwarded, 1);
+    assert_eq!(io.access[1], vec![(f, false)]);
+    let t = w.access(&mut io, 0, &frame(H1, [2, 0, 0, 0, 0, 9], 46));
+    assert_eq!(t.drops[DropReason::AccessSamePort as usize], 1);
+}
+
+#[test]
+fn arp_suppression_answers_known_bindings_locally() {
+    let mut w = World::new();
+    let v = w.vni(100);
+    let ip = Ipv4Addr::new(10, 0, 0, 2);
+    w.st.arp.insert((v, ip), H2);
+    let mut io = rec();
+    let req = arp_request(H1, Ipv4Addr::new(10, 0, 0, 1), ip);
+    let t = w.access(&mut io, 0, &req);
+    assert_eq!(t.forwarded, 1);
+    assert!(
+        io.underlay.is_empty() && io.access[1].is_empty(),
+        "not flooded"
+    );
+    let (reply, _) = &io.access[0][0];
+    let a = Arp::from_frame(reply).unwrap();
+    assert_eq!(
+        (a.oper, a.sha, a.spa, a.tpa),
+        (arp::REPLY, H2, ip, Ipv4Addr::new(10, 0, 0, 1))
+    );
+    // The sender's binding was reported for the table.
+    assert_eq!(
+        w.events.pop(),
+        Some(Event::Learn {
+            vni: v,
+            mac: H1,
+            at: LearnAt::Local(0)
+        })
+    );
+    assert!(matches!(
+        w.events.pop(),
+        Some(Event::ArpSnoop { mac: H1, .. })
+    ));
+    // Unknown binding: the request floods as usual.
+    let mut io = rec();
+    let t = w.access(
+        &mut io,
+        0,
+        &arp_request(H1, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 9)),
+    );
+    assert_eq!((t.forwarded, io.underlay.len()), (1, 2));
+}
+
+#[test]
+fn punts_and_their_queue() {
+    let mut w = World::new();
+    let mut io = Rec {
+        punt_room: 1,
+        ..rec()
+    };
+    let req = arp_request(PEER_MAC, PEER, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(w.underlay(&mut io, &req).punted, 1);
+    let t = w.underlay(&mut io, &req);
+    assert_eq!(t.drops[DropReason::PuntQueueFull as usize], 1);
+}
+
+#[test]
+fn every_other_drop_is_named() {
+    let mut w = World::new();
+    let mut io = rec();
+    let expect = |t: Tally, r: DropReason| {
+        assert_eq!((t.dropped, t.drops[r as usize]), (1, 1), "{r:?}: {t:?}");
+    };
+    let t = w.access(&mut io, 0, &frame(FAR, H1, 46)[..10]);
+    expect(t, DropReason::AccessRunt);
+    let t = w.access(&mut io, 0, &frame(FAR, [1, 0, 0, 0, 0, 1], 46));
+    expect(t, DropReason::AccessSrcInvalid);
+    let t = w.access(&mut io, 1, &tagged(&frame(FAR, H1, 46), 10));
+    expect(t, DropReason::AccessVlanUnmapped);
+    let t = w.access(&mut io, 0, &tagged(&tagged(&frame(FAR, H1, 46), 10), 20));
+    expect(t, DropReason::AccessQinq);
+    let t = w.access(&mut io, 0, &frame(FAR, H1, 1500));
+    expect(t, DropReason::MtuExceeded);
+    let t = w.access(&mut io, 0, &tagged(&frame([0xff; 6], H1, 46), 10));
+    expect(t, DropReason::NoFloodTargets);
+    let t = w.run(&mut io, |cx, io| {
+        let mut p = Pkt::new(&frame(FAR, H1, 46));
+        p.segs = 2;
+        access_packet(cx, io, p, 0)
+    });
+    expect(t, DropReason::MultiSegment);
+    let far = w.vxlan(Ipv4Addr::new(203, 0, 113, 9), 100, &frame(H1, H2, 46));
+    let t = w.underlay(&mut io, &far);
+    expect(t, DropReason::UnknownSource);
+    let t = w.underlay(&mut io, &w.vxlan(PEER, 4242, &frame(H1, H2, 46)));
+    expect(t, DropReason::VniUnknown);
+    // A remote whose next hop is unresolved.
+    let mut w = World::with(&CONFIG.replace("192.0.2.2\"\n", "192.0.2.77\"\n"));
+    let mut io = rec();
+    let t = w.access(&mut io, 0, &frame(FAR, H1, 46));
+    expect(t, DropReason::NeighborUnresolved);
+}

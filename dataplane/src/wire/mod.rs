@@ -1,0 +1,53 @@
+//! Wire formats as zero-copy views over byte buffers, one file per header:
+//! [`ethernet`] (with 802.1Q), [`ipv4`], [`udp`], [`vxlan`] (RFC 7348 §5),
+//! [`arp`] and [`icmp`] (echo). Each view is built with `new_checked`,
+//! which checks the length once; after that no accessor panics. Fields
+//! live at named offsets in each file's `field` module; no other module of
+//! the daemon reads headers at raw offsets.
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod udp;
+pub mod vxlan;
+
+pub use arp::Arp;
+pub use checksum::{checksum, csum_add, csum_fold};
+pub use ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+pub use ipv4::Ipv4Packet;
+pub use udp::UdpPacket;
+pub use vxlan::VxlanHeader;
+
+pub const ETH_LEN: usize = ethernet::HEADER_LEN;
+pub const VLAN_LEN: usize = ethernet::VLAN_TAG_LEN;
+pub const IPV4_LEN: usize = ipv4::MIN_HEADER_LEN;
+pub const UDP_LEN: usize = udp::HEADER_LEN;
+pub const VXLAN_LEN: usize = vxlan::HEADER_LEN;
+/// Outer Ethernet + IPv4 + UDP + VXLAN, without options.
+pub const OUTER_LEN: usize = ETH_LEN + IPV4_LEN + UDP_LEN + VXLAN_LEN;
+
+pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+#[inline(always)]
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline(always)]
+pub(crate) fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+#[inline(always)]
+pub(crate) fn mac_at(b: &[u8], at: usize) -> [u8; 6] {
+    [b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5]]
+}
+
+#[inline(always)]
+pub(crate) fn ipv4_at(b: &[u8], at: usize) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+}
