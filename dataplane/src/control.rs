@@ -53,12 +53,42 @@ pub enum BindError {
     NoGroup(String),
 }
 
+/// Checks that the socket can be bound at `path` for `group` without
+/// binding it: vtepd does this before it starts any port, and binds once
+/// the ports are up (the socket appearing means vtepd is ready). True if a
+/// stale socket is there to be replaced.
+pub fn check(path: &Path, group: Option<&str>) -> Result<bool, BindError> {
+    let p = || path.display().to_string();
+    let io = |err| BindError::Io { path: p(), err };
+    if let Some(g) = group {
+        if !matches!(nix::unistd::Group::from_name(g), Ok(Some(_))) {
+            return Err(BindError::NoGroup(g.into()));
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_socket() => Err(BindError::NotASocket(p())),
+        Ok(_) => match UnixStream::connect(path) {
+            Ok(_) => Err(BindError::InUse(p())),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(true),
+            Err(e) => Err(io(e)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io(e)),
+    }
+}
+
 /// Binds the socket, owner-only unless a group is given. Only a stale
 /// socket that nobody answers is replaced; any other file at the path is an
 /// error and is left alone.
 pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, BindError> {
     let p = || path.display().to_string();
     let io = |err| BindError::Io { path: p(), err };
+    if check(path, group)? {
+        std::fs::remove_file(path).map_err(io)?;
+    }
     let gid = match group {
         Some(g) => Some(
             nix::unistd::Group::from_name(g)
@@ -69,21 +99,6 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, BindError>
         ),
         None => None,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if !m.file_type().is_socket() => return Err(BindError::NotASocket(p())),
-        Ok(_) => match UnixStream::connect(path) {
-            Ok(_) => return Err(BindError::InUse(p())),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                std::fs::remove_file(path).map_err(io)?;
-            }
-            Err(e) => return Err(io(e)),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
     let listener = UnixListener::bind(path).map_err(io)?;
     let mode = if gid.is_some() { 0o660 } else { 0o600 };
     let set = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))

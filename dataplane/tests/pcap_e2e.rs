@@ -283,14 +283,23 @@ socket = "{sock}"
         .unwrap();
     let st = d.child.wait().unwrap();
     assert!(st.success(), "vtepd exits 0 on SIGTERM");
-    // Structured logs: our lines are JSON (EAL prints its own plain lines),
-    // one per port and per worker at start, none per packet.
+    // Structured logs: every line is JSON, DPDK's own too (target "dpdk"),
+    // without colour codes; one per port and per worker at start, none per
+    // packet.
     let log = std::fs::read_to_string(p("vtepd.log")).unwrap();
-    let ours: Vec<Value> = log
+    assert!(!log.contains('\u{1b}'), "no ANSI codes in a log file");
+    let all: Vec<Value> = log
         .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
+    assert!(
+        all.iter().any(|v| v["target"] == "dpdk"
+            && v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("EAL:"))),
+        "EAL lines go through the logger: {log}"
+    );
+    let ours: Vec<Value> = all.into_iter().filter(|v| v["target"] != "dpdk").collect();
     let msg = |m: &str| ours.iter().filter(|v| v["fields"]["message"] == m).count();
     assert_eq!(msg("port started"), 2, "{log}");
     assert_eq!(msg("worker started"), 1);

@@ -1,5 +1,5 @@
 //! Resource limits: 100,000 random source MACs flood VNI 100 (mac_limit
-//! 1000), replayed in a loop. At most 1000 are ever learned there, the
+//! 1000), replayed in a loop (the pcap PMD holds the whole file in mbufs). At most 1000 are ever learned there, the
 //! overflow is counted, and VNI 200's static entries and traffic are
 //! untouched. The learn-event queue (64 here) overflows; that is counted
 //! and never stalls forwarding.
@@ -42,10 +42,10 @@ fn mac_flood_is_bounded() {
     write_pcap(&dir.join("acc.pcap"), &frames).unwrap();
     let cfg = format!(
         r#"[eal]
-args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix={prefix}",
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "1024", "--no-shconf", "--file-prefix={prefix}",
         "--vdev=net_null0,no-rx=1", "--vdev=net_pcap0,rx_pcap={d}/acc.pcap,infinite_rx=1"]
 [dataplane]
-mbufs = 8191
+mbufs = 131071
 learn_queue = 64
 [underlay]
 port = "net_null0"
@@ -82,10 +82,8 @@ socket = "{d}/vtep.sock"
     let vni = |stats: &serde_json::Value, id: u64| {
         stats["vnis"]
             .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["id"] == id)
-            .unwrap()
+            .and_then(|a| a.iter().find(|v| v["id"] == id))
+            .unwrap_or_else(|| panic!("no VNI {id} in {stats}"))
             .clone()
     };
     let tenant_learned = |d: &Daemon| {

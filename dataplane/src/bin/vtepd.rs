@@ -238,11 +238,10 @@ fn take<T>(v: &mut [Vec<Option<T>>], p: usize, q: usize) -> T {
 }
 
 fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
-    // The control socket first: a path or group that cannot work fails
-    // before any port or worker starts.
-    let control_listener =
-        vtep_dataplane::control::bind(&cfg.control.socket, cfg.control.group.as_deref())
-            .map_err(|e| format!("control socket: {e}"))?;
+    // A control socket path or group that cannot work fails before any
+    // port or worker starts; the socket itself appears once all are up.
+    vtep_dataplane::control::check(&cfg.control.socket, cfg.control.group.as_deref())
+        .map_err(|e| format!("control socket: {e}"))?;
     check_lcores_online(&cfg)?;
     if let Err(e) = dpdk::log::redirect(dpdk_log) {
         warn!("DPDK log stays on stderr: {e}");
@@ -401,6 +400,9 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
 
     let (req_tx, requests) = vtep_dataplane::control::channel();
     // Joined at the end so the socket is gone before vtepd exits.
+    let control_listener =
+        vtep_dataplane::control::bind(&cfg.control.socket, cfg.control.group.as_deref())
+            .map_err(|e| format!("control socket: {e}"))?;
     let control = vtep_dataplane::control::serve(
         control_listener,
         &cfg.control.socket,

@@ -1,0 +1,55 @@
+//! What vtepd refuses before it touches DPDK: a control socket path that
+//! names something other than a stale socket, and an invalid RUST_LOG.
+
+use std::process::Command;
+
+fn config(socket: &str) -> String {
+    format!(
+        "[eal]\nargs = [\"-l\", \"0-1\", \"--no-pci\", \"--no-huge\", \"--no-shconf\", \
+         \"--vdev=net_null0\", \"--vdev=net_null1\"]\n[underlay]\nport = \"net_null0\"\n\
+         address = \"192.0.2.1/24\"\n[[access]]\nport = \"net_null1\"\nvni = 100\n[[vni]]\nid = 100\n\
+         [control]\nsocket = \"{socket}\"\n"
+    )
+}
+
+#[test]
+fn socket_path_naming_a_file_is_refused_and_the_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vtep.toml");
+    // The socket path is the config file itself.
+    let text = config(&cfg.display().to_string());
+    std::fs::write(&cfg, &text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("exists and is not a socket"), "{err}");
+    assert!(!err.contains("EAL"), "refused before DPDK starts: {err}");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        text,
+        "the file is intact"
+    );
+}
+
+#[test]
+fn invalid_log_filter_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vtep.toml");
+    std::fs::write(&cfg, config(&dir.path().join("s").display().to_string())).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
+        .arg("--config")
+        .arg(&cfg)
+        .env("RUST_LOG", "vtep=loud[")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("RUST_LOG") && err.contains("not a valid log filter"),
+        "{err}"
+    );
+}
