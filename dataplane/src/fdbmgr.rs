@@ -47,15 +47,7 @@ pub enum Learned {
     Disabled,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct FdbCounters {
-    pub learned: u64,
-    pub moved: u64,
-    pub aged: u64,
-    pub damped: u64,
-    pub mac_limit_drops: u64,
-    pub table_full: u64,
-}
+pub use vtep_api::FdbCounters;
 
 /// A row of `fdb show`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

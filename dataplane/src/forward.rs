@@ -102,6 +102,16 @@ impl Ctx<'_> {
     fn lost_copy(&self, n: u64) {
         bump(&self.stats.flood_copy_drops, n);
     }
+
+    /// A packet that cannot go on: a lost copy, or a drop for `r`.
+    #[inline(always)]
+    fn fail(&mut self, is_copy: bool, r: DropReason) {
+        if is_copy {
+            self.lost_copy(1);
+        } else {
+            self.tally.drop(r);
+        }
+    }
 }
 
 #[inline(always)]
@@ -164,19 +174,12 @@ fn to_access<I: Io>(
     p: u16,
     is_copy: bool,
 ) {
-    let fail = |cx: &mut Ctx<'_>, r| {
-        if is_copy {
-            cx.lost_copy(1);
-        } else {
-            cx.tally.drop(r);
-        }
-    };
     let Some(vid) = port_vid(cx.st, vni, p) else {
-        return fail(cx, DropReason::NoAccessPort);
+        return cx.fail(is_copy, DropReason::NoAccessPort);
     };
     if let Some(v) = vid {
         if let Err(r) = push_vlan(&mut m, v) {
-            return fail(cx, r);
+            return cx.fail(is_copy, r);
         }
     }
     if !is_copy {
@@ -420,23 +423,16 @@ fn to_remote<I: Io>(
 ) {
     let is_copy = copy_port.is_some();
     let st = cx.st;
-    let fail = |cx: &mut Ctx<'_>, reason| {
-        if is_copy {
-            cx.lost_copy(1);
-        } else {
-            cx.tally.drop(reason);
-        }
-    };
     let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
-        return fail(cx, DropReason::NeighborUnresolved);
+        return cx.fail(is_copy, DropReason::NeighborUnresolved);
     };
     let Some(vs) = st.vni(vni) else {
-        return fail(cx, DropReason::VniUnknown);
+        return cx.fail(is_copy, DropReason::VniUnknown);
     };
     let inner = m.len();
     let sport = copy_port.unwrap_or_else(|| source_port(flow_hash(m.data())));
     if let Err(reason) = encapsulate_with_port(&mut m, t, vs.vni.get(), st.mtu, sport) {
-        return fail(cx, reason);
+        return cx.fail(is_copy, reason);
     }
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.encap.add(inner);

@@ -231,6 +231,11 @@ impl World {
     }
 }
 
+/// The next event is a learn of `mac` in VNI index `vni` at `at`.
+fn assert_learned(w: &World, vni: u16, mac: [u8; 6], at: LearnAt) {
+    assert_eq!(w.events.pop(), Some(Event::Learn { vni, mac, at }));
+}
+
 fn rec() -> Rec {
     Rec {
         punt_room: 8,
@@ -276,14 +281,7 @@ fn known_unicast_goes_to_its_remote_and_learns_the_source() {
     assert_eq!((vni_of(out), dst_ip(out)), (100, PEER));
     assert_eq!(&out[OUTER_LEN..], &f[..]);
     let v = w.vni(100);
-    assert_eq!(
-        w.events.pop(),
-        Some(Event::Learn {
-            vni: v,
-            mac: H1,
-            at: LearnAt::Local(0)
-        })
-    );
+    assert_learned(&w, v, H1, LearnAt::Local(0));
     assert_eq!(w.stats.vnis[v as usize].encap.get(), (1, f.len() as u64));
 }
 
@@ -362,14 +360,7 @@ fn underlay_unknown_destination_floods_to_local_ports_only() {
         "split horizon: nothing back to the underlay"
     );
     let v = w.vni(100);
-    assert_eq!(
-        w.events.pop(),
-        Some(Event::Learn {
-            vni: v,
-            mac: H2,
-            at: LearnAt::Remote(PEER)
-        })
-    );
+    assert_learned(&w, v, H2, LearnAt::Remote(PEER));
 }
 
 #[test]
@@ -397,14 +388,7 @@ fn decap_restores_the_vlan_of_the_port() {
     let t = w.access(&mut io, 0, &tagged(&frame(FAR, [2, 0, 0, 0, 0, 7], 46), 10));
     assert_eq!(t.drops[DropReason::NoFloodTargets as usize], 1, "{t:?}");
     let v200 = w.vni(200);
-    assert_eq!(
-        w.events.pop(),
-        Some(Event::Learn {
-            vni: v200,
-            mac: [2, 0, 0, 0, 0, 7],
-            at: LearnAt::Local(0)
-        })
-    );
+    assert_learned(&w, v200, [2, 0, 0, 0, 0, 7], LearnAt::Local(0));
 }
 
 #[test]
@@ -441,14 +425,7 @@ fn arp_suppression_answers_known_bindings_locally() {
         (arp::REPLY, H2, ip, Ipv4Addr::new(10, 0, 0, 1))
     );
     // The sender's binding was reported for the table.
-    assert_eq!(
-        w.events.pop(),
-        Some(Event::Learn {
-            vni: v,
-            mac: H1,
-            at: LearnAt::Local(0)
-        })
-    );
+    assert_learned(&w, v, H1, LearnAt::Local(0));
     assert!(matches!(
         w.events.pop(),
         Some(Event::ArpSnoop { mac: H1, .. })

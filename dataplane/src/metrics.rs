@@ -245,13 +245,13 @@ pub fn render(st: &Stats) -> String {
         "VXLAN packets received with reserved bits set",
         st.vxlan_reserved_bits_seen,
     );
-    let fdb = &st.fdb;
     gauge(
         &mut o,
         "vtep_fdb_entries",
         "FDB entries, static and learned",
-        fdb.entries,
+        st.fdb.entries,
     );
+    let fdb = &st.fdb.counters;
     for (k, help, v) in [
         ("learned", "MACs learned", fdb.learned),
         ("moved", "MAC moves (VM migration)", fdb.moved),

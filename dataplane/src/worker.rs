@@ -66,8 +66,12 @@ impl Worker {
     /// Runs until `running` turns false, then drains its output.
     pub fn run(mut self) {
         let mut rx: Burst<RX_BURST> = Burst::new();
-        let mut out_ul = Out::new();
-        let mut out_acc: Vec<Out> = (0..self.access_tx.len()).map(|_| Out::new()).collect();
+        let mut tx = TxSide {
+            out_ul: Out::new(),
+            outs: (0..self.access_tx.len()).map(|_| Out::new()).collect(),
+            q_ul: self.underlay_tx,
+            qs: self.access_tx,
+        };
         let burst = self.burst.min(RX_BURST);
         let n_access = self.access_rx.len();
         // Kept across bursts: its generation check notices a new State.
@@ -89,10 +93,7 @@ impl Worker {
                 pool: &self.pool,
                 punts: &self.punts,
                 stats: &self.stats,
-                out_ul: &mut out_ul,
-                q_ul: &mut self.underlay_tx,
-                outs: &mut out_acc,
-                qs: &mut self.access_tx,
+                tx: &mut tx,
             };
             let mut got = 0;
             // Underlay.
@@ -118,7 +119,7 @@ impl Worker {
                     let _ = b.push(m);
                 }
                 if !b.is_empty() {
-                    self.underlay_tx.tx(&mut b);
+                    tx.q_ul.tx(&mut b);
                 }
             }
             if got > 0 {
@@ -131,10 +132,7 @@ impl Worker {
             pool: &self.pool,
             punts: &self.punts,
             stats: &self.stats,
-            out_ul: &mut out_ul,
-            q_ul: &mut self.underlay_tx,
-            outs: &mut out_acc,
-            qs: &mut self.access_tx,
+            tx: &mut tx,
         };
         io.flush_all(&mut Tally::default());
     }
@@ -222,21 +220,27 @@ impl Packet for Mbuf {
     }
 }
 
+/// The worker's TX queues and the output collected for each.
+struct TxSide {
+    q_ul: TxQueue,
+    out_ul: Out,
+    qs: Vec<TxQueue>,
+    outs: Vec<Out>,
+}
+
 /// The worker's buffers and queues, for one burst.
 struct Queues<'a> {
     pool: &'a Mempool,
     punts: &'a ArrayQueue<Mbuf>,
     stats: &'a WorkerStats,
-    out_ul: &'a mut Out,
-    q_ul: &'a mut TxQueue,
-    outs: &'a mut [Out],
-    qs: &'a mut [TxQueue],
+    tx: &'a mut TxSide,
 }
 
 impl Queues<'_> {
     fn flush_all(&mut self, t: &mut Tally) {
-        flush(self.q_ul, self.out_ul, t, self.stats);
-        for (q, o) in self.qs.iter_mut().zip(self.outs.iter_mut()) {
+        let tx = &mut *self.tx;
+        flush(&mut tx.q_ul, &mut tx.out_ul, t, self.stats);
+        for (q, o) in tx.qs.iter_mut().zip(tx.outs.iter_mut()) {
             flush(q, o, t, self.stats);
         }
     }
@@ -290,8 +294,8 @@ impl Io for Queues<'_> {
     fn send_access(&mut self, port: u16, m: Mbuf, is_copy: bool, t: &mut Tally) {
         let p = port as usize;
         enqueue(
-            &mut self.qs[p],
-            &mut self.outs[p],
+            &mut self.tx.qs[p],
+            &mut self.tx.outs[p],
             m,
             is_copy,
             t,
@@ -301,7 +305,8 @@ impl Io for Queues<'_> {
 
     #[inline(always)]
     fn send_underlay(&mut self, p: Mbuf, is_copy: bool, t: &mut Tally) {
-        enqueue(self.q_ul, self.out_ul, p, is_copy, t, self.stats);
+        let tx = &mut *self.tx;
+        enqueue(&mut tx.q_ul, &mut tx.out_ul, p, is_copy, t, self.stats);
     }
 
     #[inline(always)]

@@ -49,7 +49,7 @@ pub struct Stats {
     /// Learn and ARP-snoop events a full queue refused.
     pub learn_events_dropped: u64,
     pub vxlan_reserved_bits_seen: u64,
-    pub fdb: FdbCounters,
+    pub fdb: FdbStats,
     pub management: MgmtCounters,
     pub workers: Vec<WorkerStats>,
     pub mempool: MempoolStats,
@@ -100,9 +100,17 @@ pub struct Accounting {
     pub flood_copies: u64,
 }
 
+/// `stats.fdb`: the table's size and what learning did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FdbStats {
+    pub entries: u64,
+    #[serde(flatten)]
+    pub counters: FdbCounters,
+}
+
+/// What learning, aging and limits did (kept by the FDB manager).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FdbCounters {
-    pub entries: u64,
     pub learned: u64,
     pub moved: u64,
     pub aged: u64,

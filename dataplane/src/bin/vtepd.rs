@@ -147,9 +147,9 @@ fn register_telemetry(tx: &crossbeam::channel::Sender<Ask>) {
             ("flood_copy_drops", d.flood_copy_drops),
             ("learn_events_dropped", d.learn_events_dropped),
             ("fdb_entries", d.fdb.entries),
-            ("fdb_learned", d.fdb.learned),
-            ("fdb_moved", d.fdb.moved),
-            ("fdb_aged", d.fdb.aged),
+            ("fdb_learned", d.fdb.counters.learned),
+            ("fdb_moved", d.fdb.counters.moved),
+            ("fdb_aged", d.fdb.counters.aged),
             ("mempool_in_use", d.mempool.in_use()),
         ]
         .into_iter()

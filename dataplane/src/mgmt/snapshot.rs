@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use vtep_api::{
-    Accounting, FdbCounters, MempoolStats, PortStats, PortStatus, RemoteStats, Stats, Status,
+    Accounting, FdbStats, MempoolStats, PortStats, PortStatus, RemoteStats, Stats, Status,
     VniStats, WorkerInfo, WorkerStats,
 };
 use vtep_config::MacAddr;
@@ -158,7 +158,7 @@ impl Mgmt {
                 }
             })
             .collect();
-        let c = &t.fdb.counters;
+
         Stats {
             ports,
             vnis,
@@ -177,14 +177,9 @@ impl Mgmt {
             flood_copy_drops: self.sum_atomic(|s| s.flood_copy_drops.load(Relaxed)),
             learn_events_dropped: self.sum_atomic(|s| s.learn_events_dropped.load(Relaxed)),
             vxlan_reserved_bits_seen: self.sum_atomic(|s| s.reserved_bits_seen.load(Relaxed)),
-            fdb: FdbCounters {
+            fdb: FdbStats {
                 entries: t.fdb.len() as u64,
-                learned: c.learned,
-                moved: c.moved,
-                aged: c.aged,
-                damped: c.damped,
-                mac_limit_drops: c.mac_limit_drops,
-                table_full: c.table_full,
+                counters: t.fdb.counters,
             },
             management: self.counters,
             workers,
