@@ -73,7 +73,7 @@ if ! podman image exists "$base" || [ "$tarball" -nt "$cache/imported" ]; then
 fi
 
 # 2. The image, from the binaries `cargo build --release` made.
-cargo build --release -q -p vtep-dataplane --bin vtepd --bin vtepctl
+cargo build --release -q -p vtep-dataplane -p vtep-api --bin vtepd --bin vtepctl
 cargo build --release -q -p vtep-perf --bin vtep-fixtures
 say "podman build --isolation=chroot --target runtime-prebuilt"
 timeout 900 podman build --isolation=chroot --pull=never -f docker/Dockerfile \

@@ -59,18 +59,12 @@ pub fn flow_hash(f: &[u8]) -> u32 {
     fn mix(h: u64, v: u64) -> u64 {
         (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
     }
-    #[inline(always)]
-    fn word(m: [u8; 6]) -> u64 {
-        u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
-    }
     let Some(e) = EthernetFrame::new_checked(f) else {
         return 0;
     };
     let et = e.ethertype();
-    let mut h = mix(
-        mix(0x51_7cc1_b727_220a, word(e.dst())),
-        word(e.src()) ^ ((et as u64) << 48),
-    );
+    let (dst, src) = e.addr_words();
+    let mut h = mix(mix(0x51_7cc1_b727_220a, dst), src ^ ((et as u64) << 48));
     if et == ETHERTYPE_IPV4 && e.payload().len() >= IPV4_LEN {
         // Read the fixed fields only: a truncated tenant packet still hashes.
         let ip = Ipv4Packet::new_unchecked(e.payload());

@@ -12,6 +12,7 @@
 use std::net::Ipv4Addr;
 
 use crossbeam::queue::ArrayQueue;
+use vtep_config::MacAddr;
 
 use crate::buf::PacketBuf;
 use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
@@ -238,7 +239,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.decap.add(len);
     }
-    if dst[0] & 1 == 0 {
+    if !MacAddr(dst).is_multicast() {
         if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
             return match e.target {
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
@@ -311,7 +312,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
             }
         }
     }
-    if dst[0] & 1 == 0 {
+    if !MacAddr(dst).is_multicast() {
         if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
             match e.target {
                 Target::Local(p) if p == port => cx.tally.drop(DropReason::AccessSamePort),

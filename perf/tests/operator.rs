@@ -188,9 +188,29 @@ fn operator_surface() {
         .cloned()
         .expect("API entry restored from the state file after restart");
     assert_eq!(
-        (row["kind"].as_str(), row["remote"].as_str()),
-        (Some("static"), Some("198.51.100.2"))
+        (
+            row["kind"].as_str(),
+            row["source"].as_str(),
+            row["remote"].as_str()
+        ),
+        (Some("static"), Some("api"), Some("198.51.100.2"))
     );
+    // With --json, a refusal is a JSON object on stdout.
+    let (code, out, _) = vtepctl(
+        &lab,
+        &[
+            "--json",
+            "fdb",
+            "del",
+            "--vni",
+            "100",
+            "--mac",
+            "02:00:00:00:77:77",
+        ],
+    );
+    assert_eq!(code, 1);
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(e["error"].as_str().unwrap().contains("no entry"), "{e}");
     assert!(
         !has(&lab, "02:00:00:00:99:02"),
         "deleted entry stays deleted"

@@ -56,6 +56,16 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         mac_at(self.buf.as_ref(), field::SRC.start)
     }
 
+    /// Destination and source as 48-bit big-endian words (flow hashing).
+    #[inline(always)]
+    pub fn addr_words(&self) -> (u64, u64) {
+        let b = self.buf.as_ref();
+        let w = |a: usize| {
+            u64::from_be_bytes([0, 0, b[a], b[a + 1], b[a + 2], b[a + 3], b[a + 4], b[a + 5]])
+        };
+        (w(field::DST.start), w(field::SRC.start))
+    }
+
     #[inline(always)]
     pub fn ethertype(&self) -> u16 {
         be16(self.buf.as_ref(), field::TYPE)
