@@ -22,5 +22,6 @@ pub mod mgmt;
 mod pipeline_tests;
 pub mod preflight;
 pub mod stats;
+pub mod telemetry;
 pub mod testing;
 pub mod worker;

@@ -13,7 +13,6 @@ use crossbeam::queue::ArrayQueue;
 use dpdk::{Eal, Mempool, Port, PortConfig};
 use tracing::{error, info, warn};
 use vtep_config::Config;
-use vtep_dataplane::control::{ask, Ask};
 use vtep_dataplane::fdb::HitMap;
 use vtep_dataplane::mgmt::tables::Tables;
 use vtep_dataplane::mgmt::{Mgmt, WorkerLink};
@@ -127,80 +126,6 @@ fn remove_dpdk_leftovers(prefix: &str) {
     }
 }
 
-/// `/vtep/stats` and `/vtep/fdb` in DPDK's telemetry socket, answered by
-/// the management thread like any control request.
-fn register_telemetry(tx: &crossbeam::channel::Sender<Ask>) {
-    use dpdk::telemetry::{register, TelValue};
-    use vtep_api::{Location, Request, Response};
-    let t = tx.clone();
-    let stats = move || {
-        let Ok(Response::Stats(d)) = ask(&t, Request::Stats) else {
-            return Vec::new();
-        };
-        let a = &d.accounting;
-        let mut out: Vec<(String, TelValue)> = [
-            ("rx_packets", a.rx_packets),
-            ("forwarded", a.forwarded),
-            ("dropped", a.dropped),
-            ("punted", a.punted),
-            ("flood_copies", a.flood_copies),
-            ("flood_copy_drops", d.flood_copy_drops),
-            ("learn_events_dropped", d.learn_events_dropped),
-            ("fdb_entries", d.fdb.entries),
-            ("fdb_learned", d.fdb.counters.learned),
-            ("fdb_moved", d.fdb.counters.moved),
-            ("fdb_aged", d.fdb.counters.aged),
-            ("mempool_in_use", d.mempool.in_use()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), TelValue::U64(v)))
-        .collect();
-        for (k, v) in d.drops.iter().filter(|(_, v)| **v != 0) {
-            out.push((format!("drop_{k}"), TelValue::U64(*v)));
-        }
-        out
-    };
-    let t = tx.clone();
-    let fdb = move || {
-        let Ok(Response::Fdb(rows)) = ask(&t, Request::FdbShow { vni: None }) else {
-            return Vec::new();
-        };
-        rows.into_iter()
-            .map(|e| {
-                let key = format!("{}_{}", e.vni, e.mac.replace(':', ""));
-                let at = match e.at {
-                    Location::Remote(ip) => format!("{} remote {ip}", e.kind),
-                    Location::Port(p) => format!("{} port {p}", e.kind),
-                };
-                (key, TelValue::Str(at))
-            })
-            .collect()
-    };
-    let results = [
-        (
-            "/vtep/stats",
-            register(
-                "/vtep/stats",
-                "VTEP accounting, FDB counters and non-zero drops",
-                stats,
-            ),
-        ),
-        (
-            "/vtep/fdb",
-            register(
-                "/vtep/fdb",
-                "VTEP FDB, VNI_MAC: kind and location (first 256)",
-                fdb,
-            ),
-        ),
-    ];
-    for (cmd, r) in results {
-        if let Err(e) = r {
-            warn!(cmd, "telemetry command not registered: {e}");
-        }
-    }
-}
-
 /// The `-l` cores must exist here: EAL would otherwise answer with its
 /// usage text.
 fn check_lcores_online(cfg: &Config) -> Result<(), String> {
@@ -222,16 +147,6 @@ fn check_lcores_online(cfg: &Config) -> Result<(), String> {
     }
 }
 
-/// DPDK's log lines, in the daemon's log format (RTE_LOG_* levels).
-fn dpdk_log(level: u32, msg: &str) {
-    match level {
-        0..=3 => error!(target: "dpdk", "{msg}"),
-        4 => warn!(target: "dpdk", "{msg}"),
-        5..=7 => info!(target: "dpdk", "{msg}"),
-        _ => tracing::debug!(target: "dpdk", "{msg}"),
-    }
-}
-
 /// Takes queue `q` of port `p` out of the per-port queue lists.
 fn take<T>(v: &mut [Vec<Option<T>>], p: usize, q: usize) -> T {
     v[p][q].take().expect("each queue is handed out once")
@@ -243,7 +158,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     vtep_dataplane::control::check(&cfg.control.socket, cfg.control.group.as_deref())
         .map_err(|e| format!("control socket: {e}"))?;
     check_lcores_online(&cfg)?;
-    if let Err(e) = dpdk::log::redirect(dpdk_log) {
+    if let Err(e) = dpdk::log::redirect(vtep_dataplane::telemetry::dpdk_log) {
         warn!("DPDK log stays on stderr: {e}");
     }
     let eal = Eal::init(&cfg.eal_args).map_err(|e| e.to_string())?;
@@ -416,7 +331,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         info!(%addr, "Prometheus metrics at http://{addr}/metrics");
     }
     info!(socket = %cfg.control.socket.display(), "control socket ready");
-    register_telemetry(&req_tx);
+    vtep_dataplane::telemetry::register(&req_tx);
     mgmt.gratuitous_arp();
 
     let mut failure = None;
