@@ -272,6 +272,11 @@ impl FdbWriter {
         self.live == 0
     }
 
+    /// Entries that can still be inserted.
+    pub fn free(&self) -> usize {
+        self.capacity.saturating_sub(self.live)
+    }
+
     /// How many times the table was rebuilt (tombstone compaction); slot
     /// indices and hit bits are reset each time.
     pub fn rebuilds(&self) -> u64 {

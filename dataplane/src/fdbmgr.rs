@@ -96,6 +96,15 @@ impl FdbManager {
         self.meta.is_empty()
     }
 
+    /// Entries that can still be added.
+    pub fn free(&self) -> usize {
+        self.w.free()
+    }
+
+    pub fn contains(&self, vni: VniIdx, mac: [u8; 6]) -> bool {
+        self.meta.contains_key(&key(vni, mac))
+    }
+
     pub fn learned_in(&self, vni: VniIdx) -> u32 {
         self.learned_per_vni.get(&vni).copied().unwrap_or(0)
     }

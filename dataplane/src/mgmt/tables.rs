@@ -82,6 +82,22 @@ impl Tables {
         if self.remotes.missing(named.iter()) > self.remotes.free() {
             return Err("more remote VTEPs than the tables hold".into());
         }
+        let new_statics = cfg
+            .fdb
+            .iter()
+            .filter(|f| {
+                !self
+                    .vnis
+                    .get(f.vni)
+                    .is_some_and(|i| self.fdb.contains(i, f.mac.0))
+            })
+            .count();
+        if new_statics > self.fdb.free() {
+            return Err(format!(
+                "the FDB has room for {} more entries, the config adds {new_statics} [[fdb]] entries",
+                self.fdb.free()
+            ));
+        }
         for v in gone {
             if let Some(i) = self.vnis.remove(v) {
                 self.fdb.flush(Some(i), None, true);
@@ -270,6 +286,35 @@ pub(crate) mod tests {
         c.fdb.clear();
         assert!(t.apply(c, 1).unwrap_err().contains("restart vtepd"));
         assert_eq!((t.cfg.clone(), t.fdb.len(), t.vnis.iter().count()), before);
+    }
+
+    #[test]
+    fn a_reload_that_overfills_the_fdb_is_refused_whole() {
+        let text =
+            config_text("").replace("[underlay]", "[dataplane]\nfdb_capacity = 1024\n[underlay]");
+        let mut t = Tables::new(Config::parse(&text).unwrap(), [2, 0, 0, 0, 1, 1], 0).unwrap();
+        let v = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        for i in 0..1000u16 {
+            let [a, b] = i.to_be_bytes();
+            t.event(
+                Event::Learn {
+                    vni: v,
+                    mac: [2, 0, 0, 1, a, b],
+                    at: LearnAt::Local(0),
+                },
+                1,
+            );
+        }
+        let mut more = text.clone();
+        for i in 0..30u8 {
+            more.push_str(&format!(
+                "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:09:{i:02x}\"\nremote = \"192.0.2.2\"\n"
+            ));
+        }
+        let before = (t.fdb.len(), t.cfg.clone());
+        let e = t.apply(Config::parse(&more).unwrap(), 2).unwrap_err();
+        assert!(e.contains("room for 24 more"), "{e}");
+        assert_eq!((t.fdb.len(), t.cfg.clone()), before, "nothing applied");
     }
 
     #[test]
