@@ -23,7 +23,7 @@ use crossbeam::channel::Sender;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request as HttpRequest, Response as HttpResponse, StatusCode};
-use vtep_api::{Request, Response, Stats};
+use vtep_api::{PortXstats, Request, Response, Stats};
 
 use crate::control::{ask, Ask};
 
@@ -78,8 +78,9 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Renders a stats snapshot as Prometheus text.
-pub fn render(st: &Stats) -> String {
+/// Renders a stats snapshot and the ports' extended statistics (the
+/// non-zero ones) as Prometheus text.
+pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
     let mut o = String::with_capacity(16 * 1024);
     let counter = |o: &mut String, name: &str, help: &str, v: u64| {
         Family::new(o, name, "counter", help).sample(&[], v);
@@ -318,6 +319,18 @@ pub fn render(st: &Stats) -> String {
         "Mbufs of the packet pool in use",
         st.mempool.in_use(),
     );
+    // Driver-defined names and kinds (counters and gauges mixed): untyped.
+    let mut f = Family::new(
+        &mut o,
+        "vtep_port_xstat",
+        "untyped",
+        "Non-zero extended statistics of the port's device, by driver name",
+    );
+    for p in xstats {
+        for (name, v) in p.xstats.iter().filter(|(_, v)| **v != 0) {
+            f.sample(&[("port", &p.name), ("name", name)], v);
+        }
+    }
     type WorkerField = fn(&vtep_api::WorkerStats) -> u64;
     let worker_counters: [(&str, &str, WorkerField); 3] = [
         (
@@ -418,9 +431,17 @@ async fn answer(
         );
     }
     // The management thread answers over a blocking channel.
-    let got = tokio::task::spawn_blocking(move || ask(&tx, Request::Stats)).await;
+    let got = tokio::task::spawn_blocking(move || {
+        let st = ask(&tx, Request::Stats)?;
+        let xs = match ask(&tx, Request::Xstats { port: None }) {
+            Ok(Response::Xstats(xs)) => xs,
+            _ => Vec::new(),
+        };
+        Ok::<_, String>((st, xs))
+    })
+    .await;
     match got {
-        Ok(Ok(Response::Stats(st))) => reply(StatusCode::OK, CONTENT_TYPE, render(&st)),
+        Ok(Ok((Response::Stats(st), xs))) => reply(StatusCode::OK, CONTENT_TYPE, render(&st, &xs)),
         Ok(Ok(_)) => reply(
             StatusCode::INTERNAL_SERVER_ERROR,
             "text/plain",
@@ -467,7 +488,18 @@ mod tests {
 
     #[test]
     fn families_are_named_as_their_samples() {
-        let text = render(&sample());
+        let xs = [PortXstats {
+            name: "p0".into(),
+            xstats: [
+                ("rx_good_packets".to_string(), 3),
+                ("rx_q0_errors".to_string(), 0),
+            ]
+            .into_iter()
+            .collect(),
+        }];
+        let text = render(&sample(), &xs);
+        assert!(text.contains("vtep_port_xstat{port=\"p0\",name=\"rx_good_packets\"} 3\n"));
+        assert!(!text.contains("rx_q0_errors"), "zero xstats are left out");
         assert!(text.contains("# TYPE vtep_port_rx_packets_total counter\n"));
         assert!(
             text.contains("vtep_port_rx_packets_total{port=\"net_\\\"odd\\\"\\\\0\"} 5\n"),
@@ -490,8 +522,12 @@ mod tests {
     fn fake_mgmt() -> Sender<Ask> {
         let (tx, rx) = crate::control::channel();
         std::thread::spawn(move || {
-            while let Ok((_, reply)) = rx.recv() {
-                let _ = reply.send(Ok(Response::Stats(Box::new(sample()))));
+            while let Ok((req, reply)) = rx.recv() {
+                let answer = match req {
+                    Request::Xstats { .. } => Response::Xstats(Vec::new()),
+                    _ => Response::Stats(Box::new(sample())),
+                };
+                let _ = reply.send(Ok(answer));
             }
         });
         tx

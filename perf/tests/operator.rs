@@ -251,6 +251,16 @@ fn operator_surface() {
         "{p0}"
     );
 
+    // Extended statistics of one port, and a port that does not exist.
+    let xs = lab.ctl(&["stats", "--xstats", "net_af_packet1"]);
+    assert_eq!(xs[0]["name"], "net_af_packet1", "{xs}");
+    assert!(
+        xs[0]["xstats"]["rx_good_packets"].as_u64().unwrap() > 0,
+        "{xs}"
+    );
+    let (code, _, err) = vtepctl(&lab, &["stats", "--xstats", "nope0"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no port \"nope0\""), "{err}");
     // DPDK telemetry: the standard commands and vtepd's own.
     let tel = Command::new("sh")
         .arg("-c")
@@ -299,6 +309,7 @@ fn operator_surface() {
         "vtep_port_up{port=\"net_af_packet0\"} 1",
         "vtep_mempool_in_use ",
         "vtep_reload_failures_total ",
+        "vtep_port_xstat{port=\"net_af_packet0\",name=\"rx_good_packets\"}",
     ] {
         assert!(m.contains(needle), "missing {needle} in:\n{m}");
     }

@@ -44,6 +44,11 @@ pub enum Request {
     VniShow,
     NeighShow,
     Reload,
+    /// The devices' extended statistics (of one port, or all).
+    Xstats {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+    },
 }
 
 impl Request {
@@ -59,6 +64,7 @@ impl Request {
             Request::VniShow => "vni_show",
             Request::NeighShow => "neigh_show",
             Request::Reload => "reload",
+            Request::Xstats { .. } => "xstats",
         }
     }
 
@@ -103,6 +109,7 @@ pub enum Response {
     Vnis(Vec<VniInfo>),
     Neighbors(Vec<NeighEntry>),
     Reloaded(Reloaded),
+    Xstats(Vec<PortXstats>),
 }
 
 /// One reply line.

@@ -208,6 +208,13 @@ pub struct NeighEntry {
     pub age_secs: u64,
 }
 
+/// One port's extended statistics, as its driver names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortXstats {
+    pub name: String,
+    pub xstats: BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Added {
     pub added: String,

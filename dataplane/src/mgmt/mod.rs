@@ -200,6 +200,7 @@ impl Mgmt {
             Request::VniShow => Response::Vnis(t.vni_show(&self.state.load())),
             Request::NeighShow => Response::Neighbors(t.neigh_show(now)),
             Request::Reload => Response::Reloaded(self.reload()?),
+            Request::Xstats { port } => Response::Xstats(self.xstats(port.as_deref())?),
         };
         if self.tables.dirty {
             self.publish();

@@ -4,8 +4,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use vtep_api::{
-    Accounting, FdbStats, MempoolStats, PortStats, PortStatus, RemoteStats, Stats, Status,
-    VniStats, WorkerInfo, WorkerStats,
+    Accounting, FdbStats, MempoolStats, PortStats, PortStatus, PortXstats, RemoteStats, Stats,
+    Status, VniStats, WorkerInfo, WorkerStats,
 };
 use vtep_config::MacAddr;
 
@@ -33,6 +33,27 @@ impl Mgmt {
 
     fn sum_atomic(&self, f: impl Fn(&crate::stats::WorkerStats) -> u64) -> u64 {
         self.workers.iter().map(|w| f(&w.stats)).sum()
+    }
+
+    /// Extended statistics of `port` (a DPDK device name) or of all.
+    pub fn xstats(&self, port: Option<&str>) -> Result<Vec<PortXstats>, String> {
+        if let Some(p) = port {
+            if !self.ports.iter().any(|x| x.name() == p) {
+                let names: Vec<&str> = self.ports.iter().map(|x| x.name()).collect();
+                return Err(format!("no port {p:?}; the ports are {}", names.join(", ")));
+            }
+        }
+        self.ports
+            .iter()
+            .filter(|x| port.is_none_or(|p| x.name() == p))
+            .map(|x| {
+                let xstats = x.xstats().map_err(|e| e.to_string())?;
+                Ok(PortXstats {
+                    name: x.name().to_string(),
+                    xstats: xstats.into_iter().collect(),
+                })
+            })
+            .collect()
     }
 
     pub fn status(&self) -> Status {

@@ -12,8 +12,8 @@ use serde::Serialize;
 use vtep_api::client::{call, CallError};
 use vtep_api::rates::{rates, Rates};
 use vtep_api::{
-    Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, Reloaded, Request, Stats, Status,
-    VniInfo,
+    Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, PortXstats, Reloaded, Request, Stats,
+    Status, VniInfo,
 };
 
 /// println! that ends the program quietly when stdout is gone (e.g. piped
@@ -63,6 +63,10 @@ enum Cmd {
         /// With --watch: stop after this many intervals.
         #[arg(long, requires = "watch")]
         count: Option<u64>,
+        /// The devices' extended statistics instead (non-zero ones in text;
+        /// all with --json), of PORT or of every port.
+        #[arg(long, value_name = "PORT", num_args = 0..=1, conflicts_with = "watch")]
+        xstats: Option<Option<String>>,
     },
     /// The forwarding database: (VNI, MAC) -> remote VTEP or local port.
     Fdb {
@@ -201,8 +205,16 @@ fn run(a: &Args) -> Result<(), Failure> {
     match &a.cmd {
         Cmd::Status => show(a, &call::<Status>(s, &Request::Status)?, status_text),
         Cmd::Stats {
+            xstats: Some(port), ..
+        } => show(
+            a,
+            &call::<Vec<PortXstats>>(s, &Request::Xstats { port: port.clone() })?,
+            xstats_text,
+        ),
+        Cmd::Stats {
             watch: Some(n),
             count,
+            ..
         } => watch(a, (*n).max(1), *count),
         Cmd::Stats { .. } => show(a, &call::<Stats>(s, &Request::Stats)?, stats_text),
         Cmd::Fdb {
@@ -488,6 +500,15 @@ fn vni_text(d: &Vec<VniInfo>) {
             v.flood.join(", "),
             ports.join(", ")
         );
+    }
+}
+
+fn xstats_text(d: &Vec<PortXstats>) {
+    for p in d {
+        out!("port {}", p.name);
+        for (k, v) in p.xstats.iter().filter(|(_, v)| **v != 0) {
+            out!("  {k:<40} {v}");
+        }
     }
 }
 
