@@ -10,18 +10,9 @@ use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::decap::classify_underlay;
 use vtep_dataplane::encap::{classify_access, encapsulate};
 use vtep_dataplane::state::Template;
-use vtep_dataplane::testing::{sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
-
-fn frame(i: u32) -> Vec<u8> {
-    let b = i.to_be_bytes();
-    let mut f = vec![2, 0, b[0], b[1], b[2], b[3], 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-    f.extend_from_slice(&[
-        0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-    ]);
-    f.extend_from_slice(&[0x1f, b[3], 0, 80, 0, 26, 0, 0]);
-    f.resize(60, 0);
-    f
-}
+use vtep_dataplane::testing::{
+    bench_frame as frame, sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);
