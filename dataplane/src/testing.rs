@@ -98,3 +98,11 @@ pub fn bench_frame(i: u32) -> Vec<u8> {
     f.resize(60, 0);
     f
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for test servers).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

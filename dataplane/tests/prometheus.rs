@@ -26,14 +26,6 @@ impl Drop for Cleanup {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// GET `path` from 127.0.0.1:`port`; the body, or None if not answered.
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -77,7 +69,7 @@ fn promtool_accepts_and_prometheus_scrapes() {
         dir: dir.clone(),
         prefix: prefix.clone(),
     };
-    let metrics = free_port();
+    let metrics = vtep_dataplane::testing::free_port();
     let cfg = dir.join("vtep.toml");
     std::fs::write(
         &cfg,
@@ -141,7 +133,7 @@ metrics = "127.0.0.1:{metrics}"
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let web = free_port();
+    let web = vtep_dataplane::testing::free_port();
     let prom_cfg = dir.join("prometheus.yml");
     std::fs::write(
         &prom_cfg,

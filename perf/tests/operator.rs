@@ -9,14 +9,6 @@ use std::process::Command;
 
 use vtep_perf::lab::{vtepctl_path, Lab, LabOptions};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn scrape(port: u16) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -41,7 +33,7 @@ fn vtepctl(lab: &Lab, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn operator_surface() {
-    let port = free_port();
+    let port = vtep_dataplane::testing::free_port();
     let mut lab = Lab::new(LabOptions {
         static_fdb: false,
         extra_config: format!(
