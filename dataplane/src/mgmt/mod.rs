@@ -109,10 +109,6 @@ impl Mgmt {
         self.start.elapsed().as_millis() as u64
     }
 
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
     /// Builds and publishes a new State.
     pub fn publish(&mut self) {
         self.generation += 1;

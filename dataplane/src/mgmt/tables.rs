@@ -207,14 +207,6 @@ impl Tables {
                 .collect(),
         }
     }
-
-    /// Where an FDB target points, for people: (remote IP | port name).
-    pub fn target_ip(&self, t: Target) -> Option<Ipv4Addr> {
-        match t {
-            Target::Remote(r) => self.remotes.ip(r),
-            Target::Local(_) => None,
-        }
-    }
 }
 
 #[cfg(test)]
