@@ -100,7 +100,15 @@ pub struct Access {
     pub vni: Option<Vni>,
     /// 802.1Q VID -> VNI.
     pub vlans: BTreeMap<u16, Vni>,
+    /// Port MTU: the largest tenant IP packet; at most the underlay MTU
+    /// less [`ENCAP_OVERHEAD`], which is the default.
+    pub mtu: u16,
 }
+
+/// Bytes VXLAN adds to a tenant IP packet as the underlay's MTU counts them:
+/// the inner Ethernet header (14), VXLAN (8), UDP (8) and the outer IPv4
+/// header (20).
+pub const ENCAP_OVERHEAD: u16 = 50;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VniConfig {

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use crate::{
     Access, Config, ConfigError, Control, Dataplane, MacAddr, Neighbor, StaticFdb, Underlay, Vni,
-    VniConfig,
+    VniConfig, ENCAP_OVERHEAD,
 };
 
 #[derive(Deserialize)]
@@ -85,6 +85,7 @@ struct RawNeighbor {
 struct RawAccess {
     port: String,
     vni: Option<i64>,
+    mtu: Option<i64>,
     #[serde(default)]
     vlans: BTreeMap<String, i64>,
 }
@@ -524,10 +525,29 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             used_vnis.insert(*v);
         }
+        // A tenant frame of the access MTU plus 50 bytes of VXLAN
+        // encapsulation must fit the underlay MTU.
+        let most = underlay.mtu as i64 - ENCAP_OVERHEAD as i64;
+        let mtu = match a.mtu {
+            None => most as u16,
+            Some(m) if m > most && m <= 9216 => {
+                return c.err(
+                    "access.mtu",
+                    s,
+                    format!(
+                        "{m} does not fit the underlay: underlay.mtu {} less {ENCAP_OVERHEAD} bytes of \
+                         VXLAN encapsulation leaves {most}; raise underlay.mtu or lower this",
+                        underlay.mtu
+                    ),
+                )
+            }
+            Some(m) => c.range("access.mtu", s.clone(), m, 68, most)? as u16,
+        };
         access.push(Access {
             port: a.port,
             vni,
             vlans,
+            mtu,
         });
     }
     for (v, s) in &vni_lines {

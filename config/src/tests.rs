@@ -324,3 +324,24 @@ fn mac_limit_fits_the_table() {
         "the default is capped by the table"
     );
 }
+
+#[test]
+fn access_mtu_defaults_to_the_underlay_less_encapsulation() {
+    let c = Config::parse(SAMPLE).unwrap();
+    assert_eq!(c.access[0].mtu, 1450);
+    let jumbo = SAMPLE.replace("mtu = 1500", "mtu = 9000");
+    assert_eq!(Config::parse(&jumbo).unwrap().access[0].mtu, 8950);
+    let set = jumbo.replace("vni = 100\nvlans", "vni = 100\nmtu = 1500\nvlans");
+    assert_eq!(Config::parse(&set).unwrap().access[0].mtu, 1500);
+}
+
+#[test]
+fn access_mtu_above_what_the_underlay_carries_is_refused() {
+    let e = err(&SAMPLE.replace("vni = 100\nvlans", "vni = 100\nmtu = 1500\nvlans"));
+    assert!(
+        e.contains("access.mtu") && e.contains("leaves 1450") && e.contains("underlay.mtu 1500"),
+        "{e}"
+    );
+    let e = err(&SAMPLE.replace("vni = 100\nvlans", "vni = 100\nmtu = 20\nvlans"));
+    assert!(e.contains("access.mtu") && e.contains("68..=1450"), "{e}");
+}

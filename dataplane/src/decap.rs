@@ -4,6 +4,8 @@
 
 use std::net::Ipv4Addr;
 
+use dpdk::RxCsum;
+
 use crate::drops::DropReason;
 use crate::fdb::VniIdx;
 use crate::state::State;
@@ -46,13 +48,16 @@ pub struct DecapCache {
 /// Classifies an underlay frame.
 #[inline(always)]
 pub fn classify_underlay(d: &[u8], st: &State) -> Result<Underlay, DropReason> {
-    classify_underlay_cached(d, st, &mut DecapCache::default())
+    classify_underlay_cached(d, RxCsum::Unknown, st, &mut DecapCache::default())
 }
 
-/// [`classify_underlay`] with lookups remembered across packets.
+/// [`classify_underlay`] with lookups remembered across packets, and the
+/// NIC's verdict on the IPv4 header checksum: `Good` skips the software
+/// check, `Bad` drops as `ipv4_checksum`.
 #[inline(always)]
 pub fn classify_underlay_cached(
     d: &[u8],
+    csum: RxCsum,
     st: &State,
     cache: &mut DecapCache,
 ) -> Result<Underlay, DropReason> {
@@ -86,7 +91,12 @@ pub fn classify_underlay_cached(
         Ipv4Error::Version => DropReason::Ipv4Version,
         Ipv4Error::Ihl => DropReason::Ipv4Ihl,
     })?;
-    if !ip.checksum_ok() {
+    let csum_ok = match csum {
+        RxCsum::Good => true,
+        RxCsum::Bad => false,
+        RxCsum::Unknown => ip.checksum_ok(),
+    };
+    if !csum_ok {
         return Err(DropReason::Ipv4Checksum);
     }
     if ip.is_fragment() {

@@ -12,6 +12,7 @@
 use std::net::Ipv4Addr;
 
 use crossbeam::queue::ArrayQueue;
+pub use dpdk::RxCsum;
 use vtep_config::MacAddr;
 
 use crate::buf::PacketBuf;
@@ -62,6 +63,24 @@ pub enum LearnAt {
 pub trait Packet: PacketBuf + Sized {
     /// Segments in the chain (only single-segment packets are handled).
     fn segments(&self) -> u16;
+    /// The NIC's verdict on the outer IPv4 header checksum.
+    fn rx_ip_csum(&self) -> RxCsum {
+        RxCsum::Unknown
+    }
+    /// The NIC's RSS hash of the packet, if it gave one.
+    fn rx_hash(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// The flow hash of a tenant frame: the NIC's RSS hash when it computed
+/// one (over the same addresses and ports), else [`flow_hash`].
+#[inline(always)]
+fn frame_hash<P: Packet>(m: &P) -> u32 {
+    match m.rx_hash() {
+        Some(h) => h,
+        None => flow_hash(m.data()),
+    }
 }
 
 /// Buffers and output queues: what a worker forwards with.
@@ -75,6 +94,9 @@ pub trait Io {
     /// `n` (at most [`COPY_BURST`]) private copies of `src` at once; None
     /// when the pool cannot give them all.
     fn copies(&mut self, src: &Self::Pkt, n: usize) -> Option<Self::Copies>;
+    /// Whether flood copies may share the payload ([`Io::shared`]): the
+    /// underlay port sends multi-segment packets.
+    fn can_share(&self) -> bool;
     /// `header` in a new buffer, chained to `src` shared (not copied);
     /// `src` must never be written again.
     fn shared(&mut self, src: &Self::Pkt, header: &[u8; OUTER_LEN]) -> Option<Self::Pkt>;
@@ -196,7 +218,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
         return cx.tally.drop(DropReason::MultiSegment);
     }
     let (vni, src, remote, off, len, reserved) =
-        match classify_underlay_cached(m.data(), cx.st, cx.decap) {
+        match classify_underlay_cached(m.data(), m.rx_ip_csum(), cx.st, cx.decap) {
             Err(r) => return cx.tally.drop(r),
             Ok(Underlay::Arp | Underlay::Echo) => {
                 return match io.punt(m) {
@@ -340,8 +362,8 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.flood.add(m.len());
     }
-    let sport = source_port(flow_hash(m.data()));
-    if m.len() >= SHARE_MIN && !remotes.is_empty() {
+    let sport = source_port(frame_hash(&m));
+    if m.len() >= SHARE_MIN && !remotes.is_empty() && io.can_share() {
         // Large frame: local ports get private copies (they may be tagged
         // in place), remotes get a header chained to a shared clone of the
         // original, which itself is never written again.
@@ -431,7 +453,7 @@ fn to_remote<I: Io>(
         return cx.fail(is_copy, DropReason::VniUnknown);
     };
     let inner = m.len();
-    let sport = copy_port.unwrap_or_else(|| source_port(flow_hash(m.data())));
+    let sport = copy_port.unwrap_or_else(|| source_port(frame_hash(&m)));
     if let Err(reason) = encapsulate_with_port(&mut m, t, vs.vni.get(), st.mtu, sport) {
         return cx.fail(is_copy, reason);
     }

@@ -11,7 +11,7 @@ use crate::buf::{PacketBuf, VecBuf};
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::fdb::{HitMap, Target};
-use crate::forward::{access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Packet};
+use crate::forward::{access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Packet, RxCsum};
 use crate::mgmt::publish;
 use crate::mgmt::punt::arp_request;
 use crate::mgmt::tables::Tables;
@@ -62,6 +62,8 @@ remote = "192.0.2.2"
 struct Pkt {
     buf: VecBuf,
     segs: u16,
+    csum: RxCsum,
+    hash: Option<u32>,
 }
 
 impl Pkt {
@@ -69,6 +71,8 @@ impl Pkt {
         Pkt {
             buf: VecBuf::new(b),
             segs: 1,
+            csum: RxCsum::Unknown,
+            hash: None,
         }
     }
 }
@@ -95,6 +99,12 @@ impl Packet for Pkt {
     fn segments(&self) -> u16 {
         self.segs
     }
+    fn rx_ip_csum(&self) -> RxCsum {
+        self.csum
+    }
+    fn rx_hash(&self) -> Option<u32> {
+        self.hash
+    }
 }
 
 /// Records every output; `buffers` limits the copies it can make.
@@ -105,6 +115,10 @@ struct Rec {
     punted: Vec<Vec<u8>>,
     punt_room: usize,
     buffers: usize,
+    /// The underlay port cannot send multi-segment packets.
+    no_share: bool,
+    /// Flood copies made by sharing the payload.
+    shares: usize,
 }
 
 impl Io for Rec {
@@ -119,8 +133,12 @@ impl Io for Rec {
         self.buffers = self.buffers.checked_sub(n)?;
         Some(vec![Pkt::new(src.data()); n].into_iter())
     }
+    fn can_share(&self) -> bool {
+        !self.no_share
+    }
     fn shared(&mut self, src: &Pkt, header: &[u8; OUTER_LEN]) -> Option<Pkt> {
         self.buffers = self.buffers.checked_sub(1)?;
+        self.shares += 1;
         let mut b = header.to_vec();
         b.extend_from_slice(src.data());
         Some(Pkt::new(&b))
@@ -326,6 +344,71 @@ fn large_broadcast_shares_the_payload_with_one_flow_hash() {
         vec![(f, true)],
         "a private copy to the local port"
     );
+}
+
+#[test]
+fn without_multi_segment_transmit_large_floods_are_private_copies() {
+    let mut w = World::new();
+    let mut io = Rec {
+        no_share: true,
+        ..rec()
+    };
+    let f = frame([0xff; 6], H1, 600);
+    let t = w.access(&mut io, 1, &f);
+    // Two private copies to remotes; the original goes to the local port.
+    assert_eq!((t.forwarded, t.flood_copies), (1, 2), "{t:?}");
+    assert_eq!(io.shares, 0);
+    assert_eq!(io.access[0], vec![(f.clone(), false)]);
+    assert!(io
+        .underlay
+        .iter()
+        .all(|(o, c)| *c && o[OUTER_LEN..] == f[..]));
+    assert_eq!(io.underlay[0].0[34..36], io.underlay[1].0[34..36]);
+}
+
+#[test]
+fn the_nics_rss_hash_is_the_flow_hash_of_the_source_port() {
+    let mut w = World::new();
+    let mut io = rec();
+    let f = frame(FAR, H1, 46);
+    let mut p = Pkt::new(&f);
+    p.hash = Some(0x0bad_1234);
+    let t = w.run(&mut io, |cx, io| access_packet(cx, io, p, 0));
+    assert_eq!(t.forwarded, 1);
+    let sport = u16::from_be_bytes([io.underlay[0].0[34], io.underlay[0].0[35]]);
+    assert_eq!(sport, crate::encap::source_port(0x0bad_1234));
+    // Without a hash from the NIC, the software hash of the frame.
+    let mut io = rec();
+    w.access(&mut io, 0, &f);
+    let sport = u16::from_be_bytes([io.underlay[0].0[34], io.underlay[0].0[35]]);
+    assert_eq!(
+        sport,
+        crate::encap::source_port(crate::encap::flow_hash(&f))
+    );
+}
+
+#[test]
+fn the_nics_checksum_verdict_replaces_the_software_check() {
+    let mut w = World::new();
+    let inner = frame(H1, FAR, 46);
+    let good = w.vxlan(PEER, 100, &inner);
+    let mut corrupt = good.clone();
+    corrupt[24] ^= 0xff; // the outer IPv4 header checksum
+    let with = |b: &[u8], csum| Pkt {
+        csum,
+        ..Pkt::new(b)
+    };
+    // Software: the corrupt header is dropped, the good one passes.
+    let t = w.underlay(&mut rec(), &corrupt);
+    assert_eq!(t.drops[DropReason::Ipv4Checksum as usize], 1, "{t:?}");
+    // The NIC vouches for the header: no software check.
+    let p = with(&corrupt, RxCsum::Good);
+    let t = w.run(&mut rec(), |cx, io| underlay_packet(cx, io, p));
+    assert_eq!(t.forwarded, 1, "{t:?}");
+    // The NIC says bad: dropped, whatever the bytes say.
+    let p = with(&good, RxCsum::Bad);
+    let t = w.run(&mut rec(), |cx, io| underlay_packet(cx, io, p));
+    assert_eq!(t.drops[DropReason::Ipv4Checksum as usize], 1, "{t:?}");
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mgmt;
 #[cfg(test)]
 mod pipeline_tests;
+pub mod ports;
 pub mod preflight;
 pub mod stats;
 pub mod telemetry;

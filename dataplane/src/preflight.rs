@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use vtep_config::Config;
 
-/// Bytes one mbuf takes in the pool: 2176 data room, 128 headroom struct,
-/// and mempool object header/trailer.
-const MBUF_FOOTPRINT: u64 = 2176 + 128 + 64;
+/// Bytes one mbuf takes in the pool besides its data room: the 128-byte
+/// mbuf header and the mempool object header/trailer.
+const MBUF_OVERHEAD: u64 = 128 + 64;
 /// Hugepage memory the EAL and ethdev take besides the mbuf pool
 /// (memzones, descriptor rings, per-lcore caches), with a margin.
 const EAL_OVERHEAD: u64 = 64 << 20;
@@ -108,7 +108,8 @@ fn under(root: &Path, p: &str) -> PathBuf {
 
 /// Estimated hugepage memory the configuration needs.
 pub fn hugepage_need(cfg: &Config) -> u64 {
-    u64::from(cfg.dataplane.mbufs) * MBUF_FOOTPRINT + EAL_OVERHEAD
+    let per_mbuf = u64::from(crate::ports::mbuf_data_room(cfg)) + MBUF_OVERHEAD;
+    u64::from(cfg.dataplane.mbufs) * per_mbuf + EAL_OVERHEAD
 }
 
 fn hugepages(cfg: &Config, root: &Path, out: &mut Vec<Finding>) {

@@ -16,11 +16,11 @@ use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::fdb::{key, HitMap, SharedFdb};
-use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, COPY_BURST};
+use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
-use crate::wire::{EthernetFrame, OUTER_LEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, OUTER_LEN};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
@@ -44,6 +44,10 @@ pub struct Worker {
     pub inject: Option<Arc<ArrayQueue<Mbuf>>>,
     pub stats: Arc<WorkerStats>,
     pub running: Arc<AtomicBool>,
+    /// The underlay NIC fills the outer IPv4 checksum (see [`crate::ports`]).
+    pub tx_ip_csum: bool,
+    /// Flood copies to remotes may share the payload.
+    pub share_floods: bool,
 }
 
 /// Output buffer of one port: mbufs and whether each is a flood copy (for
@@ -71,6 +75,8 @@ impl Worker {
             outs: (0..self.access_tx.len()).map(|_| Out::new()).collect(),
             q_ul: self.underlay_tx,
             qs: self.access_tx,
+            tx_ip_csum: self.tx_ip_csum,
+            share_floods: self.share_floods,
         };
         let burst = self.burst.min(RX_BURST);
         let n_access = self.access_rx.len();
@@ -218,6 +224,14 @@ impl Packet for Mbuf {
     fn segments(&self) -> u16 {
         self.nb_segs()
     }
+    #[inline(always)]
+    fn rx_ip_csum(&self) -> RxCsum {
+        Mbuf::rx_ip_csum(self)
+    }
+    #[inline(always)]
+    fn rx_hash(&self) -> Option<u32> {
+        self.rss_hash()
+    }
 }
 
 /// The worker's TX queues and the output collected for each.
@@ -226,6 +240,8 @@ struct TxSide {
     out_ul: Out,
     qs: Vec<TxQueue>,
     outs: Vec<Out>,
+    tx_ip_csum: bool,
+    share_floods: bool,
 }
 
 /// The worker's buffers and queues, for one burst.
@@ -282,6 +298,11 @@ impl Io for Queues<'_> {
         Some(Copies(full))
     }
 
+    #[inline(always)]
+    fn can_share(&self) -> bool {
+        self.tx.share_floods
+    }
+
     fn shared(&mut self, src: &Mbuf, header: &[u8; OUTER_LEN]) -> Option<Mbuf> {
         let (Ok(mut h), Ok(c)) = (self.pool.alloc(), src.share(self.pool)) else {
             return None;
@@ -304,8 +325,13 @@ impl Io for Queues<'_> {
     }
 
     #[inline(always)]
-    fn send_underlay(&mut self, p: Mbuf, is_copy: bool, t: &mut Tally) {
+    fn send_underlay(&mut self, mut p: Mbuf, is_copy: bool, t: &mut Tally) {
         let tx = &mut *self.tx;
+        if tx.tx_ip_csum {
+            // The NIC computes the checksum over a zero checksum field.
+            Ipv4Packet::new_unchecked(&mut p.data_mut()[ETH_LEN..]).set_checksum(0);
+            p.offload_ipv4_csum(ETH_LEN as u8, IPV4_LEN as u16);
+        }
         enqueue(&mut tx.q_ul, &mut tx.out_ul, p, is_copy, t, self.stats);
     }
 

@@ -53,3 +53,27 @@ fn invalid_log_filter_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn mtu_above_the_device_is_refused_naming_the_port_and_its_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vtep.toml");
+    let tap = format!("vmt{}", std::process::id());
+    let text = config(&dir.path().join("s").display().to_string())
+        .replace("--vdev=net_null0", &format!("--vdev=net_tap0,iface={tap}"))
+        .replace("port = \"net_null0\"", "port = \"net_tap0\"\nmtu = 9000");
+    std::fs::write(&cfg, text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "port net_tap0 (net_tap): underlay.mtu = 9000 is above the device's maximum MTU 1504"
+        ),
+        "{err}"
+    );
+}

@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 pub enum PortKind {
     AfPacket,
     Tap,
+    /// net_pcap on the same veths as af_packet (libpcap on the kernel
+    /// interface): the vdev here whose driver takes jumbo frames.
+    Pcap,
 }
 
 /// What the lab sets up.
@@ -41,6 +44,11 @@ pub struct LabOptions {
     /// Extra text appended to the vtepd config (after `[control]`);
     /// `{dir}` stands for the lab's directory.
     pub extra_config: String,
+    /// Underlay MTU of every link and of vtepd; tenants get 50 less.
+    pub mtu: u16,
+    /// vtepd workers; with 2, lcore 2 shares CPU 0 with the main lcore
+    /// (this machine has two), and every port has two queue pairs.
+    pub workers: usize,
 }
 
 impl Default for LabOptions {
@@ -52,6 +60,8 @@ impl Default for LabOptions {
             arp_suppress: false,
             vni100_extra: String::new(),
             extra_config: String::new(),
+            mtu: 1500,
+            workers: 1,
         }
     }
 }
@@ -158,7 +168,7 @@ impl Lab {
         lab.remove_leftovers();
         std::fs::create_dir_all(&lab.dir).expect("lab dir");
         lab.build_peers();
-        if lab.opts.kind == PortKind::AfPacket {
+        if lab.opts.kind != PortKind::Tap {
             lab.build_af_packet_ports();
         }
         lab.start_vtepd();
@@ -215,7 +225,10 @@ impl Lab {
     /// A veth pair between two namespaces (None = the test's own).
     fn veth(&mut self, a: (&str, Option<&str>), b: (&str, Option<&str>)) {
         let (an, bn) = (self.ifname(a.0), self.ifname(b.0));
-        must(&format!("ip link add name {an} type veth peer name {bn}"));
+        must(&format!(
+            "ip link add name {an} mtu {m} type veth peer name {bn} mtu {m}",
+            m = self.opts.mtu
+        ));
         self.links.push(an.clone());
         for (name, ns) in [(&an, a.1), (&bn, b.1)] {
             if let Some(ns) = ns {
@@ -231,7 +244,11 @@ impl Lab {
 
     /// A tenant host: namespace `role` with `iface` addressed in the overlay.
     fn tenant(&self, role: &str, iface: &str, mac: &str, ip: &str) {
-        self.must_exec(role, &format!("ip link set {iface} address {mac} mtu 1450"));
+        let mtu = self.opts.mtu - 50;
+        self.must_exec(
+            role,
+            &format!("ip link set {iface} address {mac} mtu {mtu}"),
+        );
         self.must_exec(role, &format!("ip addr add {ip}/24 dev {iface}"));
     }
 
@@ -241,7 +258,10 @@ impl Lab {
         let br = format!("br{vni}");
         self.must_exec(
             k,
-            &format!("ip link add name {vx} type vxlan id {vni} local {local} remote {VTEP_IP} dstport 4789"),
+            &format!(
+                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} remote {VTEP_IP} dstport 4789",
+                self.opts.mtu - 50
+            ),
         );
         let kn = k.trim_start_matches('k');
         self.must_exec(
@@ -350,7 +370,7 @@ impl Lab {
     /// The access interface of tenant t0 (inside its namespace).
     pub fn t0_iface(&self) -> String {
         match self.opts.kind {
-            PortKind::AfPacket => self.ifname("a0h"),
+            PortKind::AfPacket | PortKind::Pcap => self.ifname("a0h"),
             PortKind::Tap => self.ifname("a0"),
         }
     }
@@ -358,7 +378,7 @@ impl Lab {
     /// The trunk interface in t4 (tagged frames, VID 20 = VNI 200).
     pub fn t4_iface(&self) -> String {
         match self.opts.kind {
-            PortKind::AfPacket => self.ifname("a1h"),
+            PortKind::AfPacket | PortKind::Pcap => self.ifname("a1h"),
             PortKind::Tap => self.ifname("a1"),
         }
     }
@@ -366,7 +386,7 @@ impl Lab {
     /// The router-side interface facing vtepd's underlay port.
     pub fn underlay_capture_iface(&self) -> String {
         match self.opts.kind {
-            PortKind::AfPacket => self.ifname("uu"),
+            PortKind::AfPacket | PortKind::Pcap => self.ifname("uu"),
             PortKind::Tap => self.ifname("ud"),
         }
     }
@@ -382,13 +402,22 @@ impl Lab {
     pub fn config_text(&self) -> String {
         let dev = |n: u32, role: &str| match self.opts.kind {
             PortKind::AfPacket => {
-                format!("\"--vdev=net_af_packet{n},iface={}\"", self.ifname(role))
+                format!(
+                    "\"--vdev=net_af_packet{n},iface={},qpairs={}\"",
+                    self.ifname(role),
+                    self.opts.workers
+                )
             }
             PortKind::Tap => format!("\"--vdev=net_tap{n},iface={}\"", self.ifname(role)),
+            PortKind::Pcap => format!(
+                "\"--vdev=net_pcap{n},rx_iface_in={i},tx_iface={i}\"",
+                i = self.ifname(role)
+            ),
         };
         let name = |n: u32| match self.opts.kind {
             PortKind::AfPacket => format!("net_af_packet{n}"),
             PortKind::Tap => format!("net_tap{n}"),
+            PortKind::Pcap => format!("net_pcap{n}"),
         };
         let mut devs = vec![dev(0, "ud"), dev(1, "a0")];
         if self.opts.vni200 {
@@ -396,16 +425,17 @@ impl Lab {
         }
         let mut c = format!(
             r#"[eal]
-args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}", {devs}]
+args = [{lcores}, "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}", {devs}]
 
 [dataplane]
-workers = 1
+workers = {workers}
 mbufs = 16383
 
 [underlay]
 port = "{ul}"
 address = "{VTEP_IP}/24"
 gateway = "192.0.2.254"
+mtu = {mtu}
 
 [[access]]
 port = "{a0}"
@@ -418,6 +448,12 @@ arp_suppress = {sup}
 {v100}
 "#,
             id = self.id,
+            lcores = match self.opts.workers {
+                1 => "\"-l\", \"0-1\"",
+                _ => "\"--lcores\", \"0@0,1@1,2@0\"",
+            },
+            workers = self.opts.workers,
+            mtu = self.opts.mtu,
             devs = devs.join(", "),
             ul = name(0),
             a0 = name(1),

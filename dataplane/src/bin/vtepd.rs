@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use clap::Parser;
 use crossbeam::queue::ArrayQueue;
-use dpdk::{Eal, Mempool, Port, PortConfig};
+use dpdk::{Eal, Mempool, Port};
 use tracing::{error, info, warn};
 use vtep_config::Config;
 use vtep_dataplane::fdb::HitMap;
 use vtep_dataplane::mgmt::tables::Tables;
 use vtep_dataplane::mgmt::{Mgmt, WorkerLink};
+use vtep_dataplane::ports::{self, Role, Want};
 use vtep_dataplane::stats::WorkerStats;
 use vtep_dataplane::worker::Worker;
 
@@ -175,22 +176,58 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             lcores.len()
         ));
     }
-    let pool = Mempool::new(&eal, "vtep_mbufs", cfg.dataplane.mbufs, 256, 2176)
+    // Every port's set-up is decided (and refused with its reason) before
+    // anything is allocated or configured.
+    let mut planned = Vec::new();
+    for name in cfg.port_names() {
+        let p = Port::by_name(&eal, name).map_err(|e| e.to_string())?;
+        let role = if name == cfg.underlay.port {
+            Role::Underlay
+        } else {
+            Role::Access
+        };
+        let (mtu, mtu_key) = ports::port_mtu(&cfg, name);
+        let info = p.info().map_err(|e| e.to_string())?;
+        let plan = ports::plan(
+            name,
+            &info,
+            &Want {
+                role,
+                queues: nw as u16,
+                mtu,
+                mtu_key,
+            },
+        )?;
+        for n in &plan.notes {
+            info!(port = name, driver = %info.driver, "{n}");
+        }
+        planned.push((p, role, mtu, plan));
+    }
+    let data_room = ports::mbuf_data_room(&cfg);
+    let pool = Mempool::new(&eal, "vtep_mbufs", cfg.dataplane.mbufs, 256, data_room)
         .map_err(|e| e.to_string())?;
+    info!(
+        mbufs = cfg.dataplane.mbufs,
+        data_room, "mbuf pool created (data room holds the largest frame of any port's MTU)"
+    );
 
-    let qcfg = PortConfig {
-        rx_queues: nw as u16,
-        tx_queues: nw as u16,
-        rx_desc: 1024,
-        tx_desc: 1024,
-    };
     let mut ports = Vec::new();
     let mut rxq = Vec::new();
     let mut txq = Vec::new();
-    for name in cfg.port_names() {
-        let mut p = Port::by_name(&eal, name).map_err(|e| e.to_string())?;
-        let (rx, tx) = p.configure(&qcfg, &pool).map_err(|e| e.to_string())?;
-        if name == cfg.underlay.port {
+    let mut underlay_plan = None;
+    for (mut p, role, mtu, plan) in planned {
+        let name = p.name().to_string();
+        let name = name.as_str();
+        let (rx, tx) = p.configure(&plan.cfg, &pool).map_err(|e| e.to_string())?;
+        if let Some(m) = plan.cfg.mtu {
+            if !p.set_mtu(m).map_err(|e| e.to_string())? {
+                info!(
+                    port = name,
+                    "the driver has no MTU setting; it passes frames of any size"
+                );
+            }
+        }
+        if role == Role::Underlay {
             if let Some(m) = cfg.underlay.mac {
                 // Promiscuous mode makes the software MAC work where the
                 // device cannot be told (net_pcap, for one).
@@ -211,14 +248,20 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             port = name,
             id = p.id(),
             mac = %vtep_config::MacAddr(mac),
-            rx_queues = qcfg.rx_queues,
-            tx_queues = qcfg.tx_queues,
+            mtu,
+            rx_queues = plan.cfg.rx_queues,
+            tx_queues = plan.cfg.tx_queues,
+            rss_hf = format_args!("{:#x}", p.rss_hf()),
             "port started"
         );
+        if role == Role::Underlay {
+            underlay_plan = Some(plan);
+        }
         ports.push(p);
         rxq.push(rx.into_iter().map(Some).collect::<Vec<_>>());
         txq.push(tx.into_iter().map(Some).collect::<Vec<_>>());
     }
+    let underlay_plan = underlay_plan.expect("the underlay is the first port");
     let our_mac = match cfg.underlay.mac {
         Some(m) => m.0,
         None => ports[0].mac().map_err(|e| e.to_string())?,
@@ -288,6 +331,8 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             inject: (i == 0).then(|| inject.clone()),
             stats,
             running: running.clone(),
+            tx_ip_csum: underlay_plan.tx_ip_csum,
+            share_floods: underlay_plan.share_floods,
         };
         // Workers run on the EAL's own worker lcores: pinned by EAL, with
         // mempool caches, and (unlike registered threads) keeping DPDK

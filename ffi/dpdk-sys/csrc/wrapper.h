@@ -32,6 +32,24 @@ enum vtep_mbuf_offsets {
 	VTEP_MBUF_OFF_BUF_LEN = offsetof(struct rte_mbuf, buf_len),
 	VTEP_MBUF_OFF_NEXT = offsetof(struct rte_mbuf, next),
 	VTEP_MBUF_OFF_POOL = offsetof(struct rte_mbuf, pool),
+	VTEP_MBUF_OFF_HASH = offsetof(struct rte_mbuf, hash),
+	VTEP_MBUF_OFF_TX_OFFLOAD = offsetof(struct rte_mbuf, tx_offload),
+};
+
+/*
+ * Offload and RSS bits the port setup asks for. DPDK defines them with
+ * RTE_BIT64(), which bindgen cannot evaluate; all used here are below bit 32.
+ */
+enum vtep_eth_bits {
+	VTEP_RX_OFFLOAD_IPV4_CKSUM = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM,
+	VTEP_RX_OFFLOAD_SCATTER = RTE_ETH_RX_OFFLOAD_SCATTER,
+	VTEP_RX_OFFLOAD_RSS_HASH = RTE_ETH_RX_OFFLOAD_RSS_HASH,
+	VTEP_TX_OFFLOAD_IPV4_CKSUM = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
+	VTEP_TX_OFFLOAD_MULTI_SEGS = RTE_ETH_TX_OFFLOAD_MULTI_SEGS,
+	VTEP_TX_OFFLOAD_MBUF_FAST_FREE = RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE,
+	VTEP_RSS_IP = RTE_ETH_RSS_IP,
+	VTEP_RSS_UDP = RTE_ETH_RSS_UDP,
+	VTEP_RSS_TCP = RTE_ETH_RSS_TCP,
 };
 
 /* Shim: DPDK's static inline functions and thread-local errno, as symbols. */

@@ -25,9 +25,9 @@ pub use huge::HugeAtomics;
 pub use lcore::{
     current_lcore, launch, pin_current_thread, register_current_thread, Launched, LcoreRegistration,
 };
-pub use mbuf::{Burst, Mbuf};
+pub use mbuf::{Burst, Mbuf, RxCsum};
 pub use mempool::Mempool;
-pub use port::{Link, Port, PortConfig, PortStats, RxQueue, TxQueue};
+pub use port::{offload, DevInfo, Link, Port, PortConfig, PortStats, RxQueue, TxQueue};
 
 /// The CPU's time-stamp counter (`rte_rdtsc`). On x86_64 the instruction
 /// is inlined (the worker reads it twice a burst); elsewhere DPDK's.

@@ -12,6 +12,15 @@ use dpdk_sys as sys;
 #[repr(transparent)]
 pub struct Mbuf(NonNull<sys::rte_mbuf>);
 
+/// The receive checksum verdict of a NIC (`RTE_MBUF_F_RX_IP_CKSUM_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxCsum {
+    /// Not checked, or no checksum offload: check in software.
+    Unknown,
+    Good,
+    Bad,
+}
+
 // SAFETY: an mbuf may be freed or sent from any thread; ownership is unique.
 unsafe impl Send for Mbuf {}
 
@@ -68,7 +77,49 @@ impl Mbuf {
     field!(pkt_len_raw, set_pkt_len, VTEP_MBUF_OFF_PKT_LEN, u32);
     field!(data_len_raw, set_data_len, VTEP_MBUF_OFF_DATA_LEN, u16);
     field!(buf_len, _set_buf_len, VTEP_MBUF_OFF_BUF_LEN, u16);
-    field!(ol_flags, _set_ol_flags, VTEP_MBUF_OFF_OL_FLAGS, u64);
+    field!(ol_flags, set_ol_flags, VTEP_MBUF_OFF_OL_FLAGS, u64);
+    field!(hash_rss, _set_hash_rss, VTEP_MBUF_OFF_HASH, u32);
+    field!(
+        tx_offload_raw,
+        set_tx_offload,
+        VTEP_MBUF_OFF_TX_OFFLOAD,
+        u64
+    );
+
+    /// The NIC's RSS hash of the packet, when the driver supplied one.
+    #[inline(always)]
+    pub fn rss_hash(&self) -> Option<u32> {
+        (self.ol_flags() & sys::RTE_MBUF_F_RX_RSS_HASH as u64 != 0).then(|| self.hash_rss())
+    }
+
+    /// What the NIC found of the (outer) IPv4 header checksum.
+    #[inline(always)]
+    pub fn rx_ip_csum(&self) -> RxCsum {
+        match self.ol_flags() & sys::RTE_MBUF_F_RX_IP_CKSUM_MASK as u64 {
+            f if f == sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64 => RxCsum::Good,
+            f if f == sys::RTE_MBUF_F_RX_IP_CKSUM_BAD as u64 => RxCsum::Bad,
+            _ => RxCsum::Unknown,
+        }
+    }
+
+    /// Asks the NIC to fill the IPv4 header checksum of this packet, whose
+    /// IPv4 header (of `l3_len` bytes, checksum field zero) follows
+    /// `l2_len` bytes of Ethernet. The port must have the
+    /// `TX_IPV4_CKSUM` offload on.
+    #[inline(always)]
+    pub fn offload_ipv4_csum(&mut self, l2_len: u8, l3_len: u16) {
+        // tx_offload bit-fields: l2_len bits 0-6, l3_len bits 7-15.
+        self.set_tx_offload((l2_len as u64 & 0x7f) | ((l3_len as u64 & 0x1ff) << 7));
+        self.set_ol_flags(self.ol_flags() | sys::RTE_MBUF_F_TX_IPV4 | sys::RTE_MBUF_F_TX_IP_CKSUM);
+    }
+
+    /// The TX offload request of this packet (for tests).
+    pub fn tx_offload_request(&self) -> (u64, u64) {
+        (
+            self.ol_flags() & (sys::RTE_MBUF_F_TX_IPV4 | sys::RTE_MBUF_F_TX_IP_CKSUM),
+            self.tx_offload_raw(),
+        )
+    }
 
     /// True when no other mbuf shares this one's data: a direct mbuf with
     /// reference count 1.

@@ -41,13 +41,36 @@ impl Drop for Inner {
     }
 }
 
-/// Queue layout of a port.
+/// Offload and RSS bits (`RTE_ETH_RX_OFFLOAD_*`, `RTE_ETH_TX_OFFLOAD_*`,
+/// `RTE_ETH_RSS_*`) as plain u64 masks.
+pub mod offload {
+    use dpdk_sys as sys;
+    pub const RX_IPV4_CKSUM: u64 = sys::VTEP_RX_OFFLOAD_IPV4_CKSUM as u64;
+    pub const RX_SCATTER: u64 = sys::VTEP_RX_OFFLOAD_SCATTER as u64;
+    pub const RX_RSS_HASH: u64 = sys::VTEP_RX_OFFLOAD_RSS_HASH as u64;
+    pub const TX_IPV4_CKSUM: u64 = sys::VTEP_TX_OFFLOAD_IPV4_CKSUM as u64;
+    pub const TX_MULTI_SEGS: u64 = sys::VTEP_TX_OFFLOAD_MULTI_SEGS as u64;
+    pub const TX_MBUF_FAST_FREE: u64 = sys::VTEP_TX_OFFLOAD_MBUF_FAST_FREE as u64;
+    pub const RSS_IP: u64 = sys::VTEP_RSS_IP as u64;
+    pub const RSS_UDP: u64 = sys::VTEP_RSS_UDP as u64;
+    pub const RSS_TCP: u64 = sys::VTEP_RSS_TCP as u64;
+}
+
+/// Queue layout, MTU, offloads and RSS of a port.
 #[derive(Debug, Clone, Copy)]
 pub struct PortConfig {
     pub rx_queues: u16,
     pub tx_queues: u16,
     pub rx_desc: u16,
     pub tx_desc: u16,
+    /// MTU given to `rte_eth_dev_configure`; None keeps the device's.
+    pub mtu: Option<u16>,
+    /// `RTE_ETH_RX_OFFLOAD_*` bits (see [`offload`]).
+    pub rx_offloads: u64,
+    /// `RTE_ETH_TX_OFFLOAD_*` bits.
+    pub tx_offloads: u64,
+    /// `RTE_ETH_RSS_*` hash types; non-zero turns RSS on.
+    pub rss_hf: u64,
 }
 
 impl Default for PortConfig {
@@ -57,7 +80,40 @@ impl Default for PortConfig {
             tx_queues: 1,
             rx_desc: 1024,
             tx_desc: 1024,
+            mtu: None,
+            rx_offloads: 0,
+            tx_offloads: 0,
+            rss_hf: 0,
         }
+    }
+}
+
+/// What a device says it can do (`rte_eth_dev_info`), as plain data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevInfo {
+    /// Driver name, e.g. "net_tap", "net_ice".
+    pub driver: String,
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    pub min_mtu: u16,
+    /// The largest MTU ethdev accepts: the driver's `max_mtu`, bounded by
+    /// its largest frame (`max_rx_pktlen`) less the L2 overhead.
+    pub max_mtu: u16,
+    pub rx_offloads: u64,
+    pub tx_offloads: u64,
+    /// RSS hash types the device offers (`flow_type_rss_offloads`).
+    pub rss_hf: u64,
+}
+
+impl DevInfo {
+    /// ethdev's own bound (`eth_dev_validate_mtu` in DPDK 22.11).
+    fn effective_max_mtu(max_mtu: u16, max_rx_pktlen: u32) -> u16 {
+        let overhead = if max_mtu != u16::MAX && max_rx_pktlen > max_mtu as u32 {
+            max_rx_pktlen - max_mtu as u32
+        } else {
+            18 // Ethernet header and CRC
+        };
+        (max_rx_pktlen.saturating_sub(overhead)).min(max_mtu as u32) as u16
     }
 }
 
@@ -154,8 +210,17 @@ impl Port {
             msg: "queue handles of the port are still alive".into(),
         })?;
         let id = inner.id;
-        let conf = dpdk_sys::rte_eth_conf::default();
-        // SAFETY: a zeroed rte_eth_conf asks for no offloads; valid pointer.
+        let mut conf = dpdk_sys::rte_eth_conf::default();
+        if let Some(mtu) = cfg.mtu {
+            conf.rxmode.mtu = mtu as u32;
+        }
+        conf.rxmode.offloads = cfg.rx_offloads;
+        conf.txmode.offloads = cfg.tx_offloads;
+        if cfg.rss_hf != 0 {
+            conf.rxmode.mq_mode = dpdk_sys::RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = cfg.rss_hf;
+        }
+        // SAFETY: conf is fully initialised (zero = no feature); valid pointer.
         check(&name, "rte_eth_dev_configure", unsafe {
             dpdk_sys::rte_eth_dev_configure(id, cfg.rx_queues, cfg.tx_queues, &conf)
         })?;
@@ -196,6 +261,57 @@ impl Port {
             })
             .collect();
         Ok((rx, tx))
+    }
+
+    /// The device's capabilities.
+    pub fn info(&self) -> Result<DevInfo> {
+        let mut d = dpdk_sys::rte_eth_dev_info::default();
+        // SAFETY: valid port id and out pointer.
+        check(self.name(), "rte_eth_dev_info_get", unsafe {
+            dpdk_sys::rte_eth_dev_info_get(self.id(), &mut d)
+        })?;
+        let driver = if d.driver_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: the driver name is a static NUL-terminated string.
+            unsafe { CStr::from_ptr(d.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        Ok(DevInfo {
+            driver,
+            max_rx_queues: d.max_rx_queues,
+            max_tx_queues: d.max_tx_queues,
+            min_mtu: d.min_mtu,
+            max_mtu: DevInfo::effective_max_mtu(d.max_mtu, d.max_rx_pktlen),
+            rx_offloads: d.rx_offload_capa,
+            tx_offloads: d.tx_offload_capa,
+            rss_hf: d.flow_type_rss_offloads,
+        })
+    }
+
+    /// The RSS hash types in force (after configure); 0 without RSS.
+    pub fn rss_hf(&self) -> u64 {
+        let mut c = dpdk_sys::rte_eth_rss_conf::default();
+        // SAFETY: a null key pointer asks for the hash types only.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_rss_hash_conf_get(self.id(), &mut c) };
+        if rc < 0 {
+            0
+        } else {
+            c.rss_hf
+        }
+    }
+
+    /// Sets the MTU (`rte_eth_dev_set_mtu`); drivers of kernel-backed
+    /// devices apply it to their kernel interface. Ok(false): the driver
+    /// has no MTU control (net_pcap, net_null) and takes frames as they come.
+    pub fn set_mtu(&self, mtu: u16) -> Result<bool> {
+        // SAFETY: valid port id.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id(), mtu) };
+        if rc == -libc::ENOTSUP {
+            return Ok(false);
+        }
+        check(self.name(), "rte_eth_dev_set_mtu", rc).map(|()| true)
     }
 
     pub fn start(&self) -> Result<()> {
