@@ -8,8 +8,9 @@ use crate::state::{AccessState, Template};
 use crate::wire::ethernet::{close_tag, open_tag};
 use crate::wire::udp::ports_word;
 use crate::wire::{
-    EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4, ETHERTYPE_QINQ,
-    ETHERTYPE_VLAN, ETH_LEN, IPV4_LEN, OUTER_LEN, PROTO_TCP, PROTO_UDP, UDP_LEN, VLAN_LEN,
+    EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+    ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN, IPV4_LEN, OUTER_LEN, PROTO_TCP, PROTO_UDP, UDP_LEN,
+    VLAN_LEN,
 };
 
 /// Maps a frame from access port `port` to its VNI; strips a VLAN tag.
@@ -51,8 +52,13 @@ pub fn push_vlan<B: PacketBuf>(b: &mut B, vid: u16) -> Result<(), DropReason> {
     Ok(())
 }
 
-/// A hash of the inner flow: MACs and EtherType, plus IPv4 addresses,
-/// protocol and TCP/UDP ports when present (RFC 7348 §5: source port).
+/// Fixed IPv6 header length; the next header is at offset 6, the
+/// addresses at 8..40.
+const IPV6_LEN: usize = 40;
+
+/// A hash of the inner flow: MACs and EtherType, plus the IPv4 or IPv6
+/// addresses, protocol and TCP/UDP ports when present (RFC 7348 §5:
+/// source port). IPv6 extension headers end the walk at the addresses.
 #[inline(always)]
 pub fn flow_hash(f: &[u8]) -> u32 {
     #[inline(always)]
@@ -75,6 +81,28 @@ pub fn flow_hash(f: &[u8]) -> u32 {
                 h = mix(h, ports as u64);
             }
         }
+    } else if et == ETHERTYPE_IPV6 && e.payload().len() >= IPV6_LEN {
+        let p = e.payload();
+        let w = |o: usize| {
+            u64::from_be_bytes([
+                p[o],
+                p[o + 1],
+                p[o + 2],
+                p[o + 3],
+                p[o + 4],
+                p[o + 5],
+                p[o + 6],
+                p[o + 7],
+            ])
+        };
+        let next = p[6];
+        h = mix(h, w(8) ^ w(16).rotate_left(23));
+        h = mix(h, w(24) ^ w(32).rotate_left(23) ^ next as u64);
+        if matches!(next, PROTO_TCP | PROTO_UDP) {
+            if let Some(ports) = ports_word(&p[IPV6_LEN..]) {
+                h = mix(h, ports as u64);
+            }
+        }
     }
     (h ^ (h >> 32)) as u32
 }
@@ -91,8 +119,39 @@ pub fn outer_ip_len(inner_len: usize) -> usize {
     inner_len + OUTER_LEN - ETH_LEN
 }
 
-/// Prepends `t` with the lengths, checksum, source port and VNI patched.
-/// Fails (buffer unchanged) if the outer IP packet would exceed `mtu`.
+/// The per-packet fields of an outer header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outer {
+    pub vni: u32,
+    /// UDP source port (the inner flow's entropy).
+    pub sport: u16,
+    /// IPv4 identification: RFC 6864 wants it unique per source,
+    /// destination and protocol while fragments may exist (DF clear);
+    /// each worker counts its own (see [`IpIds`]).
+    pub ip_id: u16,
+}
+
+/// A worker's IPv4 identification counter. Workers start a quarter of the
+/// space apart so that two of them sending to one remote do not repeat
+/// each other's recent values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IpIds(pub(crate) u16);
+
+impl IpIds {
+    pub fn for_worker(w: usize) -> IpIds {
+        IpIds((w as u16).wrapping_mul(0x4000))
+    }
+
+    #[inline(always)]
+    pub fn next(&mut self) -> u16 {
+        self.0 = self.0.wrapping_add(1);
+        self.0
+    }
+}
+
+/// Prepends `t` with the lengths, checksum, source port (from the frame's
+/// flow hash) and VNI patched, identification 0. Fails (buffer unchanged)
+/// if the outer IP packet would exceed `mtu`.
 #[inline(always)]
 pub fn encapsulate<B: PacketBuf>(
     b: &mut B,
@@ -101,33 +160,42 @@ pub fn encapsulate<B: PacketBuf>(
     mtu: u16,
 ) -> Result<(), DropReason> {
     let sport = source_port(flow_hash(b.data()));
-    encapsulate_with_port(b, t, vni, mtu, sport)
+    encapsulate_with(
+        b,
+        t,
+        mtu,
+        Outer {
+            vni,
+            sport,
+            ip_id: 0,
+        },
+    )
 }
 
-/// [`encapsulate`] with the UDP source port already known (the copies of a
+/// [`encapsulate`] with the per-packet fields given (the copies of a
 /// flooded frame share the original's flow hash).
 #[inline(always)]
-pub fn encapsulate_with_port<B: PacketBuf>(
+pub fn encapsulate_with<B: PacketBuf>(
     b: &mut B,
     t: &Template,
-    vni: u32,
     mtu: u16,
-    sport: u16,
+    o: Outer,
 ) -> Result<(), DropReason> {
     let inner = b.len();
     if outer_ip_len(inner) > mtu as usize {
         return Err(DropReason::MtuExceeded);
     }
     let h = b.prepend(OUTER_LEN).ok_or(DropReason::NoHeadroom)?;
-    write_outer(h, t, vni, inner, sport);
+    write_outer(h, t, inner, o);
     Ok(())
 }
 
 /// Writes the outer header for an inner frame of `inner_len` bytes into
-/// `h` (OUTER_LEN bytes): the template, then lengths, checksum (from the
-/// template's precomputed sum), source port and VNI.
+/// `h` (OUTER_LEN bytes): the template, then lengths, identification,
+/// checksum (from the template's precomputed sum), source port and VNI.
 #[inline(always)]
-pub fn write_outer(h: &mut [u8], t: &Template, vni: u32, inner_len: usize, sport: u16) {
+pub fn write_outer(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
+    let Outer { vni, sport, ip_id } = o;
     let ip_len = outer_ip_len(inner_len);
     h.copy_from_slice(&t.bytes);
     let (_, rest) = h.split_at_mut(ETH_LEN);
@@ -135,7 +203,10 @@ pub fn write_outer(h: &mut [u8], t: &Template, vni: u32, inner_len: usize, sport
     let (l4, vx) = rest.split_at_mut(UDP_LEN);
     let mut ip = Ipv4Packet::new_unchecked(l3);
     ip.set_total_len(ip_len as u16);
-    ip.set_checksum(crate::wire::csum_fold(t.ip_sum + ip_len as u32));
+    ip.set_ident(ip_id);
+    ip.set_checksum(crate::wire::csum_fold(
+        t.ip_sum + ip_len as u32 + ip_id as u32,
+    ));
     let mut udp = UdpPacket::new_unchecked(l4);
     udp.set_src_port(sport);
     udp.set_len((ip_len - IPV4_LEN) as u16);

@@ -110,7 +110,16 @@ pub struct FdbTable {
     words: dpdk::HugeAtomics,
     mask: usize,
     shift: u32,
+    /// Lookups that gave up on a slot whose writer stalled mid-write (see
+    /// [`READ_SPINS`]); shared by the tables of one writer.
+    stalled: Arc<AtomicU64>,
 }
+
+/// Retries of a reader on a slot being written before it gives up and
+/// reports a miss (the frame floods; a learn event may repeat). A write
+/// takes a few nanoseconds; this many pauses (tens of microseconds) only
+/// run out when the writer was preempted in the middle of one.
+const READ_SPINS: u32 = 1 << 12;
 
 /// The insert could not find room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -118,13 +127,19 @@ pub struct FdbTable {
 pub struct Full;
 
 impl FdbTable {
-    fn new(capacity_entries: usize) -> FdbTable {
+    fn new(capacity_entries: usize, stalled: Arc<AtomicU64>) -> FdbTable {
         let slots = (capacity_entries.max(16) * 2).next_power_of_two();
         FdbTable {
             words: dpdk::HugeAtomics::zeroed(slots * SLOT_WORDS),
             mask: slots - 1,
             shift: 64 - slots.trailing_zeros(),
+            stalled,
         }
+    }
+
+    /// Lookups that gave up on a slot stuck mid-write.
+    pub fn stalled_reads(&self) -> u64 {
+        self.stalled.load(Ordering::Relaxed)
     }
 
     pub fn slots(&self) -> usize {
@@ -138,10 +153,12 @@ impl FdbTable {
         (&w[0], &w[1], &w[2])
     }
 
+    /// A consistent (key, value) of slot `i`; None after [`READ_SPINS`]
+    /// tries on a slot being written (counted).
     #[inline(always)]
-    fn read(&self, i: usize) -> (u64, u64) {
+    fn read(&self, i: usize) -> Option<(u64, u64)> {
         let (seq, key, val) = self.slot(i);
-        loop {
+        for _ in 0..READ_SPINS {
             let s1 = seq.load(Ordering::Acquire);
             if s1 & 1 == 1 {
                 std::hint::spin_loop();
@@ -151,9 +168,17 @@ impl FdbTable {
             let v = val.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if seq.load(Ordering::Relaxed) == s1 {
-                return (k, v);
+                return Some((k, v));
             }
         }
+        self.stalled.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Slot `i` as its only writer sees it (never mid-write).
+    fn own(&self, i: usize) -> (u64, u64) {
+        let (_, key, val) = self.slot(i);
+        (key.load(Ordering::Relaxed), val.load(Ordering::Relaxed))
     }
 
     fn write(&self, i: usize, k: u64, v: u64) {
@@ -183,7 +208,7 @@ impl FdbTable {
     pub fn lookup(&self, k: u64) -> Option<(usize, Entry)> {
         let mut i = self.home(k);
         for _ in 0..self.slots() {
-            let (sk, sv) = self.read(i);
+            let (sk, sv) = self.read(i)?;
             if sk == k {
                 return decode(sv).map(|e| (i, e));
             }
@@ -213,12 +238,10 @@ impl HitMap {
     pub fn mark(&self, i: usize) {
         if let Some(w) = self.words.get(i / 64) {
             let bit = 1u64 << (i % 64);
-            let cur = w.load(Ordering::Relaxed);
-            if cur & bit == 0 {
-                // A racing clear by the ager may lose this mark: the entry
-                // then looks idle for one more aging round, never wrongly
-                // busy.
-                w.store(cur | bit, Ordering::Relaxed);
+            // Read first: the atomic OR (a locked instruction) runs once
+            // per slot per aging round, and never undoes the ager's swap.
+            if w.load(Ordering::Relaxed) & bit == 0 {
+                w.fetch_or(bit, Ordering::Relaxed);
             }
         }
     }
@@ -239,6 +262,11 @@ impl HitMap {
 /// The published table, read by workers.
 pub type SharedFdb = Arc<ArcSwap<FdbTable>>;
 
+/// The stalled-read counter of the published table, for its successor.
+fn old_stalled(shared: &SharedFdb) -> Arc<AtomicU64> {
+    shared.load().stalled.clone()
+}
+
 /// The only writer of the FDB table. Not Clone.
 pub struct FdbWriter {
     shared: SharedFdb,
@@ -252,7 +280,10 @@ impl FdbWriter {
     /// A table for up to `capacity` entries.
     pub fn new(capacity: usize) -> FdbWriter {
         FdbWriter {
-            shared: Arc::new(ArcSwap::from_pointee(FdbTable::new(capacity))),
+            shared: Arc::new(ArcSwap::from_pointee(FdbTable::new(
+                capacity,
+                Arc::new(AtomicU64::new(0)),
+            ))),
             capacity,
             live: 0,
             tombstones: 0,
@@ -293,7 +324,7 @@ impl FdbWriter {
         let mut i = t.home(k);
         let mut reuse = None;
         for _ in 0..t.slots() {
-            let (sk, sv) = t.read(i);
+            let (sk, sv) = t.own(i);
             if sk == k {
                 if sv == 0 {
                     if self.live >= self.capacity {
@@ -346,13 +377,13 @@ impl FdbWriter {
     /// Copies the live entries into a fresh table and publishes it.
     pub fn rebuild(&mut self) {
         let old = self.shared.load_full();
-        let new = FdbTable::new(self.capacity);
+        let new = FdbTable::new(self.capacity, old_stalled(&self.shared));
         let mut live = 0;
         for i in 0..old.slots() {
-            let (k, v) = old.read(i);
+            let (k, v) = old.own(i);
             if k != 0 && v != 0 {
                 let mut j = new.home(k);
-                while new.read(j).0 != 0 {
+                while new.own(j).0 != 0 {
                     j = (j + 1) & new.mask;
                 }
                 new.write(j, k, v);
@@ -370,7 +401,7 @@ impl FdbWriter {
         let t = self.shared.load();
         (0..t.slots())
             .filter_map(|i| {
-                let (k, v) = t.read(i);
+                let (k, v) = t.own(i);
                 decode(v).filter(|_| k != 0).map(|e| (i, k, e))
             })
             .collect()
@@ -435,6 +466,38 @@ mod tests {
         for i in 0..20 {
             assert!(w.lookup(key(0, mac(i))).is_some(), "entry {i}");
         }
+    }
+
+    #[test]
+    fn a_slot_stuck_mid_write_is_a_counted_miss_not_a_hang() {
+        let mut w = FdbWriter::new(100);
+        let k = key(3, mac(7));
+        let e = Entry {
+            target: Target::Remote(4),
+            is_static: false,
+        };
+        let slot = w.insert(k, e).unwrap();
+        let t = w.shared().load_full();
+        // The writer "preempted" after making the sequence odd.
+        t.slot(slot).0.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(t.lookup(k), None);
+        assert_eq!(t.stalled_reads(), 1);
+        t.slot(slot).0.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(t.lookup(k), Some((slot, e)));
+        // The count survives a rebuild of the table.
+        w.rebuild();
+        assert_eq!(w.shared().load().stalled_reads(), 1);
+    }
+
+    #[test]
+    fn hit_marks_survive_and_never_undo_a_clear() {
+        let h = HitMap::new(128);
+        h.mark(70);
+        h.mark(70);
+        assert_eq!(h.take_word(1), 1 << 6);
+        assert_eq!(h.take_word(1), 0, "taken");
+        h.mark(70);
+        assert_eq!(h.take_word(1), 1 << 6, "marked again after the clear");
     }
 
     #[test]

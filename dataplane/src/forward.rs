@@ -19,8 +19,8 @@ use crate::buf::PacketBuf;
 use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
 use crate::drops::DropReason;
 use crate::encap::{
-    classify_access, encapsulate_with_port, flow_hash, outer_ip_len, push_vlan, source_port,
-    write_outer,
+    classify_access, encapsulate_with, flow_hash, outer_ip_len, push_vlan, source_port,
+    write_outer, IpIds, Outer,
 };
 use crate::fdb::{key, FdbTable, HitMap, Target, VniIdx};
 use crate::state::State;
@@ -118,6 +118,7 @@ pub struct Ctx<'a> {
     pub stats: &'a WorkerStats,
     pub tally: Tally,
     pub decap: &'a mut DecapCache,
+    pub ip_ids: &'a mut IpIds,
 }
 
 impl Ctx<'_> {
@@ -420,7 +421,12 @@ fn to_remote_shared<I: Io>(
         return cx.lost_copy(1);
     }
     let mut h = [0u8; OUTER_LEN];
-    write_outer(&mut h, t, vs.vni.get(), inner, sport);
+    let o = Outer {
+        vni: vs.vni.get(),
+        sport,
+        ip_id: cx.ip_ids.next(),
+    };
+    write_outer(&mut h, t, inner, o);
     let Some(pkt) = io.shared(m, &h) else {
         return cx.lost_copy(1);
     };
@@ -454,7 +460,12 @@ fn to_remote<I: Io>(
     };
     let inner = m.len();
     let sport = copy_port.unwrap_or_else(|| source_port(frame_hash(&m)));
-    if let Err(reason) = encapsulate_with_port(&mut m, t, vs.vni.get(), st.mtu, sport) {
+    let o = Outer {
+        vni: vs.vni.get(),
+        sport,
+        ip_id: cx.ip_ids.next(),
+    };
+    if let Err(reason) = encapsulate_with(&mut m, t, st.mtu, o) {
         return cx.fail(is_copy, reason);
     }
     if let Some(c) = cx.stats.vnis.get(vni as usize) {

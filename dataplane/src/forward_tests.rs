@@ -10,6 +10,7 @@ use vtep_config::{Config, Vni};
 use crate::buf::{PacketBuf, VecBuf};
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
+use crate::encap::IpIds;
 use crate::fdb::{HitMap, Target};
 use crate::forward::{access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Packet, RxCsum};
 use crate::mgmt::publish;
@@ -18,7 +19,7 @@ use crate::mgmt::tables::Tables;
 use crate::state::{State, Template};
 use crate::stats::{Tally, WorkerStats};
 use crate::wire::arp::{self, Arp};
-use crate::wire::{EthernetFrame, VxlanHeader, OUTER_LEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, VxlanHeader, OUTER_LEN};
 
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -168,6 +169,7 @@ struct World {
     events: ArrayQueue<Event>,
     stats: WorkerStats,
     decap: DecapCache,
+    ip_ids: IpIds,
 }
 
 impl World {
@@ -189,6 +191,7 @@ impl World {
             events: ArrayQueue::new(16),
             stats: WorkerStats::default(),
             decap: DecapCache::default(),
+            ip_ids: IpIds::default(),
         }
     }
 
@@ -213,6 +216,7 @@ impl World {
             stats: &self.stats,
             tally: Tally::default(),
             decap: &mut self.decap,
+            ip_ids: &mut self.ip_ids,
         };
         f(&mut cx, io);
         let t = cx.tally;
@@ -301,6 +305,28 @@ fn known_unicast_goes_to_its_remote_and_learns_the_source() {
     let v = w.vni(100);
     assert_learned(&w, v, H1, LearnAt::Local(0));
     assert_eq!(w.stats.vnis[v as usize].encap.get(), (1, f.len() as u64));
+}
+
+#[test]
+fn each_outer_packet_has_its_own_ipv4_identification() {
+    let mut w = World::new();
+    w.ip_ids = IpIds::for_worker(1);
+    let mut io = rec();
+    let f = frame(FAR, H1, 46);
+    w.access(&mut io, 0, &f);
+    w.access(&mut io, 0, &f);
+    let ids: Vec<u16> = io
+        .underlay
+        .iter()
+        .map(|(o, _)| {
+            let ip = Ipv4Packet::new_checked(&o[14..]).unwrap();
+            assert!(ip.checksum_ok(), "checksum covers the identification");
+            u16::from_be_bytes([o[18], o[19]])
+        })
+        .collect();
+    assert_eq!(ids, [0x4001, 0x4002], "worker 1 counts from 0x4000");
+    let mut wrap = IpIds(u16::MAX);
+    assert_eq!(wrap.next(), 0);
 }
 
 #[test]

@@ -106,6 +106,44 @@ fn source_ports_spread_over_flows() {
     );
 }
 
+/// An IPv6/UDP tenant frame between fixed MACs, from port `sport`.
+fn inner6(sport: u16, host: u8) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 40 + 8 + 10];
+    f[..12].copy_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]);
+    f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+    f[14] = 0x60;
+    f[14 + 6] = 17;
+    f[14 + 8..14 + 24].copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    f[14 + 24..14 + 40]
+        .copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, host]);
+    f[54..56].copy_from_slice(&sport.to_be_bytes());
+    f[56..58].copy_from_slice(&5001u16.to_be_bytes());
+    f
+}
+
+#[test]
+fn ipv6_tenant_flows_spread_by_addresses_and_ports() {
+    let by_port: std::collections::HashSet<u16> = (0..256)
+        .map(|i| source_port(flow_hash(&inner6(1000 + i, 2))))
+        .collect();
+    assert!(
+        by_port.len() > 230,
+        "256 ports gave {} values",
+        by_port.len()
+    );
+    let by_host: std::collections::HashSet<u16> = (0..=255)
+        .map(|h| source_port(flow_hash(&inner6(1000, h))))
+        .collect();
+    assert!(
+        by_host.len() > 230,
+        "256 hosts gave {} values",
+        by_host.len()
+    );
+    let mut other_payload = inner6(1000, 2);
+    other_payload[70] = 0xff;
+    assert_eq!(flow_hash(&inner6(1000, 2)), flow_hash(&other_payload));
+}
+
 #[test]
 fn mtu_is_never_exceeded() {
     // 1464-byte inner frame + 36 = 1500: fits; one byte more does not.

@@ -15,6 +15,7 @@ use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
+use crate::encap::IpIds;
 use crate::fdb::{key, HitMap, SharedFdb};
 use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
@@ -29,6 +30,8 @@ const TX_BURST: usize = 64;
 
 /// Everything a worker thread owns or shares.
 pub struct Worker {
+    /// 0-based; spreads the workers' IPv4 identification counters.
+    pub index: usize,
     pub burst: usize,
     pub underlay_rx: RxQueue,
     pub underlay_tx: TxQueue,
@@ -82,6 +85,7 @@ impl Worker {
         let n_access = self.access_rx.len();
         // Kept across bursts: its generation check notices a new State.
         let mut decap = DecapCache::default();
+        let mut ip_ids = IpIds::for_worker(self.index);
         while self.running.load(Ordering::Relaxed) {
             let t0 = dpdk::rdtsc();
             let st_guard = self.state.load();
@@ -94,6 +98,7 @@ impl Worker {
                 stats: &self.stats,
                 tally: Tally::default(),
                 decap: &mut decap,
+                ip_ids: &mut ip_ids,
             };
             let mut io = Queues {
                 pool: &self.pool,

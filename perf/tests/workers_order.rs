@@ -98,10 +98,8 @@ fn two_workers_both_carry_traffic_and_keep_each_flow_in_order() {
     );
     assert!(ok, "sender: {out}");
     let out = rx.wait_with_output().expect("receiver output");
-    let got: BTreeMap<String, Vec<u32>> =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr))
-        });
+    let got: BTreeMap<String, Vec<u32>> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let after = lab.ctl(&["stats"]);
     let received: usize = got.values().map(Vec::len).sum();
     assert_eq!(
@@ -118,7 +116,8 @@ fn two_workers_both_carry_traffic_and_keep_each_flow_in_order() {
     let workers = after["workers"].as_array().expect("workers");
     assert_eq!(workers.len(), 2);
     for (i, w) in workers.iter().enumerate() {
-        let n = w["rx_packets"].as_u64().unwrap() - before["workers"][i]["rx_packets"].as_u64().unwrap();
+        let n = w["rx_packets"].as_u64().unwrap()
+            - before["workers"][i]["rx_packets"].as_u64().unwrap();
         assert!(n > 0, "worker {i} carried nothing: {after}");
         eprintln!("worker {i}: {n} packets");
     }

@@ -317,6 +317,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         workers.into_iter().enumerate()
     {
         let worker = Worker {
+            index: i,
             burst: cfg.dataplane.burst,
             underlay_rx: urx,
             underlay_tx: utx,

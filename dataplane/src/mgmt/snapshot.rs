@@ -4,8 +4,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use vtep_api::{
-    Accounting, FdbStats, MempoolStats, PortStats, PortStatus, PortXstats, RemoteStats, Stats,
-    Status, VniStats, WorkerInfo, WorkerStats,
+    Accounting, FdbCounters, FdbStats, MempoolStats, PortStats, PortStatus, PortXstats,
+    RemoteStats, Stats, Status, VniStats, WorkerInfo, WorkerStats,
 };
 use vtep_config::MacAddr;
 
@@ -200,7 +200,10 @@ impl Mgmt {
             vxlan_reserved_bits_seen: self.sum_atomic(|s| s.reserved_bits_seen.load(Relaxed)),
             fdb: FdbStats {
                 entries: t.fdb.len() as u64,
-                counters: t.fdb.counters,
+                counters: FdbCounters {
+                    stalled_reads: t.fdb.shared().load().stalled_reads(),
+                    ..t.fdb.counters
+                },
             },
             management: self.counters,
             workers,

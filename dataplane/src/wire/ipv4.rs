@@ -24,6 +24,7 @@ const MF_OFFSET_MASK: u16 = 0x3fff;
 mod field {
     pub const VER_IHL: usize = 0;
     pub const TOTAL_LEN: usize = 2;
+    pub const IDENT: usize = 4;
     pub const FRAG: usize = 6;
     pub const TTL: usize = 8;
     pub const PROTO: usize = 9;
@@ -159,6 +160,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     #[inline(always)]
+    pub fn set_ident(&mut self, id: u16) {
+        put16(self.buf.as_mut(), field::IDENT, id);
+    }
+
+    #[inline(always)]
     pub fn set_ttl(&mut self, ttl: u8) {
         self.buf.as_mut()[field::TTL] = ttl;
     }
@@ -184,8 +190,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         self.set_checksum(c);
     }
 
-    /// The ones'-complement sum of the header with total length and
-    /// checksum zero: per packet, only the length is added and folded.
+    /// The ones'-complement sum of the header with total length,
+    /// identification and checksum zero: per packet, only the length and
+    /// identification are added and folded.
     pub fn partial_sum(&self) -> u32 {
         csum_add(0, &self.buf.as_ref()[..self.header_len()])
     }

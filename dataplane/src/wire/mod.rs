@@ -15,7 +15,9 @@ pub mod vxlan;
 
 pub use arp::Arp;
 pub use checksum::{checksum, csum_add, csum_fold};
-pub use ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+pub use ethernet::{
+    EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
+};
 pub use ipv4::Ipv4Packet;
 pub use udp::UdpPacket;
 pub use vxlan::VxlanHeader;
