@@ -143,7 +143,7 @@ impl IpIds {
     }
 
     #[inline(always)]
-    pub fn next(&mut self) -> u16 {
+    pub fn take(&mut self) -> u16 {
         self.0 = self.0.wrapping_add(1);
         self.0
     }

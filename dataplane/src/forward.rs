@@ -424,7 +424,7 @@ fn to_remote_shared<I: Io>(
     let o = Outer {
         vni: vs.vni.get(),
         sport,
-        ip_id: cx.ip_ids.next(),
+        ip_id: cx.ip_ids.take(),
     };
     write_outer(&mut h, t, inner, o);
     let Some(pkt) = io.shared(m, &h) else {
@@ -463,7 +463,7 @@ fn to_remote<I: Io>(
     let o = Outer {
         vni: vs.vni.get(),
         sport,
-        ip_id: cx.ip_ids.next(),
+        ip_id: cx.ip_ids.take(),
     };
     if let Err(reason) = encapsulate_with(&mut m, t, st.mtu, o) {
         return cx.fail(is_copy, reason);

@@ -326,7 +326,7 @@ fn each_outer_packet_has_its_own_ipv4_identification() {
         .collect();
     assert_eq!(ids, [0x4001, 0x4002], "worker 1 counts from 0x4000");
     let mut wrap = IpIds(u16::MAX);
-    assert_eq!(wrap.next(), 0);
+    assert_eq!(wrap.take(), 0);
 }
 
 #[test]
