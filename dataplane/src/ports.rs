@@ -72,6 +72,27 @@ pub fn port_mtu(cfg: &Config, port: &str) -> (u16, &'static str) {
     }
 }
 
+const RX_NAMES: &[(u64, &str)] = &[
+    (offload::RX_IPV4_CKSUM, "ipv4_cksum"),
+    (offload::RX_RSS_HASH, "rss_hash"),
+    (offload::RX_SCATTER, "scatter"),
+];
+const TX_NAMES: &[(u64, &str)] = &[
+    (offload::TX_IPV4_CKSUM, "ipv4_cksum"),
+    (offload::TX_MULTI_SEGS, "multi_segs"),
+    (offload::TX_MBUF_FAST_FREE, "mbuf_fast_free"),
+];
+
+/// The names of the bits of `mask` that vtep uses, space-separated.
+fn names(mask: u64, table: &[(u64, &str)]) -> String {
+    let v: Vec<&str> = table
+        .iter()
+        .filter(|(b, _)| mask & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    v.join(" ")
+}
+
 /// Decides the set-up of port `name` from what the device offers.
 ///
 /// - Queues: one per worker; a device with fewer is an error.
@@ -152,12 +173,12 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         cfg.tx_offloads |= offload::TX_MBUF_FAST_FREE;
     }
     notes.push(format!(
-        "offloads: rx {:#x} of {:#x} offered, tx {:#x} of {:#x} offered; \
+        "offloads: rx [{}] of [{}] offered, tx [{}] of [{}] offered; \
          IPv4 checksum on transmit in {}, flood copies {}",
-        cfg.rx_offloads,
-        info.rx_offloads,
-        cfg.tx_offloads,
-        info.tx_offloads,
+        names(cfg.rx_offloads, RX_NAMES),
+        names(info.rx_offloads, RX_NAMES),
+        names(cfg.tx_offloads, TX_NAMES),
+        names(info.tx_offloads, TX_NAMES),
         if tx_ip_csum { "the NIC" } else { "software" },
         if share_floods {
             "share the payload"
@@ -233,6 +254,14 @@ mod tests {
         assert_ne!(p.cfg.tx_offloads & offload::TX_MULTI_SEGS, 0);
         // Shared flood copies are indirect mbufs: no fast free here.
         assert_eq!(p.cfg.tx_offloads & offload::TX_MBUF_FAST_FREE, 0);
+        assert!(
+            p.notes.iter().any(|n| n.starts_with(
+                "offloads: rx [ipv4_cksum rss_hash] of [ipv4_cksum rss_hash scatter] offered, \
+                 tx [ipv4_cksum multi_segs] of"
+            )),
+            "{:?}",
+            p.notes
+        );
     }
 
     #[test]
