@@ -138,6 +138,14 @@ pub fn restart_needed(old: &Config, new: &Config) -> Option<String> {
         .eq(new.access.iter().map(|a| &a.port))
     {
         "the set of [[access]] ports"
+    } else if !old
+        .access
+        .iter()
+        .map(|a| a.mtu)
+        .eq(new.access.iter().map(|a| a.mtu))
+    {
+        // The port MTU and the mbuf size are set when the ports start.
+        "an [[access]] mtu"
     } else if old.control.socket != new.control.socket {
         "control.socket"
     } else if old.control.metrics != new.control.metrics {
@@ -237,6 +245,11 @@ mod tests {
         let mut b = a.clone();
         b.underlay.mtu = 9000;
         assert!(restart_needed(&a, &b).unwrap().starts_with("[underlay]"));
+        let mut b = a.clone();
+        b.access[0].mtu = 1400;
+        assert!(restart_needed(&a, &b)
+            .unwrap()
+            .starts_with("an [[access]] mtu"));
         let mut b = a.clone();
         b.control.metrics = Some("127.0.0.1:9999".parse().unwrap());
         assert!(restart_needed(&a, &b)
