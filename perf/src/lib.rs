@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod corpus;
+pub mod flows;
 pub mod lab;
 pub mod ndr;
 

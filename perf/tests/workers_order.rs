@@ -1,68 +1,9 @@
 //! Two workers on multi-queue net_tap ports: the kernel spreads flows over
 //! the two queues of vtepd's access port by flow hash, each worker polls
-//! its own queue of every port and sends on its own queue, and per flow
-//! the frames leave in the order they came. Sequence-numbered UDP frames
-//! of 64 flows go from t0 to the MAC of t1 (behind kernel VTEP k1) and are
-//! read off t1's interface.
-use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use vtep_perf::lab::{Lab, LabOptions, PortKind, T0_MAC, T1_MAC};
-
-const FLOWS: u32 = 64;
-const PER_FLOW: u32 = 40;
-
-/// Reads frames marked "SEQ" off IFACE until COUNT arrived or 5 s pass
-/// without one; prints {flow: [seq, ...]} in arrival order as JSON.
-const RECEIVER: &str = r#"
-import json, socket, struct, sys, time
-iface, count, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-s.bind((iface, 0))
-s.settimeout(0.2)
-open(ready, "w").write("ready")
-got, n, last = {}, 0, time.time()
-while n < count and time.time() - last < 5:
-    try:
-        f = s.recv(2048)
-    except socket.timeout:
-        continue
-    i = f.find(b"SEQ")
-    if i < 0:
-        continue
-    flow, seq = struct.unpack("!HI", f[i + 3:i + 9])
-    got.setdefault(flow, []).append(seq)
-    n += 1
-    last = time.time()
-print(json.dumps(got))
-"#;
-
-/// Sends FLOWS x PER_FLOW frames from IFACE, flows interleaved, paced.
-const SENDER: &str = r#"
-import socket, struct, sys, time
-iface, src, dst, flows, per = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-mac = lambda m: bytes.fromhex(m.replace(":", ""))
-def csum(b):
-    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while t >> 16:
-        t = (t & 0xffff) + (t >> 16)
-    return ~t & 0xffff
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-k = 0
-for seq in range(per):
-    for flow in range(flows):
-        payload = b"SEQ" + struct.pack("!HI", flow, seq) + bytes(21)
-        udp = struct.pack("!HHHH", 20000 + flow, 9, 8 + len(payload), 0) + payload
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                         socket.inet_aton("10.0.0.10"), socket.inet_aton("10.0.0.99"))
-        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-        s.send(mac(dst) + mac(src) + b"\x08\x00" + ip + udp)
-        k += 1
-        if k % 32 == 0:
-            time.sleep(0.002)
-"#;
+//! its own queue of every port and sends on its own, and per flow the
+//! frames leave in the order they came (see `vtep_perf::flows`).
+use vtep_perf::flows::check_flow_order;
+use vtep_perf::lab::{Lab, LabOptions, PortKind};
 
 #[test]
 fn two_workers_both_carry_traffic_and_keep_each_flow_in_order() {
@@ -72,80 +13,5 @@ fn two_workers_both_carry_traffic_and_keep_each_flow_in_order() {
         ..LabOptions::default()
     });
     assert!(lab.ping("t0", "10.0.0.11", 20), "{}", lab.log());
-    let before = lab.ctl(&["stats"]);
-    let tap_drops = || -> u64 {
-        let f = format!("/sys/class/net/{}/statistics/tx_dropped", lab.t0_iface());
-        lab.must_exec("t0", &format!("cat {f}"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let tap_dropped_before = tap_drops();
-    let ready = lab.dir.join("receiver-ready");
-    let total = FLOWS * PER_FLOW;
-    let rx = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("t1"), "python3", "-c", RECEIVER])
-        .arg(lab.ifname("t1h"))
-        .arg(total.to_string())
-        .arg(&ready)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("receiver");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "receiver did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let (ok, out) = lab.exec(
-        "t0",
-        &format!(
-            "python3 -c '{SENDER}' {} {T0_MAC} {T1_MAC} {FLOWS} {PER_FLOW}",
-            lab.t0_iface()
-        ),
-    );
-    assert!(ok, "sender: {out}");
-    let out = rx.wait_with_output().expect("receiver output");
-    let got: BTreeMap<String, Vec<u32>> = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    let after = lab.ctl(&["stats"]);
-    let received: usize = got.values().map(Vec::len).sum();
-    // On a starved CPU the kernel side of the tap may drop frames before
-    // vtepd polls them (its queue holds 1000); those are counted there.
-    // Every other frame must arrive.
-    let kernel_dropped = (tap_drops() - tap_dropped_before) as usize;
-    let tx_full = (after["drops"]["tx_queue_full"].as_u64().unwrap()
-        - before["drops"]["tx_queue_full"].as_u64().unwrap()) as usize;
-    assert!(
-        received + kernel_dropped + tx_full >= total as usize && received * 2 > total as usize,
-        "{received} of {total} frames arrived; {kernel_dropped} dropped by the tap's kernel side, \
-         {tx_full} refused by a full queue; drops {}",
-        after["drops"]
-    );
-    eprintln!("{received} of {total} frames arrived ({kernel_dropped} dropped by the kernel tap)");
-    for (flow, seqs) in &got {
-        assert!(
-            seqs.windows(2).all(|w| w[0] < w[1]),
-            "flow {flow} reordered: {seqs:?}"
-        );
-    }
-    let workers = after["workers"].as_array().expect("workers");
-    assert_eq!(workers.len(), 2);
-    for (i, w) in workers.iter().enumerate() {
-        let n = w["rx_packets"].as_u64().unwrap()
-            - before["workers"][i]["rx_packets"].as_u64().unwrap();
-        assert!(n > 0, "worker {i} carried nothing: {after}");
-        eprintln!("worker {i}: {n} packets");
-    }
-    // A tap's kernel side may refuse a write when the machine is busy
-    // (counted as tx_queue_full); nothing else may be dropped.
-    let drops = after["drops"].as_object().expect("drops");
-    for (reason, n) in drops {
-        let ok = [
-            "tx_queue_full",
-            "underlay_not_our_mac",
-            "underlay_not_our_ip",
-        ];
-        assert!(ok.contains(&reason.as_str()) || n == 0, "{reason}: {n}");
-    }
+    check_flow_order(&lab);
 }
