@@ -124,7 +124,26 @@ pub struct VniConfig {
 pub struct StaticFdb {
     pub vni: Vni,
     pub mac: MacAddr,
-    pub remote: Ipv4Addr,
+    pub at: FdbAt,
+}
+
+/// Where a static FDB entry points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FdbAt {
+    /// Behind a remote VTEP.
+    Remote(Ipv4Addr),
+    /// On this VTEP's access port (its device name).
+    Port(String),
+}
+
+impl StaticFdb {
+    /// The remote VTEP of the entry, if it names one.
+    pub fn remote(&self) -> Option<Ipv4Addr> {
+        match self.at {
+            FdbAt::Remote(ip) => Some(ip),
+            FdbAt::Port(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::{
-    Access, Config, ConfigError, Control, Dataplane, MacAddr, Neighbor, StaticFdb, Underlay, Vni,
-    VniConfig, ENCAP_OVERHEAD,
+    Access, Config, ConfigError, Control, Dataplane, FdbAt, MacAddr, Neighbor, StaticFdb, Underlay,
+    Vni, VniConfig, ENCAP_OVERHEAD,
 };
 
 #[derive(Deserialize)]
@@ -110,7 +110,8 @@ struct RawVni {
 struct RawFdb {
     vni: i64,
     mac: String,
-    remote: String,
+    remote: Option<String>,
+    port: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -580,19 +581,50 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         if mac.is_multicast() || mac.is_zero() {
             return c.err("fdb.mac", s, format!("{mac} is not a unicast MAC"));
         }
-        let remote = c.ip("fdb.remote", s.clone(), &f.remote)?;
-        check_peer(&c, &underlay, "fdb.remote", s.clone(), remote)?;
-        if !underlay.on_link(remote) && underlay.gateway.is_none() {
-            return c.err(
-                "fdb.remote",
-                s,
-                format!("{remote} is off-link and no underlay.gateway is set"),
-            );
-        }
+        let at = match (&f.remote, &f.port) {
+            (Some(r), None) => {
+                let remote = c.ip("fdb.remote", s.clone(), r)?;
+                check_peer(&c, &underlay, "fdb.remote", s.clone(), remote)?;
+                if !underlay.on_link(remote) && underlay.gateway.is_none() {
+                    return c.err(
+                        "fdb.remote",
+                        s,
+                        format!("{remote} is off-link and no underlay.gateway is set"),
+                    );
+                }
+                FdbAt::Remote(remote)
+            }
+            (None, Some(p)) => {
+                let Some(a) = access.iter().find(|a| &a.port == p) else {
+                    return c.err(
+                        "fdb.port",
+                        s,
+                        format!("{p:?} is not an [[access]] port"),
+                    );
+                };
+                if a.vni != Some(vni) && !a.vlans.values().any(|v| *v == vni) {
+                    return c.err(
+                        "fdb.port",
+                        s,
+                        format!("access port {p:?} does not carry VNI {vni}"),
+                    );
+                }
+                FdbAt::Port(p.clone())
+            }
+            _ => {
+                return c.err(
+                    "fdb",
+                    s,
+                    format!(
+                        "{mac} in VNI {vni}: set either remote (a VTEP address) or port (an access port)"
+                    ),
+                )
+            }
+        };
         if !seen.insert((vni, mac)) {
             return c.err("fdb.mac", s, format!("{mac} in VNI {vni} has two entries"));
         }
-        fdb.push(StaticFdb { vni, mac, remote });
+        fdb.push(StaticFdb { vni, mac, at });
     }
 
     let control = match raw.control {

@@ -345,3 +345,29 @@ fn access_mtu_above_what_the_underlay_carries_is_refused() {
     let e = err(&SAMPLE.replace("vni = 100\nvlans", "vni = 100\nmtu = 20\nvlans"));
     assert!(e.contains("access.mtu") && e.contains("68..=1450"), "{e}");
 }
+
+#[test]
+fn static_fdb_entries_on_an_access_port() {
+    let local =
+        "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:bb\"\nport = \"net_af_packet1\"\n\n[control]";
+    let c = Config::parse(&SAMPLE.replace("[control]", local)).unwrap();
+    assert_eq!(c.fdb[1].at, FdbAt::Port("net_af_packet1".into()));
+    assert_eq!(c.fdb[1].remote(), None);
+    assert_eq!(c.fdb[0].remote(), Some(Ipv4Addr::new(192, 0, 2, 2)));
+    let e = err(&SAMPLE.replace(
+        "[control]",
+        &local.replace("net_af_packet1\"", "net_af_packet0\""),
+    ));
+    assert!(
+        e.contains("fdb.port") && e.contains("is not an [[access]] port"),
+        "{e}"
+    );
+    let e = err(&SAMPLE.replace("[control]", &local.replace("vni = 100", "vni = 300")));
+    assert!(e.contains("VNI 300 has no [[vni]] section"), "{e}");
+    let both = local.replace("port =", "remote = \"192.0.2.2\"\nport =");
+    let e = err(&SAMPLE.replace("[control]", &both));
+    assert!(
+        e.contains("set either remote") && e.contains("or port"),
+        "{e}"
+    );
+}

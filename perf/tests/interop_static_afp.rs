@@ -1,12 +1,18 @@
 //! Scenario 1 (af_packet) and 6: static FDB; the tenant behind vtepd pings
 //! tenants behind both kernel VTEPs and back; ARP crosses the overlay; the
 //! kernel peers resolve the VTEP address; the VTEP answers ping; k2 is
-//! reached only through the gateway.
-use vtep_perf::lab::{Lab, LabOptions, VTEP_IP};
+//! reached only through the gateway. t0's MAC is a static entry on the
+//! access port (`[[fdb]] port`), so traffic to it is known unicast.
+use vtep_perf::lab::{Lab, LabOptions, T0_MAC, VTEP_IP};
 
 #[test]
 fn static_fdb_ping_both_ways_af_packet() {
-    let lab = Lab::new(LabOptions::default());
+    let lab = Lab::new(LabOptions {
+        extra_config: format!(
+            "\n[[fdb]]\nvni = 100\nmac = \"{T0_MAC}\"\nport = \"net_af_packet1\"\n"
+        ),
+        ..LabOptions::default()
+    });
     assert!(
         lab.ping("t0", "10.0.0.11", 20),
         "t0 -> t1 (k1, on-link)\n{}",
@@ -32,6 +38,18 @@ fn static_fdb_ping_both_ways_af_packet() {
     assert!(
         lab.ping("k2", VTEP_IP, 5),
         "VTEP address answers ping (via gateway)"
+    );
+    let fdb = lab.ctl(&["fdb", "show", "--vni", "100"]);
+    let t0 = fdb
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["mac"] == T0_MAC)
+        .unwrap_or_else(|| panic!("{fdb}"));
+    assert_eq!(
+        (&t0["port"], &t0["kind"], &t0["source"]),
+        (&"net_af_packet1".into(), &"static".into(), &"config".into()),
+        "{t0}"
     );
     let st = lab.ctl(&["stats"]);
     let a = &st["accounting"];

@@ -187,7 +187,7 @@ pub fn remotes_named(cfg: &Config) -> Vec<Ipv4Addr> {
         .iter()
         .flat_map(|v| v.flood.iter().copied())
         .chain(cfg.neighbors.iter().map(|n| n.ip))
-        .chain(cfg.fdb.iter().map(|f| f.remote))
+        .chain(cfg.fdb.iter().filter_map(|f| f.remote()))
         .collect();
     v.sort();
     v.dedup();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use hashbrown::HashMap;
-use vtep_config::{Config, MacAddr, Vni};
+use vtep_config::{Config, FdbAt, MacAddr, Vni};
 
 use super::neigh::Neighbors;
 use super::persist::{SavedEntry, StateFile};
@@ -129,15 +129,25 @@ impl Tables {
             }
         }
         for f in &cfg.fdb {
-            let (r, _) = self
-                .remotes
-                .intern(f.remote)
-                .ok_or("too many remote VTEPs")?;
+            let target = match &f.at {
+                FdbAt::Remote(ip) => {
+                    let (r, _) = self.remotes.intern(*ip).ok_or("too many remote VTEPs")?;
+                    Target::Remote(r)
+                }
+                FdbAt::Port(p) => {
+                    let idx = cfg
+                        .access
+                        .iter()
+                        .position(|a| &a.port == p)
+                        .ok_or_else(|| format!("{p:?} is not an access port"))?;
+                    Target::Local(idx as u16)
+                }
+            };
             let i = self.vnis.intern(f.vni)?;
             // A config entry replaces an API entry for the same MAC.
             self.api_static.remove(&(f.vni, f.mac));
             self.fdb
-                .add_static(i, f.mac.0, Target::Remote(r), now)
+                .add_static(i, f.mac.0, target, now)
                 .map_err(|_| format!("FDB full adding {} in VNI {}", f.mac, f.vni))?;
         }
         self.cfg = cfg;
@@ -267,6 +277,21 @@ pub(crate) mod tests {
         t.apply(Config::parse(&text).unwrap(), 12).unwrap();
         assert_eq!(t.vnis.get(Vni::new(200).unwrap()), None);
         assert_eq!(t.fdb.len(), 1);
+    }
+
+    #[test]
+    fn static_entries_on_an_access_port_point_at_it() {
+        let mut t =
+            tables("[[fdb]]\nvni = 200\nmac = \"02:00:00:00:00:bb\"\nport = \"net_ring1\"\n");
+        let v = t.vnis.get(Vni::new(200).unwrap()).unwrap();
+        let k = crate::fdb::key(v, [2, 0, 0, 0, 0, 0xbb]);
+        let (_, e) = t.fdb.shared().load().lookup(k).expect("installed");
+        assert_eq!(e.target, Target::Local(0));
+        assert!(e.is_static);
+        // Removed from the file, removed by the reload.
+        let c = Config::parse(&config_text("")).unwrap();
+        t.apply(c, 1).unwrap();
+        assert!(t.fdb.shared().load().lookup(k).is_none());
     }
 
     #[test]

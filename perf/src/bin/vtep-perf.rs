@@ -32,8 +32,8 @@ struct Args {
     /// Measurement window per run, seconds.
     #[arg(long, default_value_t = 5)]
     secs: u64,
-    /// Only these scenarios (comma-separated): encap, decap, encap-1m, bum,
-    /// encap-2w, ndr.
+    /// Only these scenarios (comma-separated): encap, decap (known
+    /// unicast), decap-flood, encap-1m, bum, encap-2w, ndr.
     #[arg(long, value_delimiter = ',')]
     scenario: Vec<String>,
     /// Where fixtures and logs go.
@@ -151,6 +151,9 @@ struct Scenario {
     learn: Option<PathBuf>,
     /// Remotes in the VNI's flood list.
     flood: usize,
+    /// Static entries for the local tenant MACs (02:aa:00:00:00:0x, x <
+    /// 8) on the access port: decap then takes the known-unicast path.
+    local_macs: bool,
     mbufs: u32,
 }
 
@@ -296,6 +299,13 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
             remote_ip(r)
         ));
     }
+    if s.local_macs {
+        for x in 0..8 {
+            cfg.push_str(&format!(
+                "[[fdb]]\nvni = 100\nmac = \"02:aa:00:00:00:{x:02x}\"\nport = \"{acc}\"\n"
+            ));
+        }
+    }
     for i in 0..s.static_macs {
         let m = bench_mac(i);
         cfg.push_str(&format!(
@@ -423,6 +433,7 @@ fn main() {
         static_macs: MACS,
         learn: None,
         flood: 1,
+        local_macs: false,
         mbufs: 32767,
     };
     if wanted("encap") || wanted("encap-2w") {
@@ -438,9 +449,19 @@ fn main() {
             });
         }
     }
-    if wanted("decap") {
+    if wanted("decap") || wanted("decap-flood") {
         let dec = write(d, "decap.pcap", decap_fixture);
-        scenarios.push(basic("decap", dec, Source::Underlay, 1));
+        if wanted("decap") {
+            scenarios.push(Scenario {
+                local_macs: true,
+                ..basic("decap", dec.clone(), Source::Underlay, 1)
+            });
+        }
+        if wanted("decap-flood") {
+            // No entry for the inner destinations: every frame floods to
+            // the (one) access port.
+            scenarios.push(basic("decap-flood", dec, Source::Underlay, 1));
+        }
     }
     if wanted("encap-1m") {
         scenarios.push(Scenario {
