@@ -568,7 +568,7 @@ fn main() {
         match ndr::run(&o) {
             Ok(r) => {
                 println!(
-                    "{:<9} {:<22} {:>8.2} {:>11} {:>6} {:>8}  no-drop rate over memif ({} trials of {} s); latency at NDR p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} us",
+                    "{:<9} {:<22} {:>8.2} {:>11} {:>6} {:>8}  no-drop rate over memif ({} trials of {} s, limited by {}); latency at NDR p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} us",
                     "ndr",
                     "vtepd (memif)",
                     r.ndr_mpps(),
@@ -577,6 +577,7 @@ fn main() {
                     "-",
                     r.trials.len(),
                     o.trial_secs,
+                    r.result["limited_by"].as_str().unwrap_or("?"),
                     r.latency_ns("p50") as f64 / 1e3,
                     r.latency_ns("p99") as f64 / 1e3,
                     r.latency_ns("p999") as f64 / 1e3,
