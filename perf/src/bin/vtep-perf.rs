@@ -39,6 +39,9 @@ struct Args {
     /// Where fixtures and logs go.
     #[arg(long, default_value = "/tmp/vtep-perf")]
     dir: PathBuf,
+    /// `[underlay] mtu` of vtepd (9000 sizes its mbufs for jumbo frames).
+    #[arg(long, default_value_t = 1500)]
+    mtu: u16,
 }
 
 const VTEP_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
@@ -155,6 +158,8 @@ struct Scenario {
     /// 8) on the access port: decap then takes the known-unicast path.
     local_macs: bool,
     mbufs: u32,
+    /// vtepd's underlay MTU.
+    mtu: u16,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -278,7 +283,7 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
     let mut cfg = format!(
         "[eal]\nargs = [{}]\n\
          [dataplane]\nworkers = {}\nmbufs = {}\nfdb_capacity = {}\nlearn_queue = {}\n\
-         [underlay]\nport = \"{ul}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"192.0.2.1/24\"\n\
+         [underlay]\nport = \"{ul}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"192.0.2.1/24\"\nmtu = {mtu}\n\
          [[access]]\nport = \"{acc}\"\nvni = 100\n\
          [[vni]]\nid = 100\nlearning = {learning}\nmac_limit = {}\naging_secs = 86400\nflood = [{}]\n\
          [control]\nsocket = \"{}/vtep.sock\"\n",
@@ -291,7 +296,8 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
         if learning { 1 << 20 } else { 65_536 },
         if learning { 1 << 21 } else { 65_536 },
         flood.join(", "),
-        dir.display()
+        dir.display(),
+        mtu = s.mtu,
     );
     for r in 0..REMOTES {
         cfg.push_str(&format!(
@@ -435,6 +441,7 @@ fn main() {
         flood: 1,
         local_macs: false,
         mbufs: 32767,
+        mtu: a.mtu,
     };
     if wanted("encap") || wanted("encap-2w") {
         let enc = write(d, "encap.pcap", encap_fixture);
