@@ -12,6 +12,21 @@ fn config(socket: &str) -> String {
     )
 }
 
+/// Runs vtepd on the config at `cfg` with `RUST_LOG` as given; returns
+/// its exit code and standard error.
+fn vtepd(cfg: &std::path::Path, rust_log: &str) -> (Option<i32>, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
+        .arg("--config")
+        .arg(cfg)
+        .env("RUST_LOG", rust_log)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn socket_path_naming_a_file_is_refused_and_the_file_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -19,13 +34,8 @@ fn socket_path_naming_a_file_is_refused_and_the_file_kept() {
     // The socket path is the config file itself.
     let text = config(&cfg.display().to_string());
     std::fs::write(&cfg, &text).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (code, err) = vtepd(&cfg, "info");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("exists and is not a socket"), "{err}");
     assert!(!err.contains("EAL"), "refused before DPDK starts: {err}");
     assert_eq!(
@@ -40,14 +50,8 @@ fn invalid_log_filter_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("vtep.toml");
     std::fs::write(&cfg, config(&dir.path().join("s").display().to_string())).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
-        .arg("--config")
-        .arg(&cfg)
-        .env("RUST_LOG", "vtep=loud[")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (code, err) = vtepd(&cfg, "vtep=loud[");
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("RUST_LOG") && err.contains("not a valid log filter"),
         "{err}"
@@ -63,13 +67,8 @@ fn mtu_above_the_device_is_refused_naming_the_port_and_its_maximum() {
         .replace("--vdev=net_null0", &format!("--vdev=net_tap0,iface={tap}"))
         .replace("port = \"net_null0\"", "port = \"net_tap0\"\nmtu = 9000");
     std::fs::write(&cfg, text).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_vtepd"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (code, err) = vtepd(&cfg, "info");
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains(
             "port net_tap0 (net_tap): underlay.mtu = 9000 is above the device's maximum MTU 1504"
