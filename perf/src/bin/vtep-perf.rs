@@ -496,7 +496,7 @@ fn main() {
         hz / 1e6
     );
     println!(
-        "{:<9} {:<22} {:>8} {:>11} {:>6} {:>8}  notes",
+        "{:<11} {:<22} {:>8} {:>11} {:>6} {:>8}  notes",
         "scenario", "program", "Mpps", "cycles/pkt", "ratio", "RSS MiB"
     );
     let mut failed = false;
@@ -513,7 +513,7 @@ fn main() {
             0.0
         };
         println!(
-            "{:<9} {:<22} {ceil:>8.2} {tp_cyc:>11.1} {:>6} {:>8}",
+            "{:<11} {:<22} {ceil:>8.2} {tp_cyc:>11.1} {:>6} {:>8}",
             s.name, "dpdk-testpmd io (ceil)", "1.00", "-"
         );
         let ratio = if ceil > 0.0 { mpps / ceil } else { 0.0 };
@@ -545,7 +545,7 @@ fn main() {
             ));
         }
         println!(
-            "{:<9} {:<22} {mpps:>8.2} {cyc:>11.1} {ratio:>6.2} {rss:>8.1}  {}",
+            "{:<11} {:<22} {mpps:>8.2} {cyc:>11.1} {ratio:>6.2} {rss:>8.1}  {}",
             s.name,
             "vtepd",
             notes.join("; ")
@@ -575,7 +575,7 @@ fn main() {
         match ndr::run(&o) {
             Ok(r) => {
                 println!(
-                    "{:<9} {:<22} {:>8.2} {:>11} {:>6} {:>8}  no-drop rate over memif ({} trials of {} s, limited by {}); latency at NDR p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} us",
+                    "{:<11} {:<22} {:>8.2} {:>11} {:>6} {:>8}  no-drop rate over memif ({} trials of {} s, limited by {}); latency at NDR p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} us",
                     "ndr",
                     "vtepd (memif)",
                     r.ndr_mpps(),
@@ -593,7 +593,7 @@ fn main() {
                 if let Some(m) = &r.moves {
                     let us = |k: &str| m["latency_us"][k].as_f64().unwrap_or(0.0);
                     println!(
-                        "{:<9} {:<22} {:>8} {:>11} {:>6} {:>8}  MAC move to first frame at the new VTEP, {} moves: min {:.0} / p50 {:.0} / max {:.0} us",
+                        "{:<11} {:<22} {:>8} {:>11} {:>6} {:>8}  MAC move to first frame at the new VTEP, {} moves: min {:.0} / p50 {:.0} / max {:.0} us",
                         "move", "vtepd (memif)", "-", "-", "-", "-",
                         o.moves, us("min"), us("p50"), us("max")
                     );
