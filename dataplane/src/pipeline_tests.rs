@@ -122,6 +122,26 @@ fn inner6(sport: u16, host: u8) -> Vec<u8> {
 }
 
 #[test]
+fn non_ip_flows_spread_by_macs_and_ethertype() {
+    let frame = |i: u32, et: u16| {
+        let mut f = vec![0u8; 60];
+        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[6..12].copy_from_slice(&[2, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        f[12..14].copy_from_slice(&et.to_be_bytes());
+        f
+    };
+    let by_src: std::collections::HashSet<u16> = (0..256)
+        .map(|i| source_port(flow_hash(&frame(i * 257, 0x88b5))))
+        .collect();
+    assert!(by_src.len() > 230, "256 MACs gave {} values", by_src.len());
+    assert_ne!(
+        flow_hash(&frame(1, 0x88b5)),
+        flow_hash(&frame(1, 0x88b6)),
+        "the EtherType counts"
+    );
+}
+
+#[test]
 fn ipv6_tenant_flows_spread_by_addresses_and_ports() {
     let by_port: std::collections::HashSet<u16> = (0..256)
         .map(|i| source_port(flow_hash(&inner6(1000 + i, 2))))
