@@ -80,6 +80,39 @@ fn outside_drops(lab: &Lab, stats: &serde_json::Value) -> u64 {
     kernel + missed
 }
 
+/// Starts the receiver in t1 and waits until it listens. A start that
+/// fails (`ip netns exec` can, while other namespaces come and go) is
+/// retried twice; its error is reported if all fail.
+fn start_receiver(lab: &Lab, ready: &std::path::Path, total: u32) -> std::process::Child {
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        let mut rx = Command::new("ip")
+            .args(["netns", "exec", &lab.ns("t1"), "python3", "-c", RECEIVER])
+            .arg(lab.ifname("t1h"))
+            .arg(total.to_string())
+            .arg(ready)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("receiver");
+        // Generous: on a loaded 2-CPU machine a Python start can take seconds.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if ready.exists() {
+                return rx;
+            }
+            if let Ok(Some(st)) = rx.try_wait() {
+                let out = rx.wait_with_output().expect("receiver output");
+                errors.push(format!("{st}: {}", String::from_utf8_lossy(&out.stderr)));
+                break;
+            }
+            assert!(Instant::now() < deadline, "receiver not ready after 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("the receiver did not start: {errors:?}");
+}
+
 /// Sends the flows and checks order, completeness (up to drops counted
 /// outside vtepd) and that each of vtepd's workers carried traffic.
 pub fn check_flow_order(lab: &Lab) {
@@ -87,20 +120,7 @@ pub fn check_flow_order(lab: &Lab) {
     let outside_before = outside_drops(lab, &before);
     let ready = lab.dir.join("receiver-ready");
     let total = FLOWS * PER_FLOW;
-    let rx = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("t1"), "python3", "-c", RECEIVER])
-        .arg(lab.ifname("t1h"))
-        .arg(total.to_string())
-        .arg(&ready)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("receiver");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "receiver did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let rx = start_receiver(lab, &ready, total);
     let (ok, out) = lab.exec(
         "t0",
         &format!(
