@@ -113,7 +113,8 @@ impl Mbuf {
         self.set_ol_flags(self.ol_flags() | sys::RTE_MBUF_F_TX_IPV4 | sys::RTE_MBUF_F_TX_IP_CKSUM);
     }
 
-    /// The TX offload request of this packet (for tests).
+    /// The TX offload request of this packet: the checksum flags and the
+    /// `tx_offload` lengths word.
     pub fn tx_offload_request(&self) -> (u64, u64) {
         (
             self.ol_flags() & (sys::RTE_MBUF_F_TX_IPV4 | sys::RTE_MBUF_F_TX_IP_CKSUM),

@@ -35,6 +35,16 @@ fn mbuf_semantics_and_exhaustion() {
     assert_eq!(m.data(), b"0123456");
     assert_eq!(m.pkt_len(), 7);
 
+    // A fresh mbuf asks for no offload and carries no receive verdict.
+    assert_eq!(m.tx_offload_request(), (0, 0));
+    assert_eq!(m.rx_ip_csum(), dpdk::RxCsum::Unknown);
+    assert_eq!(m.rss_hash(), None);
+    // IPv4 checksum offload: the flags, and l2_len | l3_len << 7.
+    m.offload_ipv4_csum(14, 20);
+    let (flags, lens) = m.tx_offload_request();
+    assert_ne!(flags, 0);
+    assert_eq!(lens, 14 | (20 << 7));
+
     // Refusals leave the mbuf unchanged.
     assert!(m.prepend(head0 + 1).is_none());
     assert!(m.append(m.tailroom() + 1).is_none());
