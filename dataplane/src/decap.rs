@@ -53,7 +53,7 @@ pub fn classify_underlay(d: &[u8], st: &State) -> Result<Underlay, DropReason> {
 
 /// [`classify_underlay`] with lookups remembered across packets, and the
 /// NIC's verdict on the IPv4 header checksum: `Good` skips the software
-/// check, `Bad` drops as `ipv4_checksum`.
+/// check, `Bad` drops as `ipv4_bad_checksum`.
 #[inline(always)]
 pub fn classify_underlay_cached(
     d: &[u8],

@@ -92,11 +92,18 @@ impl Mbuf {
         (self.ol_flags() & sys::RTE_MBUF_F_RX_RSS_HASH as u64 != 0).then(|| self.hash_rss())
     }
 
-    /// What the NIC found of the (outer) IPv4 header checksum.
+    /// What the NIC found of the (outer) IPv4 header checksum. `NONE`
+    /// (the header was verified but the checksum field in the data is not
+    /// valid, as virtio may deliver) counts as good: a software check
+    /// would wrongly drop it.
     #[inline(always)]
     pub fn rx_ip_csum(&self) -> RxCsum {
         match self.ol_flags() & sys::RTE_MBUF_F_RX_IP_CKSUM_MASK as u64 {
-            f if f == sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64 => RxCsum::Good,
+            f if f == sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64
+                || f == sys::RTE_MBUF_F_RX_IP_CKSUM_NONE as u64 =>
+            {
+                RxCsum::Good
+            }
             f if f == sys::RTE_MBUF_F_RX_IP_CKSUM_BAD as u64 => RxCsum::Bad,
             _ => RxCsum::Unknown,
         }
