@@ -4,8 +4,10 @@
 set -euo pipefail
 
 PKGS=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev build-essential
-      iproute2 ethtool python3 tcpdump iperf3 iputils-ping libpcap-dev lua5.4
-      prometheus)
+      iproute2 ethtool python3 tcpdump iperf3 iputils-ping libpcap-dev
+      prometheus
+      # pktgen-dpdk's build (perf/pktgen/build.sh) for the pktgen script tests
+      meson ninja-build liblua5.3-dev libnuma-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

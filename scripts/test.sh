@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --bins
+# pktgen-dpdk for perf/tests/pktgen_scripts.rs (built once into target/pktgen).
+PKTGEN=$(bash perf/pktgen/build.sh)
+export PKTGEN
 cargo nextest run --workspace --no-fail-fast "$@"
 # Bounded fuzzing (60 s per target; VTEP_FUZZ_SECS=0 skips it).
 if [ "${VTEP_FUZZ_SECS:-60}" -gt 0 ]; then
