@@ -4,7 +4,10 @@
 //! running vtepd configured by perf/pktgen/config.sh, as the guide says.
 //!
 //! Cabling: two veth pairs; pktgen's port 0 (net_af_packet) faces vtepd's
-//! access port, its port 1 vtepd's underlay port. Every run checks: no Lua
+//! access port, its port 1 vtepd's underlay port. pktgen's ends live in a
+//! namespace of their own: DPDK 22.11's af_packet driver names its fanout
+//! group `(pid ^ ifindex) & 0xffff`, and two processes whose values collide
+//! in one namespace fail to start (EINVAL from PACKET_FANOUT). Every run checks: no Lua
 //! error, the script's summary line, frames came back to pktgen, vtepd
 //! dropped nothing and its accounting identity holds. Rates are low
 //! (pktgen's busy lcores and vtepd's worker share this machine's 2 cores).
@@ -38,9 +41,11 @@ fn pktgen_bin() -> PathBuf {
 /// pktgen port 1's MAC (the remote VTEP's, in vtepd's neighbour table).
 const PEER_MAC: &str = "02:50:47:00:00:01";
 
-/// Two veth pairs and a vtepd on one end of each; all removed on drop.
+/// Two veth pairs, pktgen's ends in a namespace and a vtepd on the other
+/// ends; all removed on drop.
 struct Rig {
     tag: String,
+    ns: String,
     /// (pktgen end, vtepd end) for port 0 (access) and port 1 (underlay).
     pairs: [(String, String); 2],
     vtepd: Option<Daemon>,
@@ -55,21 +60,27 @@ impl Rig {
         ];
         let mut rig = Rig {
             tag: tag.into(),
+            ns: format!("vpg{id}"),
             pairs,
             vtepd: None,
         };
         rig.remove_links();
+        must(&format!("ip netns add {}", rig.ns));
         for (i, (pg, vt)) in rig.pairs.iter().enumerate() {
             must(&format!("ip link add {pg} type veth peer name {vt}"));
             must(&format!("ip link set {pg} address 02:50:47:00:00:0{i}"));
-            for dev in [pg, vt] {
+            must(&format!("ip link set {pg} netns {}", rig.ns));
+            for (pre, dev) in [
+                (format!("ip netns exec {} ", rig.ns), pg),
+                (String::new(), vt),
+            ] {
                 // No offloads (af_packet would see partial checksums), no
                 // IPv6 chatter to blur the counts.
                 let _ = sh(&format!(
-                    "ethtool -K {dev} tx off rx off tso off gso off gro off >/dev/null 2>&1; \
-                     sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1"
+                    "{pre}ethtool -K {dev} tx off rx off tso off gso off gro off >/dev/null 2>&1; \
+                     {pre}sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1"
                 ));
-                must(&format!("ip link set {dev} up"));
+                must(&format!("{pre}ip link set {dev} up"));
             }
         }
         // Rings of 4096 frames: half a second at these rates if a busy core
@@ -115,9 +126,10 @@ impl Rig {
     }
 
     fn remove_links(&self) {
-        for (pg, _) in &self.pairs {
-            let _ = sh(&format!("ip link del {pg} 2>/dev/null"));
+        for (_, vt) in &self.pairs {
+            let _ = sh(&format!("ip link del {vt} 2>/dev/null"));
         }
+        let _ = sh(&format!("ip netns del {} 2>/dev/null", self.ns));
     }
 
     /// Runs pktgen with `scripts` (then quits) under a terminal, as the
@@ -139,13 +151,21 @@ impl Rig {
         for s in scripts {
             cmd.push_str(&format!(" -f {}", pktgen_dir().join(s).display()));
         }
-        let mut c = Command::new("script");
-        c.args(["-qefc", &cmd, "/dev/null"])
-            .env("VTEP_PG_QUIT", "1")
-            .env("TERM", "xterm")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).expect("pktgen log"))
-            .stderr(Stdio::null());
+        let mut c = Command::new("ip");
+        c.args([
+            "netns",
+            "exec",
+            &self.ns,
+            "script",
+            "-qefc",
+            &cmd,
+            "/dev/null",
+        ])
+        .env("VTEP_PG_QUIT", "1")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).expect("pktgen log"))
+        .stderr(Stdio::null());
         for (k, v) in settings {
             c.env(format!("VTEP_PG_{}", k.to_uppercase()), v);
         }
