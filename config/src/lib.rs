@@ -118,6 +118,35 @@ pub struct VniConfig {
     pub arp_suppress: bool,
     pub mac_limit: u32,
     pub aging_secs: u32,
+    /// `rate_mbps` / `burst_kb`: the VNI's tenant traffic in each direction.
+    pub rate: Option<RateLimit>,
+    /// `flood_pps`: BUM frames from access ports per second (storm control).
+    pub flood_pps: Option<u32>,
+}
+
+/// A VNI's bandwidth limit, applied to each direction separately and
+/// counted on tenant frame bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub mbps: u32,
+    /// Bucket depth.
+    pub burst_bytes: u32,
+}
+
+impl RateLimit {
+    /// The smallest depth: one frame of the largest size a tenant can send
+    /// (9216-byte jumbo frames).
+    pub const MIN_BURST: u32 = 9216;
+
+    /// The default depth: 10 ms at the rate, at least four jumbo frames.
+    pub fn default_burst(mbps: u32) -> u32 {
+        // mbps * 1e6 / 8 bytes per second, for 10 ms.
+        (mbps as u64 * 1250).clamp(4 * Self::MIN_BURST as u64, u32::MAX as u64) as u32
+    }
+
+    pub fn bytes_per_sec(&self) -> u64 {
+        self.mbps as u64 * 125_000
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

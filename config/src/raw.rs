@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::{
-    Access, Config, ConfigError, Control, Dataplane, FdbAt, MacAddr, Neighbor, StaticFdb, Underlay,
+    Access, Config, ConfigError, Control, Dataplane, FdbAt, MacAddr, RateLimit, Neighbor, StaticFdb, Underlay,
     Vni, VniConfig, ENCAP_OVERHEAD,
 };
 
@@ -103,6 +103,9 @@ struct RawVni {
     mac_limit: Option<i64>,
     #[serde(default = "d_aging")]
     aging_secs: i64,
+    rate_mbps: Option<i64>,
+    burst_kb: Option<i64>,
+    flood_pps: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -465,7 +468,38 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
                 }
                 Some(n) => c.range("vni.mac_limit", s.clone(), n, 0, 1 << 24)? as u32,
             },
-            aging_secs: c.range("vni.aging_secs", s, v.aging_secs, 1, 86400 * 7)? as u32,
+            aging_secs: c.range("vni.aging_secs", s.clone(), v.aging_secs, 1, 86400 * 7)? as u32,
+            rate: match (v.rate_mbps, v.burst_kb) {
+                (None, None) => None,
+                (None, Some(_)) => {
+                    return c.err("vni.burst_kb", s, "burst_kb needs rate_mbps (the rate it is a burst of)")
+                }
+                (Some(r), b) => {
+                    let mbps = c.range("vni.rate_mbps", s.clone(), r, 1, 400_000)? as u32;
+                    let burst_bytes = match b {
+                        None => RateLimit::default_burst(mbps),
+                        Some(kb) => {
+                            let kb = c.range("vni.burst_kb", s.clone(), kb, 1, 1 << 20)?;
+                            if kb * 1024 < RateLimit::MIN_BURST as i64 {
+                                return c.err(
+                                    "vni.burst_kb",
+                                    s,
+                                    format!(
+                                        "{kb} KiB holds less than one frame of the largest size ({} bytes): nothing that size could pass",
+                                        RateLimit::MIN_BURST
+                                    ),
+                                );
+                            }
+                            kb as u32 * 1024
+                        }
+                    };
+                    Some(RateLimit { mbps, burst_bytes })
+                }
+            },
+            flood_pps: match v.flood_pps {
+                None => None,
+                Some(n) => Some(c.range("vni.flood_pps", s, n, 1, 100_000_000)? as u32),
+            },
         });
     }
 

@@ -371,3 +371,42 @@ fn static_fdb_entries_on_an_access_port() {
         "{e}"
     );
 }
+
+#[test]
+fn rate_limits_and_storm_control() {
+    let c = Config::parse(SAMPLE).unwrap();
+    assert_eq!((c.vnis[0].rate, c.vnis[0].flood_pps), (None, None), "unlimited by default");
+    let t = SAMPLE.replace(
+        "aging_secs = 300\n",
+        "aging_secs = 300\nrate_mbps = 100\nflood_pps = 500\n",
+    );
+    let c = Config::parse(&t).unwrap();
+    assert_eq!(
+        c.vnis[0].rate,
+        Some(RateLimit {
+            mbps: 100,
+            burst_bytes: 125_000
+        }),
+        "default depth: 10 ms at the rate"
+    );
+    assert_eq!(c.vnis[0].rate.unwrap().bytes_per_sec(), 12_500_000);
+    assert_eq!(c.vnis[0].flood_pps, Some(500));
+    let slow = Config::parse(&t.replace("rate_mbps = 100", "rate_mbps = 1")).unwrap();
+    assert_eq!(
+        slow.vnis[0].rate.unwrap().burst_bytes,
+        4 * 9216,
+        "at least four jumbo frames"
+    );
+    let b = Config::parse(&t.replace("rate_mbps = 100", "rate_mbps = 100\nburst_kb = 64")).unwrap();
+    assert_eq!(b.vnis[0].rate.unwrap().burst_bytes, 65536);
+    for (from, to, want) in [
+        ("rate_mbps = 100", "rate_mbps = 0", "vni.rate_mbps"),
+        ("rate_mbps = 100", "burst_kb = 64", "burst_kb needs rate_mbps"),
+        ("rate_mbps = 100", "rate_mbps = 100\nburst_kb = 8", "less than one frame"),
+        ("flood_pps = 500", "flood_pps = 0", "vni.flood_pps"),
+        ("flood_pps = 500", "flood_pps = -3", "out of range"),
+    ] {
+        let e = err(&t.replace(from, to));
+        assert!(e.contains(want) && e.contains("line"), "{to}: {e}");
+    }
+}

@@ -55,6 +55,8 @@ drop_reasons! {
     PuntQueueFull => "punt_queue_full",
     TxQueueFull => "tx_queue_full",
     NoAccessPort => "no_access_port",
+    Policed => "policed",
+    StormControl => "storm_control",
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use crate::encap::{
     write_outer, IpIds, Outer,
 };
 use crate::fdb::{key, FdbTable, HitMap, Target, VniIdx};
+use crate::police::{Credits, Dir};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
 use crate::wire::arp::{self, Arp};
@@ -119,6 +120,10 @@ pub struct Ctx<'a> {
     pub tally: Tally,
     pub decap: &'a mut DecapCache,
     pub ip_ids: &'a mut IpIds,
+    /// This worker's credits of the VNIs' limits.
+    pub credits: &'a mut Credits,
+    /// The burst's time, ns (for the limits).
+    pub now_ns: u64,
 }
 
 impl Ctx<'_> {
@@ -136,6 +141,32 @@ impl Ctx<'_> {
             self.tally.drop(r);
         }
     }
+}
+
+/// Whether a frame of `len` bytes of VNI `vni` passes the VNI's limit in
+/// direction `dir` (Flood: storm control, one frame); counts what does not.
+#[inline(always)]
+fn admit(cx: &mut Ctx<'_>, vni: VniIdx, dir: Dir, len: usize) -> bool {
+    let st = cx.st;
+    let Some(p) = st.vni(vni).and_then(|v| v.police.as_ref()) else {
+        return true;
+    };
+    let cost = if dir == Dir::Flood { 1 } else { len as u64 };
+    if cx.credits.admit(vni as u32, p, dir, cx.now_ns, cost) {
+        return true;
+    }
+    if let Some(c) = cx.stats.vnis.get(vni as usize) {
+        match dir {
+            Dir::Encap => c.policed_encap.add(len),
+            Dir::Decap => c.policed_decap.add(len),
+            Dir::Flood => bump(&c.storm_dropped, 1),
+        }
+    }
+    cx.tally.drop(match dir {
+        Dir::Flood => DropReason::StormControl,
+        _ => DropReason::Policed,
+    });
+    false
 }
 
 #[inline(always)]
@@ -248,7 +279,10 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     let Some(vs) = cx.st.vni(vni) else {
         return cx.tally.drop(DropReason::VniUnknown);
     };
-    let (learning, suppress) = (vs.learning, vs.arp_suppress);
+    let (learning, suppress, policed) = (vs.learning, vs.arp_suppress, vs.police.is_some());
+    if policed && !admit(cx, vni, Dir::Decap, len) {
+        return;
+    }
     let (dst, src_mac) = {
         let e = EthernetFrame::new_unchecked(m.data());
         (e.dst(), e.src())
@@ -340,10 +374,19 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
             match e.target {
                 Target::Local(p) if p == port => cx.tally.drop(DropReason::AccessSamePort),
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
-                Target::Remote(r) => to_remote(cx, io, m, vni, r, None),
+                Target::Remote(r) => {
+                    if vs.police.is_none() || admit(cx, vni, Dir::Encap, m.len()) {
+                        to_remote(cx, io, m, vni, r, None)
+                    }
+                }
             }
             return;
         }
+    }
+    if vs.police.is_some()
+        && !(admit(cx, vni, Dir::Flood, 0) && admit(cx, vni, Dir::Encap, m.len()))
+    {
+        return;
     }
     flood(cx, io, m, vni, port);
 }

@@ -16,6 +16,7 @@ use crate::forward::{access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Pa
 use crate::mgmt::publish;
 use crate::mgmt::punt::arp_request;
 use crate::mgmt::tables::Tables;
+use crate::police::Credits;
 use crate::state::{State, Template};
 use crate::stats::{Tally, WorkerStats};
 use crate::wire::arp::{self, Arp};
@@ -170,6 +171,9 @@ struct World {
     stats: WorkerStats,
     decap: DecapCache,
     ip_ids: IpIds,
+    credits: Credits,
+    /// The time the next packets are forwarded at, ns.
+    now_ns: u64,
 }
 
 impl World {
@@ -192,6 +196,8 @@ impl World {
             stats: WorkerStats::default(),
             decap: DecapCache::default(),
             ip_ids: IpIds::default(),
+            credits: Credits::default(),
+            now_ns: 0,
         }
     }
 
@@ -217,6 +223,8 @@ impl World {
             tally: Tally::default(),
             decap: &mut self.decap,
             ip_ids: &mut self.ip_ids,
+            credits: &mut self.credits,
+            now_ns: self.now_ns,
         };
         f(&mut cx, io);
         let t = cx.tally;
@@ -597,4 +605,108 @@ fn every_other_drop_is_named() {
     let mut io = rec();
     let t = w.access(&mut io, 0, &frame(FAR, H1, 46));
     expect(t, DropReason::NeighborUnresolved);
+}
+
+/// VNI 100 limited to 1 Mbit/s (125 000 bytes/s, 16 000 bytes deep) and
+/// 100 flooded frames a second; VNI 200 unlimited.
+fn limited() -> World {
+    let cfg = CONFIG.replace(
+        "arp_suppress = true\n",
+        "arp_suppress = true\nrate_mbps = 1\nburst_kb = 16\nflood_pps = 100\n",
+    );
+    let mut w = World::with(&cfg);
+    w.learned(100, H2, Target::Local(1));
+    w
+}
+
+#[test]
+fn a_limited_vni_is_held_to_its_rate_in_each_direction() {
+    let mut w = limited();
+    let mut io = Rec {
+        buffers: 100_000,
+        ..rec()
+    };
+    let f = frame(FAR, H1, 986); // 1000 bytes
+    let inner = frame(H2, FAR, 986);
+    let v = w.vni(100) as usize;
+    let (mut enc, mut dec) = (0, 0);
+    // 1 s of 8 Mbit/s offered each way, 1 ms apart.
+    for ms in 0..1000u64 {
+        w.now_ns = ms * 1_000_000;
+        enc += w.access(&mut io, 0, &f).forwarded;
+        let o = w.vxlan(PEER, 100, &inner);
+        dec += w.underlay(&mut io, &o).forwarded;
+    }
+    // The depth (16 KiB) plus a second at the rate, in 1000-byte frames.
+    let want = (16 * 1024 + 125_000) / 1000;
+    for (dir, got) in [("encap", enc), ("decap", dec)] {
+        assert!(got.abs_diff(want) <= 3, "{dir}: {got} of 1000 passed, want {want}");
+    }
+    let c = &w.stats.vnis[v];
+    assert_eq!(c.policed_encap.get(), (1000 - enc, (1000 - enc) * 1000));
+    assert_eq!(c.policed_decap.get(), (1000 - dec, (1000 - dec) * 1000));
+    assert_eq!(c.encap.get().0, enc);
+    assert_eq!(c.decap.get().0, dec);
+}
+
+#[test]
+fn an_unlimited_vni_beside_a_limited_one_is_untouched() {
+    let mut w = limited();
+    let mut io = Rec {
+        buffers: 100_000,
+        ..rec()
+    };
+    // VNI 200 (VID 10 on port 0): known unicast to a remote, at one
+    // instant, many times what VNI 100's bucket holds.
+    w.learned(200, FAR, Target::Remote(0));
+    let f = tagged(&frame(FAR, H1, 986), 10);
+    for _ in 0..1000 {
+        let t = w.access(&mut io, 0, &f);
+        assert_eq!(t.forwarded, 1, "{t:?}");
+    }
+    let v = w.vni(200) as usize;
+    assert_eq!(w.stats.vnis[v].policed_encap.get().0, 0);
+}
+
+#[test]
+fn storm_control_drops_floods_over_the_limit_before_replication() {
+    let mut w = limited();
+    let mut io = Rec {
+        buffers: 100_000,
+        ..rec()
+    };
+    let bcast = frame([0xff; 6], H1, 46);
+    let mut passed = 0;
+    let mut storm = 0;
+    // 1000 broadcasts in 100 ms: the 16-frame depth and 10 more pass.
+    for i in 0..1000u64 {
+        w.now_ns = i * 100_000;
+        let t = w.access(&mut io, 0, &bcast);
+        passed += t.forwarded;
+        storm += t.drops[DropReason::StormControl as usize];
+    }
+    assert!((25..=27).contains(&passed), "{passed} passed");
+    assert_eq!(passed + storm, 1000);
+    // Each passed broadcast went to both remotes and the other port.
+    let copies_out = io.underlay.len() as u64 + io.access[1].len() as u64;
+    assert_eq!(copies_out, 3 * passed);
+    let v = w.vni(100) as usize;
+    assert_eq!(w.stats.vnis[v].storm_dropped.load(std::sync::atomic::Ordering::Relaxed), storm);
+    assert_eq!(w.stats.vnis[v].flood.get().0, passed);
+}
+
+#[test]
+fn local_switching_and_arp_suppression_are_not_policed() {
+    let mut w = limited();
+    let mut io = Rec {
+        buffers: 100_000,
+        ..rec()
+    };
+    // Port 0 to H2 on port 1: never crosses the underlay.
+    let f = frame(H2, H1, 986);
+    for _ in 0..200 {
+        assert_eq!(w.access(&mut io, 0, &f).forwarded, 1);
+    }
+    let v = w.vni(100) as usize;
+    assert_eq!(w.stats.vnis[v].policed_encap.get().0, 0);
 }

@@ -17,6 +17,7 @@ pub mod fdbmgr;
 #[cfg(test)]
 mod forward_tests;
 pub mod metrics;
+pub mod police;
 pub mod mgmt;
 #[cfg(test)]
 mod pipeline_tests;

@@ -130,7 +130,7 @@ pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
         }
     }
     type VniField = fn(&vtep_api::VniStats) -> u64;
-    let vni_counters: [(&str, &str, VniField); 6] = [
+    let vni_counters: [(&str, &str, VniField); 11] = [
         ("encap_packets", "Frames encapsulated into the VNI", |v| {
             v.encap_packets
         }),
@@ -153,6 +153,31 @@ pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
             |v| v.flood_packets,
         ),
         ("flood_bytes", "Bytes of flooded frames", |v| v.flood_bytes),
+        (
+            "policed_encap_packets",
+            "Frames from access ports dropped over the VNI's rate_mbps",
+            |v| v.policed_encap_packets,
+        ),
+        (
+            "policed_encap_bytes",
+            "Bytes of frames from access ports dropped over the VNI's rate_mbps",
+            |v| v.policed_encap_bytes,
+        ),
+        (
+            "policed_decap_packets",
+            "Frames from the underlay dropped over the VNI's rate_mbps",
+            |v| v.policed_decap_packets,
+        ),
+        (
+            "policed_decap_bytes",
+            "Bytes of frames from the underlay dropped over the VNI's rate_mbps",
+            |v| v.policed_decap_bytes,
+        ),
+        (
+            "storm_control_packets",
+            "Broadcast, multicast and unknown-unicast frames dropped over the VNI's flood_pps",
+            |v| v.storm_control_packets,
+        ),
     ];
     for (k, help, get) in vni_counters {
         let mut f = Family::new(&mut o, &format!("vtep_vni_{k}_total"), "counter", help);

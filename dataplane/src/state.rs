@@ -4,11 +4,13 @@
 //! it with `arc_swap`; workers load it once per burst.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use vtep_config::Vni;
 
 use crate::fdb::VniIdx;
+use crate::police::VniPolice;
 use crate::wire::{
     EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4, ETH_LEN, IPV4_LEN,
     OUTER_LEN, PROTO_UDP, UDP_LEN,
@@ -24,6 +26,8 @@ pub struct VniState {
     pub flood: Vec<u32>,
     /// Access ports carrying this VNI, with the VID they tag it with.
     pub ports: Vec<(u16, Option<u16>)>,
+    /// Bandwidth limits and storm control, if configured.
+    pub police: Option<Arc<VniPolice>>,
 }
 
 /// One access port.

@@ -43,6 +43,12 @@ pub struct VniCounters {
     pub encap: PktBytes,
     pub decap: PktBytes,
     pub flood: PktBytes,
+    /// Dropped over the VNI's rate (`policed`), from access ports and
+    /// from the underlay.
+    pub policed_encap: PktBytes,
+    pub policed_decap: PktBytes,
+    /// BUM frames dropped by storm control.
+    pub storm_dropped: AtomicU64,
 }
 
 #[derive(Default)]

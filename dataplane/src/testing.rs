@@ -39,6 +39,7 @@ pub fn sample_state() -> State {
                 arp_suppress: false,
                 flood: vec![0],
                 ports: vec![(0, None)],
+                police: None,
             }),
             Some(VniState {
                 vni: Vni::new(200).unwrap(),
@@ -46,6 +47,7 @@ pub fn sample_state() -> State {
                 arp_suppress: false,
                 flood: vec![0],
                 ports: vec![(0, Some(10))],
+                police: None,
             }),
         ],
         vni_index,

@@ -19,6 +19,7 @@ use crate::encap::IpIds;
 use crate::fdb::{key, HitMap, SharedFdb};
 use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
+use crate::police::{Clock, Credits};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
 use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, OUTER_LEN};
@@ -86,6 +87,8 @@ impl Worker {
         // Kept across bursts: its generation check notices a new State.
         let mut decap = DecapCache::default();
         let mut ip_ids = IpIds::for_worker(self.index);
+        let mut credits = Credits::default();
+        let clock = Clock::new(dpdk::tsc_hz());
         while self.running.load(Ordering::Relaxed) {
             let t0 = dpdk::rdtsc();
             let st_guard = self.state.load();
@@ -99,6 +102,8 @@ impl Worker {
                 tally: Tally::default(),
                 decap: &mut decap,
                 ip_ids: &mut ip_ids,
+                credits: &mut credits,
+                now_ns: clock.ns(t0),
             };
             let mut io = Queues {
                 pool: &self.pool,

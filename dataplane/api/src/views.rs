@@ -79,6 +79,19 @@ pub struct VniStats {
     pub flood_packets: u64,
     pub flood_bytes: u64,
     pub learned_macs: u64,
+    /// Over the VNI's rate (`rate_mbps`), access to underlay.
+    #[serde(default)]
+    pub policed_encap_packets: u64,
+    #[serde(default)]
+    pub policed_encap_bytes: u64,
+    /// Over the VNI's rate, underlay to access.
+    #[serde(default)]
+    pub policed_decap_packets: u64,
+    #[serde(default)]
+    pub policed_decap_bytes: u64,
+    /// BUM frames from access ports over `flood_pps`.
+    #[serde(default)]
+    pub storm_control_packets: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -195,6 +208,14 @@ pub struct VniInfo {
     pub aging_secs: u32,
     pub learned_macs: u64,
     pub ports: Vec<VniPort>,
+    /// Bandwidth limit in each direction; None = unlimited.
+    #[serde(default)]
+    pub rate_mbps: Option<u32>,
+    #[serde(default)]
+    pub burst_kb: Option<u32>,
+    /// Storm control: BUM frames per second from access ports.
+    #[serde(default)]
+    pub flood_pps: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -198,6 +198,9 @@ impl Tables {
                     aging_secs: v.aging_secs,
                     learned_macs: self.fdb.learned_in(i) as u64,
                     ports,
+                    rate_mbps: v.rate.map(|r| r.mbps),
+                    burst_kb: v.rate.map(|r| r.burst_bytes / 1024),
+                    flood_pps: v.flood_pps,
                 })
             })
             .collect()

@@ -34,6 +34,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
             arp_suppress: v.arp_suppress,
             flood: v.flood.iter().filter_map(|ip| t.remotes.get(*ip)).collect(),
             ports,
+            police: t.police.get(&v.id).cloned(),
         });
     }
     let access = c

@@ -121,6 +121,9 @@ impl Mgmt {
                 let e = self.sum(|s| &s.vnis[i].encap);
                 let d = self.sum(|s| &s.vnis[i].decap);
                 let f = self.sum(|s| &s.vnis[i].flood);
+                let pe = self.sum(|s| &s.vnis[i].policed_encap);
+                let pd = self.sum(|s| &s.vnis[i].policed_decap);
+                let storm = self.sum_atomic(|s| s.vnis[i].storm_dropped.load(Relaxed));
                 VniStats {
                     id: v.get(),
                     encap_packets: e.0,
@@ -130,6 +133,11 @@ impl Mgmt {
                     flood_packets: f.0,
                     flood_bytes: f.1,
                     learned_macs: t.fdb.learned_in(i as u16) as u64,
+                    policed_encap_packets: pe.0,
+                    policed_encap_bytes: pe.1,
+                    policed_decap_packets: pd.0,
+                    policed_decap_bytes: pd.1,
+                    storm_control_packets: storm,
                 }
             })
             .collect();

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use vtep_config::{Config, FdbAt, MacAddr, Vni};
@@ -14,6 +15,7 @@ use super::persist::{SavedEntry, StateFile};
 use super::reconcile::{self, RemoteTable, VniIndex};
 use crate::fdb::{Target, VniIdx};
 use crate::fdbmgr::{FdbManager, Learned, VniPolicy};
+use crate::police::VniPolice;
 use crate::stats::MAX_VNIS;
 use crate::worker::{Event, LearnAt};
 
@@ -31,6 +33,9 @@ pub struct Tables {
     pub arp_bind: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
     /// Entries added with `fdb add`, persisted in `[control] state_file`.
     pub api_static: BTreeMap<(Vni, MacAddr), Ipv4Addr>,
+    /// Bandwidth limits and storm control per VNI; a VNI keeps its
+    /// limiters (and their state) across reloads that leave them alone.
+    pub police: HashMap<Vni, Arc<VniPolice>>,
     /// Set when the workers' State must be rebuilt.
     pub dirty: bool,
 }
@@ -47,6 +52,7 @@ impl Tables {
             neigh: Neighbors::default(),
             arp_bind: HashMap::new(),
             api_static: BTreeMap::new(),
+            police: HashMap::new(),
             dirty: true,
         };
         t.reconcile(None, cfg, now)?;
@@ -121,6 +127,14 @@ impl Tables {
             self.remotes.intern(*ip);
         }
         self.neigh.set_static(&cfg.neighbors, now);
+        self.police.retain(|v, p| cfg.vnis.iter().any(|c| c.id == *v && p.matches(c)));
+        for v in &cfg.vnis {
+            if !self.police.contains_key(&v.id) {
+                if let Some(p) = VniPolice::for_vni(v) {
+                    self.police.insert(v.id, p);
+                }
+            }
+        }
         if let Some(old) = old {
             for (v, mac) in reconcile::static_fdb_removed(old, &cfg) {
                 if let Some(i) = self.vnis.get(v) {
@@ -235,6 +249,41 @@ pub(crate) mod tests {
 
     const STATIC_AA: &str =
         "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:aa\"\nremote = \"192.0.2.3\"\n";
+
+    #[test]
+    fn reload_keeps_unchanged_limits_and_replaces_changed_ones() {
+        let with = |r100: &str, r200: &str| {
+            config_text("")
+                .replace("id = 100\n", &format!("id = 100\n{r100}"))
+                .replace("id = 200\n", &format!("id = 200\n{r200}"))
+        };
+        let mut t = Tables::new(
+            Config::parse(&with("rate_mbps = 10\n", "flood_pps = 50\n")).unwrap(),
+            [2, 0, 0, 0, 1, 1],
+            0,
+        )
+        .unwrap();
+        let (v100, v200) = (Vni::new(100).unwrap(), Vni::new(200).unwrap());
+        let a100 = t.police[&v100].clone();
+        let a200 = t.police[&v200].clone();
+        assert!(a100.encap.is_some() && a100.flood.is_none());
+        assert!(a200.encap.is_none() && a200.flood.is_some());
+        // VNI 100's rate changes; VNI 200's storm control stays.
+        t.apply(Config::parse(&with("rate_mbps = 20\n", "flood_pps = 50\n")).unwrap(), 1)
+            .unwrap();
+        assert!(!Arc::ptr_eq(&a100, &t.police[&v100]));
+        assert_eq!(t.police[&v100].rate.unwrap().mbps, 20);
+        assert!(Arc::ptr_eq(&a200, &t.police[&v200]), "kept, with its state");
+        // Removed: unlimited again, in the published state too.
+        t.apply(Config::parse(&with("", "flood_pps = 50\n")).unwrap(), 2)
+            .unwrap();
+        assert!(!t.police.contains_key(&v100));
+        let st = super::super::publish::build(&t, 3);
+        let i100 = t.vnis.get(v100).unwrap();
+        let i200 = t.vnis.get(v200).unwrap();
+        assert!(st.vni(i100).unwrap().police.is_none());
+        assert!(Arc::ptr_eq(st.vni(i200).unwrap().police.as_ref().unwrap(), &a200));
+    }
 
     #[test]
     fn reload_applies_only_differences() {

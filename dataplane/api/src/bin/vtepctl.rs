@@ -408,21 +408,27 @@ fn stats_text(d: &Stats) {
         );
     }
     out!(
-        "{:<10} {:>12} {:>12} {:>12} {:>8}",
+        "{:<10} {:>12} {:>12} {:>12} {:>8} {:>12} {:>12} {:>10}",
         "vni",
         "encap",
         "decap",
         "flood",
-        "macs"
+        "macs",
+        "policed_enc",
+        "policed_dec",
+        "storm"
     );
     for v in &d.vnis {
         out!(
-            "{:<10} {:>12} {:>12} {:>12} {:>8}",
+            "{:<10} {:>12} {:>12} {:>12} {:>8} {:>12} {:>12} {:>10}",
             v.id,
             v.encap_packets,
             v.decap_packets,
             v.flood_packets,
-            v.learned_macs
+            v.learned_macs,
+            v.policed_encap_packets,
+            v.policed_decap_packets,
+            v.storm_control_packets
         );
     }
     out!("{:<16} {:>12} {:>12}", "remote", "tx", "rx");
@@ -490,15 +496,22 @@ fn vni_text(d: &Vec<VniInfo>) {
                 None => p.port.clone(),
             })
             .collect();
+        let limit = |x: Option<u32>, unit: &str| match x {
+            Some(n) => format!("{n}{unit}"),
+            None => "unlimited".into(),
+        };
         out!(
-            "vni {}: learning {} arp_suppress {} macs {}/{} flood [{}] ports [{}]",
+            "vni {}: learning {} arp_suppress {} macs {}/{} flood [{}] ports [{}] rate {}{} flood_pps {}",
             v.id,
             v.learning,
             v.arp_suppress,
             v.learned_macs,
             v.mac_limit,
             v.flood.join(", "),
-            ports.join(", ")
+            ports.join(", "),
+            limit(v.rate_mbps, " Mbit/s"),
+            v.burst_kb.map(|b| format!(" (burst {b} KiB)")).unwrap_or_default(),
+            limit(v.flood_pps, "")
         );
     }
 }
