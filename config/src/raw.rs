@@ -8,8 +8,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::{
-    Access, Config, ConfigError, Control, Dataplane, FdbAt, MacAddr, RateLimit, Neighbor, StaticFdb, Underlay,
-    Vni, VniConfig, ENCAP_OVERHEAD,
+    Access, Config, ConfigError, Control, Dataplane, FdbAt, MacAddr, Neighbor, RateLimit,
+    StaticFdb, Underlay, Vni, VniConfig, ENCAP_OVERHEAD,
 };
 
 #[derive(Deserialize)]

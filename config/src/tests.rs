@@ -375,7 +375,11 @@ fn static_fdb_entries_on_an_access_port() {
 #[test]
 fn rate_limits_and_storm_control() {
     let c = Config::parse(SAMPLE).unwrap();
-    assert_eq!((c.vnis[0].rate, c.vnis[0].flood_pps), (None, None), "unlimited by default");
+    assert_eq!(
+        (c.vnis[0].rate, c.vnis[0].flood_pps),
+        (None, None),
+        "unlimited by default"
+    );
     let t = SAMPLE.replace(
         "aging_secs = 300\n",
         "aging_secs = 300\nrate_mbps = 100\nflood_pps = 500\n",
@@ -401,8 +405,16 @@ fn rate_limits_and_storm_control() {
     assert_eq!(b.vnis[0].rate.unwrap().burst_bytes, 65536);
     for (from, to, want) in [
         ("rate_mbps = 100", "rate_mbps = 0", "vni.rate_mbps"),
-        ("rate_mbps = 100", "burst_kb = 64", "burst_kb needs rate_mbps"),
-        ("rate_mbps = 100", "rate_mbps = 100\nburst_kb = 8", "less than one frame"),
+        (
+            "rate_mbps = 100",
+            "burst_kb = 64",
+            "burst_kb needs rate_mbps",
+        ),
+        (
+            "rate_mbps = 100",
+            "rate_mbps = 100\nburst_kb = 8",
+            "less than one frame",
+        ),
         ("flood_pps = 500", "flood_pps = 0", "vni.flood_pps"),
         ("flood_pps = 500", "flood_pps = -3", "out of range"),
     ] {

@@ -640,7 +640,10 @@ fn a_limited_vni_is_held_to_its_rate_in_each_direction() {
     // The depth (16 KiB) plus a second at the rate, in 1000-byte frames.
     let want = (16 * 1024 + 125_000) / 1000;
     for (dir, got) in [("encap", enc), ("decap", dec)] {
-        assert!(got.abs_diff(want) <= 3, "{dir}: {got} of 1000 passed, want {want}");
+        assert!(
+            got.abs_diff(want) <= 3,
+            "{dir}: {got} of 1000 passed, want {want}"
+        );
     }
     let c = &w.stats.vnis[v];
     assert_eq!(c.policed_encap.get(), (1000 - enc, (1000 - enc) * 1000));
@@ -691,7 +694,12 @@ fn storm_control_drops_floods_over_the_limit_before_replication() {
     let copies_out = io.underlay.len() as u64 + io.access[1].len() as u64;
     assert_eq!(copies_out, 3 * passed);
     let v = w.vni(100) as usize;
-    assert_eq!(w.stats.vnis[v].storm_dropped.load(std::sync::atomic::Ordering::Relaxed), storm);
+    assert_eq!(
+        w.stats.vnis[v]
+            .storm_dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        storm
+    );
     assert_eq!(w.stats.vnis[v].flood.get().0, passed);
 }
 

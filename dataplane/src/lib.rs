@@ -17,10 +17,10 @@ pub mod fdbmgr;
 #[cfg(test)]
 mod forward_tests;
 pub mod metrics;
-pub mod police;
 pub mod mgmt;
 #[cfg(test)]
 mod pipeline_tests;
+pub mod police;
 pub mod ports;
 pub mod preflight;
 pub mod stats;

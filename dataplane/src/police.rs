@@ -355,7 +355,10 @@ mod tests {
         let a = VniPolice::for_vni(&v(Some(r))).unwrap();
         assert!(a.matches(&v(Some(r))) && !a.matches(&v(None)));
         let mut cs = Credits::default();
-        assert!(cs.admit(3, &a, Dir::Encap, 0, 100), "a fresh bucket is full");
+        assert!(
+            cs.admit(3, &a, Dir::Encap, 0, 100),
+            "a fresh bucket is full"
+        );
         assert!(cs.admit(3, &a, Dir::Flood, 0, 1), "no flood limit set");
         let b = VniPolice::for_vni(&v(Some(r))).unwrap();
         // Drain b from another worker, then this worker switches to it: the

@@ -127,7 +127,8 @@ impl Tables {
             self.remotes.intern(*ip);
         }
         self.neigh.set_static(&cfg.neighbors, now);
-        self.police.retain(|v, p| cfg.vnis.iter().any(|c| c.id == *v && p.matches(c)));
+        self.police
+            .retain(|v, p| cfg.vnis.iter().any(|c| c.id == *v && p.matches(c)));
         for v in &cfg.vnis {
             if !self.police.contains_key(&v.id) {
                 if let Some(p) = VniPolice::for_vni(v) {
@@ -269,8 +270,11 @@ pub(crate) mod tests {
         assert!(a100.encap.is_some() && a100.flood.is_none());
         assert!(a200.encap.is_none() && a200.flood.is_some());
         // VNI 100's rate changes; VNI 200's storm control stays.
-        t.apply(Config::parse(&with("rate_mbps = 20\n", "flood_pps = 50\n")).unwrap(), 1)
-            .unwrap();
+        t.apply(
+            Config::parse(&with("rate_mbps = 20\n", "flood_pps = 50\n")).unwrap(),
+            1,
+        )
+        .unwrap();
         assert!(!Arc::ptr_eq(&a100, &t.police[&v100]));
         assert_eq!(t.police[&v100].rate.unwrap().mbps, 20);
         assert!(Arc::ptr_eq(&a200, &t.police[&v200]), "kept, with its state");
@@ -282,7 +286,10 @@ pub(crate) mod tests {
         let i100 = t.vnis.get(v100).unwrap();
         let i200 = t.vnis.get(v200).unwrap();
         assert!(st.vni(i100).unwrap().police.is_none());
-        assert!(Arc::ptr_eq(st.vni(i200).unwrap().police.as_ref().unwrap(), &a200));
+        assert!(Arc::ptr_eq(
+            st.vni(i200).unwrap().police.as_ref().unwrap(),
+            &a200
+        ));
     }
 
     #[test]
