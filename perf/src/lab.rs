@@ -698,6 +698,34 @@ pub struct IperfResult {
     pub retransmits: u64,
 }
 
+/// Runs iperf3 for `secs` from `client` to a one-shot server started in
+/// `server` (address `ip`) with `extra` client options; its JSON report.
+fn iperf_json(
+    lab: &Lab,
+    client: &str,
+    server: &str,
+    ip: &str,
+    secs: u32,
+    extra: &str,
+) -> serde_json::Value {
+    let mut srv = Command::new("ip")
+        .args(["netns", "exec", &lab.ns(server), "iperf3", "-s", "-1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    std::thread::sleep(Duration::from_millis(500));
+    let out = lab.must_exec(client, &format!("iperf3 -c {ip} -t {secs} -i 1 -J {extra}"));
+    let _ = srv.kill();
+    let _ = srv.wait();
+    // Any warning iperf3 prints on stderr follows the JSON.
+    serde_json::Deserializer::from_str(&out)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("iperf3 JSON:\n{out}"))
+}
+
 /// Runs an iperf3 TCP test of `secs` from `client` to the server started
 /// in `server` (address `ip`); `reverse` makes the server send.
 pub fn iperf(
@@ -708,18 +736,14 @@ pub fn iperf(
     secs: u32,
     reverse: bool,
 ) -> IperfResult {
-    let mut srv = Command::new("ip")
-        .args(["netns", "exec", &lab.ns(server), "iperf3", "-s", "-1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("iperf3 server");
-    std::thread::sleep(Duration::from_millis(500));
-    let r = if reverse { "-R" } else { "" };
-    let out = lab.must_exec(client, &format!("iperf3 -c {ip} -t {secs} -i 1 -J {r}"));
-    let _ = srv.kill();
-    let _ = srv.wait();
-    let v: serde_json::Value = serde_json::from_str(&out).expect("iperf3 JSON");
+    let v = iperf_json(
+        lab,
+        client,
+        server,
+        ip,
+        secs,
+        if reverse { "-R" } else { "" },
+    );
     let bps = v["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .unwrap_or(0.0);
@@ -735,6 +759,49 @@ pub fn iperf(
         bps,
         min_interval_bps,
         retransmits: v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0),
+    }
+}
+
+/// What an iperf3 UDP run delivered: datagrams sent and received, and
+/// the receiver's rate of UDP payload, bit/s.
+#[derive(Debug, Clone, Copy)]
+pub struct UdpResult {
+    pub sent: u64,
+    pub received: u64,
+    pub received_bps: f64,
+}
+
+/// Runs iperf3 over UDP: `len`-byte datagrams offered at `bps` for `secs`
+/// from `client` to `server` (address `ip`); `reverse` makes the server send.
+#[allow(clippy::too_many_arguments)]
+pub fn iperf_udp(
+    lab: &Lab,
+    client: &str,
+    server: &str,
+    ip: &str,
+    secs: u32,
+    reverse: bool,
+    bps: u64,
+    len: usize,
+) -> UdpResult {
+    let r = if reverse { "-R" } else { "" };
+    let v = iperf_json(
+        lab,
+        client,
+        server,
+        ip,
+        secs,
+        &format!("-u -b {bps} -l {len} {r}"),
+    );
+    let sum = &v["end"]["sum"];
+    let sent = sum["packets"].as_u64().unwrap_or(0);
+    let lost = sum["lost_packets"].as_u64().unwrap_or(0);
+    let secs = sum["seconds"].as_f64().unwrap_or(secs as f64);
+    let received = sent.saturating_sub(lost);
+    UdpResult {
+        sent,
+        received,
+        received_bps: (received * len as u64 * 8) as f64 / secs,
     }
 }
 
