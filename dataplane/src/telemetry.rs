@@ -38,6 +38,18 @@ pub fn register(tx: &Sender<Ask>) {
         for (k, v) in d.drops.iter().filter(|(_, v)| **v != 0) {
             out.push((format!("drop_{k}"), TelValue::U64(*v)));
         }
+        // Per VNI, what its limits dropped (non-zero only).
+        for v in &d.vnis {
+            for (k, n) in [
+                ("policed_encap", v.policed_encap_packets),
+                ("policed_decap", v.policed_decap_packets),
+                ("storm_control", v.storm_control_packets),
+            ] {
+                if n != 0 {
+                    out.push((format!("vni{}_{k}", v.id), TelValue::U64(n)));
+                }
+            }
+        }
         out
     };
     let t = tx.clone();

@@ -128,23 +128,31 @@ fn n(v: &Value, k: &str) -> f64 {
     v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}")) as f64
 }
 
-/// Per-second rates of VNI counters over `secs`, after a settling second.
+/// VNI counters at the start and end of a measurement.
 struct Rates {
+    a: Value,
     st: Value,
-    per_sec: Box<dyn Fn(u64, &str) -> f64>,
+    dt: f64,
 }
 
+impl Rates {
+    /// Counter `k` of VNI `id`, per second.
+    fn per_sec(&self, id: u64, k: &str) -> f64 {
+        (n(vni(&self.st, id), k) - n(vni(&self.a, id), k)) / self.dt
+    }
+}
+
+/// Rates over `secs`, after a settling second.
 fn measure(d: &Daemon, secs: u64) -> Rates {
     std::thread::sleep(Duration::from_secs(1));
     let a = d.ctl(&["stats"]);
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
-    let b = d.ctl(&["stats"]);
-    let dt = t0.elapsed().as_secs_f64();
-    let (a2, b2) = (a.clone(), b.clone());
+    let st = d.ctl(&["stats"]);
     Rates {
-        st: b,
-        per_sec: Box::new(move |id, k| (n(vni(&b2, id), k) - n(vni(&a2, id), k)) / dt),
+        a,
+        st,
+        dt: t0.elapsed().as_secs_f64(),
     }
 }
 
@@ -206,18 +214,18 @@ fn a_vni_is_held_to_its_rate_both_ways_and_reload_changes_it() {
         let bytes = mbps * 1e6 / 8.0;
         within(
             &format!("VNI 100 encap at {mbps} Mbit/s, bytes/s"),
-            (r.per_sec)(100, "encap_bytes"),
+            r.per_sec(100, "encap_bytes"),
             bytes,
             &r.st,
         );
         within(
             &format!("VNI 100 decap at {mbps} Mbit/s, bytes/s"),
-            (r.per_sec)(100, "decap_bytes"),
+            r.per_sec(100, "decap_bytes"),
             bytes,
             &r.st,
         );
-        assert!((r.per_sec)(100, "policed_encap_packets") > 0.0, "{}", r.st);
-        assert!((r.per_sec)(100, "policed_decap_packets") > 0.0, "{}", r.st);
+        assert!(r.per_sec(100, "policed_encap_packets") > 0.0, "{}", r.st);
+        assert!(r.per_sec(100, "policed_decap_packets") > 0.0, "{}", r.st);
         // VNI 200 shares the ports and the worker and is not held.
         let v200 = vni(&r.st, 200);
         assert_eq!(
@@ -225,7 +233,7 @@ fn a_vni_is_held_to_its_rate_both_ways_and_reload_changes_it() {
             0.0
         );
         for k in ["encap_bytes", "decap_bytes"] {
-            let got = (r.per_sec)(200, k);
+            let got = r.per_sec(200, k);
             assert!(got > 3.0 * bytes, "VNI 200 {k}: {got:.0}/s: {}", r.st);
         }
         accounting_holds(&r.st);
@@ -242,21 +250,13 @@ fn a_vni_is_held_to_its_rate_both_ways_and_reload_changes_it() {
     let r = measure(&d, 3);
     within(
         "VNI 100 floods/s",
-        (r.per_sec)(100, "flood_packets"),
+        r.per_sec(100, "flood_packets"),
         2000.0,
         &r.st,
     );
-    assert!(
-        (r.per_sec)(100, "storm_control_packets") > 2000.0,
-        "{}",
-        r.st
-    );
-    assert_eq!((r.per_sec)(100, "policed_encap_packets"), 0.0);
-    assert!(
-        (r.per_sec)(100, "encap_bytes") > 3.0 * 50e6 / 8.0,
-        "{}",
-        r.st
-    );
+    assert!(r.per_sec(100, "storm_control_packets") > 2000.0, "{}", r.st);
+    assert_eq!(r.per_sec(100, "policed_encap_packets"), 0.0);
+    assert!(r.per_sec(100, "encap_bytes") > 3.0 * 50e6 / 8.0, "{}", r.st);
     accounting_holds(&r.st);
     let text = std::process::Command::new(vtep_perf::lab::vtepctl_path())
         .arg("--socket")
@@ -266,6 +266,29 @@ fn a_vni_is_held_to_its_rate_both_ways_and_reload_changes_it() {
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("rate unlimited flood_pps 2000"), "{text}");
+    // DPDK telemetry shows the drops per VNI and in the totals.
+    let tel = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "printf '/vtep/stats\\n' | dpdk-telemetry.py -f {prefix}"
+        ))
+        .output()
+        .unwrap();
+    let tel = String::from_utf8_lossy(&tel.stdout);
+    let vs = tel
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|v| v.get("/vtep/stats").cloned())
+        .unwrap_or_else(|| panic!("no /vtep/stats in {tel}"));
+    for k in [
+        "vni100_storm_control",
+        "vni100_policed_encap",
+        "vni100_policed_decap",
+        "drop_policed",
+        "drop_storm_control",
+    ] {
+        assert!(vs[k].as_u64().unwrap_or(0) > 0, "{k}: {vs}");
+    }
 }
 
 #[test]
@@ -289,13 +312,13 @@ fn two_workers_together_stay_within_the_limit() {
     let bytes = 30e6 / 8.0;
     within(
         "2 workers, VNI 100 encap bytes/s",
-        (r.per_sec)(100, "encap_bytes"),
+        r.per_sec(100, "encap_bytes"),
         bytes,
         &r.st,
     );
     within(
         "2 workers, VNI 100 decap bytes/s",
-        (r.per_sec)(100, "decap_bytes"),
+        r.per_sec(100, "decap_bytes"),
         bytes,
         &r.st,
     );
