@@ -1,17 +1,28 @@
 //! A fixed amount of per-packet work, for counting instructions with
 //! `valgrind --tool=callgrind` where the machine's clock is too noisy:
 //! `icount encap|decap ROUNDS` classifies and encapsulates (or classifies
-//! for decap) 256 60-byte frames ROUNDS times. Two runs with different
-//! ROUNDS give the instructions per packet as the difference over the
-//! packets between them, free of start-up cost.
+//! for decap) 256 60-byte frames ROUNDS times; `fwd-encap`, `fwd-decap`
+//! (and `fwd-encap-limited`, `fwd-decap-limited`: the VNI has a rate limit
+//! it never reaches) run the whole forwarding path of a worker
+//! (`access_packet`, `underlay_packet`: FDB lookups, learning checks,
+//! counters) on known unicast to and from 256 static remote MACs. Two runs
+//! with different ROUNDS give the instructions per packet as the difference
+//! over the packets between them, free of start-up cost.
 use std::hint::black_box;
 
+use crossbeam::queue::ArrayQueue;
+use vtep_config::Config;
 use vtep_dataplane::buf::{PacketBuf, VecBuf};
-use vtep_dataplane::decap::classify_underlay;
-use vtep_dataplane::encap::{classify_access, encapsulate};
+use vtep_dataplane::decap::{classify_underlay, DecapCache};
+use vtep_dataplane::encap::{classify_access, encapsulate, IpIds};
+use vtep_dataplane::fdb::HitMap;
+use vtep_dataplane::forward::{access_packet, underlay_packet, Ctx};
+use vtep_dataplane::mgmt::{publish, tables::Tables};
+use vtep_dataplane::police::Credits;
 use vtep_dataplane::state::Template;
+use vtep_dataplane::stats::{Tally, WorkerStats};
 use vtep_dataplane::testing::{
-    bench_frame as frame, sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
+    bench_frame as frame, config_text, sample_state, SinkIo, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
 };
 
 fn main() {
@@ -31,6 +42,10 @@ fn main() {
             b.data().to_vec()
         })
         .collect();
+    if let Some(dir) = what.strip_prefix("fwd-") {
+        println!("{}", black_box(forward(dir, rounds)));
+        return;
+    }
     let mut n = 0u64;
     for _ in 0..rounds {
         match what.as_str() {
@@ -49,10 +64,104 @@ fn main() {
                 }
             }
             _ => {
-                eprintln!("usage: icount encap|decap ROUNDS");
+                eprintln!("usage: icount encap|decap|fwd-encap|fwd-decap[-limited] ROUNDS");
                 std::process::exit(64);
             }
         }
     }
     println!("{}", black_box(n));
+}
+
+/// The worker's forwarding path over a state the management code built:
+/// 256 frames per round from 02:00:00:00:00:01 (static, on the access port)
+/// to 256 MACs static behind 192.0.2.2 (encap), or the same frames
+/// reversed in VXLAN from 192.0.2.2 (decap). The buffers are reused.
+fn forward(dir: &str, rounds: usize) -> u64 {
+    let (dir, limited) = match dir.strip_suffix("-limited") {
+        Some(d) => (d, true),
+        None => (dir, false),
+    };
+    let mac = |m: [u8; 6]| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let mut extra = String::from("[[neighbor]]\nip = \"192.0.2.2\"\nmac = \"02:00:00:00:02:02\"\n");
+    extra.push_str("[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:01\"\nport = \"net_ring1\"\n");
+    // From 0x100 on, no destination is the source's own MAC.
+    let frames: Vec<Vec<u8>> = (0x100..0x200).map(frame).collect();
+    for f in &frames {
+        let dst: [u8; 6] = f[0..6].try_into().expect("MAC");
+        extra.push_str(&format!(
+            "[[fdb]]\nvni = 100\nmac = \"{}\"\nremote = \"192.0.2.2\"\n",
+            mac(dst)
+        ));
+    }
+    let mut text = config_text(&extra);
+    if limited {
+        // Far above what a second of this loop sends: the policing path
+        // runs and never drops.
+        text = text.replace("id = 100\n", "id = 100\nrate_mbps = 400000\n");
+    }
+    let t = Tables::new(Config::parse(&text).expect("config"), OUR_MAC, 0).expect("tables");
+    let st = publish::build(&t, 1);
+    let fdb = t.fdb.shared().load_full();
+    let hits = HitMap::new(t.fdb.slots());
+    let events = ArrayQueue::new(1024);
+    let stats = WorkerStats::default();
+    let mut decap = DecapCache::default();
+    let mut ip_ids = IpIds::default();
+    let mut credits = Credits::default();
+    let back = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+    let mut bufs: Vec<VecBuf> = frames
+        .iter()
+        .map(|f| {
+            if dir == "encap" {
+                return VecBuf::new(f);
+            }
+            // Reversed: to the local host, from the remote one.
+            let mut r = f.clone();
+            r.copy_within(0..6, 6);
+            r[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+            let mut b = VecBuf::new(&r);
+            encapsulate(&mut b, &back, 100, 1500).expect("fits");
+            VecBuf::new(b.data())
+        })
+        .collect();
+    let mut io = SinkIo {
+        sent: Vec::with_capacity(bufs.len()),
+        ..SinkIo::default()
+    };
+    for _ in 0..rounds {
+        let mut cx = Ctx {
+            st: &st,
+            fdb: &fdb,
+            hits: &hits,
+            events: &events,
+            stats: &stats,
+            tally: Tally::default(),
+            decap: &mut decap,
+            ip_ids: &mut ip_ids,
+            credits: &mut credits,
+            now_ns: 0,
+        };
+        for b in bufs.drain(..) {
+            match dir {
+                "encap" => access_packet(&mut cx, &mut io, b, 0),
+                _ => underlay_packet(&mut cx, &mut io, b),
+            }
+        }
+        assert_eq!(cx.tally.forwarded, 256, "{:?}", cx.tally);
+        // Back to what was received, without allocating.
+        for mut b in io.sent.drain(..) {
+            if dir == "encap" {
+                b.adj(50);
+            } else {
+                let _ = b.prepend(50);
+            }
+            bufs.push(b);
+        }
+    }
+    io.access + io.underlay
 }

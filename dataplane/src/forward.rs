@@ -355,6 +355,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
         let e = EthernetFrame::new_unchecked(m.data());
         (e.dst(), e.src())
     };
+    let policed = vs.police.is_some();
     if vs.learning {
         learn(cx, vni, src_mac, LearnAt::Local(port));
     }
@@ -375,7 +376,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
                 Target::Local(p) if p == port => cx.tally.drop(DropReason::AccessSamePort),
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
                 Target::Remote(r) => {
-                    if vs.police.is_none() || admit(cx, vni, Dir::Encap, m.len()) {
+                    if !policed || admit(cx, vni, Dir::Encap, m.len()) {
                         to_remote(cx, io, m, vni, r, None)
                     }
                 }
@@ -383,8 +384,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
             return;
         }
     }
-    if vs.police.is_some()
-        && !(admit(cx, vni, Dir::Flood, 0) && admit(cx, vni, Dir::Encap, m.len()))
+    if policed && !(admit(cx, vni, Dir::Flood, 0) && admit(cx, vni, Dir::Encap, m.len()))
     {
         return;
     }
