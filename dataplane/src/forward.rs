@@ -13,7 +13,6 @@ use std::net::Ipv4Addr;
 
 use crossbeam::queue::ArrayQueue;
 pub use dpdk::RxCsum;
-use vtep_config::MacAddr;
 
 use crate::buf::PacketBuf;
 use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
@@ -22,12 +21,12 @@ use crate::encap::{
     classify_access, encapsulate_with, flow_hash, outer_ip_len, push_vlan, source_port,
     write_outer, IpIds, Outer,
 };
-use crate::fdb::{key, FdbTable, HitMap, Target, VniIdx};
+use crate::fdb::{frame_keys, key_is_group, key_parts, FdbTable, HitMap, Target, VniIdx};
 use crate::police::{Credits, Dir};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
 use crate::wire::arp::{self, Arp};
-use crate::wire::{EthernetFrame, OUTER_LEN};
+use crate::wire::OUTER_LEN;
 
 /// Flood copies made per bulk call.
 pub const COPY_BURST: usize = 32;
@@ -170,8 +169,7 @@ fn admit(cx: &mut Ctx<'_>, vni: VniIdx, dir: Dir, len: usize) -> bool {
 }
 
 #[inline(always)]
-fn learn(cx: &mut Ctx<'_>, vni: VniIdx, mac: [u8; 6], at: LearnAt) {
-    let k = key(vni, mac);
+fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: LearnAt) {
     if let Some((slot, e)) = cx.fdb.lookup(k) {
         let same = match (e.target, at) {
             (Target::Local(p), LearnAt::Local(q)) => p == q,
@@ -183,6 +181,7 @@ fn learn(cx: &mut Ctx<'_>, vni: VniIdx, mac: [u8; 6], at: LearnAt) {
             return;
         }
     }
+    let mac = key_parts(k).1 .0;
     if cx.events.push(Event::Learn { vni, mac, at }).is_err() {
         bump(&cx.stats.learn_events_dropped, 1);
     }
@@ -283,12 +282,13 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     if policed && !admit(cx, vni, Dir::Decap, len) {
         return;
     }
-    let (dst, src_mac) = {
-        let e = EthernetFrame::new_unchecked(m.data());
-        (e.dst(), e.src())
+    // The classifier checked the inner frame's length.
+    let Some(h) = m.data().first_chunk::<12>() else {
+        return cx.tally.drop(DropReason::InnerRunt);
     };
+    let (dk, sk) = frame_keys(vni, h);
     if learning {
-        learn(cx, vni, src_mac, LearnAt::Remote(src));
+        learn(cx, vni, sk, LearnAt::Remote(src));
     }
     if suppress {
         snoop_arp(cx, vni, m.data());
@@ -296,8 +296,8 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.decap.add(len);
     }
-    if !MacAddr(dst).is_multicast() {
-        if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
+    if !key_is_group(dk) {
+        if let Some((_, e)) = cx.fdb.lookup(dk) {
             return match e.target {
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
                 // Split horizon: never send underlay traffic back out.
@@ -351,13 +351,14 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
     let Some(vs) = st.vni(vni) else {
         return cx.tally.drop(DropReason::VniUnknown);
     };
-    let (dst, src_mac) = {
-        let e = EthernetFrame::new_unchecked(m.data());
-        (e.dst(), e.src())
+    // classify_access checked the frame's length.
+    let Some(h) = m.data().first_chunk::<12>() else {
+        return cx.tally.drop(DropReason::AccessRunt);
     };
+    let (dk, sk) = frame_keys(vni, h);
     let policed = vs.police.is_some();
     if vs.learning {
-        learn(cx, vni, src_mac, LearnAt::Local(port));
+        learn(cx, vni, sk, LearnAt::Local(port));
     }
     if vs.arp_suppress {
         if let Some(a) = snoop_arp(cx, vni, m.data()) {
@@ -370,8 +371,8 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
             }
         }
     }
-    if !MacAddr(dst).is_multicast() {
-        if let Some((_, e)) = cx.fdb.lookup(key(vni, dst)) {
+    if !key_is_group(dk) {
+        if let Some((_, e)) = cx.fdb.lookup(dk) {
             match e.target {
                 Target::Local(p) if p == port => cx.tally.drop(DropReason::AccessSamePort),
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
@@ -384,8 +385,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
             return;
         }
     }
-    if policed && !(admit(cx, vni, Dir::Flood, 0) && admit(cx, vni, Dir::Encap, m.len()))
-    {
+    if policed && !(admit(cx, vni, Dir::Flood, 0) && admit(cx, vni, Dir::Encap, m.len())) {
         return;
     }
     flood(cx, io, m, vni, port);

@@ -16,7 +16,7 @@ use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::encap::IpIds;
-use crate::fdb::{key, HitMap, SharedFdb};
+use crate::fdb::{frame_keys, HitMap, SharedFdb};
 use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
 use crate::police::{Clock, Credits};
@@ -172,10 +172,11 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
             Some((vid, _)) => acc.vlans[vid as usize],
             None => acc.untagged,
         };
-        if let Some(v) = vni {
-            cx.fdb.prefetch(key(v, e.dst()));
+        if let (Some(v), Some(h)) = (vni, m.data().first_chunk::<12>()) {
+            let (dk, sk) = frame_keys(v, h);
+            cx.fdb.prefetch(dk);
             if cx.st.vni(v).is_some_and(|s| s.learning) {
-                cx.fdb.prefetch(key(v, e.src()));
+                cx.fdb.prefetch(sk);
             }
         }
     }
