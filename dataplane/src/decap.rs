@@ -330,7 +330,7 @@ mod tests {
                     p[i] = b;
                 }
             }
-            p.extend(std::iter::repeat(0).take(pad));
+            p.extend(std::iter::repeat_n(0, pad));
             p.truncate(p.len().saturating_sub(cut));
             if let Some(f) = fast_vxlan(&p, csum, &st, &mut DecapCache::default()) {
                 let s = classify_steps(&p, csum, &st, &mut DecapCache::default());
