@@ -145,6 +145,7 @@ fn forward(dir: &str, rounds: usize) -> u64 {
             ip_ids: &mut ip_ids,
             credits: &mut credits,
             now_ns: 0,
+            seen: (0, 0),
         };
         for b in bufs.drain(..) {
             match dir {

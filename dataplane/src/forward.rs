@@ -59,6 +59,17 @@ pub enum LearnAt {
     Remote(Ipv4Addr),
 }
 
+impl LearnAt {
+    /// One word per place, distinct for distinct places.
+    #[inline(always)]
+    fn code(self) -> u64 {
+        match self {
+            LearnAt::Local(p) => 1 << 32 | p as u64,
+            LearnAt::Remote(ip) => u32::from(ip) as u64,
+        }
+    }
+}
+
 /// A packet buffer as forwarding sees it.
 pub trait Packet: PacketBuf + Sized {
     /// Segments in the chain (only single-segment packets are handled).
@@ -123,6 +134,10 @@ pub struct Ctx<'a> {
     pub credits: &'a mut Credits,
     /// The burst's time, ns (for the limits).
     pub now_ns: u64,
+    /// The last source this burst found where the FDB says, as (key,
+    /// [`LearnAt::code`]); (0, 0) for none (no key is 0). A run of frames
+    /// from one host looks it up once.
+    pub seen: (u64, u64),
 }
 
 impl Ctx<'_> {
@@ -170,6 +185,10 @@ fn admit(cx: &mut Ctx<'_>, vni: VniIdx, dir: Dir, len: usize) -> bool {
 
 #[inline(always)]
 fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: LearnAt) {
+    let code = at.code();
+    if cx.seen == (k, code) {
+        return;
+    }
     if let Some((slot, e)) = cx.fdb.lookup(k) {
         let same = match (e.target, at) {
             (Target::Local(p), LearnAt::Local(q)) => p == q,
@@ -178,6 +197,7 @@ fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: LearnAt) {
         };
         if same || e.is_static {
             cx.hits.mark(slot);
+            cx.seen = (k, code);
             return;
         }
     }

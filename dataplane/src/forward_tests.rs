@@ -225,6 +225,7 @@ impl World {
             ip_ids: &mut self.ip_ids,
             credits: &mut self.credits,
             now_ns: self.now_ns,
+            seen: (0, 0),
         };
         f(&mut cx, io);
         let t = cx.tally;
@@ -717,4 +718,29 @@ fn local_switching_and_arp_suppression_are_not_policed() {
     }
     let v = w.vni(100) as usize;
     assert_eq!(w.stats.vnis[v].policed_encap.get().0, 0);
+}
+
+#[test]
+fn a_run_from_one_host_is_looked_up_once_and_a_move_is_still_seen() {
+    let mut w = World::new();
+    let mut io = rec();
+    w.learned(100, H1, Target::Local(0));
+    let f = frame(FAR, H1, 46);
+    // One burst: H1 where the FDB has it (port 0), then twice from port 1
+    // (moved: an event each, the remembered source notwithstanding), then
+    // port 0 again (where the FDB still has it: none).
+    w.run(&mut io, |cx, io| {
+        for port in [0, 0, 0, 1, 1, 0] {
+            access_packet(cx, io, Pkt::new(&f), port);
+        }
+    });
+    let v = w.vni(100);
+    assert_learned(&w, v, H1, LearnAt::Local(1));
+    assert_learned(&w, v, H1, LearnAt::Local(1));
+    assert_eq!(w.events.pop(), None);
+    // Its hit bit was set for aging.
+    let marked: u32 = (0..w.tables.fdb.slots().div_ceil(64))
+        .map(|i| w.hits.take_word(i).count_ones())
+        .sum();
+    assert_eq!(marked, 1);
 }

@@ -104,6 +104,7 @@ impl Worker {
                 ip_ids: &mut ip_ids,
                 credits: &mut credits,
                 now_ns: clock.ns(t0),
+                seen: (0, 0),
             };
             let mut io = Queues {
                 pool: &self.pool,
