@@ -7,7 +7,10 @@
 //! Method: one worker core (two for the scaling row), hugepages, --no-pci;
 //! source net_pcap replaying a fixture (infinite_rx), sink net_null with
 //! no-rx. Cycles per packet are TSC cycles of the busy workers over packets
-//! (testpmd: TSC Hz / pps per forwarding core, its cores never idle).
+//! (testpmd: TSC Hz / pps per forwarding core, its cores never idle). Runs
+//! alternate (ceiling, vtepd) pairs; the ratio is the median of the pairs'
+//! ratios, so a machine whose speed drifts between pairs is compared with
+//! itself.
 #![forbid(unsafe_code)]
 
 use std::net::Ipv4Addr;
@@ -26,7 +29,7 @@ struct Args {
     /// Short run: one run per program, 2 s windows, short NDR trials.
     #[arg(long)]
     quick: bool,
-    /// Runs per program (median reported).
+    /// Runs per program, as alternating (ceiling, vtepd) pairs (medians reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Measurement window per run, seconds.
@@ -502,8 +505,18 @@ fn main() {
     let mut failed = false;
     let mut single_encap = None;
     for s in &scenarios {
-        let ceil = median((0..runs).map(|_| ceiling(s, secs, d)).collect());
-        let ms: Vec<Measured> = (0..runs).map(|_| vtepd(s, secs, d)).collect();
+        // Each vtepd run is paired with a ceiling measured just before it:
+        // the ratio is the median of the pairs' ratios, so a machine that
+        // changes speed between pairs moves both sides of each ratio.
+        let (ceils, ms): (Vec<f64>, Vec<Measured>) = (0..runs)
+            .map(|_| (ceiling(s, secs, d), vtepd(s, secs, d)))
+            .unzip();
+        let ceil = median(ceils.clone());
+        let ratios: Vec<f64> = ceils
+            .iter()
+            .zip(&ms)
+            .map(|(c, m)| if *c > 0.0 { m.mpps / c } else { 0.0 })
+            .collect();
         let med = |f: fn(&Measured) -> f64| median(ms.iter().map(f).collect());
         let (mpps, cyc) = (med(|m| m.mpps), med(|m| m.cycles));
         let rss = ms.iter().map(|m| m.rss_mib).fold(0.0, f64::max);
@@ -516,8 +529,13 @@ fn main() {
             "{:<11} {:<22} {ceil:>8.2} {tp_cyc:>11.1} {:>6} {:>8}",
             s.name, "dpdk-testpmd io (ceil)", "1.00", "-"
         );
-        let ratio = if ceil > 0.0 { mpps / ceil } else { 0.0 };
+        let ratio = median(ratios.clone());
         let mut notes = Vec::new();
+        if runs > 1 {
+            let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = ratios.iter().copied().fold(0.0, f64::max);
+            notes.push(format!("ratio of each pair {lo:.2}..{hi:.2}"));
+        }
         if s.name == "encap" {
             single_encap = Some(mpps);
         }
