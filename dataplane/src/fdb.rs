@@ -61,14 +61,12 @@ pub fn key(vni: VniIdx, mac: [u8; 6]) -> u64 {
 }
 
 /// The FDB keys of a frame's destination and source MACs in VNI `vni`,
-/// from two 8-byte loads of its first 12 bytes (VPP builds its l2fib keys
-/// the same way) instead of byte by byte.
+/// from its first 12 bytes.
 #[inline(always)]
 pub fn frame_keys(vni: VniIdx, h: &[u8; 12]) -> (u64, u64) {
     let tag = (vni as u64 + 1) << 48;
-    let w0 = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
-    let w1 = u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
-    (tag | w0 >> 16, tag | (w1 & 0xffff_ffff_ffff))
+    let (dst, src) = crate::wire::ethernet::mac_words(h);
+    (tag | dst, tag | src)
 }
 
 /// Whether the MAC of key `k` is a group (multicast or broadcast) address.

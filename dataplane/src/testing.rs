@@ -135,12 +135,11 @@ impl crate::forward::Io for SinkIo {
         Some(crate::buf::VecBuf::new(src.data()))
     }
     fn copies(&mut self, src: &Self::Pkt, n: usize) -> Option<Self::Copies> {
-        Some(
-            (0..n)
-                .filter_map(|_| self.copy(src))
-                .collect::<Vec<_>>()
-                .into_iter(),
-        )
+        use crate::buf::PacketBuf;
+        let copies: Vec<_> = (0..n)
+            .map(|_| crate::buf::VecBuf::new(src.data()))
+            .collect();
+        Some(copies.into_iter())
     }
     fn can_share(&self) -> bool {
         true

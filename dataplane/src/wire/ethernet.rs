@@ -33,6 +33,16 @@ pub struct EthernetFrame<T> {
     buf: T,
 }
 
+/// Destination and source MACs of a frame's first 12 bytes as 48-bit
+/// big-endian words, from two 8-byte loads (VPP builds its l2fib keys the
+/// same way) instead of byte by byte.
+#[inline(always)]
+pub fn mac_words(h: &[u8; 12]) -> (u64, u64) {
+    let w0 = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+    let w1 = u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
+    (w0 >> 16, w1 & 0xffff_ffff_ffff)
+}
+
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// The view, if `buf` holds at least the 14-byte header.
     #[inline(always)]
@@ -57,7 +67,8 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         mac_at(self.buf.as_ref(), field::SRC.start)
     }
 
-    /// Destination and source as 48-bit big-endian words (flow hashing).
+    /// Destination and source as 48-bit big-endian words (flow hashing);
+    /// [`mac_words`] for a frame's first 12 bytes.
     #[inline(always)]
     pub fn addr_words(&self) -> (u64, u64) {
         let b = self.buf.as_ref();
