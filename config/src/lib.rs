@@ -6,7 +6,7 @@ mod raw;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 pub use types::{MacAddr, Vni};
@@ -55,30 +55,57 @@ pub struct Underlay {
     pub port: String,
     /// MAC to set on the underlay port; None keeps the device's own.
     pub mac: Option<MacAddr>,
-    pub address: Ipv4Addr,
+    /// The VTEP address: IPv4 or IPv6, and every other underlay address
+    /// (gateway, neighbours, remote VTEPs) is of the same family.
+    pub address: IpAddr,
     pub prefix_len: u8,
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<IpAddr>,
     pub udp_port: u16,
     pub mtu: u16,
+    /// IPv4 TTL or IPv6 hop limit of outer packets.
     pub ttl: u8,
     pub df: bool,
     pub accept_unknown_sources: bool,
     pub strict_reserved: bool,
+    /// IPv6 only: send VXLAN with a zero UDP checksum (RFC 6935/6936)
+    /// instead of computing it; only for peers that accept zero.
+    pub udp6_zero_checksum_tx: bool,
+    /// IPv6 only: accept VXLAN whose UDP checksum is zero.
+    pub udp6_zero_checksum_rx: bool,
 }
 
 impl Underlay {
-    /// True when `ip` is inside this VTEP's on-link prefix.
-    pub fn on_link(&self, ip: Ipv4Addr) -> bool {
-        let mask = if self.prefix_len == 0 {
-            0
+    pub fn is_ipv6(&self) -> bool {
+        self.address.is_ipv6()
+    }
+
+    /// Bytes VXLAN adds to a tenant IP packet on this underlay.
+    pub fn encap_overhead(&self) -> u16 {
+        if self.is_ipv6() {
+            ENCAP_OVERHEAD_V6
         } else {
-            u32::MAX << (32 - self.prefix_len)
-        };
-        u32::from(ip) & mask == u32::from(self.address) & mask
+            ENCAP_OVERHEAD
+        }
+    }
+
+    /// True when `ip` is inside this VTEP's on-link prefix (for IPv6 also
+    /// a link-local address: routers are often known by theirs).
+    pub fn on_link(&self, ip: IpAddr) -> bool {
+        match (self.address, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let m = prefix_mask(self.prefix_len, 32) as u32;
+                u32::from(a) & m == u32::from(b) & m
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let m = prefix_mask(self.prefix_len, 128);
+                b.segments()[0] & 0xffc0 == 0xfe80 || u128::from(a) & m == u128::from(b) & m
+            }
+            _ => false,
+        }
     }
 
     /// The next hop towards `ip`: itself when on-link, else the gateway.
-    pub fn next_hop(&self, ip: Ipv4Addr) -> Option<Ipv4Addr> {
+    pub fn next_hop(&self, ip: IpAddr) -> Option<IpAddr> {
         if self.on_link(ip) {
             Some(ip)
         } else {
@@ -87,9 +114,23 @@ impl Underlay {
     }
 }
 
+/// The top `plen` of `bits` bits set.
+pub fn prefix_mask(plen: u8, bits: u32) -> u128 {
+    let all = if bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
+    match plen as u32 {
+        0 => 0,
+        p if p >= bits => all,
+        p => all & !(all >> p),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Neighbor {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub mac: MacAddr,
 }
 
@@ -110,10 +151,13 @@ pub struct Access {
 /// header (20).
 pub const ENCAP_OVERHEAD: u16 = 50;
 
+/// The same over IPv6: the outer IPv6 header is 40 bytes.
+pub const ENCAP_OVERHEAD_V6: u16 = 70;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct VniConfig {
     pub id: Vni,
-    pub flood: Vec<Ipv4Addr>,
+    pub flood: Vec<IpAddr>,
     pub learning: bool,
     pub arp_suppress: bool,
     pub mac_limit: u32,
@@ -160,14 +204,14 @@ pub struct StaticFdb {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FdbAt {
     /// Behind a remote VTEP.
-    Remote(Ipv4Addr),
+    Remote(IpAddr),
     /// On this VTEP's access port (its device name).
     Port(String),
 }
 
 impl StaticFdb {
     /// The remote VTEP of the entry, if it names one.
-    pub fn remote(&self) -> Option<Ipv4Addr> {
+    pub fn remote(&self) -> Option<IpAddr> {
         match self.at {
             FdbAt::Remote(ip) => Some(ip),
             FdbAt::Port(_) => None,

@@ -1,7 +1,7 @@
 //! The TOML schema as written (serde), and its validation into [`Config`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use crate::{
     Access, Config, ConfigError, Control, Dataplane, FdbAt, MacAddr, Neighbor, RateLimit,
-    StaticFdb, Underlay, Vni, VniConfig, ENCAP_OVERHEAD,
+    StaticFdb, Underlay, Vni, VniConfig,
 };
 
 #[derive(Deserialize)]
@@ -71,6 +71,8 @@ struct RawUnderlay {
     accept_unknown_sources: bool,
     #[serde(default)]
     strict_reserved: bool,
+    udp6_zero_checksum_tx: Option<bool>,
+    udp6_zero_checksum_rx: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -231,14 +233,41 @@ impl Ctx<'_> {
         }
     }
 
-    fn ip(
+    fn ip(&self, key: &str, span: std::ops::Range<usize>, s: &str) -> Result<IpAddr, ConfigError> {
+        s.parse().or_else(|_| {
+            self.err(
+                key,
+                span,
+                format!(
+                    "{s:?} is not an IP address (IPv4 like 192.0.2.2 or IPv6 like 2001:db8::2)"
+                ),
+            )
+        })
+    }
+
+    /// An underlay address of the VTEP's own family.
+    fn peer_ip(
         &self,
         key: &str,
         span: std::ops::Range<usize>,
         s: &str,
-    ) -> Result<Ipv4Addr, ConfigError> {
-        s.parse()
-            .or_else(|_| self.err(key, span, format!("{s:?} is not an IPv4 address")))
+        u: &Underlay,
+    ) -> Result<IpAddr, ConfigError> {
+        let ip = self.ip(key, span.clone(), s)?;
+        if ip.is_ipv6() != u.is_ipv6() {
+            let fam = |v6: bool| if v6 { "IPv6" } else { "IPv4" };
+            return self.err(
+                key,
+                span,
+                format!(
+                    "{ip} is an {} address but underlay.address {} is {}: one address family per VTEP",
+                    fam(ip.is_ipv6()),
+                    u.address,
+                    fam(u.is_ipv6())
+                ),
+            );
+        }
+        Ok(ip)
     }
 
     fn mac(
@@ -329,6 +358,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let (addr, plen) = match u.address.split_once('/') {
         Some((a, p)) => {
             let a = c.ip("underlay.address", us.clone(), a)?;
+            let most = if a.is_ipv6() { 128 } else { 32 };
             let p: i64 = p.parse().or_else(|_| {
                 c.err(
                     "underlay.address",
@@ -338,14 +368,17 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             })?;
             (
                 a,
-                c.range("underlay.address prefix length", us.clone(), p, 1, 32)? as u8,
+                c.range("underlay.address prefix length", us.clone(), p, 1, most)? as u8,
             )
         }
         None => {
             return c.err(
                 "underlay.address",
                 us,
-                format!("{:?} needs a prefix length, e.g. 192.0.2.1/24", u.address),
+                format!(
+                    "{:?} needs a prefix length, e.g. 192.0.2.1/24 or 2001:db8:1::1/64",
+                    u.address
+                ),
             )
         }
     };
@@ -364,15 +397,53 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         df: u.df,
         accept_unknown_sources: u.accept_unknown_sources,
         strict_reserved: u.strict_reserved,
+        udp6_zero_checksum_tx: u.udp6_zero_checksum_tx.unwrap_or(false),
+        udp6_zero_checksum_rx: u.udp6_zero_checksum_rx.unwrap_or(true),
     };
-    if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() || addr.is_loopback() {
+    let v6 = addr.is_ipv6();
+    if addr.is_unspecified()
+        || addr.is_multicast()
+        || addr.is_loopback()
+        || matches!(addr, IpAddr::V4(a) if a.is_broadcast())
+    {
         return c.err(
             "underlay.address",
             us,
             format!("{addr} cannot be a VTEP address"),
         );
     }
-    if plen < 31 && (addr == subnet_network(&underlay) || addr == subnet_broadcast(&underlay)) {
+    if is_link_local(addr) {
+        return c.err(
+            "underlay.address",
+            us,
+            format!("{addr} is link-local: a VTEP address must be routable"),
+        );
+    }
+    if !v6 {
+        for (key, set) in [
+            ("underlay.udp6_zero_checksum_tx", u.udp6_zero_checksum_tx),
+            ("underlay.udp6_zero_checksum_rx", u.udp6_zero_checksum_rx),
+        ] {
+            if set.is_some() {
+                return c.err(
+                    key,
+                    us,
+                    "applies to an IPv6 underlay only (VXLAN over IPv4 sends a zero UDP checksum and accepts any)",
+                );
+            }
+        }
+    }
+    if v6 && u.df {
+        return c.err(
+            "underlay.df",
+            us,
+            "IPv4 only: IPv6 routers never fragment, so an IPv6 underlay has no DF bit",
+        );
+    }
+    if !v6
+        && plen < 31
+        && (addr == subnet_network(&underlay) || addr == subnet_broadcast(&underlay))
+    {
         return c.err(
             "underlay.address",
             us,
@@ -387,7 +458,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
     }
     if let Some(g) = &u.gateway {
-        let g = c.ip("underlay.gateway", us.clone(), g)?;
+        let g = c.peer_ip("underlay.gateway", us.clone(), g, &underlay)?;
         check_peer(&c, &underlay, "underlay.gateway", us.clone(), g)?;
         if !underlay.on_link(g) || g == addr {
             return c.err(
@@ -405,7 +476,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     for n in raw.neighbor {
         let s = n.span();
         let n = n.into_inner();
-        let ip = c.ip("neighbor.ip", s.clone(), &n.ip)?;
+        let ip = c.peer_ip("neighbor.ip", s.clone(), &n.ip, &underlay)?;
         let mac = c.mac("neighbor.mac", s.clone(), &n.mac)?;
         if mac.is_multicast() || mac.is_zero() {
             return c.err("neighbor.mac", s, format!("{mac} is not a unicast MAC"));
@@ -435,8 +506,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         let mut flood = Vec::new();
         for f in &v.flood {
-            let ip = c.ip("vni.flood", s.clone(), f)?;
+            let ip = c.peer_ip("vni.flood", s.clone(), f, &underlay)?;
             check_peer(&c, &underlay, "vni.flood", s.clone(), ip)?;
+            check_routable(&c, "vni.flood", s.clone(), ip)?;
             if !flood.contains(&ip) {
                 flood.push(ip);
             }
@@ -562,7 +634,8 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         // A tenant frame of the access MTU plus 50 bytes of VXLAN
         // encapsulation must fit the underlay MTU.
-        let most = underlay.mtu as i64 - ENCAP_OVERHEAD as i64;
+        let overhead = underlay.encap_overhead();
+        let most = underlay.mtu as i64 - overhead as i64;
         let mtu = match a.mtu {
             None => most as u16,
             Some(m) if m > most && m <= 9216 => {
@@ -570,7 +643,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
                     "access.mtu",
                     s,
                     format!(
-                        "{m} does not fit the underlay: underlay.mtu {} less {ENCAP_OVERHEAD} bytes of \
+                        "{m} does not fit the underlay: underlay.mtu {} less {overhead} bytes of \
                          VXLAN encapsulation leaves {most}; raise underlay.mtu or lower this",
                         underlay.mtu
                     ),
@@ -617,8 +690,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         let at = match (&f.remote, &f.port) {
             (Some(r), None) => {
-                let remote = c.ip("fdb.remote", s.clone(), r)?;
+                let remote = c.peer_ip("fdb.remote", s.clone(), r, &underlay)?;
                 check_peer(&c, &underlay, "fdb.remote", s.clone(), remote)?;
+                check_routable(&c, "fdb.remote", s.clone(), remote)?;
                 if !underlay.on_link(remote) && underlay.gateway.is_none() {
                     return c.err(
                         "fdb.remote",
@@ -732,21 +806,22 @@ fn check_peer(
     u: &Underlay,
     key: &str,
     span: std::ops::Range<usize>,
-    ip: Ipv4Addr,
+    ip: IpAddr,
 ) -> Result<(), ConfigError> {
+    let v4_subnet = |a: IpAddr| ip.is_ipv4() && u.on_link(ip) && u.prefix_len < 31 && ip == a;
     let bad = if ip.is_unspecified() {
         Some("is the unspecified address")
     } else if ip.is_multicast() {
         Some("is a multicast address")
-    } else if ip.is_broadcast() {
+    } else if matches!(ip, IpAddr::V4(a) if a.is_broadcast()) {
         Some("is the broadcast address")
     } else if ip.is_loopback() {
         Some("is a loopback address")
     } else if ip == u.address {
         Some("is this VTEP's own address")
-    } else if u.on_link(ip) && u.prefix_len < 31 && ip == subnet_broadcast(u) {
+    } else if v4_subnet(subnet_broadcast(u)) {
         Some("is the broadcast address of the on-link prefix")
-    } else if u.on_link(ip) && u.prefix_len < 31 && ip == subnet_network(u) {
+    } else if v4_subnet(subnet_network(u)) {
         Some("is the network address of the on-link prefix")
     } else {
         None
@@ -757,20 +832,48 @@ fn check_peer(
     }
 }
 
-fn mask(plen: u8) -> u32 {
-    if plen == 0 {
-        0
-    } else {
-        u32::MAX << (32 - plen)
+/// An IPv6 remote VTEP must be reachable through routers: not link-local.
+fn check_routable(
+    c: &Ctx<'_>,
+    key: &str,
+    span: std::ops::Range<usize>,
+    ip: IpAddr,
+) -> Result<(), ConfigError> {
+    if ip.is_ipv6() && is_link_local(ip) {
+        return c.err(
+            key,
+            span,
+            format!("{ip} is link-local: a remote VTEP needs a routable address"),
+        );
+    }
+    Ok(())
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
     }
 }
 
-fn subnet_network(u: &Underlay) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(u.address) & mask(u.prefix_len))
+/// IPv4 only (IPv6 has neither address): the on-link network address.
+fn subnet_network(u: &Underlay) -> IpAddr {
+    match u.address {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(
+            u32::from(a) & crate::prefix_mask(u.prefix_len, 32) as u32,
+        )),
+        v6 => v6,
+    }
 }
 
-fn subnet_broadcast(u: &Underlay) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(u.address) | !mask(u.prefix_len))
+/// IPv4 only: the on-link broadcast address.
+fn subnet_broadcast(u: &Underlay) -> IpAddr {
+    match u.address {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(
+            u32::from(a) | !(crate::prefix_mask(u.prefix_len, 32) as u32),
+        )),
+        v6 => v6,
+    }
 }
 
 /// True for a PCI address such as 0000:3b:00.0 or 3b:00.0.

@@ -1,4 +1,5 @@
 use super::*;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub(crate) const SAMPLE: &str = r#"
 [eal]
@@ -55,9 +56,12 @@ fn err(text: &str) -> String {
 #[test]
 fn sample_parses() {
     let c = Config::parse(SAMPLE).unwrap();
-    assert_eq!(c.underlay.address, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(c.underlay.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
     assert_eq!(c.underlay.prefix_len, 24);
-    assert_eq!(c.underlay.gateway, Some(Ipv4Addr::new(192, 0, 2, 254)));
+    assert_eq!(
+        c.underlay.gateway,
+        Some(Ipv4Addr::new(192, 0, 2, 254).into())
+    );
     assert_eq!(c.access[0].vlans[&10], Vni::new(200).unwrap());
     assert_eq!(c.vnis.len(), 2);
     assert!(c.vnis[1].learning, "learning defaults on");
@@ -65,9 +69,9 @@ fn sample_parses() {
     assert_eq!(c.fdb[0].mac.to_string(), "02:00:00:00:00:aa");
     assert_eq!(c.control.metrics.unwrap().port(), 9477);
     assert_eq!(c.port_names(), vec!["net_af_packet0", "net_af_packet1"]);
-    assert!(c.underlay.on_link(Ipv4Addr::new(192, 0, 2, 77)));
+    assert!(c.underlay.on_link(Ipv4Addr::new(192, 0, 2, 77).into()));
     assert_eq!(
-        c.underlay.next_hop(Ipv4Addr::new(198, 51, 100, 1)),
+        c.underlay.next_hop(Ipv4Addr::new(198, 51, 100, 1).into()),
         c.underlay.gateway
     );
 }
@@ -353,7 +357,7 @@ fn static_fdb_entries_on_an_access_port() {
     let c = Config::parse(&SAMPLE.replace("[control]", local)).unwrap();
     assert_eq!(c.fdb[1].at, FdbAt::Port("net_af_packet1".into()));
     assert_eq!(c.fdb[1].remote(), None);
-    assert_eq!(c.fdb[0].remote(), Some(Ipv4Addr::new(192, 0, 2, 2)));
+    assert_eq!(c.fdb[0].remote(), Some(Ipv4Addr::new(192, 0, 2, 2).into()));
     let e = err(&SAMPLE.replace(
         "[control]",
         &local.replace("net_af_packet1\"", "net_af_packet0\""),
@@ -421,4 +425,137 @@ fn rate_limits_and_storm_control() {
         let e = err(&t.replace(from, to));
         assert!(e.contains(want) && e.contains("line"), "{to}: {e}");
     }
+}
+
+/// SAMPLE with an IPv6 underlay: every underlay address in IPv6.
+fn sample6() -> String {
+    SAMPLE
+        .replace("192.0.2.1/24", "2001:db8:1::1/64")
+        .replace("192.0.2.254", "fe80::1")
+        .replace("192.0.2.", "2001:db8:1::")
+}
+
+#[test]
+fn ipv6_underlay_parses() {
+    let c = Config::parse(&sample6()).unwrap();
+    let u = &c.underlay;
+    assert!(u.is_ipv6());
+    assert_eq!(u.address, "2001:db8:1::1".parse::<IpAddr>().unwrap());
+    assert_eq!(u.prefix_len, 64);
+    assert_eq!(u.gateway, Some("fe80::1".parse().unwrap()));
+    assert_eq!(u.encap_overhead(), 70);
+    assert_eq!(
+        c.access[0].mtu, 1430,
+        "1500 less 70 bytes of VXLAN over IPv6"
+    );
+    assert_eq!(c.vnis[0].flood.len(), 2);
+    assert_eq!(c.fdb[0].remote(), Some("2001:db8:1::2".parse().unwrap()));
+    assert!(u.on_link("2001:db8:1::ffff:1".parse().unwrap()));
+    assert!(
+        u.on_link("fe80::2".parse().unwrap()),
+        "link-local is on-link"
+    );
+    assert!(!u.on_link("2001:db8:2::1".parse().unwrap()));
+    assert!(!u.on_link(Ipv4Addr::new(192, 0, 2, 2).into()));
+    let far: IpAddr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 1).into();
+    assert_eq!(u.next_hop(far), u.gateway);
+    assert!(!u.udp6_zero_checksum_tx && u.udp6_zero_checksum_rx);
+    let c = Config::parse(&sample6().replace(
+        "ttl = 64",
+        "ttl = 64\nudp6_zero_checksum_tx = true\nudp6_zero_checksum_rx = false",
+    ))
+    .unwrap();
+    assert!(c.underlay.udp6_zero_checksum_tx && !c.underlay.udp6_zero_checksum_rx);
+    let c = Config::parse(
+        &sample6()
+            .replace("2001:db8:1::1/64", "2001:db8:1::1/120")
+            .replace("fe80::1", "2001:db8:1::fe"),
+    )
+    .unwrap();
+    assert_eq!(c.underlay.prefix_len, 120);
+}
+
+#[test]
+fn ipv6_mistakes_are_refused_with_the_key() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "\"2001:db8:1::3\"]",
+            "\"192.0.2.3\"]",
+            &[
+                "vni.flood",
+                "IPv4 address but underlay.address 2001:db8:1::1 is IPv6",
+                "one address family",
+            ],
+        ),
+        (
+            "2001:db8:1::1/64",
+            "2001:db8:1::1/129",
+            &["prefix length", "1..=128"],
+        ),
+        (
+            "2001:db8:1::1/64",
+            "fe80::5/64",
+            &["underlay.address", "link-local"],
+        ),
+        (
+            "2001:db8:1::1/64",
+            "ff02::1/64",
+            &["underlay.address", "cannot be a VTEP"],
+        ),
+        (
+            "remote = \"2001:db8:1::2\"",
+            "remote = \"fe80::2\"",
+            &["fdb.remote", "link-local"],
+        ),
+        (
+            "remote = \"2001:db8:1::2\"",
+            "remote = \"2001:db8:1::1\"",
+            &["fdb.remote", "own address"],
+        ),
+        (
+            "\"2001:db8:1::2\", \"2001:db8:1::3\"",
+            "\"ff02::1\"",
+            &["vni.flood", "multicast"],
+        ),
+        (
+            "gateway = \"fe80::1\"",
+            "gateway = \"2001:db8:5::1\"",
+            &["underlay.gateway", "unreachable"],
+        ),
+        (
+            "ttl = 64",
+            "ttl = 64\ndf = true",
+            &["underlay.df", "IPv4 only"],
+        ),
+        (
+            "ip = \"2001:db8:1::2\"",
+            "ip = \"2001:db8:7::2\"",
+            &["neighbor.ip", "not on the on-link prefix"],
+        ),
+    ];
+    for (from, to, want) in cases {
+        let t = sample6();
+        assert!(t.contains(from), "{from}");
+        let e = err(&t.replace(from, to));
+        for w in *want {
+            assert!(e.contains(w), "{from} -> {to}: {e}");
+        }
+        assert!(e.contains("line"), "{e}");
+    }
+    let e = err(&SAMPLE.replace("ttl = 64", "ttl = 64\nudp6_zero_checksum_rx = true"));
+    assert!(
+        e.contains("underlay.udp6_zero_checksum_rx") && e.contains("IPv6 underlay only"),
+        "{e}"
+    );
+    let e = err(&SAMPLE.replace("remote = \"192.0.2.2\"", "remote = \"2001:db8::2\""));
+    assert!(
+        e.contains("fdb.remote")
+            && e.contains("IPv6 address but underlay.address 192.0.2.1 is IPv4"),
+        "{e}"
+    );
+    let e = err(&sample6().replace("vni = 100\nvlans", "vni = 100\nmtu = 1450\nvlans"));
+    assert!(
+        e.contains("access.mtu") && e.contains("less 70") && e.contains("leaves 1430"),
+        "{e}"
+    );
 }

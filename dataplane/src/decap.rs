@@ -1,8 +1,8 @@
 //! Underlay side: check an arriving frame against RFC 7348 and this VTEP's
-//! rules, in order — Ethernet, IPv4, UDP, VXLAN, source, inner frame — and
-//! say what it is. Every failure is a named drop.
+//! rules, in order — Ethernet, IPv4 or IPv6, UDP, VXLAN, source, inner
+//! frame — and say what it is. Every failure is a named drop.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dpdk::RxCsum;
 
@@ -10,10 +10,13 @@ use crate::drops::DropReason;
 use crate::fdb::VniIdx;
 use crate::state::State;
 use crate::wire::icmp::IcmpEcho;
+use crate::wire::icmpv6::{self, Nd};
 use crate::wire::ipv4::Ipv4Error;
+use crate::wire::ipv6::{self, Ipv6Error};
 use crate::wire::{
-    Arp, EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_ARP, ETHERTYPE_IPV4,
-    ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN, PROTO_ICMP, PROTO_UDP, UDP_LEN, VXLAN_LEN,
+    csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket, VxlanHeader,
+    ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN,
+    IPV6_LEN, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_LEN, VXLAN_LEN,
 };
 
 /// What an underlay frame is, once checked.
@@ -22,7 +25,7 @@ pub enum Underlay {
     /// VXLAN for us: the inner frame is `inner_off..inner_off + inner_len`.
     Vxlan {
         vni: VniIdx,
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Index of the sending VTEP, if known.
         remote: Option<u32>,
         inner_off: usize,
@@ -33,6 +36,10 @@ pub enum Underlay {
     Arp,
     /// ICMP echo request to the VTEP address: for the management thread.
     Echo,
+    /// IPv6 neighbour solicitation for the VTEP address, any neighbour
+    /// advertisement, or ICMPv6 echo request to it: for the management
+    /// thread.
+    Icmp6,
 }
 
 /// One-entry caches of the two per-packet table lookups of decap (VNI ->
@@ -42,7 +49,7 @@ pub enum Underlay {
 pub struct DecapCache {
     generation: u64,
     vni: Option<(u32, VniIdx)>,
-    src: Option<(Ipv4Addr, Option<u32>)>,
+    src: Option<(IpAddr, Option<u32>)>,
 }
 
 /// Classifies an underlay frame.
@@ -87,6 +94,9 @@ fn be16(h: &[u8], i: usize) -> u16 {
 #[inline(always)]
 fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
     let h: &[u8; 64] = d.first_chunk()?;
+    let IpAddr::V4(ours) = st.our_ip else {
+        return None;
+    };
     let ip_len = be16(h, 16) as usize;
     // Ethernet to our MAC, IPv4 with a 20-byte header, not a fragment,
     // UDP to our address and port, a UDP length that is the IP payload's,
@@ -97,7 +107,7 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
         || h[23] != PROTO_UDP
         || be16(h, 20) & 0x3fff != 0
         || !(ETH_LEN + 50..=d.len()).contains(&(ip_len + ETH_LEN))
-        || h[30..34] != st.our_ip.octets()
+        || h[30..34] != ours.octets()
         || be16(h, 36) != st.udp_port
         || be16(h, 38) as usize + 20 != ip_len
         || h[42] & 0x08 == 0
@@ -141,7 +151,7 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
             i
         }
     };
-    let src = Ipv4Addr::new(h[26], h[27], h[28], h[29]);
+    let src = IpAddr::V4(Ipv4Addr::new(h[26], h[27], h[28], h[29]));
     let remote = match cache.src {
         Some((ip, r)) if ip == src => r,
         _ => {
@@ -179,10 +189,15 @@ fn classify_steps(
             return Err(DropReason::UnderlayNotOurMac);
         }
         let a = Arp::parse(e.payload()).ok_or(DropReason::ArpInvalid)?;
-        if a.tpa != st.our_ip {
+        if IpAddr::V4(a.tpa) != st.our_ip {
             return Err(DropReason::NotOurIp);
         }
         return Ok(Underlay::Arp);
+    }
+    if et == ETHERTYPE_IPV6 {
+        if let IpAddr::V6(ours) = st.our_ip {
+            return classify6(e.payload(), to_us, e.dst(), ours, csum, st, cache);
+        }
     }
     if !to_us {
         return Err(DropReason::UnderlayNotOurMac);
@@ -206,10 +221,10 @@ fn classify_steps(
     if ip.is_fragment() {
         return Err(DropReason::Ipv4Fragment);
     }
-    if ip.dst() != st.our_ip {
+    if IpAddr::V4(ip.dst()) != st.our_ip {
         return Err(DropReason::NotOurIp);
     }
-    let src = ip.src();
+    let src = IpAddr::V4(ip.src());
     match ip.protocol() {
         PROTO_UDP => {}
         PROTO_ICMP => {
@@ -224,7 +239,103 @@ fn classify_steps(
     if udp.dst_port() != st.udp_port {
         return Err(DropReason::UdpPort);
     }
-    let vx = VxlanHeader::new_checked(udp.payload()).ok_or(DropReason::VxlanTruncated)?;
+    vxlan(udp.payload(), src, ETH_LEN + ip.header_len(), st, cache)
+}
+
+/// An IPv6 packet (`p`, after Ethernet) on an IPv6 underlay: VXLAN to our
+/// address, or ICMPv6 for the management thread (neighbour discovery may
+/// come to our solicited-node group or to all nodes, RFC 4861 §7.1).
+#[inline(never)]
+fn classify6(
+    p: &[u8],
+    to_us: bool,
+    dst_mac: [u8; 6],
+    ours: Ipv6Addr,
+    _csum: RxCsum,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Result<Underlay, DropReason> {
+    let ip = Ipv6Packet::new_checked(p).map_err(|e| match e {
+        Ipv6Error::Length => DropReason::Ipv6Length,
+        Ipv6Error::Version => DropReason::Ipv6Version,
+    })?;
+    let dst = ip.dst();
+    let group = dst == ipv6::solicited_node(ours) || dst == ipv6::ALL_NODES;
+    if !(to_us || group && dst_mac == ipv6::multicast_mac(dst)) {
+        return Err(DropReason::UnderlayNotOurMac);
+    }
+    if dst != ours && !group {
+        return Err(DropReason::NotOurIp);
+    }
+    match ip.next_header() {
+        PROTO_UDP if !group => {}
+        PROTO_ICMPV6 => return icmp6(&ip, dst == ours),
+        // Hop-by-hop, routing, fragment, destination options, AH, ESP,
+        // mobility, HIP, shim6 and the experimental values: VXLAN behind
+        // an extension header is not taken apart.
+        0 | 43 | 44 | 50 | 51 | 60 | 135 | 139 | 140 | 253 | 254 => {
+            return Err(DropReason::Ipv6ExtHeader)
+        }
+        _ => return Err(DropReason::UnderlayProto),
+    }
+    let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
+    if udp.dst_port() != st.udp_port {
+        return Err(DropReason::UdpPort);
+    }
+    // The UDP checksum is mandatory over IPv6 (RFC 8200 §8.1); tunnels
+    // may accept zero (RFC 6935), which this VTEP does unless told not to.
+    if udp.checksum() == 0 {
+        if !st.udp6_zero_rx {
+            return Err(DropReason::Udp6ZeroChecksum);
+        }
+    } else if csum_fold(csum_add(
+        ip.pseudo_sum(ip.payload_len(), PROTO_UDP),
+        ip.payload(),
+    )) != 0
+    {
+        return Err(DropReason::UdpChecksum);
+    }
+    vxlan(
+        udp.payload(),
+        IpAddr::V6(ip.src()),
+        ETH_LEN + IPV6_LEN,
+        st,
+        cache,
+    )
+}
+
+/// ICMPv6 to this VTEP: neighbour discovery (hop limit 255, RFC 4861
+/// §7.1) or an echo request to its unicast address.
+fn icmp6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>, unicast: bool) -> Result<Underlay, DropReason> {
+    let m = ip.payload();
+    match m.first().copied() {
+        Some(icmpv6::NEIGHBOR_SOLICIT | icmpv6::NEIGHBOR_ADVERT) => {
+            if ip.hop_limit() != 255 || !icmpv6::checksum_ok(ip) || Nd::parse(m).is_none() {
+                return Err(DropReason::NdInvalid);
+            }
+            Ok(Underlay::Icmp6)
+        }
+        Some(icmpv6::ECHO_REQUEST) if unicast && m.len() >= 8 && m[1] == 0 => {
+            if !icmpv6::checksum_ok(ip) {
+                return Err(DropReason::IcmpUnsupported);
+            }
+            Ok(Underlay::Icmp6)
+        }
+        _ => Err(DropReason::IcmpUnsupported),
+    }
+}
+
+/// The VXLAN header and inner frame in UDP payload `v` from `src`; the
+/// inner frame starts `outer + 16` bytes into the packet.
+#[inline(always)]
+fn vxlan(
+    v: &[u8],
+    src: IpAddr,
+    outer: usize,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Result<Underlay, DropReason> {
+    let vx = VxlanHeader::new_checked(v).ok_or(DropReason::VxlanTruncated)?;
     if !vx.i_flag() {
         return Err(DropReason::VxlanFlagI);
     }
@@ -264,7 +375,7 @@ fn classify_steps(
         vni,
         src,
         remote,
-        inner_off: ETH_LEN + ip.header_len() + UDP_LEN + VXLAN_LEN,
+        inner_off: outer + UDP_LEN + VXLAN_LEN,
         inner_len: inner.as_bytes().len(),
         reserved_set,
     })

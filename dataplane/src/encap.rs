@@ -8,9 +8,9 @@ use crate::state::{AccessState, Template};
 use crate::wire::ethernet::{close_tag, open_tag};
 use crate::wire::udp::ports_word;
 use crate::wire::{
-    EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
-    ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN, IPV4_LEN, OUTER_LEN, PROTO_TCP, PROTO_UDP, UDP_LEN,
-    VLAN_LEN,
+    csum_add, csum_fold, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket, VxlanHeader,
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN, IPV4_LEN, IPV6_LEN,
+    OUTER_LEN, PROTO_TCP, PROTO_UDP, UDP_LEN, VLAN_LEN, VXLAN_LEN,
 };
 
 /// Maps a frame from access port `port` to its VNI; strips a VLAN tag.
@@ -51,10 +51,6 @@ pub fn push_vlan<B: PacketBuf>(b: &mut B, vid: u16) -> Result<(), DropReason> {
     open_tag(b.data_mut(), vid);
     Ok(())
 }
-
-/// Fixed IPv6 header length; the next header is at offset 6, the
-/// addresses at 8..40.
-const IPV6_LEN: usize = 40;
 
 /// A hash of the inner flow: MACs and EtherType, plus the IPv4 or IPv6
 /// addresses, protocol and TCP/UDP ports when present (RFC 7348 §5:
@@ -153,6 +149,13 @@ pub fn source_port(hash: u32) -> u16 {
     0xc000 | (hash as u16 & 0x3fff)
 }
 
+/// The IPv6 flow label for a flow hash (RFC 6438): its top 20 bits,
+/// never 0 (which would mean "no label").
+#[inline(always)]
+pub fn flow_label(hash: u32) -> u32 {
+    (hash >> 12).max(1)
+}
+
 /// Outer IPv4 total length for an inner frame of `inner_len` bytes.
 #[inline(always)]
 pub fn outer_ip_len(inner_len: usize) -> usize {
@@ -169,6 +172,36 @@ pub struct Outer {
     /// destination and protocol while fragments may exist (DF clear);
     /// each worker counts its own (see [`IpIds`]).
     pub ip_id: u16,
+    /// IPv6 flow label (the inner flow's entropy, RFC 6438).
+    pub label: u32,
+    /// IPv6: the ones'-complement sum of the inner frame for the UDP
+    /// checksum ([`inner_sum`]); 0 otherwise.
+    pub inner_sum: u32,
+}
+
+impl Outer {
+    /// The fields for a frame of flow hash `hash` in `vni`.
+    #[inline(always)]
+    pub fn new(vni: u32, hash: u32, ip_id: u16, inner_sum: u32) -> Outer {
+        Outer {
+            vni,
+            sport: source_port(hash),
+            ip_id,
+            label: flow_label(hash),
+            inner_sum,
+        }
+    }
+}
+
+/// What the UDP checksum of an outer header from `t` needs of the inner
+/// frame `f`: its sum over IPv6 with checksums on, else nothing.
+#[inline(always)]
+pub fn inner_sum(t: &Template, f: &[u8]) -> u32 {
+    if t.v6 && !t.zero_csum {
+        csum_add(0, f)
+    } else {
+        0
+    }
 }
 
 /// A worker's IPv4 identification counter. Workers start a quarter of the
@@ -199,17 +232,8 @@ pub fn encapsulate<B: PacketBuf>(
     vni: u32,
     mtu: u16,
 ) -> Result<(), DropReason> {
-    let sport = source_port(flow_hash(b.data()));
-    encapsulate_with(
-        b,
-        t,
-        mtu,
-        Outer {
-            vni,
-            sport,
-            ip_id: 0,
-        },
-    )
+    let o = Outer::new(vni, flow_hash(b.data()), 0, inner_sum(t, b.data()));
+    encapsulate_with(b, t, mtu, o)
 }
 
 /// [`encapsulate`] with the per-packet fields given (the copies of a
@@ -222,22 +246,27 @@ pub fn encapsulate_with<B: PacketBuf>(
     o: Outer,
 ) -> Result<(), DropReason> {
     let inner = b.len();
-    if outer_ip_len(inner) > mtu as usize {
+    if t.ip_len(inner) > mtu as usize {
         return Err(DropReason::MtuExceeded);
     }
-    let h = b.prepend(OUTER_LEN).ok_or(DropReason::NoHeadroom)?;
+    let h = b.prepend(t.len).ok_or(DropReason::NoHeadroom)?;
     write_outer(h, t, inner, o);
     Ok(())
 }
 
 /// Writes the outer header for an inner frame of `inner_len` bytes into
-/// `h` (OUTER_LEN bytes): the template, then lengths, identification,
+/// `h` (`t.len` bytes): the template, then lengths, identification,
 /// checksum (from the template's precomputed sum), source port and VNI.
 #[inline(always)]
 pub fn write_outer(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
-    let Outer { vni, sport, ip_id } = o;
+    if t.v6 {
+        return write_outer6(h, t, inner_len, o);
+    }
+    let Outer {
+        vni, sport, ip_id, ..
+    } = o;
     let ip_len = outer_ip_len(inner_len);
-    h.copy_from_slice(&t.bytes);
+    h.copy_from_slice(&t.bytes[..OUTER_LEN]);
     let (_, rest) = h.split_at_mut(ETH_LEN);
     let (l3, rest) = rest.split_at_mut(IPV4_LEN);
     let (l4, vx) = rest.split_at_mut(UDP_LEN);
@@ -251,6 +280,39 @@ pub fn write_outer(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
     udp.set_src_port(sport);
     udp.set_len((ip_len - IPV4_LEN) as u16);
     VxlanHeader::new_unchecked(vx).set_vni(vni);
+}
+
+/// [`write_outer`] over IPv6: payload and UDP lengths, flow label, source
+/// port, VNI, and the UDP checksum (mandatory over IPv6, RFC 8200 §8.1)
+/// from the template's constant sum, the per-packet words and the inner
+/// frame's sum; zero if the template says so (RFC 6935).
+#[inline(always)]
+fn write_outer6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
+    let udp_len = inner_len + UDP_LEN + VXLAN_LEN;
+    h.copy_from_slice(&t.bytes);
+    let (_, rest) = h.split_at_mut(ETH_LEN);
+    let (l3, rest) = rest.split_at_mut(IPV6_LEN);
+    let (l4, vx) = rest.split_at_mut(UDP_LEN);
+    let mut ip = Ipv6Packet::new_unchecked(l3);
+    ip.set_payload_len(udp_len as u16);
+    ip.set_flow_label(o.label);
+    VxlanHeader::new_unchecked(vx).set_vni(o.vni);
+    let mut udp = UdpPacket::new_unchecked(l4);
+    udp.set_src_port(o.sport);
+    udp.set_len(udp_len as u16);
+    if !t.zero_csum {
+        // Length twice (pseudo-header and UDP header), the source port,
+        // the VNI's two words, the inner frame.
+        let s = t.ip_sum
+            + 2 * udp_len as u32
+            + o.sport as u32
+            + (o.vni >> 8)
+            + ((o.vni & 0xff) << 8)
+            + o.inner_sum;
+        // A computed 0 is sent as all ones (RFC 768).
+        let c = csum_fold(s);
+        udp.set_checksum(if c == 0 { 0xffff } else { c });
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! dropped (with a reason) or punted; flood copies are counted apart
 //! (`flood_copies`, or `flood_copy_drops` when one cannot be made or sent).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crossbeam::queue::ArrayQueue;
 pub use dpdk::RxCsum;
@@ -18,15 +18,14 @@ use crate::buf::PacketBuf;
 use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
 use crate::drops::DropReason;
 use crate::encap::{
-    classify_access, encapsulate_with, flow_hash, outer_ip_len, push_vlan, source_port,
-    write_outer, IpIds, Outer,
+    classify_access, encapsulate_with, flow_hash, inner_sum, push_vlan, write_outer, IpIds, Outer,
 };
 use crate::fdb::{frame_keys, key_is_group, key_parts, FdbTable, HitMap, Target, VniIdx};
 use crate::police::{Credits, Dir};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
 use crate::wire::arp::{self, Arp};
-use crate::wire::OUTER_LEN;
+use crate::wire::OUTER6_LEN;
 
 /// Flood copies made per bulk call.
 pub const COPY_BURST: usize = 32;
@@ -56,7 +55,7 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LearnAt {
     Local(u16),
-    Remote(Ipv4Addr),
+    Remote(IpAddr),
 }
 
 impl LearnAt {
@@ -65,7 +64,13 @@ impl LearnAt {
     fn code(self) -> u64 {
         match self {
             LearnAt::Local(p) => 1 << 32 | p as u64,
-            LearnAt::Remote(ip) => u32::from(ip) as u64,
+            LearnAt::Remote(IpAddr::V4(ip)) => u32::from(ip) as u64,
+            // Folded to a word: two remotes that fold alike only make a
+            // learn wait for the next burst's lookup (the memory is per burst).
+            LearnAt::Remote(IpAddr::V6(ip)) => {
+                let a = u128::from(ip);
+                (a as u64 ^ (a >> 64) as u64).rotate_left(7) | 1 << 33
+            }
         }
     }
 }
@@ -110,7 +115,7 @@ pub trait Io {
     fn can_share(&self) -> bool;
     /// `header` in a new buffer, chained to `src` shared (not copied);
     /// `src` must never be written again.
-    fn shared(&mut self, src: &Self::Pkt, header: &[u8; OUTER_LEN]) -> Option<Self::Pkt>;
+    fn shared(&mut self, src: &Self::Pkt, header: &[u8]) -> Option<Self::Pkt>;
     /// Queues `p` on access port `port`; a copy is counted in
     /// `t.flood_copies`, and what the queue refuses is accounted by `t`.
     fn send_access(&mut self, port: u16, p: Self::Pkt, is_copy: bool, t: &mut Tally);
@@ -271,7 +276,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     let (vni, src, remote, off, len, reserved) =
         match classify_underlay_cached(m.data(), m.rx_ip_csum(), cx.st, cx.decap) {
             Err(r) => return cx.tally.drop(r),
-            Ok(Underlay::Arp | Underlay::Echo) => {
+            Ok(Underlay::Arp | Underlay::Echo | Underlay::Icmp6) => {
                 return match io.punt(m) {
                     Ok(()) => cx.tally.punted += 1,
                     Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
@@ -426,7 +431,7 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.flood.add(m.len());
     }
-    let sport = source_port(frame_hash(&m));
+    let hash = frame_hash(&m);
     if m.len() >= SHARE_MIN && !remotes.is_empty() && io.can_share() {
         // Large frame: local ports get private copies (they may be tagged
         // in place), remotes get a header chained to a shared clone of the
@@ -437,8 +442,13 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
                 None => cx.lost_copy(1),
             }
         }
+        // The copies share the inner frame, so its checksum sum once.
+        let isum = match remotes.first().and_then(|r| cx.st.remote(*r)?.template) {
+            Some(t) => inner_sum(&t, m.data()),
+            None => 0,
+        };
         for &r in remotes.iter() {
-            to_remote_shared(cx, io, &m, vni, r, sport);
+            to_remote_shared(cx, io, &m, vni, r, hash, isum);
         }
         cx.tally.forwarded += 1;
         return;
@@ -452,7 +462,7 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         };
         let mut made = 0;
         for (&r, c) in chunk.iter().zip(copies) {
-            to_remote(cx, io, c, vni, r, Some(sport));
+            to_remote(cx, io, c, vni, r, Some(hash));
             made += 1;
         }
         cx.lost_copy((chunk.len() - made) as u64);
@@ -473,37 +483,35 @@ fn to_remote_shared<I: Io>(
     m: &I::Pkt,
     vni: VniIdx,
     r: u32,
-    sport: u16,
+    hash: u32,
+    isum: u32,
 ) {
     let st = cx.st;
     let (Some(t), Some(vs)) = (st.remote(r).and_then(|x| x.template.as_ref()), st.vni(vni)) else {
         return cx.lost_copy(1);
     };
     let inner = m.len();
-    if outer_ip_len(inner) > st.mtu as usize {
+    if t.ip_len(inner) > st.mtu as usize {
         return cx.lost_copy(1);
     }
-    let mut h = [0u8; OUTER_LEN];
-    let o = Outer {
-        vni: vs.vni.get(),
-        sport,
-        ip_id: cx.ip_ids.take(),
-    };
-    write_outer(&mut h, t, inner, o);
-    let Some(pkt) = io.shared(m, &h) else {
+    let mut h = [0u8; OUTER6_LEN];
+    let h = &mut h[..t.len];
+    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take(), isum);
+    write_outer(h, t, inner, o);
+    let Some(pkt) = io.shared(m, h) else {
         return cx.lost_copy(1);
     };
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.encap.add(inner);
     }
     if let Some(c) = cx.stats.remotes.get(r as usize) {
-        c.tx.add(inner + OUTER_LEN);
+        c.tx.add(inner + t.len);
     }
     io.send_underlay(pkt, true, &mut cx.tally);
 }
 
-/// Encapsulates `m` to remote `r`. `copy_port` is set for flood copies:
-/// the UDP source port of the original's flow.
+/// Encapsulates `m` to remote `r`. `copy_hash` is set for flood copies:
+/// the flow hash of the original.
 #[inline(always)]
 fn to_remote<I: Io>(
     cx: &mut Ctx<'_>,
@@ -511,9 +519,9 @@ fn to_remote<I: Io>(
     mut m: I::Pkt,
     vni: VniIdx,
     r: u32,
-    copy_port: Option<u16>,
+    copy_hash: Option<u32>,
 ) {
-    let is_copy = copy_port.is_some();
+    let is_copy = copy_hash.is_some();
     let st = cx.st;
     let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
         return cx.fail(is_copy, DropReason::NeighborUnresolved);
@@ -522,12 +530,8 @@ fn to_remote<I: Io>(
         return cx.fail(is_copy, DropReason::VniUnknown);
     };
     let inner = m.len();
-    let sport = copy_port.unwrap_or_else(|| source_port(frame_hash(&m)));
-    let o = Outer {
-        vni: vs.vni.get(),
-        sport,
-        ip_id: cx.ip_ids.take(),
-    };
+    let hash = copy_hash.unwrap_or_else(|| frame_hash(&m));
+    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take(), inner_sum(t, m.data()));
     if let Err(reason) = encapsulate_with(&mut m, t, st.mtu, o) {
         return cx.fail(is_copy, reason);
     }

@@ -138,7 +138,7 @@ impl Io for Rec {
     fn can_share(&self) -> bool {
         !self.no_share
     }
-    fn shared(&mut self, src: &Pkt, header: &[u8; OUTER_LEN]) -> Option<Pkt> {
+    fn shared(&mut self, src: &Pkt, header: &[u8]) -> Option<Pkt> {
         self.buffers = self.buffers.checked_sub(1)?;
         self.shares += 1;
         let mut b = header.to_vec();
@@ -184,7 +184,7 @@ impl World {
     fn with(cfg: &str) -> World {
         let mut tables = Tables::new(Config::parse(cfg).unwrap(), OUR_MAC, 0).unwrap();
         for (i, ip) in [PEER, PEER3].into_iter().enumerate() {
-            assert!(tables.learn_neighbor(ip, [2, 0, 0, 0, 2, 2 + i as u8], 0));
+            assert!(tables.learn_neighbor(ip.into(), [2, 0, 0, 0, 2, 2 + i as u8], 0));
         }
         let st = publish::build(&tables, 1);
         let hits = HitMap::new(tables.fdb.slots());
@@ -478,7 +478,7 @@ fn underlay_unknown_destination_floods_to_local_ports_only() {
         "split horizon: nothing back to the underlay"
     );
     let v = w.vni(100);
-    assert_learned(&w, v, H2, LearnAt::Remote(PEER));
+    assert_learned(&w, v, H2, LearnAt::Remote(PEER.into()));
 }
 
 #[test]

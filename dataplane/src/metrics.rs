@@ -321,8 +321,18 @@ pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
         ),
         (
             "echo_replies_sent",
-            "ICMP echo replies the VTEP sent",
+            "ICMP and ICMPv6 echo replies the VTEP sent",
             m.echo_replies_sent,
+        ),
+        (
+            "nd_solicitations_sent",
+            "IPv6 neighbour solicitations the VTEP sent on the underlay",
+            m.nd_solicitations_sent,
+        ),
+        (
+            "nd_advertisements_sent",
+            "IPv6 neighbour advertisements the VTEP sent for its address",
+            m.nd_advertisements_sent,
         ),
         (
             "neighbor_updates",

@@ -265,7 +265,7 @@ fn decap_accepts_valid_vxlan() {
             inner_len,
             reserved_set,
         } => {
-            assert_eq!((vni, src, remote), (0, PEER_IP, Some(0)));
+            assert_eq!((vni, src, remote), (0, PEER_IP.into(), Some(0)));
             assert_eq!(&p[inner_off..inner_off + inner_len], &f[..]);
             assert!(!reserved_set);
         }
@@ -509,9 +509,9 @@ mod roundtrip {
             let (src, dst) = (Ipv4Addr::from(a | 1), Ipv4Addr::from(b | 2));
             prop_assume!(src != dst);
             let mut st = state();
-            st.our_ip = dst;
+            st.our_ip = dst.into();
             st.vni_index.insert(vni, 0);
-            st.remote_index.insert(src, 0);
+            st.remote_index.insert(src.into(), 0);
             let t = Template::new(OUR_MAC, PEER_MAC, src, dst, 4789, 64, false);
             let mut b = VecBuf::new(&frame);
             encapsulate(&mut b, &t, vni, 9000).unwrap();
@@ -532,5 +532,228 @@ mod roundtrip {
         fn decap_total_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = classify_underlay(&bytes, &state());
         }
+    }
+}
+
+/// VXLAN over IPv6: what encap writes is what etherparse (and the kernel)
+/// expect, and decap takes it back; each way it can be wrong is named.
+mod ipv6 {
+    use super::*;
+    use crate::decap::{classify_underlay, Underlay};
+    use crate::drops::DropReason;
+    use crate::mgmt::punt;
+    use crate::testing::{sample_state6, OUR_IP6, PEER_IP6};
+    use crate::wire::icmpv6;
+    use crate::wire::{Ipv6Packet, OUTER6_LEN};
+
+    /// An inner frame encapsulated by the peer towards us.
+    fn from_peer(inner_len: usize, vni: u32, zero_csum: bool) -> Vec<u8> {
+        let mut f = super::inner(40000, inner_len.saturating_sub(42));
+        f.truncate(inner_len.max(14));
+        let t = Template::new6(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 4789, 64, zero_csum);
+        let mut b = VecBuf::new(&f);
+        encapsulate(&mut b, &t, vni, 9000).unwrap();
+        b.data().to_vec()
+    }
+
+    #[test]
+    fn encap_writes_a_valid_ipv6_udp_vxlan_header() {
+        let st = sample_state6();
+        let t = st.remote(0).unwrap().template.unwrap();
+        for payload in [0usize, 1, 17, 1400] {
+            let f = super::inner(40000 + payload as u16, payload);
+            let mut b = VecBuf::new(&f);
+            encapsulate(&mut b, &t, 0xabcdef, 9000).unwrap();
+            let p = SlicedPacket::from_ethernet(b.data()).unwrap();
+            let etherparse::NetSlice::Ipv6(ip) = p.net.unwrap() else {
+                panic!("not IPv6")
+            };
+            let h = ip.header();
+            assert_eq!(h.source_addr(), OUR_IP6);
+            assert_eq!(h.destination_addr(), PEER_IP6);
+            assert_eq!(h.hop_limit(), 64);
+            assert_eq!(h.payload_length() as usize, f.len() + 16);
+            assert_eq!(
+                h.flow_label().value(),
+                crate::encap::flow_label(flow_hash(&f))
+            );
+            let etherparse::TransportSlice::Udp(u) = p.transport.unwrap() else {
+                panic!("not UDP")
+            };
+            assert_eq!(u.destination_port(), 4789);
+            assert_eq!(u.source_port(), source_port(flow_hash(&f)));
+            let want = u
+                .to_header()
+                .calc_checksum_ipv6(&h.to_header(), u.payload())
+                .unwrap();
+            assert_eq!(u.checksum(), want, "payload {payload}");
+            assert_ne!(u.checksum(), 0);
+            assert_eq!(&u.payload()[..8], &[0x08, 0, 0, 0, 0xab, 0xcd, 0xef, 0]);
+            assert_eq!(&b.data()[OUTER6_LEN..], &f[..]);
+        }
+        // With zero checksums asked for, zero it is.
+        let z = Template::new6(PEER_MAC, OUR_MAC, OUR_IP6, PEER_IP6, 4789, 64, true);
+        let mut b = VecBuf::new(&super::inner(1, 10));
+        encapsulate(&mut b, &z, 100, 9000).unwrap();
+        assert_eq!(&b.data()[60..62], &[0, 0]);
+    }
+
+    #[test]
+    fn the_mtu_counts_the_ipv6_header() {
+        let st = sample_state6();
+        let t = st.remote(0).unwrap().template.unwrap();
+        // 1500 = 40 + 8 + 8 + inner 1444.
+        let mut b = VecBuf::new(&vec![2u8; 1444]);
+        assert!(encapsulate(&mut b, &t, 100, 1500).is_ok());
+        let mut b = VecBuf::new(&vec![2u8; 1445]);
+        assert_eq!(
+            encapsulate(&mut b, &t, 100, 1500),
+            Err(DropReason::MtuExceeded)
+        );
+    }
+
+    #[test]
+    fn decap_takes_back_what_the_peer_sent() {
+        let st = sample_state6();
+        for (len, zero) in [(60, false), (1500, false), (14, false), (60, true)] {
+            let p = from_peer(len, 200, zero);
+            match classify_underlay(&p, &st).unwrap() {
+                Underlay::Vxlan {
+                    vni,
+                    src,
+                    remote,
+                    inner_off,
+                    inner_len,
+                    ..
+                } => {
+                    assert_eq!((vni, src, remote), (1, PEER_IP6.into(), Some(0)));
+                    assert_eq!((inner_off, inner_len), (OUTER6_LEN, p.len() - OUTER6_LEN));
+                }
+                u => panic!("{u:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn decap_names_what_is_wrong() {
+        let mut st = sample_state6();
+        let good = from_peer(60, 100, false);
+        let with = |i: usize, v: u8| {
+            let mut p = good.clone();
+            p[i] = v;
+            p
+        };
+        let cases: Vec<(Vec<u8>, DropReason)> = vec![
+            // A flipped payload byte breaks the UDP checksum.
+            (with(90, good[90] ^ 1), DropReason::UdpChecksum),
+            (with(14, 0x50), DropReason::Ipv6Version),
+            (with(18, 0x7f), DropReason::Ipv6Length),
+            (with(20, 0), DropReason::Ipv6ExtHeader),
+            (with(20, 44), DropReason::Ipv6ExtHeader),
+            (with(20, 6), DropReason::UnderlayProto),
+            (with(53, 0x99), DropReason::NotOurIp),
+            (with(0, 0x04), DropReason::UnderlayNotOurMac),
+            (with(57, 0x99), DropReason::UdpPort),
+        ];
+        for (p, want) in cases {
+            assert_eq!(classify_underlay(&p, &st), Err(want), "{want:?}");
+        }
+        let stranger = Template::new6(
+            OUR_MAC,
+            PEER_MAC,
+            "2001:db8:1::99".parse().unwrap(),
+            OUR_IP6,
+            4789,
+            64,
+            false,
+        );
+        let mut b = VecBuf::new(&super::inner(1, 10));
+        encapsulate(&mut b, &stranger, 100, 9000).unwrap();
+        assert_eq!(
+            classify_underlay(b.data(), &st),
+            Err(DropReason::UnknownSource)
+        );
+        let zero = from_peer(60, 100, true);
+        assert!(
+            classify_underlay(&zero, &st).is_ok(),
+            "zero accepted by default"
+        );
+        st.udp6_zero_rx = false;
+        assert_eq!(
+            classify_underlay(&zero, &st),
+            Err(DropReason::Udp6ZeroChecksum)
+        );
+        // IPv4 VXLAN to an IPv6 VTEP is not for it.
+        let v4 = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+        let mut b = VecBuf::new(&super::inner(1, 10));
+        encapsulate(&mut b, &v4, 100, 9000).unwrap();
+        assert_eq!(classify_underlay(b.data(), &st), Err(DropReason::NotOurIp));
+    }
+
+    #[test]
+    fn neighbour_discovery_is_answered_and_teaches() {
+        let st = sample_state6();
+        // The peer asks for our address, to our solicited-node group.
+        let ns = punt::neighbor_solicit(PEER_MAC, PEER_IP6, OUR_IP6);
+        assert_eq!(classify_underlay(&ns, &st), Ok(Underlay::Icmp6));
+        let mut b = VecBuf::new(&ns);
+        let o = punt::handle(&mut b, OUR_IP6.into(), OUR_MAC);
+        assert_eq!(o.sender, Some((PEER_IP6.into(), PEER_MAC)));
+        assert_eq!(o.reply, Some(punt::Answer::NeighborAdvert));
+        let na = o.frame.unwrap();
+        assert_eq!(&na[..12], &[PEER_MAC, OUR_MAC].concat()[..]);
+        let ip = Ipv6Packet::new_checked(&na[14..]).unwrap();
+        assert_eq!(
+            (ip.src(), ip.dst(), ip.hop_limit()),
+            (OUR_IP6, PEER_IP6, 255)
+        );
+        assert!(icmpv6::checksum_ok(&ip));
+        let nd = icmpv6::Nd::parse(ip.payload()).unwrap();
+        assert_eq!(nd.target, OUR_IP6);
+        assert_eq!(nd.lladdr, Some(OUR_MAC));
+        assert_eq!(nd.flags, icmpv6::FLAG_SOLICITED | icmpv6::FLAG_OVERRIDE);
+        // Its answer, seen by the peer as a VTEP of the same code, teaches us.
+        let mut peer = sample_state6();
+        peer.our_ip = PEER_IP6.into();
+        peer.our_mac = PEER_MAC;
+        assert_eq!(classify_underlay(&na, &peer), Ok(Underlay::Icmp6));
+        let mut b = VecBuf::new(&na);
+        let o = punt::handle(&mut b, PEER_IP6.into(), PEER_MAC);
+        assert_eq!((o.sender, o.reply), (Some((OUR_IP6.into(), OUR_MAC)), None));
+        // Neighbour discovery must come with hop limit 255 (RFC 4861 §7.1).
+        let mut routed = ns.clone();
+        routed[21] = 254;
+        assert_eq!(classify_underlay(&routed, &st), Err(DropReason::NdInvalid));
+        // A solicitation for someone else's group is not for us.
+        let other = punt::neighbor_solicit(PEER_MAC, PEER_IP6, "2001:db8:1::77".parse().unwrap());
+        assert_eq!(
+            classify_underlay(&other, &st),
+            Err(DropReason::UnderlayNotOurMac)
+        );
+        // The unsolicited advertisement at start goes to all nodes.
+        let u = punt::unsolicited_advert(OUR_MAC, OUR_IP6);
+        assert_eq!(&u[..6], &[0x33, 0x33, 0, 0, 0, 1]);
+        assert_eq!(classify_underlay(&u, &peer), Ok(Underlay::Icmp6));
+    }
+
+    #[test]
+    fn ping6_is_answered() {
+        let st = sample_state6();
+        let echo = [128u8, 0, 0, 0, 0, 7, 0, 1, b'p', b'i', b'n', b'g'];
+        let mut f = icmpv6::frame(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 64, &echo);
+        f.extend_from_slice(&[0; 4]); // padding
+        assert_eq!(classify_underlay(&f, &st), Ok(Underlay::Icmp6));
+        let mut b = VecBuf::new(&f);
+        let o = punt::handle(&mut b, OUR_IP6.into(), OUR_MAC);
+        assert_eq!(o.reply, Some(punt::Answer::EchoReply));
+        assert!(o.frame.is_none(), "answered in place");
+        let d = b.data();
+        assert_eq!(d.len(), f.len() - 4, "padding trimmed");
+        assert_eq!(&d[..12], &[PEER_MAC, OUR_MAC].concat()[..]);
+        let ip = Ipv6Packet::new_checked(&d[14..]).unwrap();
+        assert_eq!((ip.src(), ip.dst()), (OUR_IP6, PEER_IP6));
+        assert!(icmpv6::checksum_ok(&ip));
+        assert_eq!(ip.payload()[0], 129);
+        assert_eq!(&ip.payload()[4..], &echo[4..]);
     }
 }

@@ -28,6 +28,9 @@ pub struct Want {
     pub mtu: u16,
     /// The config key the MTU comes from, for errors.
     pub mtu_key: &'static str,
+    /// The underlay runs IPv6: no IPv4 checksum offloads (the UDP checksum
+    /// is computed in software).
+    pub ipv6: bool,
 }
 
 /// How a port is set up, and what the workers may rely on.
@@ -157,10 +160,10 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
     let has_tx = |b: u64| info.tx_offloads & b != 0;
     let (mut tx_ip_csum, mut share_floods) = (false, true);
     if want.role == Role::Underlay {
-        if info.rx_offloads & offload::RX_IPV4_CKSUM != 0 {
+        if info.rx_offloads & offload::RX_IPV4_CKSUM != 0 && !want.ipv6 {
             cfg.rx_offloads |= offload::RX_IPV4_CKSUM;
         }
-        if has_tx(offload::TX_IPV4_CKSUM) {
+        if has_tx(offload::TX_IPV4_CKSUM) && !want.ipv6 {
             cfg.tx_offloads |= offload::TX_IPV4_CKSUM;
             tx_ip_csum = true;
         }
@@ -174,12 +177,16 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
     }
     notes.push(format!(
         "offloads: rx [{}] of [{}] offered, tx [{}] of [{}] offered; \
-         IPv4 checksum on transmit in {}, flood copies {}",
+         {}, flood copies {}",
         names(cfg.rx_offloads, RX_NAMES),
         names(info.rx_offloads, RX_NAMES),
         names(cfg.tx_offloads, TX_NAMES),
         names(info.tx_offloads, TX_NAMES),
-        if tx_ip_csum { "the NIC" } else { "software" },
+        match (want.ipv6, tx_ip_csum) {
+            (true, _) => "UDP checksum over IPv6 in software",
+            (false, true) => "IPv4 checksum on transmit in the NIC",
+            (false, false) => "IPv4 checksum on transmit in software",
+        },
         if share_floods {
             "share the payload"
         } else {
@@ -239,7 +246,24 @@ mod tests {
             } else {
                 "access.mtu"
             },
+            ipv6: false,
         }
+    }
+
+    #[test]
+    fn an_ipv6_underlay_takes_no_ipv4_checksum_offload() {
+        let w = Want {
+            ipv6: true,
+            ..want(Role::Underlay, 4, 9000)
+        };
+        let p = plan("0000:3b:00.0", &nic(), &w).unwrap();
+        assert!(!p.tx_ip_csum && p.share_floods);
+        assert_eq!(
+            p.cfg.rx_offloads & offload::RX_IPV4_CKSUM,
+            0,
+            "no IPv4 header to check"
+        );
+        assert_eq!(p.cfg.tx_offloads & offload::TX_IPV4_CKSUM, 0);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! management thread builds a new [`State`] on every change and publishes
 //! it with `arc_swap`; workers load it once per burst.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -12,8 +12,8 @@ use vtep_config::Vni;
 use crate::fdb::VniIdx;
 use crate::police::VniPolice;
 use crate::wire::{
-    EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4, ETH_LEN, IPV4_LEN,
-    OUTER_LEN, PROTO_UDP, UDP_LEN,
+    csum_add, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6, ETH_LEN, IPV4_LEN, IPV6_LEN, OUTER6_LEN, OUTER_LEN, PROTO_UDP, UDP_LEN,
 };
 
 /// One configured VNI.
@@ -52,18 +52,28 @@ impl AccessState {
 /// A remote VTEP and the outer header that reaches it.
 #[derive(Debug, Clone)]
 pub struct RemoteState {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// None while its next hop's MAC is unresolved.
     pub template: Option<Template>,
 }
 
-/// Outer Ethernet/IPv4/UDP/VXLAN header built once per remote; per packet
-/// only lengths, checksum, source port and VNI are patched.
+/// Outer Ethernet/IPv4/UDP/VXLAN (or Ethernet/IPv6/UDP/VXLAN) header
+/// built once per remote; per packet only lengths, checksums, source port,
+/// flow label and VNI are patched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Template {
-    pub bytes: [u8; OUTER_LEN],
-    /// Ones'-complement sum of the IPv4 header with length and checksum 0.
+    /// The header: the first [`Template::len`] bytes.
+    pub bytes: [u8; OUTER6_LEN],
+    /// [`OUTER_LEN`] over IPv4, [`OUTER6_LEN`] over IPv6.
+    pub len: usize,
+    /// IPv4: ones'-complement sum of the IPv4 header with length and
+    /// checksum 0. IPv6: sum of the UDP checksum's constant words (the
+    /// pseudo-header's addresses and next header, the destination port,
+    /// the VXLAN flags).
     pub ip_sum: u32,
+    pub v6: bool,
+    /// IPv6: send a zero UDP checksum (RFC 6935) instead of computing it.
+    pub zero_csum: bool,
 }
 
 impl Template {
@@ -77,7 +87,7 @@ impl Template {
         ttl: u8,
         df: bool,
     ) -> Template {
-        let mut b = [0u8; OUTER_LEN];
+        let mut b = [0u8; OUTER6_LEN];
         let (l2, rest) = b.split_at_mut(ETH_LEN);
         let (l3, rest) = rest.split_at_mut(IPV4_LEN);
         let (l4, vx) = rest.split_at_mut(UDP_LEN);
@@ -90,7 +100,57 @@ impl Template {
         let ip_sum = ip.partial_sum();
         UdpPacket::new_unchecked(l4).set_dst_port(udp_port);
         VxlanHeader::new_unchecked(vx).init(0);
-        Template { bytes: b, ip_sum }
+        Template {
+            bytes: b,
+            len: OUTER_LEN,
+            ip_sum,
+            v6: false,
+            zero_csum: true,
+        }
+    }
+
+    /// The IPv6 template: hop limit `hop`, flow label and lengths per
+    /// packet, the UDP checksum computed per packet unless `zero_csum`.
+    pub fn new6(
+        dst_mac: [u8; 6],
+        src_mac: [u8; 6],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        udp_port: u16,
+        hop: u8,
+        zero_csum: bool,
+    ) -> Template {
+        let mut b = [0u8; OUTER6_LEN];
+        let (l2, rest) = b.split_at_mut(ETH_LEN);
+        let (l3, rest) = rest.split_at_mut(IPV6_LEN);
+        let (l4, vx) = rest.split_at_mut(UDP_LEN);
+        let mut e = EthernetFrame::new_unchecked(l2);
+        e.set_dst(dst_mac);
+        e.set_src(src_mac);
+        e.set_ethertype(ETHERTYPE_IPV6);
+        let mut ip = Ipv6Packet::new_unchecked(l3);
+        ip.init(hop, PROTO_UDP, src, dst);
+        let pseudo = ip.pseudo_sum(0, PROTO_UDP);
+        UdpPacket::new_unchecked(l4).set_dst_port(udp_port);
+        VxlanHeader::new_unchecked(&mut *vx).init(0);
+        // Destination port and the VXLAN flags word; the VNI is per packet.
+        let ip_sum = csum_add(
+            pseudo,
+            &[(udp_port >> 8) as u8, udp_port as u8, vx[0], vx[1]],
+        );
+        Template {
+            bytes: b,
+            len: OUTER6_LEN,
+            ip_sum,
+            v6: true,
+            zero_csum,
+        }
+    }
+
+    /// The outer IP packet's length for an inner frame of `inner` bytes.
+    #[inline(always)]
+    pub fn ip_len(&self, inner: usize) -> usize {
+        inner + self.len - ETH_LEN
     }
 }
 
@@ -98,7 +158,7 @@ impl Template {
 #[derive(Debug, Clone)]
 pub struct State {
     pub generation: u64,
-    pub our_ip: Ipv4Addr,
+    pub our_ip: IpAddr,
     pub our_mac: [u8; 6],
     pub udp_port: u16,
     pub mtu: u16,
@@ -108,7 +168,9 @@ pub struct State {
     pub vni_index: HashMap<u32, VniIdx>,
     pub access: Vec<AccessState>,
     pub remotes: Vec<Option<RemoteState>>,
-    pub remote_index: HashMap<Ipv4Addr, u32>,
+    pub remote_index: HashMap<IpAddr, u32>,
+    /// IPv6 underlay: accept VXLAN with a zero UDP checksum.
+    pub udp6_zero_rx: bool,
     /// ARP suppression bindings: (VNI index, IP) -> MAC.
     pub arp: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
 }

@@ -1,7 +1,7 @@
 //! Fixtures shared by unit tests, fuzz targets and benchmarks: a small but
 //! complete forwarding state, built only from the public types.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hashbrown::HashMap;
 use vtep_config::Vni;
@@ -12,10 +12,30 @@ pub const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
 pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+pub const OUR_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+pub const PEER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
 
 /// Two VNIs (100 untagged, 200 on VID 10 of access port 0), one known
 /// remote 192.0.2.2 with a resolved template, VTEP 192.0.2.1.
 pub fn sample_state() -> State {
+    sample_state_with(
+        OUR_IP.into(),
+        PEER_IP.into(),
+        Template::new(PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, true),
+    )
+}
+
+/// [`sample_state`] over IPv6: VTEP 2001:db8:1::1, remote 2001:db8:1::2,
+/// UDP checksums computed and zero accepted.
+pub fn sample_state6() -> State {
+    sample_state_with(
+        OUR_IP6.into(),
+        PEER_IP6.into(),
+        Template::new6(PEER_MAC, OUR_MAC, OUR_IP6, PEER_IP6, 4789, 64, false),
+    )
+}
+
+fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
     let mut vni_index = HashMap::new();
     vni_index.insert(100, 0);
     vni_index.insert(200, 1);
@@ -23,10 +43,10 @@ pub fn sample_state() -> State {
     acc.untagged = Some(0);
     acc.vlans[10] = Some(1);
     let mut remote_index = HashMap::new();
-    remote_index.insert(PEER_IP, 0);
+    remote_index.insert(peer, 0);
     State {
         generation: 1,
-        our_ip: OUR_IP,
+        our_ip,
         our_mac: OUR_MAC,
         udp_port: 4789,
         mtu: 1500,
@@ -53,12 +73,11 @@ pub fn sample_state() -> State {
         vni_index,
         access: vec![acc],
         remotes: vec![Some(RemoteState {
-            ip: PEER_IP,
-            template: Some(Template::new(
-                PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, true,
-            )),
+            ip: peer,
+            template: Some(t),
         })],
         remote_index,
+        udp6_zero_rx: true,
         arp: HashMap::new(),
     }
 }
@@ -144,11 +163,7 @@ impl crate::forward::Io for SinkIo {
     fn can_share(&self) -> bool {
         true
     }
-    fn shared(
-        &mut self,
-        src: &Self::Pkt,
-        header: &[u8; crate::wire::OUTER_LEN],
-    ) -> Option<Self::Pkt> {
+    fn shared(&mut self, src: &Self::Pkt, header: &[u8]) -> Option<Self::Pkt> {
         use crate::buf::PacketBuf;
         let mut b = header.to_vec();
         b.extend_from_slice(src.data());

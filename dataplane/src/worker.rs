@@ -315,11 +315,11 @@ impl Io for Queues<'_> {
         self.tx.share_floods
     }
 
-    fn shared(&mut self, src: &Mbuf, header: &[u8; OUTER_LEN]) -> Option<Mbuf> {
+    fn shared(&mut self, src: &Mbuf, header: &[u8]) -> Option<Mbuf> {
         let (Ok(mut h), Ok(c)) = (self.pool.alloc(), src.share(self.pool)) else {
             return None;
         };
-        h.append(OUTER_LEN)?.copy_from_slice(header);
+        h.append(header.len())?.copy_from_slice(header);
         h.chain(c).ok()
     }
 

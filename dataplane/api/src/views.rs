@@ -141,6 +141,13 @@ pub struct MgmtCounters {
     pub arp_requests_sent: u64,
     pub arp_replies_sent: u64,
     pub echo_replies_sent: u64,
+    /// IPv6 underlay: neighbour solicitations sent (resolution).
+    #[serde(default)]
+    pub nd_solicitations_sent: u64,
+    /// IPv6 underlay: neighbour advertisements sent (answers and the
+    /// unsolicited one at start).
+    #[serde(default)]
+    pub nd_advertisements_sent: u64,
     pub neighbor_updates: u64,
     pub punts_handled: u64,
     pub mgmt_tx_failed: u64,

@@ -196,6 +196,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
                 queues: nw as u16,
                 mtu,
                 mtu_key,
+                ipv6: cfg.underlay.is_ipv6(),
             },
         )?;
         for n in &plan.notes {

@@ -2,7 +2,7 @@
 //! and neighbour views. Each checks its input and either changes nothing
 //! and says why, or does all of it.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use vtep_api::{Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, VniInfo, VniPort};
 use vtep_config::{MacAddr, Vni};
@@ -80,9 +80,9 @@ impl Tables {
     ) -> Result<Added, String> {
         let (vni, _) = self.configured_vni(vni)?;
         let mac = Self::unicast_mac(mac)?;
-        let ip: Ipv4Addr = remote
+        let ip: IpAddr = remote
             .parse()
-            .map_err(|_| format!("{remote:?} is not an IPv4 address"))?;
+            .map_err(|_| format!("{remote:?} is not an IP address"))?;
         self.add_api_entry(vni, mac, ip, now)?;
         let saved = self.save();
         match saved {
@@ -98,7 +98,7 @@ impl Tables {
         &mut self,
         vni: Vni,
         mac: MacAddr,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         now: u64,
     ) -> Result<(), String> {
         let (_, i) = self.configured_vni(vni.get())?;
@@ -111,7 +111,15 @@ impl Tables {
         if ip == u.address {
             return Err(format!("{ip} is this VTEP's own address"));
         }
-        if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback() {
+        if ip.is_ipv6() != u.is_ipv6() {
+            return Err(format!(
+                "{ip} is not of the underlay's address family (the VTEP address is {})",
+                u.address
+            ));
+        }
+        let broadcast = matches!(ip, IpAddr::V4(a) if a.is_broadcast());
+        let link_local = matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+        if ip.is_unspecified() || ip.is_multicast() || broadcast || ip.is_loopback() || link_local {
             return Err(format!("{ip} cannot be a remote VTEP"));
         }
         if u.next_hop(ip).is_none() {
@@ -157,7 +165,7 @@ impl Tables {
             None => None,
             Some(s) => {
                 let r = s
-                    .parse::<Ipv4Addr>()
+                    .parse::<IpAddr>()
                     .ok()
                     .and_then(|ip| self.remotes.get(ip))
                     .ok_or_else(|| format!("{s} is not a known remote VTEP"))?;
@@ -328,8 +336,9 @@ mod tests {
                 100,
                 "02:00:00:00:00:01",
                 "2001:db8::1",
-                "not an IPv4 address",
+                "not of the underlay's address family",
             ),
+            (100, "02:00:00:00:00:01", "192.0.2", "not an IP address"),
         ];
         for (vni, mac, ip, why) in cases {
             let e = t.fdb_add(vni, mac, ip, 0).unwrap_err();
@@ -379,7 +388,7 @@ mod tests {
                 Event::Learn {
                     vni: v,
                     mac: [2, 0, 0, 0, 1, i],
-                    at: LearnAt::Remote(Ipv4Addr::new(192, 0, 2, 3)),
+                    at: LearnAt::Remote(std::net::Ipv4Addr::new(192, 0, 2, 3).into()),
                 },
                 0,
             );

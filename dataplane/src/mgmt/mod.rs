@@ -18,6 +18,7 @@ pub mod reconcile;
 pub mod snapshot;
 pub mod tables;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -229,24 +230,41 @@ impl Mgmt {
         }
     }
 
-    /// Sends ARP requests for next hops that are unresolved or due a refresh.
+    /// Sends ARP requests or neighbour solicitations for next hops that
+    /// are unresolved or due a refresh.
     fn resolve(&mut self, now: u64) {
         let want = self.tables.wanted_next_hops();
         let (ask, forgot) = self.tables.neigh.due(&want, now);
         self.tables.dirty |= forgot;
         let (mac, ip) = (self.tables.our_mac, self.tables.cfg.underlay.address);
         for nh in ask {
-            if self.send(&punt::arp_request(mac, ip, nh)) {
-                self.counters.arp_requests_sent += 1;
+            let Some(f) = punt::resolve_request(mac, ip, nh) else {
+                continue;
+            };
+            if self.send(&f) {
+                match nh {
+                    IpAddr::V4(_) => self.counters.arp_requests_sent += 1,
+                    IpAddr::V6(_) => self.counters.nd_solicitations_sent += 1,
+                }
             }
         }
     }
 
-    /// Sends a gratuitous ARP for the VTEP address.
+    /// Announces the VTEP address: a gratuitous ARP, or an unsolicited
+    /// neighbour advertisement to all nodes over IPv6.
     pub fn gratuitous_arp(&mut self) {
-        let (mac, ip) = (self.tables.our_mac, self.tables.cfg.underlay.address);
-        if self.send(&punt::arp_request(mac, ip, ip)) {
-            self.counters.arp_requests_sent += 1;
+        let mac = self.tables.our_mac;
+        match self.tables.cfg.underlay.address {
+            IpAddr::V4(ip) => {
+                if self.send(&punt::arp_request(mac, ip, ip)) {
+                    self.counters.arp_requests_sent += 1;
+                }
+            }
+            IpAddr::V6(ip) => {
+                if self.send(&punt::unsolicited_advert(mac, ip)) {
+                    self.counters.nd_advertisements_sent += 1;
+                }
+            }
         }
     }
 
@@ -277,10 +295,16 @@ impl Mgmt {
             }
         }
         if let Some(answer) = o.reply {
-            if self.send_mbuf(m) {
+            let sent = match &o.frame {
+                // A new answer: the punted frame is freed here.
+                Some(f) => self.send(f),
+                None => self.send_mbuf(m),
+            };
+            if sent {
                 match answer {
                     punt::Answer::ArpReply => self.counters.arp_replies_sent += 1,
                     punt::Answer::EchoReply => self.counters.echo_replies_sent += 1,
+                    punt::Answer::NeighborAdvert => self.counters.nd_advertisements_sent += 1,
                 }
             }
         }

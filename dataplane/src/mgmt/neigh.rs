@@ -3,7 +3,7 @@
 //! (milliseconds) and the frames to send are returned, not sent.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use vtep_api::NeighEntry;
 use vtep_config::{MacAddr, Neighbor};
@@ -25,7 +25,7 @@ struct Neigh {
 /// The neighbour table of the underlay.
 #[derive(Debug, Default, Clone)]
 pub struct Neighbors {
-    table: BTreeMap<Ipv4Addr, Neigh>,
+    table: BTreeMap<IpAddr, Neigh>,
 }
 
 impl Neighbors {
@@ -45,13 +45,13 @@ impl Neighbors {
         }
     }
 
-    pub fn mac(&self, ip: Ipv4Addr) -> Option<[u8; 6]> {
+    pub fn mac(&self, ip: IpAddr) -> Option<[u8; 6]> {
         self.table.get(&ip).and_then(|n| n.mac)
     }
 
     /// Records what an ARP packet from `ip` says; true if a MAC changed
     /// (the caller republishes the templates). Static entries win.
-    pub fn learn(&mut self, ip: Ipv4Addr, mac: [u8; 6], now: u64) -> bool {
+    pub fn learn(&mut self, ip: IpAddr, mac: [u8; 6], now: u64) -> bool {
         let n = self.table.entry(ip).or_insert(Neigh {
             mac: None,
             is_static: false,
@@ -71,7 +71,7 @@ impl Neighbors {
 
     /// For the next hops in `wanted`: expires stale entries and returns
     /// (next hops to send a request for now, whether a MAC was forgotten).
-    pub fn due(&mut self, wanted: &[Ipv4Addr], now: u64) -> (Vec<Ipv4Addr>, bool) {
+    pub fn due(&mut self, wanted: &[IpAddr], now: u64) -> (Vec<IpAddr>, bool) {
         let mut ask = Vec::new();
         let mut forgot = false;
         for nh in wanted {
@@ -126,7 +126,7 @@ impl Neighbors {
 mod tests {
     use super::*;
 
-    const GW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+    const GW: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 254));
     const M1: [u8; 6] = [2, 0, 0, 0, 0, 1];
     const M2: [u8; 6] = [2, 0, 0, 0, 0, 2];
 

@@ -4,7 +4,7 @@
 //! either the old or the new file, never half of one.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,11 +19,11 @@ pub struct StateFile {
 pub struct SavedEntry {
     pub vni: u32,
     pub mac: String,
-    pub remote: Ipv4Addr,
+    pub remote: IpAddr,
 }
 
 impl SavedEntry {
-    pub fn new(vni: Vni, mac: MacAddr, remote: Ipv4Addr) -> SavedEntry {
+    pub fn new(vni: Vni, mac: MacAddr, remote: IpAddr) -> SavedEntry {
         SavedEntry {
             vni: vni.get(),
             mac: mac.to_string(),
@@ -86,7 +86,7 @@ mod tests {
             fdb: vec![SavedEntry::new(
                 Vni::new(100).unwrap(),
                 "02:00:00:00:00:01".parse().unwrap(),
-                Ipv4Addr::new(192, 0, 2, 2),
+                IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)),
             )],
         };
         save(&p, &s).unwrap();

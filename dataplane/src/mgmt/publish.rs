@@ -3,7 +3,10 @@
 //! hop's MAC is known; until then the workers drop towards it, counted as
 //! `neighbor_unresolved`.
 
+use std::net::IpAddr;
+
 use hashbrown::HashMap;
+use vtep_config::Underlay;
 
 use super::tables::Tables;
 use crate::state::{AccessState, RemoteState, State, Template, VniState};
@@ -56,9 +59,10 @@ pub fn build(t: &Tables, generation: u64) -> State {
         .map(|r| {
             r.map(|ip| RemoteState {
                 ip,
-                template: u.next_hop(ip).and_then(|nh| t.neigh.mac(nh)).map(|mac| {
-                    Template::new(mac, t.our_mac, u.address, ip, u.udp_port, u.ttl, u.df)
-                }),
+                template: u
+                    .next_hop(ip)
+                    .and_then(|nh| t.neigh.mac(nh))
+                    .and_then(|mac| template(u, t.our_mac, mac, ip)),
             })
         })
         .collect();
@@ -75,7 +79,28 @@ pub fn build(t: &Tables, generation: u64) -> State {
         access,
         remotes,
         remote_index: t.remotes.index_map().clone(),
+        udp6_zero_rx: u.udp6_zero_checksum_rx,
         arp: t.arp_bind.clone(),
+    }
+}
+
+/// The outer header towards remote `ip` through next-hop MAC `mac`; None
+/// for an address of the other family (the config refuses those).
+fn template(u: &Underlay, our_mac: [u8; 6], mac: [u8; 6], ip: IpAddr) -> Option<Template> {
+    match (u.address, ip) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => Some(Template::new(
+            mac, our_mac, src, dst, u.udp_port, u.ttl, u.df,
+        )),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Some(Template::new6(
+            mac,
+            our_mac,
+            src,
+            dst,
+            u.udp_port,
+            u.ttl,
+            u.udp6_zero_checksum_tx,
+        )),
+        _ => None,
     }
 }
 
@@ -99,7 +124,7 @@ mod tests {
         assert_eq!(st.vni(i200).unwrap().ports, vec![(0, Some(10))]);
         assert_eq!(st.access[0].untagged, Some(i100));
         assert_eq!(st.access[0].vlans[10], Some(i200));
-        let peer = t.remotes.get(Ipv4Addr::new(192, 0, 2, 2)).unwrap();
+        let peer = t.remotes.get(Ipv4Addr::new(192, 0, 2, 2).into()).unwrap();
         assert_eq!(st.vni(i100).unwrap().flood, vec![peer]);
         assert!(st.vni(i200).unwrap().flood.is_empty());
     }
@@ -108,13 +133,16 @@ mod tests {
     fn templates_wait_for_the_next_hop() {
         let mut t =
             tables("[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:aa\"\nremote = \"198.51.100.2\"\n");
-        let on_link = t.remotes.get(Ipv4Addr::new(192, 0, 2, 2)).unwrap();
-        let routed = t.remotes.get(Ipv4Addr::new(198, 51, 100, 2)).unwrap();
+        let on_link = t.remotes.get(Ipv4Addr::new(192, 0, 2, 2).into()).unwrap();
+        let routed = t
+            .remotes
+            .get(Ipv4Addr::new(198, 51, 100, 2).into())
+            .unwrap();
         let st = build(&t, 1);
         assert!(st.remote(on_link).unwrap().template.is_none());
         assert!(st.remote(routed).unwrap().template.is_none());
         let gw_mac = [2, 0, 0, 0, 0, 0xfe];
-        assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 254), gw_mac, 1));
+        assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 254).into(), gw_mac, 1));
         let st = build(&t, 2);
         assert!(
             st.remote(on_link).unwrap().template.is_none(),

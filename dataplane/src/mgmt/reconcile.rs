@@ -4,7 +4,7 @@
 //! keyed by it stay valid across reloads).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use hashbrown::HashMap;
 use vtep_config::{Config, MacAddr, Vni};
@@ -62,22 +62,22 @@ impl VniIndex {
 /// Remote VTEP address <-> index into the workers' remote tables.
 #[derive(Debug, Default, Clone)]
 pub struct RemoteTable {
-    slots: Vec<Option<Ipv4Addr>>,
-    index: HashMap<Ipv4Addr, u32>,
+    slots: Vec<Option<IpAddr>>,
+    index: HashMap<IpAddr, u32>,
 }
 
 impl RemoteTable {
-    pub fn get(&self, ip: Ipv4Addr) -> Option<u32> {
+    pub fn get(&self, ip: IpAddr) -> Option<u32> {
         self.index.get(&ip).copied()
     }
 
-    pub fn ip(&self, i: u32) -> Option<Ipv4Addr> {
+    pub fn ip(&self, i: u32) -> Option<IpAddr> {
         self.slots.get(i as usize).copied().flatten()
     }
 
     /// The index of `ip`, taking a free one for a new remote; None when
     /// [`MAX_REMOTES`] are in use. The bool says whether it is new.
-    pub fn intern(&mut self, ip: Ipv4Addr) -> Option<(u32, bool)> {
+    pub fn intern(&mut self, ip: IpAddr) -> Option<(u32, bool)> {
         if let Some(i) = self.get(ip) {
             return Some((i, false));
         }
@@ -95,7 +95,7 @@ impl RemoteTable {
     }
 
     /// How many of `ips` would need a new index.
-    pub fn missing<'a>(&self, ips: impl Iterator<Item = &'a Ipv4Addr>) -> usize {
+    pub fn missing<'a>(&self, ips: impl Iterator<Item = &'a IpAddr>) -> usize {
         ips.filter(|ip| !self.index.contains_key(*ip))
             .collect::<BTreeSet<_>>()
             .len()
@@ -106,18 +106,18 @@ impl RemoteTable {
     }
 
     /// (index, address) of every remote.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, Ipv4Addr)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (u32, IpAddr)> + '_ {
         self.slots
             .iter()
             .enumerate()
             .filter_map(|(i, r)| r.map(|ip| (i as u32, ip)))
     }
 
-    pub fn index_map(&self) -> &HashMap<Ipv4Addr, u32> {
+    pub fn index_map(&self) -> &HashMap<IpAddr, u32> {
         &self.index
     }
 
-    pub fn slots(&self) -> &[Option<Ipv4Addr>] {
+    pub fn slots(&self) -> &[Option<IpAddr>] {
         &self.slots
     }
 }
@@ -181,8 +181,8 @@ pub fn vnis_removed(old: &Config, new: &Config) -> Vec<Vni> {
 
 /// Every remote VTEP address a config names (flood lists, neighbours,
 /// static FDB entries).
-pub fn remotes_named(cfg: &Config) -> Vec<Ipv4Addr> {
-    let mut v: Vec<Ipv4Addr> = cfg
+pub fn remotes_named(cfg: &Config) -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = cfg
         .vnis
         .iter()
         .flat_map(|v| v.flood.iter().copied())
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn remote_table_fills_up_and_says_so() {
         let mut r = RemoteTable::default();
-        let ip = |i: u32| Ipv4Addr::from(0x0a00_0000 + i);
+        let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
         assert_eq!(r.intern(ip(1)), Some((0, true)));
         assert_eq!(r.intern(ip(1)), Some((0, false)));
         assert_eq!(r.missing([ip(1), ip(2), ip(2)].iter()), 1);
@@ -276,7 +276,10 @@ mod tests {
         assert!(vnis_removed(&a, &b).is_empty());
         assert_eq!(
             remotes_named(&a),
-            vec![Ipv4Addr::new(192, 0, 2, 2), Ipv4Addr::new(192, 0, 2, 3)]
+            vec![
+                IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)),
+                IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 3))
+            ]
         );
     }
 }

@@ -4,7 +4,7 @@
 //! reconciliation and every control operation are unit-tested here.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -32,7 +32,7 @@ pub struct Tables {
     /// ARP suppression bindings: (VNI index, IP) -> MAC.
     pub arp_bind: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
     /// Entries added with `fdb add`, persisted in `[control] state_file`.
-    pub api_static: BTreeMap<(Vni, MacAddr), Ipv4Addr>,
+    pub api_static: BTreeMap<(Vni, MacAddr), IpAddr>,
     /// Bandwidth limits and storm control per VNI; a VNI keeps its
     /// limiters (and their state) across reloads that leave them alone.
     pub police: HashMap<Vni, Arc<VniPolice>>,
@@ -198,7 +198,7 @@ impl Tables {
 
     /// Records an underlay ARP sender; only on-link unicast neighbours
     /// other than the VTEP itself are believed.
-    pub fn learn_neighbor(&mut self, ip: Ipv4Addr, mac: [u8; 6], now: u64) -> bool {
+    pub fn learn_neighbor(&mut self, ip: IpAddr, mac: [u8; 6], now: u64) -> bool {
         let u = &self.cfg.underlay;
         if !u.on_link(ip) || ip == u.address || mac[0] & 1 == 1 || mac == [0; 6] {
             return false;
@@ -209,9 +209,9 @@ impl Tables {
     }
 
     /// Next hops the VTEP needs: those of every remote, and the gateway.
-    pub fn wanted_next_hops(&self) -> Vec<Ipv4Addr> {
+    pub fn wanted_next_hops(&self) -> Vec<IpAddr> {
         let u = &self.cfg.underlay;
-        let mut want: Vec<Ipv4Addr> = self
+        let mut want: Vec<IpAddr> = self
             .remotes
             .iter()
             .filter_map(|(_, ip)| u.next_hop(ip))
@@ -395,7 +395,7 @@ pub(crate) mod tests {
         let mut t = tables("");
         t.dirty = false;
         let v = t.vnis.get(Vni::new(100).unwrap()).unwrap();
-        let ip = Ipv4Addr::new(198, 51, 100, 7);
+        let ip = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
         let (_, _, l) = t
             .event(
                 Event::Learn {
@@ -413,7 +413,7 @@ pub(crate) mod tests {
         );
         assert!(t
             .wanted_next_hops()
-            .contains(&Ipv4Addr::new(192, 0, 2, 254)));
+            .contains(&Ipv4Addr::new(192, 0, 2, 254).into()));
     }
 
     #[test]
@@ -421,14 +421,14 @@ pub(crate) mod tests {
         let mut t = tables("");
         let m = [2, 0, 0, 0, 0, 5];
         assert!(
-            !t.learn_neighbor(Ipv4Addr::new(10, 0, 0, 1), m, 0),
+            !t.learn_neighbor(Ipv4Addr::new(10, 0, 0, 1).into(), m, 0),
             "off-link"
         );
         assert!(
-            !t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 1), m, 0),
+            !t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 1).into(), m, 0),
             "our own address"
         );
-        assert!(!t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9), [1, 0, 0, 0, 0, 1], 0));
-        assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9), m, 0));
+        assert!(!t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9).into(), [1, 0, 0, 0, 0, 1], 0));
+        assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9).into(), m, 0));
     }
 }

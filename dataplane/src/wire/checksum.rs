@@ -1,16 +1,30 @@
 //! The Internet checksum (RFC 1071).
 
-/// Ones'-complement sum of 16-bit big-endian words (odd tail padded).
+/// Ones'-complement sum of 16-bit big-endian words (odd tail padded),
+/// added to `sum`; the result is folded to at most 17 bits, so callers
+/// may add a few more words before [`csum_fold`].
 #[inline]
-pub fn csum_add(mut sum: u32, b: &[u8]) -> u32 {
-    let mut chunks = b.chunks_exact(2);
+pub fn csum_add(sum: u32, b: &[u8]) -> u32 {
+    // Eight bytes at a time as two 32-bit big-endian halves: the
+    // ones'-complement sum does not depend on the word width (RFC 1071
+    // §2(B)), and a u64 accumulator cannot overflow for any frame.
+    let mut acc = sum as u64;
+    let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+        let x = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        acc += (x >> 32) + (x & 0xffff_ffff);
     }
-    if let [x] = chunks.remainder() {
-        sum += (*x as u32) << 8;
+    let mut pairs = chunks.remainder().chunks_exact(2);
+    for c in &mut pairs {
+        acc += u16::from_be_bytes([c[0], c[1]]) as u64;
     }
-    sum
+    if let [x] = pairs.remainder() {
+        acc += (*x as u64) << 8;
+    }
+    let acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    acc as u32
 }
 
 /// Folds a sum to 16 bits and complements it.
@@ -29,6 +43,7 @@ pub fn checksum(b: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn rfc1071_example() {
@@ -38,5 +53,24 @@ mod tests {
             0x220d
         );
         assert_eq!(checksum(&[0xff]), !0xff00);
+    }
+
+    /// The 16-bit words one by one, as RFC 1071 states the sum.
+    fn by_words(sum: u32, b: &[u8]) -> u16 {
+        let mut s = sum as u64;
+        for c in b.chunks(2) {
+            s += (c[0] as u64) << 8 | c.get(1).copied().unwrap_or(0) as u64;
+        }
+        while s >> 16 != 0 {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    }
+
+    proptest! {
+        #[test]
+        fn wide_sum_is_the_word_sum(b in prop::collection::vec(any::<u8>(), 0..9300), sum in 0u32..0x4_0000) {
+            prop_assert_eq!(csum_fold(csum_add(sum, &b)), by_words(sum, &b));
+        }
     }
 }

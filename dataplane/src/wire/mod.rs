@@ -1,6 +1,7 @@
 //! Wire formats as zero-copy views over byte buffers, one file per header:
 //! [`ethernet`] (with 802.1Q), [`ipv4`], [`udp`], [`vxlan`] (RFC 7348 §5),
-//! [`arp`] and [`icmp`] (echo). Each view is built with `new_checked`,
+//! [`ipv6`], [`arp`], [`icmp`] (echo) and [`icmpv6`] (echo, neighbour
+//! discovery). Each view is built with `new_checked`,
 //! which checks the length once; after that no accessor panics. Fields
 //! live at named offsets in each file's `field` module; no other module of
 //! the daemon reads headers at raw offsets.
@@ -9,7 +10,9 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
 pub mod udp;
 pub mod vxlan;
 
@@ -19,6 +22,7 @@ pub use ethernet::{
     EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
 };
 pub use ipv4::Ipv4Packet;
+pub use ipv6::Ipv6Packet;
 pub use udp::UdpPacket;
 pub use vxlan::VxlanHeader;
 
@@ -27,12 +31,16 @@ pub const VLAN_LEN: usize = ethernet::VLAN_TAG_LEN;
 pub const IPV4_LEN: usize = ipv4::MIN_HEADER_LEN;
 pub const UDP_LEN: usize = udp::HEADER_LEN;
 pub const VXLAN_LEN: usize = vxlan::HEADER_LEN;
+pub const IPV6_LEN: usize = ipv6::HEADER_LEN;
 /// Outer Ethernet + IPv4 + UDP + VXLAN, without options.
 pub const OUTER_LEN: usize = ETH_LEN + IPV4_LEN + UDP_LEN + VXLAN_LEN;
+/// Outer Ethernet + IPv6 + UDP + VXLAN: the largest outer header.
+pub const OUTER6_LEN: usize = ETH_LEN + IPV6_LEN + UDP_LEN + VXLAN_LEN;
 
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+pub const PROTO_ICMPV6: u8 = icmpv6::PROTO_ICMPV6;
 
 #[inline(always)]
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
