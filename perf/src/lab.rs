@@ -9,6 +9,12 @@
 //!  t4 (802.1Q) ─acc1─┘                      └─ 198.51.100.1 ── k2 198.51.100.2 ── vx100 ─ br ─ t2 10.0.0.12
 //! ```
 //!
+//! With `ipv6`, the underlay is IPv6 only (the tenants stay IPv4): vtepd
+//! 2001:db8:1::1/64, router 2001:db8:1::fe, k1 2001:db8:1::2 on-link and
+//! k2 2001:db8:2::2 behind the router (2001:db8:2::1); the kernel VTEPs
+//! keep Linux's default checksum settings over IPv6 (send computed UDP
+//! checksums, refuse zero ones).
+//!
 //! `vtepd` runs in the test's own namespace and binds net_af_packet to veth
 //! ends there (no addresses), or creates net_tap devices that the lab moves
 //! into place. Every name carries the process id; [`Lab::drop`] deletes
@@ -49,6 +55,8 @@ pub struct LabOptions {
     /// vtepd workers; with 2, lcore 2 shares CPU 0 with the main lcore
     /// (this machine has two), and every port has two queue pairs.
     pub workers: usize,
+    /// An IPv6 underlay (see the module doc).
+    pub ipv6: bool,
 }
 
 impl Default for LabOptions {
@@ -62,6 +70,7 @@ impl Default for LabOptions {
             extra_config: String::new(),
             mtu: 1500,
             workers: 1,
+            ipv6: false,
         }
     }
 }
@@ -74,6 +83,41 @@ pub const T4_MAC: &str = "02:00:00:00:00:14";
 pub const VTEP_IP: &str = "192.0.2.1";
 pub const K1_IP: &str = "192.0.2.2";
 pub const K2_IP: &str = "198.51.100.2";
+
+/// The underlay's addresses in one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addrs {
+    pub vtep: &'static str,
+    pub k1: &'static str,
+    pub k2: &'static str,
+    /// The router on vtepd's and k1's link (vtepd's gateway).
+    pub gw: &'static str,
+    /// The router on k2's link.
+    pub k2_gw: &'static str,
+    pub plen: u8,
+    /// Bytes VXLAN adds to a tenant IP packet.
+    pub overhead: u16,
+}
+
+pub const V4: Addrs = Addrs {
+    vtep: VTEP_IP,
+    k1: K1_IP,
+    k2: K2_IP,
+    gw: "192.0.2.254",
+    k2_gw: "198.51.100.1",
+    plen: 24,
+    overhead: 50,
+};
+
+pub const V6: Addrs = Addrs {
+    vtep: "2001:db8:1::1",
+    k1: "2001:db8:1::2",
+    k2: "2001:db8:2::2",
+    gw: "2001:db8:1::fe",
+    k2_gw: "2001:db8:2::1",
+    plen: 64,
+    overhead: 70,
+};
 
 /// Turns off offloads (af_packet would see partial checksums and GSO
 /// frames) and IPv6 (its multicast chatter would blur flood counts) on an
@@ -135,6 +179,29 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// The underlay addresses of this lab.
+    pub fn addrs(&self) -> &'static Addrs {
+        if self.opts.ipv6 {
+            &V6
+        } else {
+            &V4
+        }
+    }
+
+    /// Gives underlay interface `iface` of `role` address `ip` (IPv6: on,
+    /// without duplicate address detection, so it is usable at once).
+    fn underlay_addr(&self, role: &str, iface: &str, ip: &str, plen: u8) {
+        if self.opts.ipv6 {
+            self.must_exec(
+                role,
+                &format!("sysctl -qw net.ipv6.conf.{iface}.disable_ipv6=0"),
+            );
+            self.must_exec(role, &format!("ip addr add {ip}/{plen} dev {iface} nodad"));
+        } else {
+            self.must_exec(role, &format!("ip addr add {ip}/{plen} dev {iface}"));
+        }
+    }
+
     /// Namespace name for a role (t0, t1, k1, ul, ...).
     pub fn ns(&self, role: &str) -> String {
         format!("vtl{}{role}", self.id)
@@ -244,7 +311,7 @@ impl Lab {
 
     /// A tenant host: namespace `role` with `iface` addressed in the overlay.
     fn tenant(&self, role: &str, iface: &str, mac: &str, ip: &str) {
-        let mtu = self.opts.mtu - 50;
+        let mtu = self.opts.mtu - self.addrs().overhead;
         self.must_exec(
             role,
             &format!("ip link set {iface} address {mac} mtu {mtu}"),
@@ -256,11 +323,13 @@ impl Lab {
     fn kernel_vtep(&mut self, k: &str, local: &str, vni: u32, tenant: &str, mac: &str, ip: &str) {
         let vx = format!("vx{vni}");
         let br = format!("br{vni}");
+        let a = self.addrs();
         self.must_exec(
             k,
             &format!(
-                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} remote {VTEP_IP} dstport 4789",
-                self.opts.mtu - 50
+                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} remote {} dstport 4789",
+                self.opts.mtu - a.overhead,
+                a.vtep
             ),
         );
         let kn = k.trim_start_matches('k');
@@ -297,7 +366,14 @@ impl Lab {
             "ip link add name br0 address 02:00:00:00:fe:fe type bridge",
         );
         quiet(&format!("ip netns exec {} ", self.ns("ul")), "br0");
-        self.must_exec("ul", "ip addr add 192.0.2.254/24 dev br0");
+        let a = self.addrs();
+        self.underlay_addr("ul", "br0", a.gw, a.plen);
+        if self.opts.ipv6 {
+            // vtepd sends no MLD reports for its solicited-node group:
+            // the bridge must not prune multicast to its port.
+            self.must_exec("ul", "ip link set br0 type bridge mcast_snooping 0");
+            self.must_exec("ul", "sysctl -qw net.ipv6.conf.all.forwarding=1");
+        }
         self.must_exec("ul", "ip link set br0 up");
         self.must_exec("ul", "sysctl -qw net.ipv4.ip_forward=1");
         self.veth(("k1u", Some("ul")), ("k1d", Some("k1")));
@@ -305,24 +381,15 @@ impl Lab {
             "ul",
             &format!("ip link set {} master br0", self.ifname("k1u")),
         );
-        self.must_exec(
-            "k1",
-            &format!("ip addr add {K1_IP}/24 dev {}", self.ifname("k1d")),
-        );
+        self.underlay_addr("k1", &self.ifname("k1d"), a.k1, a.plen);
         self.veth(("k2u", Some("ul")), ("k2d", Some("k2")));
-        self.must_exec(
-            "ul",
-            &format!("ip addr add 198.51.100.1/24 dev {}", self.ifname("k2u")),
-        );
-        self.must_exec(
-            "k2",
-            &format!("ip addr add {K2_IP}/24 dev {}", self.ifname("k2d")),
-        );
-        self.must_exec("k2", "ip route add default via 198.51.100.1");
-        self.kernel_vtep("k1", K1_IP, 100, "t1", T1_MAC, "10.0.0.11");
-        self.kernel_vtep("k2", K2_IP, 100, "t2", T2_MAC, "10.0.0.12");
+        self.underlay_addr("ul", &self.ifname("k2u"), a.k2_gw, a.plen);
+        self.underlay_addr("k2", &self.ifname("k2d"), a.k2, a.plen);
+        self.must_exec("k2", &format!("ip route add default via {}", a.k2_gw));
+        self.kernel_vtep("k1", a.k1, 100, "t1", T1_MAC, "10.0.0.11");
+        self.kernel_vtep("k2", a.k2, 100, "t2", T2_MAC, "10.0.0.12");
         if self.opts.vni200 {
-            self.kernel_vtep("k1", K1_IP, 200, "t3", T3_MAC, "10.0.0.13");
+            self.kernel_vtep("k1", a.k1, 200, "t3", T3_MAC, "10.0.0.13");
         }
     }
 
@@ -419,6 +486,7 @@ impl Lab {
             PortKind::Tap => format!("net_tap{n}"),
             PortKind::Pcap => format!("net_pcap{n}"),
         };
+        let a = self.addrs();
         let mut devs = vec![dev(0, "ud"), dev(1, "a0")];
         if self.opts.vni200 {
             devs.push(dev(2, "a1"));
@@ -433,8 +501,8 @@ mbufs = 16383
 
 [underlay]
 port = "{ul}"
-address = "{VTEP_IP}/24"
-gateway = "192.0.2.254"
+address = "{vtep}/{plen}"
+gateway = "{gw}"
 mtu = {mtu}
 
 [[access]]
@@ -443,7 +511,7 @@ vni = 100
 
 [[vni]]
 id = 100
-flood = ["{K1_IP}", "{K2_IP}"]
+flood = ["{k1}", "{k2}"]
 arp_suppress = {sup}
 {v100}
 "#,
@@ -459,16 +527,23 @@ arp_suppress = {sup}
             a0 = name(1),
             sup = self.opts.arp_suppress,
             v100 = self.opts.vni100_extra,
+            vtep = a.vtep,
+            plen = a.plen,
+            gw = a.gw,
+            k1 = a.k1,
+            k2 = a.k2,
         );
         if self.opts.vni200 {
             c.push_str(&format!(
-                "\n[[access]]\nport = \"{}\"\nvlans = {{ 20 = 200 }}\n\n[[vni]]\nid = 200\nflood = [\"{K1_IP}\"]\n",
-                name(2)
+                "\n[[access]]\nport = \"{}\"\nvlans = {{ 20 = 200 }}\n\n[[vni]]\nid = 200\nflood = [\"{}\"]\n",
+                name(2),
+                a.k1
             ));
         }
         if self.opts.static_fdb {
             c.push_str(&format!(
-                "\n[[fdb]]\nvni = 100\nmac = \"{T1_MAC}\"\nremote = \"{K1_IP}\"\n\n[[fdb]]\nvni = 100\nmac = \"{T2_MAC}\"\nremote = \"{K2_IP}\"\n"
+                "\n[[fdb]]\nvni = 100\nmac = \"{T1_MAC}\"\nremote = \"{}\"\n\n[[fdb]]\nvni = 100\nmac = \"{T2_MAC}\"\nremote = \"{}\"\n",
+                a.k1, a.k2
             ));
         }
         c.push_str(&format!(
