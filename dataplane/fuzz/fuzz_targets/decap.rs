@@ -1,20 +1,38 @@
-//! Underlay classification must be total: any bytes give a verdict, and an
-//! accepted VXLAN packet's inner frame lies inside the buffer.
+//! Underlay classification must be total: any bytes give a verdict, over
+//! IPv4 and IPv6 underlays, and an accepted VXLAN packet's inner frame
+//! lies inside the buffer; what is punted is handled without a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
+use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::decap::{classify_underlay, Underlay};
+use vtep_dataplane::mgmt::punt;
 use vtep_dataplane::state::State;
 
 fuzz_target!(|data: &[u8]| {
-    static ST: OnceLock<State> = OnceLock::new();
-    let st = ST.get_or_init(|| {
+    static ST: OnceLock<[State; 2]> = OnceLock::new();
+    let states = ST.get_or_init(|| {
         let mut s = vtep_dataplane::testing::sample_state();
         s.accept_unknown_sources = true;
-        s
+        let mut s6 = vtep_dataplane::testing::sample_state6();
+        s6.accept_unknown_sources = true;
+        [s, s6]
     });
-    if let Ok(Underlay::Vxlan { inner_off, inner_len, .. }) = classify_underlay(data, st) {
-        assert!(inner_off + inner_len <= data.len());
-        assert!(inner_len >= 14);
+    for st in states {
+        match classify_underlay(data, st) {
+            Ok(Underlay::Vxlan { inner_off, inner_len, .. }) => {
+                assert!(inner_off + inner_len <= data.len());
+                assert!(inner_len >= 14);
+            }
+            Ok(_) => {
+                let mut b = VecBuf::new(data);
+                let o = punt::handle(&mut b, st.our_ip, st.our_mac);
+                assert!(b.len() <= data.len(), "an in-place answer never grows");
+                if let Some(f) = o.frame {
+                    assert!(f.len() >= 14 + 40 + 24);
+                }
+            }
+            Err(_) => {}
+        }
     }
 });

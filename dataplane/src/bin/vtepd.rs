@@ -241,8 +241,29 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             }
         }
         p.start().map_err(|e| e.to_string())?;
-        if let Err(e) = p.set_promiscuous(true) {
-            warn!(port = name, "promiscuous mode: {e}");
+        let promiscuous = match p.set_promiscuous(true) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(port = name, "promiscuous mode: {e}");
+                false
+            }
+        };
+        if role == Role::Underlay && !promiscuous {
+            if let std::net::IpAddr::V6(a) = cfg.underlay.address {
+                // Neighbour discovery reaches us at our solicited-node group
+                // and at all nodes: a port that filters must let those in.
+                use vtep_dataplane::wire::ipv6::{multicast_mac, solicited_node, ALL_NODES};
+                let macs = [multicast_mac(solicited_node(a)), multicast_mac(ALL_NODES)];
+                if let Err(e) = p.set_mc_addr_list(&macs) {
+                    if let Err(e2) = p.set_allmulticast() {
+                        warn!(
+                            port = name,
+                            "neither a multicast list ({e}) nor all-multicast ({e2}): \
+                             neighbour solicitations for the VTEP address may not arrive"
+                        );
+                    }
+                }
+            }
         }
         let mac = p.mac().map_err(|e| e.to_string())?;
         info!(

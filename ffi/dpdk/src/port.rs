@@ -346,6 +346,28 @@ impl Port {
         })
     }
 
+    /// Receives frames to these multicast MACs (replacing the list); an
+    /// error when the device keeps no list (then see
+    /// [`Port::set_allmulticast`]).
+    pub fn set_mc_addr_list(&self, macs: &[[u8; 6]]) -> Result<()> {
+        let mut list: Vec<dpdk_sys::rte_ether_addr> = macs
+            .iter()
+            .map(|m| dpdk_sys::rte_ether_addr { addr_bytes: *m })
+            .collect();
+        // SAFETY: valid port id; the list outlives the call, which copies it.
+        check(self.name(), "rte_eth_dev_set_mc_addr_list", unsafe {
+            dpdk_sys::rte_eth_dev_set_mc_addr_list(self.id(), list.as_mut_ptr(), list.len() as u32)
+        })
+    }
+
+    /// Receives every multicast frame.
+    pub fn set_allmulticast(&self) -> Result<()> {
+        // SAFETY: valid port id.
+        check(self.name(), "rte_eth_allmulticast_enable", unsafe {
+            dpdk_sys::rte_eth_allmulticast_enable(self.id())
+        })
+    }
+
     pub fn link(&self) -> Result<Link> {
         let (mut speed, mut up) = (0u32, 0i32);
         // SAFETY: valid out pointers.

@@ -96,6 +96,7 @@ fn write_seeds(dir: &std::path::Path) -> std::io::Result<()> {
     }
     let mut ul: Vec<Vec<u8>> = underlay_cases().into_iter().map(|c| c.frame).collect();
     ul.push(good_vxlan(100, 1));
+    ul.extend(ipv6_seeds());
     for (i, f) in ul.iter().enumerate() {
         std::fs::write(dir.join("decap").join(format!("case{i:03}")), f)?;
     }
@@ -113,4 +114,28 @@ fn write_seeds(dir: &std::path::Path) -> std::io::Result<()> {
         cfg.replace("id = 200", "id = 0"),
     )?;
     Ok(())
+}
+
+/// IPv6 underlay frames for the decap target (its second state is the
+/// IPv6 sample VTEP 2001:db8:1::1): VXLAN from the remote, a neighbour
+/// solicitation for the VTEP, an echo request to it.
+fn ipv6_seeds() -> Vec<Vec<u8>> {
+    use vtep_dataplane::buf::{PacketBuf, VecBuf};
+    use vtep_dataplane::mgmt::punt;
+    use vtep_dataplane::state::Template;
+    use vtep_dataplane::testing::{OUR_IP6, OUR_MAC, PEER_IP6, PEER_MAC};
+    use vtep_dataplane::wire::icmpv6;
+    let t = Template::new6(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 4789, 64, false);
+    let mut b = VecBuf::new(&vtep_perf::corpus::inner(
+        [2, 0, 0, 0, 0, 1],
+        [2, 0, 0, 0, 0, 2],
+        1,
+    ));
+    vtep_dataplane::encap::encapsulate(&mut b, &t, 100, 9000).expect("fits");
+    let echo = [128u8, 0, 0, 0, 0, 1, 0, 1, b'x'];
+    vec![
+        b.data().to_vec(),
+        punt::neighbor_solicit(PEER_MAC, PEER_IP6, OUR_IP6),
+        icmpv6::frame(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 64, &echo),
+    ]
 }

@@ -18,6 +18,9 @@ struct Args {
     /// Learn everything (no static FDB entries).
     #[arg(long)]
     learn: bool,
+    /// An IPv6 underlay (VXLAN over IPv6; the tenants stay IPv4).
+    #[arg(long)]
+    ipv6: bool,
     /// Show the overlay working: pings, iperf3, FDB and stats.
     #[arg(long)]
     demo: bool,
@@ -35,6 +38,15 @@ const TOPOLOGY: &str = r#"
   VNI 100 joins t0, t1 and t2 into one Layer 2 segment over the routed underlay.
 "#;
 
+const TOPOLOGY6: &str = r#"
+  namespaces (all removed on exit)
+                                                                  ┌─ k1: kernel VTEP 2001:db8:1::2 ── br ── t1 10.0.0.11
+  t0 10.0.0.10 ── access ── vtepd (DPDK) ── underlay ── ul: router ┤    (same link as vtepd)
+  (tenant)                  VTEP 2001:db8:1::1        2001:db8:1::fe└─ k2: kernel VTEP 2001:db8:2::2 ── br ── t2 10.0.0.12
+                                                                        (behind the gateway, found by neighbour discovery)
+  VNI 100 joins t0, t1 and t2 into one Layer 2 segment over a routed IPv6 underlay.
+"#;
+
 fn step(s: &str) {
     println!("\n\x1b[1m== {s}\x1b[0m");
 }
@@ -45,7 +57,7 @@ fn main() {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).expect("signal handler");
     }
-    println!("{TOPOLOGY}");
+    println!("{}", if a.ipv6 { TOPOLOGY6 } else { TOPOLOGY });
     let lab = Lab::new(LabOptions {
         kind: if a.tap {
             PortKind::Tap
@@ -53,6 +65,7 @@ fn main() {
             PortKind::AfPacket
         },
         static_fdb: !a.learn,
+        ipv6: a.ipv6,
         ..LabOptions::default()
     });
     println!(
@@ -88,6 +101,18 @@ fn main() {
             let r = iperf(&lab, "t0", "t1", "10.0.0.11", 3, reverse);
             println!("{:.0} Mbit/s, {} retransmits", r.bps / 1e6, r.retransmits);
             failed |= r.bps <= 0.0;
+        }
+        if a.ipv6 {
+            let vtep = lab.addrs().vtep;
+            step(&format!(
+                "ping6 the VTEP address {vtep} from k2 (through the router)"
+            ));
+            if lab.ping("k2", vtep, 10) {
+                print!("{}", lab.exec("k2", &format!("ping -c 2 -i 0.2 {vtep}")).1);
+            } else {
+                println!("no answer");
+                failed = true;
+            }
         }
         step("vtepctl fdb show");
         print!("{}", lab.ctl_text(&["fdb", "show"]));

@@ -431,9 +431,15 @@ fn stats_text(d: &Stats) {
             v.storm_control_packets
         );
     }
-    out!("{:<16} {:>12} {:>12}", "remote", "tx", "rx");
+    // IPv4 addresses keep the old 16 columns; IPv6 ones widen them.
+    let w = d
+        .remotes
+        .iter()
+        .map(|r| r.ip.len() + 1)
+        .fold(16, usize::max);
+    out!("{:<w$} {:>12} {:>12}", "remote", "tx", "rx");
     for r in &d.remotes {
-        out!("{:<16} {:>12} {:>12}", r.ip, r.tx_packets, r.rx_packets);
+        out!("{:<w$} {:>12} {:>12}", r.ip, r.tx_packets, r.rx_packets);
     }
     out!("drops:");
     for (k, v) in d.drops.iter().filter(|(_, v)| **v != 0) {
@@ -526,7 +532,8 @@ fn xstats_text(d: &Vec<PortXstats>) {
 }
 
 fn neigh_text(d: &Vec<NeighEntry>) {
+    let w = d.iter().map(|n| n.ip.len() + 1).fold(16, usize::max);
     for n in d {
-        out!("{:<16} {:<18} {}", n.ip, opt(&n.mac), n.state);
+        out!("{:<w$} {:<18} {}", n.ip, opt(&n.mac), n.state);
     }
 }
