@@ -2,13 +2,13 @@
 //! in as pcap files, and the pcaps vtepd writes are checked: outer headers,
 //! VNIs, replication, VLAN restore, learning, drops and the accounting.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{ctl, read_pcap, write_pcap};
 use etherparse::{PacketBuilder, SlicedPacket};
-use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
 use serde_json::Value;
 
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
@@ -16,37 +16,6 @@ const R2_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
 const TENANT: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const STATIC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xaa];
 const REMOTE_TENANT: [u8; 6] = [2, 0, 0, 0, 0, 0xbb];
-
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-e2e-{}", std::process::id()));
-    }
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut w = PcapWriter::new(File::create(path).unwrap()).unwrap();
-    for f in frames {
-        w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, f))
-            .unwrap();
-    }
-}
-
-fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let mut r = PcapReader::new(File::open(path).unwrap()).unwrap();
-    let mut v = Vec::new();
-    while let Some(p) = r.next_packet() {
-        v.push(p.unwrap().data.into_owned());
-    }
-    v
-}
 
 fn tenant_frame(dst: [u8; 6], src: [u8; 6], vid: Option<u16>, payload: usize) -> Vec<u8> {
     let b =
@@ -105,23 +74,6 @@ fn echo_request() -> Vec<u8> {
         .write(&mut f, b"vtep-ping")
         .unwrap();
     f
-}
-
-fn ctl(sock: &Path, args: &[&str]) -> Value {
-    let out =
-        Command::new(std::path::Path::new(env!("CARGO_BIN_EXE_vtepd")).with_file_name("vtepctl"))
-            .arg("--socket")
-            .arg(sock)
-            .arg("--json")
-            .args(args)
-            .output()
-            .unwrap();
-    assert!(
-        out.status.success(),
-        "vtepctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -197,39 +149,9 @@ socket = "{sock}"
         acc_out = p("acc_out.pcap").display(),
         sock = sock.display(),
     );
-    std::fs::write(p("vtep.toml"), cfg).unwrap();
-    let check = Command::new(env!("CARGO_BIN_EXE_vtepd"))
-        .args(["--check", "--config"])
-        .arg(p("vtep.toml"))
-        .status()
-        .unwrap();
-    assert!(check.success());
-
-    let mut d = Daemon {
-        child: Command::new(env!("CARGO_BIN_EXE_vtepd"))
-            .arg("--config")
-            .arg(p("vtep.toml"))
-            .args(["--log-format", "json"])
-            .stderr(File::create(p("vtepd.log")).unwrap())
-            .spawn()
-            .unwrap(),
-        dir: dir.clone(),
-    };
+    let mut d = common::start(&dir, &cfg);
     let total = (access_in.len() + underlay_in.len()) as u64;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let stats = loop {
-        if sock.exists() {
-            let s = ctl(&sock, &["stats"]);
-            if s["accounting"]["rx_packets"].as_u64() == Some(total) {
-                break s;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "vtepd did not process all packets"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let stats = common::wait_rx(&sock, total);
     let a = &stats["accounting"];
     let n = |v: &Value| v.as_u64().unwrap();
     assert_eq!(
