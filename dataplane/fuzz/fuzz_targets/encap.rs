@@ -1,34 +1,50 @@
 //! Access classification, VLAN handling and encapsulation on any bytes:
-//! no panic, and an encapsulated frame decapsulates back to itself.
+//! no panic, and an encapsulated frame decapsulates back to itself, over
+//! IPv4 and over IPv6 (whose UDP checksum decap verifies).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::decap::{classify_underlay, Underlay};
+use vtep_dataplane::drops::DropReason;
 use vtep_dataplane::encap::{classify_access, encapsulate, push_vlan};
 use vtep_dataplane::state::{State, Template};
-use vtep_dataplane::testing::{OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
+use vtep_dataplane::testing::{OUR_IP, OUR_IP6, OUR_MAC, PEER_IP, PEER_IP6, PEER_MAC};
 
 fuzz_target!(|data: &[u8]| {
-    static ST: OnceLock<State> = OnceLock::new();
-    let st = ST.get_or_init(vtep_dataplane::testing::sample_state);
-    let mut b = VecBuf::new(data);
-    let Ok(vni) = classify_access(&mut b, &st.access[0]) else { return };
-    let frame = b.data().to_vec();
-    let mut tagged = b.clone();
-    let _ = push_vlan(&mut tagged, 10);
-    // The peer's view: we are 192.0.2.2 sending to 192.0.2.1.
-    let t = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
-    let v = st.vni(vni).unwrap().vni.get();
-    if encapsulate(&mut b, &t, v, 1500).is_err() {
-        return;
-    }
-    match classify_underlay(b.data(), st) {
-        Ok(Underlay::Vxlan { inner_off, inner_len, .. }) => {
-            assert_eq!(&b.data()[inner_off..inner_off + inner_len], &frame[..]);
+    static ST: OnceLock<[(State, Template); 2]> = OnceLock::new();
+    // The peer's view: it sends to us (192.0.2.1 or 2001:db8:1::1).
+    let both = ST.get_or_init(|| {
+        [
+            (
+                vtep_dataplane::testing::sample_state(),
+                Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false),
+            ),
+            (
+                vtep_dataplane::testing::sample_state6(),
+                Template::new6(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 4789, 64, false),
+            ),
+        ]
+    });
+    for (st, t) in both {
+        let mut b = VecBuf::new(data);
+        let Ok(vni) = classify_access(&mut b, &st.access[0]) else { return };
+        let frame = b.data().to_vec();
+        let mut tagged = b.clone();
+        let _ = push_vlan(&mut tagged, 10);
+        let v = st.vni(vni).unwrap().vni.get();
+        if encapsulate(&mut b, t, v, 1500).is_err() {
+            continue;
         }
-        // Frames the decap side refuses by rule (inner tags, bad sources).
-        Err(_) => {}
-        Ok(other) => panic!("{other:?}"),
+        match classify_underlay(b.data(), st) {
+            Ok(Underlay::Vxlan { inner_off, inner_len, .. }) => {
+                assert_eq!(&b.data()[inner_off..inner_off + inner_len], &frame[..]);
+            }
+            // What encap writes always has a right checksum.
+            Err(DropReason::UdpChecksum) => panic!("bad UDP checksum written"),
+            // Frames the decap side refuses by rule (inner tags, bad sources).
+            Err(_) => {}
+            Ok(other) => panic!("{other:?}"),
+        }
     }
 });
