@@ -57,6 +57,12 @@ pub struct LabOptions {
     pub workers: usize,
     /// An IPv6 underlay (see the module doc).
     pub ipv6: bool,
+    /// Extra keys for vtepd's `[underlay]` section.
+    pub underlay_extra: String,
+    /// vtepd's gateway instead of the router's address on its link.
+    pub gateway: Option<String>,
+    /// Extra options for the kernel VTEPs' `ip link add ... type vxlan`.
+    pub kernel_vxlan_extra: String,
 }
 
 impl Default for LabOptions {
@@ -71,6 +77,9 @@ impl Default for LabOptions {
             mtu: 1500,
             workers: 1,
             ipv6: false,
+            underlay_extra: String::new(),
+            gateway: None,
+            kernel_vxlan_extra: String::new(),
         }
     }
 }
@@ -327,9 +336,10 @@ impl Lab {
         self.must_exec(
             k,
             &format!(
-                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} remote {} dstport 4789",
+                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} remote {} dstport 4789 {}",
                 self.opts.mtu - a.overhead,
-                a.vtep
+                a.vtep,
+                self.opts.kernel_vxlan_extra
             ),
         );
         let kn = k.trim_start_matches('k');
@@ -504,6 +514,7 @@ port = "{ul}"
 address = "{vtep}/{plen}"
 gateway = "{gw}"
 mtu = {mtu}
+{ul_extra}
 
 [[access]]
 port = "{a0}"
@@ -529,7 +540,8 @@ arp_suppress = {sup}
             v100 = self.opts.vni100_extra,
             vtep = a.vtep,
             plen = a.plen,
-            gw = a.gw,
+            gw = self.opts.gateway.as_deref().unwrap_or(a.gw),
+            ul_extra = self.opts.underlay_extra,
             k1 = a.k1,
             k2 = a.k2,
         );
