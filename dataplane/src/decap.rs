@@ -25,8 +25,9 @@ pub enum Underlay {
     /// VXLAN for us: the inner frame is `inner_off..inner_off + inner_len`.
     Vxlan {
         vni: VniIdx,
-        src: IpAddr,
-        /// Index of the sending VTEP, if known.
+        /// Index of the sending VTEP; None for one that is not a known
+        /// remote (accepted with `accept_unknown_sources`; its address
+        /// is [`outer_source`]).
         remote: Option<u32>,
         inner_off: usize,
         inner_len: usize,
@@ -42,6 +43,21 @@ pub enum Underlay {
     Icmp6,
 }
 
+/// The outer source address of a frame [`classify_underlay`] accepted as
+/// VXLAN (read again only for VTEPs that are not known remotes).
+pub fn outer_source(d: &[u8]) -> Option<IpAddr> {
+    let e = EthernetFrame::new_checked(d)?;
+    match e.ethertype() {
+        ETHERTYPE_IPV4 => Ipv4Packet::new_checked(e.payload())
+            .ok()
+            .map(|ip| IpAddr::V4(ip.src())),
+        ETHERTYPE_IPV6 => Ipv6Packet::new_checked(e.payload())
+            .ok()
+            .map(|ip| IpAddr::V6(ip.src())),
+        _ => None,
+    }
+}
+
 /// One-entry caches of the two per-packet table lookups of decap (VNI ->
 /// index, source IP -> remote): consecutive packets mostly share both.
 /// Valid for one published [`State`] (its generation is checked).
@@ -50,6 +66,8 @@ pub struct DecapCache {
     generation: u64,
     vni: Option<(u32, VniIdx)>,
     src: Option<(IpAddr, Option<u32>)>,
+    /// The fast path's: an IPv4 source as a word.
+    src4: Option<(u32, Option<u32>)>,
 }
 
 /// Classifies an underlay frame.
@@ -151,12 +169,15 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
             i
         }
     };
-    let src = IpAddr::V4(Ipv4Addr::new(h[26], h[27], h[28], h[29]));
-    let remote = match cache.src {
-        Some((ip, r)) if ip == src => r,
+    let s4 = u32::from_be_bytes([h[26], h[27], h[28], h[29]]);
+    let remote = match cache.src4 {
+        Some((ip, r)) if ip == s4 => r,
         _ => {
-            let r = st.remote_index.get(&src).copied();
-            cache.src = Some((src, r));
+            let r = st
+                .remote_index
+                .get(&IpAddr::V4(Ipv4Addr::from(s4)))
+                .copied();
+            cache.src4 = Some((s4, r));
             r
         }
     };
@@ -165,7 +186,6 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
     }
     Some(Underlay::Vxlan {
         vni,
-        src,
         remote,
         inner_off: ETH_LEN + 20 + UDP_LEN + VXLAN_LEN,
         inner_len: ip_len - 20 - UDP_LEN - VXLAN_LEN,
@@ -373,7 +393,6 @@ fn vxlan(
     }
     Ok(Underlay::Vxlan {
         vni,
-        src,
         remote,
         inner_off: outer + UDP_LEN + VXLAN_LEN,
         inner_len: inner.as_bytes().len(),

@@ -15,7 +15,7 @@ use crossbeam::queue::ArrayQueue;
 pub use dpdk::RxCsum;
 
 use crate::buf::PacketBuf;
-use crate::decap::{classify_underlay_cached, DecapCache, Underlay};
+use crate::decap::{classify_underlay_cached, outer_source, DecapCache, Underlay};
 use crate::drops::DropReason;
 use crate::encap::{
     classify_access, encapsulate_with, flow_hash, inner_sum, push_vlan, write_outer, IpIds, Outer,
@@ -58,20 +58,39 @@ pub enum LearnAt {
     Remote(IpAddr),
 }
 
-impl LearnAt {
-    /// One word per place, distinct for distinct places.
+/// Where a worker saw a source MAC: an access port or a sending VTEP
+/// (known ones by index, so the hot path never compares addresses).
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Local(u16),
+    Known(u32),
+    Unknown(IpAddr),
+}
+
+impl Place {
+    /// One word per place, distinct for distinct places but unknown IPv6
+    /// VTEPs, which are folded: two that fold alike only make a learn wait
+    /// for the next burst's lookup (the memory is per burst).
     #[inline(always)]
     fn code(self) -> u64 {
         match self {
-            LearnAt::Local(p) => 1 << 32 | p as u64,
-            LearnAt::Remote(IpAddr::V4(ip)) => u32::from(ip) as u64,
-            // Folded to a word: two remotes that fold alike only make a
-            // learn wait for the next burst's lookup (the memory is per burst).
-            LearnAt::Remote(IpAddr::V6(ip)) => {
+            Place::Local(p) => 1 << 32 | p as u64,
+            Place::Known(r) => 1 << 34 | r as u64,
+            Place::Unknown(IpAddr::V4(ip)) => u32::from(ip) as u64,
+            Place::Unknown(IpAddr::V6(ip)) => {
                 let a = u128::from(ip);
                 (a as u64 ^ (a >> 64) as u64).rotate_left(7) | 1 << 33
             }
         }
+    }
+
+    /// The place as the management thread takes it.
+    fn learn_at(self, st: &State) -> Option<LearnAt> {
+        Some(match self {
+            Place::Local(p) => LearnAt::Local(p),
+            Place::Known(r) => LearnAt::Remote(st.remote(r)?.ip),
+            Place::Unknown(ip) => LearnAt::Remote(ip),
+        })
     }
 }
 
@@ -189,15 +208,16 @@ fn admit(cx: &mut Ctx<'_>, vni: VniIdx, dir: Dir, len: usize) -> bool {
 }
 
 #[inline(always)]
-fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: LearnAt) {
+fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: Place) {
     let code = at.code();
     if cx.seen == (k, code) {
         return;
     }
     if let Some((slot, e)) = cx.fdb.lookup(k) {
+        // An unknown VTEP is no entry's remote.
         let same = match (e.target, at) {
-            (Target::Local(p), LearnAt::Local(q)) => p == q,
-            (Target::Remote(r), LearnAt::Remote(ip)) => cx.st.remote(r).map(|x| x.ip) == Some(ip),
+            (Target::Local(p), Place::Local(q)) => p == q,
+            (Target::Remote(r), Place::Known(x)) => r == x,
             _ => false,
         };
         if same || e.is_static {
@@ -207,6 +227,9 @@ fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: LearnAt) {
         }
     }
     let mac = key_parts(k).1 .0;
+    let Some(at) = at.learn_at(cx.st) else {
+        return;
+    };
     if cx.events.push(Event::Learn { vni, mac, at }).is_err() {
         bump(&cx.stats.learn_events_dropped, 1);
     }
@@ -273,7 +296,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     if m.segments() != 1 {
         return cx.tally.drop(DropReason::MultiSegment);
     }
-    let (vni, src, remote, off, len, reserved) =
+    let (vni, remote, off, len, reserved) =
         match classify_underlay_cached(m.data(), m.rx_ip_csum(), cx.st, cx.decap) {
             Err(r) => return cx.tally.drop(r),
             Ok(Underlay::Arp | Underlay::Echo | Underlay::Icmp6) => {
@@ -284,12 +307,11 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
             }
             Ok(Underlay::Vxlan {
                 vni,
-                src,
                 remote,
                 inner_off,
                 inner_len,
                 reserved_set,
-            }) => (vni, src, remote, inner_off, inner_len, reserved_set),
+            }) => (vni, remote, inner_off, inner_len, reserved_set),
         };
     if reserved {
         bump(&cx.stats.reserved_bits_seen, 1);
@@ -298,6 +320,13 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     if let Some(c) = remote.and_then(|r| cx.stats.remotes.get(r as usize)) {
         c.rx.add(total);
     }
+    let from = match remote {
+        Some(r) => Place::Known(r),
+        None => match outer_source(m.data()) {
+            Some(ip) => Place::Unknown(ip),
+            None => return cx.tally.drop(DropReason::UnknownSource),
+        },
+    };
     m.adj(off);
     m.trim(total - off - len);
     let Some(vs) = cx.st.vni(vni) else {
@@ -313,7 +342,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     };
     let (dk, sk) = frame_keys(vni, h);
     if learning {
-        learn(cx, vni, sk, LearnAt::Remote(src));
+        learn(cx, vni, sk, from);
     }
     if suppress {
         snoop_arp(cx, vni, m.data());
@@ -383,7 +412,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
     let (dk, sk) = frame_keys(vni, h);
     let policed = vs.police.is_some();
     if vs.learning {
-        learn(cx, vni, sk, LearnAt::Local(port));
+        learn(cx, vni, sk, Place::Local(port));
     }
     if vs.arp_suppress {
         if let Some(a) = snoop_arp(cx, vni, m.data()) {

@@ -259,13 +259,12 @@ fn decap_accepts_valid_vxlan() {
     match classify_underlay(&p, &st).unwrap() {
         Underlay::Vxlan {
             vni,
-            src,
             remote,
             inner_off,
             inner_len,
             reserved_set,
         } => {
-            assert_eq!((vni, src, remote), (0, PEER_IP.into(), Some(0)));
+            assert_eq!((vni, remote), (0, Some(0)));
             assert_eq!(&p[inner_off..inner_off + inner_len], &f[..]);
             assert!(!reserved_set);
         }
@@ -445,6 +444,10 @@ fn decap_drop_rules() {
         classify_underlay(&q, &st),
         Ok(Underlay::Vxlan { remote: None, .. })
     ));
+    assert_eq!(
+        crate::decap::outer_source(&q),
+        Some(std::net::Ipv4Addr::new(192, 0, 2, 77).into())
+    );
 }
 
 #[test]
@@ -517,9 +520,10 @@ mod roundtrip {
             encapsulate(&mut b, &t, vni, 9000).unwrap();
             let out = b.data().to_vec();
             match classify_underlay(&out, &st) {
-                Ok(Underlay::Vxlan { vni: v, src: s, inner_off, inner_len, reserved_set, .. }) => {
+                Ok(Underlay::Vxlan { vni: v, remote: s, inner_off, inner_len, reserved_set, .. }) => {
                     prop_assert_eq!(v, 0);
-                    prop_assert_eq!(s, src);
+                    prop_assert_eq!(s, Some(0));
+                    prop_assert_eq!(crate::decap::outer_source(&out), Some(src.into()));
                     prop_assert!(!reserved_set);
                     prop_assert_eq!(&out[inner_off..inner_off + inner_len], &frame[..]);
                 }
@@ -620,13 +624,13 @@ mod ipv6 {
             match classify_underlay(&p, &st).unwrap() {
                 Underlay::Vxlan {
                     vni,
-                    src,
                     remote,
                     inner_off,
                     inner_len,
                     ..
                 } => {
-                    assert_eq!((vni, src, remote), (1, PEER_IP6.into(), Some(0)));
+                    assert_eq!((vni, remote), (1, Some(0)));
+                    assert_eq!(crate::decap::outer_source(&p), Some(PEER_IP6.into()));
                     assert_eq!((inner_off, inner_len), (OUTER6_LEN, p.len() - OUTER6_LEN));
                 }
                 u => panic!("{u:?}"),
