@@ -431,4 +431,61 @@ pub(crate) mod tests {
         assert!(!t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9).into(), [1, 0, 0, 0, 0, 1], 0));
         assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 9).into(), m, 0));
     }
+
+    /// The IPv6 underlay: next hops by ND, templates once resolved, the
+    /// same trust rules as ARP (on-link or link-local, unicast, not us).
+    #[test]
+    fn ipv6_next_hops_and_neighbours() {
+        let text = config_text("")
+            .replace("192.0.2.1/24", "2001:db8:1::1/64")
+            .replace("192.0.2.254", "fe80::1")
+            .replace("192.0.2.2", "2001:db8:1::2")
+            + "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:aa\"\nremote = \"2001:db8:9::5\"\n";
+        let mut t = Tables::new(Config::parse(&text).unwrap(), [2, 0, 0, 0, 1, 1], 0).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            t.wanted_next_hops(),
+            vec![ip("2001:db8:1::2"), ip("fe80::1")]
+        );
+        let (ask, _) = t.neigh.due(&t.wanted_next_hops(), 0);
+        assert_eq!(ask.len(), 2, "both asked at once");
+        let m = [2, 0, 0, 0, 0, 5];
+        assert!(!t.learn_neighbor(ip("2001:db8:7::1"), m, 0), "off-link");
+        assert!(
+            !t.learn_neighbor(ip("2001:db8:1::1"), m, 0),
+            "our own address"
+        );
+        assert!(!t.learn_neighbor(ip("2001:db8:1::2"), [0x33, 0x33, 0, 0, 0, 1], 0));
+        assert!(
+            !t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 2).into(), m, 0),
+            "other family"
+        );
+        assert!(
+            t.learn_neighbor(ip("fe80::1"), m, 1),
+            "the link-local gateway"
+        );
+        let st = super::super::publish::build(&t, 1);
+        let routed = t.remotes.get(ip("2001:db8:9::5")).unwrap();
+        let tpl = st.remote(routed).unwrap().template.unwrap();
+        assert!(tpl.v6 && tpl.len == crate::wire::OUTER6_LEN);
+        assert_eq!(&tpl.bytes[0..6], &m, "through the gateway's MAC");
+        assert_eq!(&tpl.bytes[12..14], &[0x86, 0xdd]);
+        let on_link = t.remotes.get(ip("2001:db8:1::2")).unwrap();
+        assert!(
+            st.remote(on_link).unwrap().template.is_none(),
+            "not resolved yet"
+        );
+        assert!(t.learn_neighbor(ip("2001:db8:1::2"), [2, 0, 0, 0, 0, 6], 2));
+        let st = super::super::publish::build(&t, 2);
+        assert!(st.remote(on_link).unwrap().template.is_some());
+        // Re-asked before expiry, forgotten after, like ARP entries.
+        let (ask, forgot) = t
+            .neigh
+            .due(&[ip("fe80::1")], 1 + super::super::neigh::REFRESH_MS);
+        assert_eq!((ask, forgot), (vec![ip("fe80::1")], false));
+        let (_, forgot) = t
+            .neigh
+            .due(&[ip("fe80::1")], 2 + super::super::neigh::EXPIRE_MS);
+        assert!(forgot);
+    }
 }
