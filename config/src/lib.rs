@@ -72,6 +72,18 @@ pub struct Underlay {
     pub udp6_zero_checksum_tx: bool,
     /// IPv6 only: accept VXLAN whose UDP checksum is zero.
     pub udp6_zero_checksum_rx: bool,
+    /// The exception path: a net_tap device whose kernel interface gets
+    /// the VTEP's MAC, address and default route, and receives the
+    /// underlay traffic to the VTEP that is not VXLAN.
+    pub kernel_port: Option<KernelPort>,
+}
+
+/// `[underlay] kernel_port`: the DPDK device and its kernel interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelPort {
+    pub device: String,
+    /// The tap's interface name (`iface=` of its `--vdev`).
+    pub iface: String,
 }
 
 impl Underlay {
@@ -338,6 +350,24 @@ fn parse_core_mask(mask: &str) -> Result<Vec<usize>, String> {
     let v = u128::from_str_radix(hex, 16)
         .map_err(|_| format!("-c {mask:?} is not a hexadecimal core mask"))?;
     Ok((0..128).filter(|i| v & (1 << i) != 0).collect())
+}
+
+/// The value of `key=` in the `--vdev` argument that creates `dev`.
+pub fn vdev_arg(args: &[String], dev: &str, key: &str) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = match a.strip_prefix("--vdev=") {
+            Some(v) => v.to_string(),
+            None if a == "--vdev" => it.next()?.clone(),
+            None => continue,
+        };
+        let mut parts = v.split(',');
+        if parts.next() != Some(dev) {
+            continue;
+        }
+        return parts.find_map(|p| p.strip_prefix(&format!("{key}=")).map(str::to_string));
+    }
+    None
 }
 
 pub(crate) fn eal_devices(args: &[String]) -> BTreeSet<String> {

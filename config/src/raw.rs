@@ -73,6 +73,7 @@ struct RawUnderlay {
     strict_reserved: bool,
     udp6_zero_checksum_tx: Option<bool>,
     udp6_zero_checksum_rx: Option<bool>,
+    kernel_port: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -399,6 +400,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         strict_reserved: u.strict_reserved,
         udp6_zero_checksum_tx: u.udp6_zero_checksum_tx.unwrap_or(false),
         udp6_zero_checksum_rx: u.udp6_zero_checksum_rx.unwrap_or(true),
+        kernel_port: None,
     };
     let v6 = addr.is_ipv6();
     if addr.is_unspecified()
@@ -470,6 +472,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         underlay.gateway = Some(g);
     }
     check_device(&c, &devices, "underlay.port", us.clone(), &underlay.port)?;
+    if let Some(k) = &u.kernel_port {
+        underlay.kernel_port = Some(kernel_port(&c, &devices, us.clone(), &underlay, k)?);
+    }
 
     let mut neighbors = Vec::new();
     let mut seen_nb = HashSet::new();
@@ -578,6 +583,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let mut access = Vec::new();
     let mut used_vnis = BTreeSet::new();
     let mut ports = BTreeSet::from([underlay.port.clone()]);
+    if let Some(k) = &underlay.kernel_port {
+        ports.insert(k.device.clone());
+    }
     for a in raw.access {
         let s = a.span();
         let a = a.into_inner();
@@ -829,6 +837,41 @@ fn check_peer(
     match bad {
         Some(why) => c.err(key, span, format!("{ip} {why}: not a remote VTEP")),
         None => Ok(()),
+    }
+}
+
+/// `[underlay] kernel_port`: a net_tap device of the EAL arguments, not
+/// the underlay, with a kernel interface name.
+fn kernel_port(
+    c: &Ctx<'_>,
+    devices: &BTreeSet<String>,
+    span: std::ops::Range<usize>,
+    u: &Underlay,
+    dev: &str,
+) -> Result<crate::KernelPort, ConfigError> {
+    let key = "underlay.kernel_port";
+    check_device(c, devices, key, span.clone(), dev)?;
+    if !dev.starts_with("net_tap") {
+        return c.err(
+            key,
+            span,
+            format!("{dev:?} is not a net_tap device: the kernel's side of the exception path is a tap interface"),
+        );
+    }
+    if dev == u.port {
+        return c.err(key, span, format!("{dev:?} is the underlay port itself"));
+    }
+    let iface = crate::vdev_arg(&c.eal_args, dev, "iface");
+    match iface {
+        Some(i) if !i.is_empty() && i.len() < 16 => Ok(crate::KernelPort {
+            device: dev.to_string(),
+            iface: i,
+        }),
+        _ => c.err(
+            key,
+            span,
+            format!("name the kernel interface of {dev:?} in its --vdev, e.g. --vdev={dev},iface=vtep0 (at most 15 characters)"),
+        ),
     }
 }
 

@@ -559,3 +559,60 @@ fn ipv6_mistakes_are_refused_with_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn kernel_port_names_a_tap_with_an_interface() {
+    let with = |vdev: &str, key: &str| {
+        SAMPLE
+            .replace(
+                "\"--vdev=net_af_packet1,iface=acc0\"]",
+                &format!("\"--vdev=net_af_packet1,iface=acc0\", \"{vdev}\"]"),
+            )
+            .replace("ttl = 64", &format!("ttl = 64\n{key}"))
+    };
+    let c = Config::parse(&with(
+        "--vdev=net_tap0,iface=vtep0",
+        "kernel_port = \"net_tap0\"",
+    ))
+    .unwrap();
+    let k = c.underlay.kernel_port.clone().unwrap();
+    assert_eq!((k.device.as_str(), k.iface.as_str()), ("net_tap0", "vtep0"));
+    assert_eq!(c.port_names(), vec!["net_af_packet0", "net_af_packet1"]);
+    for (vdev, key, want) in [
+        (
+            "--vdev=net_tap0",
+            "kernel_port = \"net_tap0\"",
+            "iface=vtep0",
+        ),
+        (
+            "--vdev=net_tap0,iface=vtep0",
+            "kernel_port = \"net_tap1\"",
+            "no DPDK device",
+        ),
+        (
+            "--vdev=net_tap0,iface=vtep0",
+            "kernel_port = \"net_af_packet1\"",
+            "not a net_tap",
+        ),
+        (
+            "--vdev=net_tap0,iface=averyverylongname",
+            "kernel_port = \"net_tap0\"",
+            "at most 15",
+        ),
+    ] {
+        let e = err(&with(vdev, key));
+        assert!(
+            e.contains("underlay.kernel_port") && e.contains(want),
+            "{key}: {e}"
+        );
+    }
+    // An access port cannot also be the kernel port.
+    let e = err(
+        &with("--vdev=net_tap0,iface=vtep0", "kernel_port = \"net_tap0\"")
+            .replace("port = \"net_af_packet1\"", "port = \"net_tap0\""),
+    );
+    assert!(
+        e.contains("access.port") && e.contains("already used"),
+        "{e}"
+    );
+}

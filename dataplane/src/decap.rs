@@ -41,6 +41,21 @@ pub enum Underlay {
     /// advertisement, or ICMPv6 echo request to it: for the management
     /// thread.
     Icmp6,
+    /// Anything else to the VTEP's address (or, over IPv6, its kernel
+    /// interface's link-local address) when `[underlay] kernel_port` is
+    /// set: for the kernel, through the management thread.
+    Kernel,
+}
+
+/// The verdict on a frame to the VTEP that is not VXLAN: the kernel's
+/// when there is an exception path, else the drop `r`.
+#[inline(always)]
+fn to_kernel(st: &State, r: DropReason) -> Result<Underlay, DropReason> {
+    if st.kernel {
+        Ok(Underlay::Kernel)
+    } else {
+        Err(r)
+    }
 }
 
 /// The outer source address of a frame [`classify_underlay`] accepted as
@@ -238,26 +253,34 @@ fn classify_steps(
     if !csum_ok {
         return Err(DropReason::Ipv4Checksum);
     }
+    let ours = IpAddr::V4(ip.dst()) == st.our_ip;
     if ip.is_fragment() {
-        return Err(DropReason::Ipv4Fragment);
+        // VXLAN never comes fragmented; the kernel may reassemble its own.
+        return if ours {
+            to_kernel(st, DropReason::Ipv4Fragment)
+        } else {
+            Err(DropReason::Ipv4Fragment)
+        };
     }
-    if IpAddr::V4(ip.dst()) != st.our_ip {
+    if !ours {
         return Err(DropReason::NotOurIp);
     }
     let src = IpAddr::V4(ip.src());
     match ip.protocol() {
         PROTO_UDP => {}
+        // With an exception path the kernel answers pings.
+        PROTO_ICMP if st.kernel => return Ok(Underlay::Kernel),
         PROTO_ICMP => {
             return match IcmpEcho::new_request(ip.payload()) {
                 Some(_) => Ok(Underlay::Echo),
                 None => Err(DropReason::IcmpUnsupported),
             };
         }
-        _ => return Err(DropReason::UnderlayProto),
+        _ => return to_kernel(st, DropReason::UnderlayProto),
     }
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
     if udp.dst_port() != st.udp_port {
-        return Err(DropReason::UdpPort);
+        return to_kernel(st, DropReason::UdpPort);
     }
     vxlan(udp.payload(), src, ETH_LEN + ip.header_len(), st, cache)
 }
@@ -282,25 +305,36 @@ fn classify6(
     let dst = ip.dst();
     let group = dst == ipv6::solicited_node(ours) || dst == ipv6::ALL_NODES;
     if !(to_us || group && dst_mac == ipv6::multicast_mac(dst)) {
+        // Other IPv6 multicast (the kernel interface's own solicited-node
+        // group, MLD, router advertisements) is the kernel's to filter.
+        if st.kernel && dst_mac[..2] == [0x33, 0x33] {
+            return Ok(Underlay::Kernel);
+        }
         return Err(DropReason::UnderlayNotOurMac);
+    }
+    // The kernel interface has a link-local address of its own.
+    let link_local = dst.segments()[0] & 0xffc0 == 0xfe80;
+    if st.kernel && to_us && link_local {
+        return Ok(Underlay::Kernel);
     }
     if dst != ours && !group {
         return Err(DropReason::NotOurIp);
     }
     match ip.next_header() {
         PROTO_UDP if !group => {}
-        PROTO_ICMPV6 => return icmp6(&ip, dst == ours),
+        PROTO_ICMPV6 => return icmp6(&ip, dst == ours, st.kernel),
+        _ if group => return Err(DropReason::UnderlayProto),
         // Hop-by-hop, routing, fragment, destination options, AH, ESP,
         // mobility, HIP, shim6 and the experimental values: VXLAN behind
         // an extension header is not taken apart.
         0 | 43 | 44 | 50 | 51 | 60 | 135 | 139 | 140 | 253 | 254 => {
-            return Err(DropReason::Ipv6ExtHeader)
+            return to_kernel(st, DropReason::Ipv6ExtHeader)
         }
-        _ => return Err(DropReason::UnderlayProto),
+        _ => return to_kernel(st, DropReason::UnderlayProto),
     }
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
     if udp.dst_port() != st.udp_port {
-        return Err(DropReason::UdpPort);
+        return to_kernel(st, DropReason::UdpPort);
     }
     // The UDP checksum is mandatory over IPv6 (RFC 8200 §8.1); tunnels
     // may accept zero (RFC 6935), which this VTEP does unless told not to.
@@ -326,7 +360,11 @@ fn classify6(
 
 /// ICMPv6 to this VTEP: neighbour discovery (hop limit 255, RFC 4861
 /// §7.1) or an echo request to its unicast address.
-fn icmp6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>, unicast: bool) -> Result<Underlay, DropReason> {
+fn icmp6<T: AsRef<[u8]>>(
+    ip: &Ipv6Packet<T>,
+    unicast: bool,
+    kernel: bool,
+) -> Result<Underlay, DropReason> {
     let m = ip.payload();
     match m.first().copied() {
         Some(icmpv6::NEIGHBOR_SOLICIT | icmpv6::NEIGHBOR_ADVERT) => {
@@ -335,12 +373,14 @@ fn icmp6<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>, unicast: bool) -> Result<Underlay, 
             }
             Ok(Underlay::Icmp6)
         }
-        Some(icmpv6::ECHO_REQUEST) if unicast && m.len() >= 8 && m[1] == 0 => {
+        Some(icmpv6::ECHO_REQUEST) if unicast && !kernel && m.len() >= 8 && m[1] == 0 => {
             if !icmpv6::checksum_ok(ip) {
                 return Err(DropReason::IcmpUnsupported);
             }
             Ok(Underlay::Icmp6)
         }
+        // Everything else to our address is the kernel's, if it has one.
+        _ if unicast && kernel => Ok(Underlay::Kernel),
         _ => Err(DropReason::IcmpUnsupported),
     }
 }

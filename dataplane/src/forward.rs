@@ -299,7 +299,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     let (vni, remote, off, len, reserved) =
         match classify_underlay_cached(m.data(), m.rx_ip_csum(), cx.st, cx.decap) {
             Err(r) => return cx.tally.drop(r),
-            Ok(Underlay::Arp | Underlay::Echo | Underlay::Icmp6) => {
+            Ok(Underlay::Arp | Underlay::Echo | Underlay::Icmp6 | Underlay::Kernel) => {
                 return match io.punt(m) {
                     Ok(()) => cx.tally.punted += 1,
                     Err(_) => cx.tally.drop(DropReason::PuntQueueFull),

@@ -344,6 +344,21 @@ pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
             "Management frames that could not be sent",
             m.mgmt_tx_failed,
         ),
+        (
+            "kernel_rx_frames",
+            "Frames the kernel sent out of the underlay port (exception path)",
+            m.kernel_rx_frames,
+        ),
+        (
+            "kernel_tx_frames",
+            "Frames handed to the kernel (exception path)",
+            m.kernel_tx_frames,
+        ),
+        (
+            "kernel_tx_failed",
+            "Frames for the kernel its tap refused",
+            m.kernel_tx_failed,
+        ),
     ] {
         counter(&mut o, &format!("vtep_{k}_total"), help, v);
     }

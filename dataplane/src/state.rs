@@ -171,6 +171,9 @@ pub struct State {
     pub remote_index: HashMap<IpAddr, u32>,
     /// IPv6 underlay: accept VXLAN with a zero UDP checksum.
     pub udp6_zero_rx: bool,
+    /// `[underlay] kernel_port` is set: frames to the VTEP that are not
+    /// VXLAN go to the kernel instead of being dropped.
+    pub kernel: bool,
     /// ARP suppression bindings: (VNI index, IP) -> MAC.
     pub arp: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
 }

@@ -78,6 +78,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
         })],
         remote_index,
         udp6_zero_rx: true,
+        kernel: false,
         arp: HashMap::new(),
     }
 }

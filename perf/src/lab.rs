@@ -63,6 +63,10 @@ pub struct LabOptions {
     pub gateway: Option<String>,
     /// Extra options for the kernel VTEPs' `ip link add ... type vxlan`.
     pub kernel_vxlan_extra: String,
+    /// The exception path: vtepd runs in a namespace of its own ("vn",
+    /// af_packet ports only) with `[underlay] kernel_port` on a net_tap
+    /// whose interface (`vl<pid>kt`) carries the VTEP address there.
+    pub kernel_port: bool,
 }
 
 impl Default for LabOptions {
@@ -80,6 +84,7 @@ impl Default for LabOptions {
             underlay_extra: String::new(),
             gateway: None,
             kernel_vxlan_extra: String::new(),
+            kernel_port: false,
         }
     }
 }
@@ -403,17 +408,27 @@ impl Lab {
         }
     }
 
+    /// The namespace vtepd runs in: None for the test's own.
+    fn vtepd_ns(&self) -> Option<&'static str> {
+        self.opts.kernel_port.then_some("vn")
+    }
+
     fn build_af_packet_ports(&mut self) {
-        // vtepd's underlay: one end here (bound by af_packet), one in the router's bridge.
-        self.veth(("ud", None), ("uu", Some("ul")));
+        let here = self.vtepd_ns();
+        if let Some(n) = here {
+            self.add_ns(n);
+        }
+        // vtepd's underlay: one end where it runs (bound by af_packet), one
+        // in the router's bridge.
+        self.veth(("ud", here), ("uu", Some("ul")));
         self.must_exec(
             "ul",
             &format!("ip link set {} master br0", self.ifname("uu")),
         );
-        self.veth(("a0", None), ("a0h", Some("t0")));
+        self.veth(("a0", here), ("a0h", Some("t0")));
         self.tenant("t0", &self.ifname("a0h"), T0_MAC, "10.0.0.10");
         if self.opts.vni200 {
-            self.veth(("a1", None), ("a1h", Some("t4")));
+            self.veth(("a1", here), ("a1h", Some("t4")));
             self.must_exec(
                 "t4",
                 &format!("ip link set {} address {T4_MAC}", self.ifname("a1h")),
@@ -501,6 +516,11 @@ impl Lab {
         if self.opts.vni200 {
             devs.push(dev(2, "a1"));
         }
+        let mut ul_extra = self.opts.underlay_extra.clone();
+        if self.opts.kernel_port {
+            devs.push(format!("\"--vdev=net_tap9,iface={}\"", self.ifname("kt")));
+            ul_extra.push_str("\nkernel_port = \"net_tap9\"");
+        }
         let mut c = format!(
             r#"[eal]
 args = [{lcores}, "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}", {devs}]
@@ -541,7 +561,7 @@ arp_suppress = {sup}
             vtep = a.vtep,
             plen = a.plen,
             gw = self.opts.gateway.as_deref().unwrap_or(a.gw),
-            ul_extra = self.opts.underlay_extra,
+            ul_extra = ul_extra,
             k1 = a.k1,
             k2 = a.k2,
         );
@@ -580,7 +600,15 @@ arp_suppress = {sup}
             .append(true)
             .open(self.dir.join("vtepd.log"))
             .expect("log file");
-        let child = Command::new(vtepd_path())
+        let mut cmd = match self.vtepd_ns() {
+            Some(n) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &self.ns(n)]).arg(vtepd_path());
+                c
+            }
+            None => Command::new(vtepd_path()),
+        };
+        let child = cmd
             .arg("--config")
             .arg(self.config_path())
             .env(

@@ -78,7 +78,9 @@ fn ipv6_underlay_interop_with_the_kernel() {
     }
     let m = &st["management"];
     assert!(m["nd_solicitations_sent"].as_u64().unwrap() >= 2, "{m}");
-    assert!(m["nd_advertisements_sent"].as_u64().unwrap() >= 2, "{m}");
+    // The unsolicited one at start; solicited ones only if the kernel
+    // asked (it may have taken vtepd's MAC from vtepd's own solicitation).
+    assert!(m["nd_advertisements_sent"].as_u64().unwrap() >= 1, "{m}");
     assert!(m["echo_replies_sent"].as_u64().unwrap() >= 2, "{m}");
     let remotes: Vec<String> = st["remotes"]
         .as_array()

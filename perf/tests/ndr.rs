@@ -21,11 +21,22 @@ fn ndr_search_finds_a_rate_without_loss_and_measures_latency() {
     };
     let r = run(&o).unwrap_or_else(|e| panic!("{e}; logs in {}", dir.display()));
     let first = &r.trials[0];
-    assert!(
-        first["lost"].as_u64().unwrap() > 0,
-        "the top rate must overload vtepd: {first}"
-    );
-    assert_eq!(r.result["limited_by"], "vtepd", "{}", r.result);
+    // Usually the top rate overloads vtepd and the search runs; a starved
+    // generator (both processes share this machine's two cores with the
+    // rest of the suite) may not reach vtepd's limit at all, and then the
+    // result says so with the rate it did offer.
+    if first["lost"].as_u64().unwrap() == 0 {
+        assert_eq!(r.result["limited_by"], "generator", "{}", r.result);
+        assert_eq!(r.trials.len(), 1, "no search without a lossy rate");
+        let offered = first["offered_mpps"].as_f64().unwrap();
+        assert!(
+            (r.ndr_mpps() - offered).abs() < 1e-9 && offered < 200.0,
+            "{} {first}",
+            r.result
+        );
+    } else {
+        assert_eq!(r.result["limited_by"], "vtepd", "{}", r.result);
+    }
     let at = &r.result["at"];
     assert_eq!(at["lost"], 0, "{at}");
     assert!(at["received"].as_u64().unwrap() > 0);

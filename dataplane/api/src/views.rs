@@ -149,6 +149,14 @@ pub struct MgmtCounters {
     #[serde(default)]
     pub nd_advertisements_sent: u64,
     pub neighbor_updates: u64,
+    /// The exception path: frames the kernel sent out of the underlay
+    /// port, frames handed to the kernel, and those its tap refused.
+    #[serde(default)]
+    pub kernel_rx_frames: u64,
+    #[serde(default)]
+    pub kernel_tx_frames: u64,
+    #[serde(default)]
+    pub kernel_tx_failed: u64,
     pub punts_handled: u64,
     pub mgmt_tx_failed: u64,
     pub reloads: u64,

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use crossbeam::queue::ArrayQueue;
-use dpdk::{Eal, Mempool, Port};
+use dpdk::{Eal, Mempool, Port, PortConfig};
 use tracing::{error, info, warn};
 use vtep_config::Config;
 use vtep_dataplane::fdb::HitMap;
+use vtep_dataplane::mgmt::kernel::{self, KernelPath};
 use vtep_dataplane::mgmt::tables::Tables;
 use vtep_dataplane::mgmt::{Mgmt, WorkerLink};
 use vtep_dataplane::ports::{self, Role, Want};
@@ -289,6 +290,35 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         None => ports[0].mac().map_err(|e| e.to_string())?,
     };
 
+    // The exception path: one queue pair for the management thread, and
+    // the tap's kernel interface dressed as the VTEP.
+    let kernel_path = match &cfg.underlay.kernel_port {
+        None => None,
+        Some(k) => {
+            let mut p = Port::by_name(&eal, &k.device).map_err(|e| e.to_string())?;
+            let pc = PortConfig {
+                rx_queues: 1,
+                tx_queues: 1,
+                mtu: Some(cfg.underlay.mtu),
+                ..PortConfig::default()
+            };
+            let (mut rx, mut tx) = p.configure(&pc, &pool).map_err(|e| e.to_string())?;
+            p.start().map_err(|e| e.to_string())?;
+            kernel::setup(&cfg.underlay, k, our_mac)?;
+            info!(
+                port = %k.device,
+                iface = %k.iface,
+                address = %cfg.underlay.address,
+                "exception path: the kernel interface carries the VTEP address"
+            );
+            Some(KernelPath {
+                port: p,
+                rx: rx.remove(0),
+                tx: tx.remove(0),
+            })
+        }
+    };
+
     let tables = Tables::new(cfg.clone(), our_mac, 0)?;
     let slots = tables.fdb.slots();
     let shared_fdb = tables.fdb.shared();
@@ -325,14 +355,18 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     let inject = Arc::new(ArrayQueue::new(1024));
     drop(txq);
     drop(rxq);
+    // The tap shows in the port statistics too.
+    let mut all_ports = ports.clone();
+    all_ports.extend(kernel_path.as_ref().map(|k| k.port.clone()));
     let mut mgmt = Mgmt::new(
         tables,
         Some(path),
         links,
         inject.clone(),
         pool.clone(),
-        ports.clone(),
+        all_ports,
     );
+    mgmt.kernel = kernel_path;
 
     let mut handles = Vec::new();
     for (i, (lcore, (urx, utx, arx, atx), hits, events, punts, stats)) in

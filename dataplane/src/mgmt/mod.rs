@@ -10,6 +10,7 @@
 //! views). This file ties them to DPDK: queues, mempool and ports.
 
 pub mod api;
+pub mod kernel;
 pub mod neigh;
 pub mod persist;
 pub mod publish;
@@ -61,6 +62,8 @@ pub struct Mgmt {
     pub inject: Arc<ArrayQueue<Mbuf>>,
     pub pool: Mempool,
     pub ports: Vec<Port>,
+    /// The exception path to the kernel, if `[underlay] kernel_port` is set.
+    pub kernel: Option<kernel::KernelPath>,
     pub counters: MgmtCounters,
     start: Instant,
     generation: u64,
@@ -92,6 +95,7 @@ impl Mgmt {
             inject,
             pool,
             ports,
+            kernel: None,
             counters: MgmtCounters::default(),
             start: Instant::now(),
             generation: 0,
@@ -159,6 +163,7 @@ impl Mgmt {
                 self.punted(m, now);
             }
         }
+        busy |= self.relay_from_kernel();
         if now >= self.last_age + AGE_MS {
             self.last_age = now;
             let hits: Vec<Arc<HitMap>> = self.workers.iter().map(|w| w.hits.clone()).collect();
@@ -286,7 +291,46 @@ impl Mgmt {
         ok
     }
 
+    /// Sends what the kernel transmitted out of the underlay port.
+    fn relay_from_kernel(&mut self) -> bool {
+        let Some(k) = self.kernel.as_mut() else {
+            return false;
+        };
+        let mut b: dpdk::Burst<32> = dpdk::Burst::new();
+        if k.receive(&mut b) == 0 {
+            return false;
+        }
+        for m in b.drain() {
+            if self.send_mbuf(m) {
+                self.counters.kernel_rx_frames += 1;
+            }
+        }
+        true
+    }
+
+    /// Hands a frame to the kernel.
+    fn hand_to_kernel(&mut self, m: Mbuf) {
+        let Some(k) = self.kernel.as_mut() else {
+            return;
+        };
+        if k.send(m) {
+            self.counters.kernel_tx_frames += 1;
+        } else {
+            self.counters.kernel_tx_failed += 1;
+        }
+    }
+
     fn punted(&mut self, mut m: Mbuf, now: u64) {
+        if self.kernel.is_some() {
+            if kernel::kernel_only(m.data()) {
+                return self.hand_to_kernel(m);
+            }
+            // ARP and ND: the kernel gets a copy, vtepd handles the frame.
+            match self.pool.alloc_from(m.data()) {
+                Ok(c) => self.hand_to_kernel(c),
+                Err(_) => self.counters.kernel_tx_failed += 1,
+            }
+        }
         let (ip, mac) = (self.tables.cfg.underlay.address, self.tables.our_mac);
         let o = punt::handle(&mut m, ip, mac);
         if let Some((ip, mac)) = o.sender {

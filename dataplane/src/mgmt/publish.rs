@@ -80,6 +80,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
         remotes,
         remote_index: t.remotes.index_map().clone(),
         udp6_zero_rx: u.udp6_zero_checksum_rx,
+        kernel: u.kernel_port.is_some(),
         arp: t.arp_bind.clone(),
     }
 }

@@ -447,9 +447,12 @@ fn run(a: Args) -> Result<(), String> {
     };
     println!("{}", report("trial", first_rate, &first));
     if first.received >= first.offered {
+        // Nothing lost at the most the generator could offer: that rate,
+        // not the one asked for, is the lower bound found.
+        let offered = first.offered as f64 / first.secs;
         println!(
             "{}",
-            json!({"kind": "ndr", "ndr_mpps": first_rate / 1e6, "limited_by": "generator",
+            json!({"kind": "ndr", "ndr_mpps": offered / 1e6, "limited_by": "generator",
                    "at": report("trial", first_rate, &first)})
         );
         return moves(&mut ports, a.moves);
