@@ -761,3 +761,85 @@ mod ipv6 {
         assert_eq!(&ip.payload()[4..], &echo[4..]);
     }
 }
+
+/// With an exception path (`kernel_port`), what is addressed to the VTEP
+/// but is not VXLAN goes to the kernel instead of a drop; ARP and ND stay
+/// the management thread's (which copies them to the kernel); VXLAN and
+/// frames for others are unchanged.
+#[test]
+fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
+    use crate::mgmt::punt;
+    use crate::testing::{sample_state6, OUR_IP6, PEER_IP6};
+    use crate::wire::icmpv6;
+    let mut st = state();
+    let v4 = |proto: u8, dport: u16, dst: [u8; 4]| {
+        let mut f = Vec::new();
+        let b = PacketBuilder::ethernet2(PEER_MAC, OUR_MAC).ipv4(PEER_IP.octets(), dst, 64);
+        match proto {
+            17 => b.udp(40000, dport).write(&mut f, b"bfd").unwrap(),
+            6 => b.tcp(40000, dport, 1, 1000).write(&mut f, b"bgp").unwrap(),
+            _ => b.icmpv4_echo_request(1, 1).write(&mut f, b"ping").unwrap(),
+        }
+        f
+    };
+    let ours = OUR_IP.octets();
+    let cases: Vec<(Vec<u8>, Result<Underlay, DropReason>, Result<Underlay, DropReason>)> = vec![
+        (v4(6, 179, ours), Err(DropReason::UnderlayProto), Ok(Underlay::Kernel)),
+        (v4(17, 3784, ours), Err(DropReason::UdpPort), Ok(Underlay::Kernel)),
+        (v4(1, 0, ours), Ok(Underlay::Echo), Ok(Underlay::Kernel)),
+        (v4(6, 179, [192, 0, 2, 9]), Err(DropReason::NotOurIp), Err(DropReason::NotOurIp)),
+        (
+            punt::arp_request(PEER_MAC, PEER_IP, OUR_IP),
+            Ok(Underlay::Arp),
+            Ok(Underlay::Arp),
+        ),
+    ];
+    for (f, without, with) in &cases {
+        st.kernel = false;
+        assert_eq!(&classify_underlay(f, &st), without);
+        st.kernel = true;
+        assert_eq!(&classify_underlay(f, &st), with);
+    }
+    let p = from_peer(100, &inner(9, 30));
+    assert!(matches!(classify_underlay(&p, &st), Ok(Underlay::Vxlan { .. })));
+
+    let mut st6 = sample_state6();
+    let v6 = |dst_mac: [u8; 6], dst: std::net::Ipv6Addr, next: u8| {
+        let mut f = Vec::new();
+        let b = PacketBuilder::ethernet2(PEER_MAC, dst_mac).ipv6(PEER_IP6.octets(), dst.octets(), 64);
+        match next {
+            6 => b.tcp(40000, 179, 1, 1000).write(&mut f, b"bgp").unwrap(),
+            _ => b.udp(40000, 3784).write(&mut f, b"bfd").unwrap(),
+        }
+        f
+    };
+    let echo = [128u8, 0, 0, 0, 0, 1, 0, 1];
+    let link_local: std::net::Ipv6Addr = "fe80::ff:fe00:101".parse().unwrap();
+    let mld = [0x33, 0x33, 0, 0, 0, 0x16];
+    let cases6: Vec<(Vec<u8>, Result<Underlay, DropReason>, Result<Underlay, DropReason>)> = vec![
+        (v6(OUR_MAC, OUR_IP6, 6), Err(DropReason::UnderlayProto), Ok(Underlay::Kernel)),
+        (v6(OUR_MAC, OUR_IP6, 17), Err(DropReason::UdpPort), Ok(Underlay::Kernel)),
+        (
+            icmpv6::frame(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 64, &echo),
+            Ok(Underlay::Icmp6),
+            Ok(Underlay::Kernel),
+        ),
+        (
+            punt::neighbor_solicit(PEER_MAC, PEER_IP6, OUR_IP6),
+            Ok(Underlay::Icmp6),
+            Ok(Underlay::Icmp6),
+        ),
+        (v6(OUR_MAC, link_local, 6), Err(DropReason::NotOurIp), Ok(Underlay::Kernel)),
+        (
+            v6(mld, "ff02::16".parse().unwrap(), 17),
+            Err(DropReason::UnderlayNotOurMac),
+            Ok(Underlay::Kernel),
+        ),
+    ];
+    for (f, without, with) in &cases6 {
+        st6.kernel = false;
+        assert_eq!(&classify_underlay(f, &st6), without, "{:02x?}", &f[..16]);
+        st6.kernel = true;
+        assert_eq!(&classify_underlay(f, &st6), with, "{:02x?}", &f[..16]);
+    }
+}
