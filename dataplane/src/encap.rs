@@ -172,23 +172,19 @@ pub struct Outer {
     /// destination and protocol while fragments may exist (DF clear);
     /// each worker counts its own (see [`IpIds`]).
     pub ip_id: u16,
-    /// IPv6 flow label (the inner flow's entropy, RFC 6438).
-    pub label: u32,
-    /// IPv6: the ones'-complement sum of the inner frame for the UDP
-    /// checksum ([`inner_sum`]); 0 otherwise.
-    pub inner_sum: u32,
+    /// The inner flow's hash: the IPv6 flow label is taken from it.
+    pub hash: u32,
 }
 
 impl Outer {
     /// The fields for a frame of flow hash `hash` in `vni`.
     #[inline(always)]
-    pub fn new(vni: u32, hash: u32, ip_id: u16, inner_sum: u32) -> Outer {
+    pub fn new(vni: u32, hash: u32, ip_id: u16) -> Outer {
         Outer {
             vni,
             sport: source_port(hash),
             ip_id,
-            label: flow_label(hash),
-            inner_sum,
+            hash,
         }
     }
 }
@@ -232,14 +228,35 @@ pub fn encapsulate<B: PacketBuf>(
     vni: u32,
     mtu: u16,
 ) -> Result<(), DropReason> {
-    let o = Outer::new(vni, flow_hash(b.data()), 0, inner_sum(t, b.data()));
+    let o = Outer::new(vni, flow_hash(b.data()), 0);
     encapsulate_with(b, t, mtu, o)
 }
 
 /// [`encapsulate`] with the per-packet fields given (the copies of a
-/// flooded frame share the original's flow hash).
+/// flooded frame share the original's flow hash). IPv4 keeps its own
+/// straight path with constant lengths; IPv6 branches off once.
 #[inline(always)]
 pub fn encapsulate_with<B: PacketBuf>(
+    b: &mut B,
+    t: &Template,
+    mtu: u16,
+    o: Outer,
+) -> Result<(), DropReason> {
+    if t.v6 {
+        return encapsulate6(b, t, mtu, o);
+    }
+    let inner = b.len();
+    if outer_ip_len(inner) > mtu as usize {
+        return Err(DropReason::MtuExceeded);
+    }
+    let h = b.prepend(OUTER_LEN).ok_or(DropReason::NoHeadroom)?;
+    write_outer(h, t, inner, o);
+    Ok(())
+}
+
+/// [`encapsulate_with`] over IPv6.
+#[inline(never)]
+fn encapsulate6<B: PacketBuf>(
     b: &mut B,
     t: &Template,
     mtu: u16,
@@ -249,19 +266,18 @@ pub fn encapsulate_with<B: PacketBuf>(
     if t.ip_len(inner) > mtu as usize {
         return Err(DropReason::MtuExceeded);
     }
+    let isum = inner_sum(t, b.data());
     let h = b.prepend(t.len).ok_or(DropReason::NoHeadroom)?;
-    write_outer(h, t, inner, o);
+    write_outer6(h, t, inner, o, isum);
     Ok(())
 }
 
-/// Writes the outer header for an inner frame of `inner_len` bytes into
-/// `h` (`t.len` bytes): the template, then lengths, identification,
-/// checksum (from the template's precomputed sum), source port and VNI.
+/// Writes the outer IPv4 header for an inner frame of `inner_len` bytes
+/// into `h` (OUTER_LEN bytes): the template, then lengths,
+/// identification, checksum (from the template's precomputed sum), source
+/// port and VNI. ([`write_outer6`] for IPv6 templates.)
 #[inline(always)]
 pub fn write_outer(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
-    if t.v6 {
-        return write_outer6(h, t, inner_len, o);
-    }
     let Outer {
         vni, sport, ip_id, ..
     } = o;
@@ -282,12 +298,13 @@ pub fn write_outer(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
     VxlanHeader::new_unchecked(vx).set_vni(vni);
 }
 
-/// [`write_outer`] over IPv6: payload and UDP lengths, flow label, source
-/// port, VNI, and the UDP checksum (mandatory over IPv6, RFC 8200 §8.1)
-/// from the template's constant sum, the per-packet words and the inner
-/// frame's sum; zero if the template says so (RFC 6935).
+/// [`write_outer`] over IPv6 (`h` is OUTER6_LEN bytes): payload and UDP
+/// lengths, flow label, source port, VNI, and the UDP checksum
+/// (mandatory over IPv6, RFC 8200 §8.1) from the template's constant sum,
+/// the per-packet words and the inner frame's sum `isum` ([`inner_sum`]);
+/// zero if the template says so (RFC 6935).
 #[inline(always)]
-fn write_outer6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
+pub fn write_outer6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer, isum: u32) {
     let udp_len = inner_len + UDP_LEN + VXLAN_LEN;
     h.copy_from_slice(&t.bytes);
     let (_, rest) = h.split_at_mut(ETH_LEN);
@@ -295,7 +312,7 @@ fn write_outer6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
     let (l4, vx) = rest.split_at_mut(UDP_LEN);
     let mut ip = Ipv6Packet::new_unchecked(l3);
     ip.set_payload_len(udp_len as u16);
-    ip.set_flow_label(o.label);
+    ip.set_flow_label(flow_label(o.hash));
     VxlanHeader::new_unchecked(vx).set_vni(o.vni);
     let mut udp = UdpPacket::new_unchecked(l4);
     udp.set_src_port(o.sport);
@@ -308,7 +325,7 @@ fn write_outer6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
             + o.sport as u32
             + (o.vni >> 8)
             + ((o.vni & 0xff) << 8)
-            + o.inner_sum;
+            + isum;
         // A computed 0 is sent as all ones (RFC 768).
         let c = csum_fold(s);
         udp.set_checksum(if c == 0 { 0xffff } else { c });

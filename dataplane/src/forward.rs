@@ -18,7 +18,8 @@ use crate::buf::PacketBuf;
 use crate::decap::{classify_underlay_cached, outer_source, DecapCache, Underlay};
 use crate::drops::DropReason;
 use crate::encap::{
-    classify_access, encapsulate_with, flow_hash, inner_sum, push_vlan, write_outer, IpIds, Outer,
+    classify_access, encapsulate_with, flow_hash, inner_sum, push_vlan, write_outer, write_outer6,
+    IpIds, Outer,
 };
 use crate::fdb::{frame_keys, key_is_group, key_parts, FdbTable, HitMap, Target, VniIdx};
 use crate::police::{Credits, Dir};
@@ -60,27 +61,20 @@ pub enum LearnAt {
 
 /// Where a worker saw a source MAC: an access port or a sending VTEP
 /// (known ones by index, so the hot path never compares addresses).
+/// (VTEPs that are not known remotes take [`learn_unknown`].)
 #[derive(Debug, Clone, Copy)]
 enum Place {
     Local(u16),
     Known(u32),
-    Unknown(IpAddr),
 }
 
 impl Place {
-    /// One word per place, distinct for distinct places but unknown IPv6
-    /// VTEPs, which are folded: two that fold alike only make a learn wait
-    /// for the next burst's lookup (the memory is per burst).
+    /// One word per place, distinct for distinct places.
     #[inline(always)]
     fn code(self) -> u64 {
         match self {
             Place::Local(p) => 1 << 32 | p as u64,
-            Place::Known(r) => 1 << 34 | r as u64,
-            Place::Unknown(IpAddr::V4(ip)) => u32::from(ip) as u64,
-            Place::Unknown(IpAddr::V6(ip)) => {
-                let a = u128::from(ip);
-                (a as u64 ^ (a >> 64) as u64).rotate_left(7) | 1 << 33
-            }
+            Place::Known(r) => 1 << 33 | r as u64,
         }
     }
 
@@ -89,7 +83,6 @@ impl Place {
         Some(match self {
             Place::Local(p) => LearnAt::Local(p),
             Place::Known(r) => LearnAt::Remote(st.remote(r)?.ip),
-            Place::Unknown(ip) => LearnAt::Remote(ip),
         })
     }
 }
@@ -214,7 +207,6 @@ fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: Place) {
         return;
     }
     if let Some((slot, e)) = cx.fdb.lookup(k) {
-        // An unknown VTEP is no entry's remote.
         let same = match (e.target, at) {
             (Target::Local(p), Place::Local(q)) => p == q,
             (Target::Remote(r), Place::Known(x)) => r == x,
@@ -230,6 +222,26 @@ fn learn(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, at: Place) {
     let Some(at) = at.learn_at(cx.st) else {
         return;
     };
+    if cx.events.push(Event::Learn { vni, mac, at }).is_err() {
+        bump(&cx.stats.learn_events_dropped, 1);
+    }
+}
+
+/// A source MAC behind a VTEP that is no known remote (accepted with
+/// `accept_unknown_sources`): no entry can already say so, so unless a
+/// static entry holds the MAC the management thread hears of it (and
+/// makes the VTEP a remote).
+#[cold]
+#[inline(never)]
+fn learn_unknown(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, ip: IpAddr) {
+    if let Some((slot, e)) = cx.fdb.lookup(k) {
+        if e.is_static {
+            cx.hits.mark(slot);
+            return;
+        }
+    }
+    let mac = key_parts(k).1 .0;
+    let at = LearnAt::Remote(ip);
     if cx.events.push(Event::Learn { vni, mac, at }).is_err() {
         bump(&cx.stats.learn_events_dropped, 1);
     }
@@ -320,10 +332,12 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     if let Some(c) = remote.and_then(|r| cx.stats.remotes.get(r as usize)) {
         c.rx.add(total);
     }
-    let from = match remote {
-        Some(r) => Place::Known(r),
+    // The address of a VTEP that is no known remote, read before the
+    // outer header goes.
+    let stranger = match remote {
+        Some(_) => None,
         None => match outer_source(m.data()) {
-            Some(ip) => Place::Unknown(ip),
+            Some(ip) => Some(ip),
             None => return cx.tally.drop(DropReason::UnknownSource),
         },
     };
@@ -342,7 +356,11 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     };
     let (dk, sk) = frame_keys(vni, h);
     if learning {
-        learn(cx, vni, sk, from);
+        match (remote, stranger) {
+            (Some(r), _) => learn(cx, vni, sk, Place::Known(r)),
+            (None, Some(ip)) => learn_unknown(cx, vni, sk, ip),
+            (None, None) => {}
+        }
     }
     if suppress {
         snoop_arp(cx, vni, m.data());
@@ -525,8 +543,12 @@ fn to_remote_shared<I: Io>(
     }
     let mut h = [0u8; OUTER6_LEN];
     let h = &mut h[..t.len];
-    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take(), isum);
-    write_outer(h, t, inner, o);
+    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take());
+    if t.v6 {
+        write_outer6(h, t, inner, o, isum);
+    } else {
+        write_outer(h, t, inner, o);
+    }
     let Some(pkt) = io.shared(m, h) else {
         return cx.lost_copy(1);
     };
@@ -560,7 +582,7 @@ fn to_remote<I: Io>(
     };
     let inner = m.len();
     let hash = copy_hash.unwrap_or_else(|| frame_hash(&m));
-    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take(), inner_sum(t, m.data()));
+    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take());
     if let Err(reason) = encapsulate_with(&mut m, t, st.mtu, o) {
         return cx.fail(is_copy, reason);
     }

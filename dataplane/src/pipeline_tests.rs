@@ -783,11 +783,27 @@ fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
         f
     };
     let ours = OUR_IP.octets();
-    let cases: Vec<(Vec<u8>, Result<Underlay, DropReason>, Result<Underlay, DropReason>)> = vec![
-        (v4(6, 179, ours), Err(DropReason::UnderlayProto), Ok(Underlay::Kernel)),
-        (v4(17, 3784, ours), Err(DropReason::UdpPort), Ok(Underlay::Kernel)),
+    let cases: Vec<(
+        Vec<u8>,
+        Result<Underlay, DropReason>,
+        Result<Underlay, DropReason>,
+    )> = vec![
+        (
+            v4(6, 179, ours),
+            Err(DropReason::UnderlayProto),
+            Ok(Underlay::Kernel),
+        ),
+        (
+            v4(17, 3784, ours),
+            Err(DropReason::UdpPort),
+            Ok(Underlay::Kernel),
+        ),
         (v4(1, 0, ours), Ok(Underlay::Echo), Ok(Underlay::Kernel)),
-        (v4(6, 179, [192, 0, 2, 9]), Err(DropReason::NotOurIp), Err(DropReason::NotOurIp)),
+        (
+            v4(6, 179, [192, 0, 2, 9]),
+            Err(DropReason::NotOurIp),
+            Err(DropReason::NotOurIp),
+        ),
         (
             punt::arp_request(PEER_MAC, PEER_IP, OUR_IP),
             Ok(Underlay::Arp),
@@ -801,12 +817,16 @@ fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
         assert_eq!(&classify_underlay(f, &st), with);
     }
     let p = from_peer(100, &inner(9, 30));
-    assert!(matches!(classify_underlay(&p, &st), Ok(Underlay::Vxlan { .. })));
+    assert!(matches!(
+        classify_underlay(&p, &st),
+        Ok(Underlay::Vxlan { .. })
+    ));
 
     let mut st6 = sample_state6();
     let v6 = |dst_mac: [u8; 6], dst: std::net::Ipv6Addr, next: u8| {
         let mut f = Vec::new();
-        let b = PacketBuilder::ethernet2(PEER_MAC, dst_mac).ipv6(PEER_IP6.octets(), dst.octets(), 64);
+        let b =
+            PacketBuilder::ethernet2(PEER_MAC, dst_mac).ipv6(PEER_IP6.octets(), dst.octets(), 64);
         match next {
             6 => b.tcp(40000, 179, 1, 1000).write(&mut f, b"bgp").unwrap(),
             _ => b.udp(40000, 3784).write(&mut f, b"bfd").unwrap(),
@@ -816,9 +836,21 @@ fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
     let echo = [128u8, 0, 0, 0, 0, 1, 0, 1];
     let link_local: std::net::Ipv6Addr = "fe80::ff:fe00:101".parse().unwrap();
     let mld = [0x33, 0x33, 0, 0, 0, 0x16];
-    let cases6: Vec<(Vec<u8>, Result<Underlay, DropReason>, Result<Underlay, DropReason>)> = vec![
-        (v6(OUR_MAC, OUR_IP6, 6), Err(DropReason::UnderlayProto), Ok(Underlay::Kernel)),
-        (v6(OUR_MAC, OUR_IP6, 17), Err(DropReason::UdpPort), Ok(Underlay::Kernel)),
+    let cases6: Vec<(
+        Vec<u8>,
+        Result<Underlay, DropReason>,
+        Result<Underlay, DropReason>,
+    )> = vec![
+        (
+            v6(OUR_MAC, OUR_IP6, 6),
+            Err(DropReason::UnderlayProto),
+            Ok(Underlay::Kernel),
+        ),
+        (
+            v6(OUR_MAC, OUR_IP6, 17),
+            Err(DropReason::UdpPort),
+            Ok(Underlay::Kernel),
+        ),
         (
             icmpv6::frame(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 64, &echo),
             Ok(Underlay::Icmp6),
@@ -829,7 +861,11 @@ fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
             Ok(Underlay::Icmp6),
             Ok(Underlay::Icmp6),
         ),
-        (v6(OUR_MAC, link_local, 6), Err(DropReason::NotOurIp), Ok(Underlay::Kernel)),
+        (
+            v6(OUR_MAC, link_local, 6),
+            Err(DropReason::NotOurIp),
+            Ok(Underlay::Kernel),
+        ),
         (
             v6(mld, "ff02::16".parse().unwrap(), 17),
             Err(DropReason::UnderlayNotOurMac),
