@@ -766,6 +766,8 @@ mod ipv6 {
 /// but is not VXLAN goes to the kernel instead of a drop; ARP and ND stay
 /// the management thread's (which copies them to the kernel); VXLAN and
 /// frames for others are unchanged.
+type Verdict = Result<Underlay, DropReason>;
+
 #[test]
 fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
     use crate::mgmt::punt;
@@ -783,11 +785,7 @@ fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
         f
     };
     let ours = OUR_IP.octets();
-    let cases: Vec<(
-        Vec<u8>,
-        Result<Underlay, DropReason>,
-        Result<Underlay, DropReason>,
-    )> = vec![
+    let cases: Vec<(Vec<u8>, Verdict, Verdict)> = vec![
         (
             v4(6, 179, ours),
             Err(DropReason::UnderlayProto),
@@ -836,11 +834,7 @@ fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
     let echo = [128u8, 0, 0, 0, 0, 1, 0, 1];
     let link_local: std::net::Ipv6Addr = "fe80::ff:fe00:101".parse().unwrap();
     let mld = [0x33, 0x33, 0, 0, 0, 0x16];
-    let cases6: Vec<(
-        Vec<u8>,
-        Result<Underlay, DropReason>,
-        Result<Underlay, DropReason>,
-    )> = vec![
+    let cases6: Vec<(Vec<u8>, Verdict, Verdict)> = vec![
         (
             v6(OUR_MAC, OUR_IP6, 6),
             Err(DropReason::UnderlayProto),
