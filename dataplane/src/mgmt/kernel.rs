@@ -114,8 +114,21 @@ pub fn setup_commands(u: &Underlay, k: &KernelPort, mac: [u8; 6]) -> Vec<Vec<Str
 }
 
 /// Runs [`setup_commands`] with iproute2's `ip`; the first failure is the
-/// error, with the command and what `ip` said.
+/// error, with the command and what `ip` said. Over IPv6 the interface
+/// gets IPv6 on (a namespace may have it off by default) and no duplicate
+/// address detection first.
 pub fn setup(u: &Underlay, k: &KernelPort, mac: [u8; 6]) -> Result<(), String> {
+    if u.is_ipv6() {
+        for (key, v) in [("disable_ipv6", "0"), ("accept_dad", "0")] {
+            let path = format!("/proc/sys/net/ipv6/conf/{}/{key}", k.iface);
+            std::fs::write(&path, v).map_err(|e| {
+                format!(
+                    "kernel_port {} (interface {}): cannot write {path}: {e}",
+                    k.device, k.iface
+                )
+            })?;
+        }
+    }
     for c in setup_commands(u, k, mac) {
         let out = Command::new("ip")
             .args(&c)
