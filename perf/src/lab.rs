@@ -1103,3 +1103,30 @@ pub fn iperf_server(lab: &Lab, role: &str) -> Reaper {
     std::thread::sleep(Duration::from_millis(500));
     Reaper(c)
 }
+
+/// A TCP exchange with a one-shot server in `server` bound to `ip:port`
+/// (IPv4 or IPv6): the client in `client` connects (retrying for 5 s),
+/// sends "open" and returns what came back ("OPEN" when it worked), or the
+/// client's output on failure.
+pub fn tcp_exchange(lab: &Lab, server: &str, client: &str, ip: &str, port: u16) -> String {
+    let fam = if ip.contains(':') {
+        "AF_INET6"
+    } else {
+        "AF_INET"
+    };
+    let srv = format!(
+        "exec python3 -c \"import socket\ns=socket.socket(socket.{fam})\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('{ip}', {port}))\ns.listen(1)\nc,_=s.accept()\nc.sendall(c.recv(64).upper())\nc.close()\""
+    );
+    let mut s = Reaper(
+        Command::new("ip")
+            .args(["netns", "exec", &lab.ns(server), "sh", "-c", &srv])
+            .spawn()
+            .expect("TCP server"),
+    );
+    let cli = format!(
+        "python3 -c \"import socket,time\nfor i in range(50):\n  try:\n    s=socket.create_connection(('{ip}',{port}),2); break\n  except OSError: time.sleep(0.1)\ns.sendall(b'open')\nprint(s.recv(64).decode())\""
+    );
+    let (_, out) = lab.exec(client, &format!("sh -c '{}'", cli.replace('\'', "'\\''")));
+    s.stop();
+    out
+}

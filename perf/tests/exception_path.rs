@@ -4,7 +4,7 @@
 //! answers pings (on-link and routed), resolves its neighbours by ARP
 //! through the tap, and serves TCP on port 179 (BGP's) to a peer behind
 //! the router, while VXLAN keeps flowing through the data plane.
-use vtep_perf::lab::{Lab, LabOptions, K1_IP, VTEP_IP};
+use vtep_perf::lab::{tcp_exchange, Lab, LabOptions, K1_IP, VTEP_IP};
 
 #[test]
 fn the_kernel_reaches_the_underlay_through_vtepd() {
@@ -37,23 +37,8 @@ fn the_kernel_reaches_the_underlay_through_vtepd() {
     assert!(n.contains("lladdr"), "gateway resolved by the kernel: {n}");
 
     // TCP to port 179 from a peer behind the router, both ways.
-    let server = format!(
-        "python3 -c \"import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('{VTEP_IP}', 179))\ns.listen(1)\nc,_=s.accept()\nc.sendall(c.recv(64).upper())\nc.close()\""
-    );
-    let mut srv = std::process::Command::new("ip")
-        .args(["netns", "exec", &lab.ns("vn"), "sh", "-c", &server])
-        .spawn()
-        .unwrap();
-    let client = format!(
-        "python3 -c \"import socket,time\nfor i in range(50):\n  try:\n    s=socket.create_connection(('{VTEP_IP}',179),2); break\n  except OSError: time.sleep(0.1)\ns.sendall(b'open')\nprint(s.recv(64).decode())\""
-    );
-    let (ok, out) = lab.exec("k2", &format!("sh -c '{}'", client.replace('\'', "'\\''")));
-    let _ = srv.kill();
-    let _ = srv.wait();
-    assert!(
-        ok && out.contains("OPEN"),
-        "TCP across the exception path: {out}"
-    );
+    let out = tcp_exchange(&lab, "vn", "k2", VTEP_IP, 179);
+    assert!(out.contains("OPEN"), "TCP across the exception path: {out}");
 
     let st = lab.ctl(&["stats"]);
     let m = &st["management"];

@@ -2,7 +2,7 @@
 //! tap answers ping6 on-link and routed, resolves its gateway by neighbour
 //! discovery through the tap (while vtepd resolves its own next hops), and
 //! serves TCP on port 179 over IPv6; VXLAN over IPv6 keeps flowing.
-use vtep_perf::lab::{Lab, LabOptions, V6};
+use vtep_perf::lab::{tcp_exchange, Lab, LabOptions, V6};
 
 #[test]
 fn the_kernel_reaches_an_ipv6_underlay_through_vtepd() {
@@ -29,25 +29,8 @@ fn the_kernel_reaches_an_ipv6_underlay_through_vtepd() {
     let (_, n) = lab.exec("vn", &format!("ip -6 neigh show {}", V6.gw));
     assert!(n.contains("lladdr"), "the kernel resolved its gateway: {n}");
 
-    let server = format!(
-        "python3 -c \"import socket\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('{}', 179))\ns.listen(1)\nc,_=s.accept()\nc.sendall(c.recv(64).upper())\nc.close()\"",
-        V6.vtep
-    );
-    let mut srv = std::process::Command::new("ip")
-        .args(["netns", "exec", &lab.ns("vn"), "sh", "-c", &server])
-        .spawn()
-        .unwrap();
-    let client = format!(
-        "python3 -c \"import socket,time\nfor i in range(50):\n  try:\n    s=socket.create_connection(('{}',179),2); break\n  except OSError: time.sleep(0.1)\ns.sendall(b'open')\nprint(s.recv(64).decode())\"",
-        V6.vtep
-    );
-    let (ok, out) = lab.exec("k2", &format!("sh -c '{}'", client.replace('\'', "'\\''")));
-    let _ = srv.kill();
-    let _ = srv.wait();
-    assert!(
-        ok && out.contains("OPEN"),
-        "TCP over IPv6 across the exception path: {out}"
-    );
+    let out = tcp_exchange(&lab, "vn", "k2", V6.vtep, 179);
+    assert!(out.contains("OPEN"), "TCP across the exception path: {out}");
 
     let st = lab.ctl(&["stats"]);
     let m = &st["management"];
