@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ctl, read_pcap, write_pcap};
+use common::{ctl, read_pcap};
 use etherparse::{PacketBuilder, SlicedPacket};
 use serde_json::Value;
 
@@ -102,23 +102,12 @@ fn pcap_end_to_end() {
         arp_request([192, 0, 2, 2], [192, 0, 2, 1]),  // ARP for the VTEP address
         echo_request(),                               // ping of the VTEP address
     ];
-    write_pcap(&p("acc_in.pcap"), &access_in);
-    write_pcap(&p("ul_in.pcap"), &underlay_in);
     let sock = p("vtep.sock");
-    let cfg = format!(
-        r#"
-[eal]
-args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf",
-        "--file-prefix=vtep-e2e-{pid}",
-        "--vdev=net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}",
-        "--vdev=net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}"]
-[dataplane]
-workers = 1
-mbufs = 8191
-[underlay]
-port = "net_pcap0"
-mac = "02:00:00:00:01:01"
-address = "192.0.2.1/24"
+    let cfg = common::pcap_config(
+        &dir,
+        &underlay_in,
+        &access_in,
+        r#"address = "192.0.2.1/24"
 [[neighbor]]
 ip = "192.0.2.2"
 mac = "02:00:00:00:02:02"
@@ -128,7 +117,7 @@ mac = "02:00:00:00:03:03"
 [[access]]
 port = "net_pcap1"
 vni = 100
-vlans = {{ 10 = 200 }}
+vlans = { 10 = 200 }
 [[vni]]
 id = 100
 flood = ["192.0.2.2", "192.0.2.3"]
@@ -138,16 +127,7 @@ flood = ["192.0.2.3"]
 [[fdb]]
 vni = 100
 mac = "02:00:00:00:00:aa"
-remote = "192.0.2.2"
-[control]
-socket = "{sock}"
-"#,
-        pid = std::process::id(),
-        ul_in = p("ul_in.pcap").display(),
-        ul_out = p("ul_out.pcap").display(),
-        acc_in = p("acc_in.pcap").display(),
-        acc_out = p("acc_out.pcap").display(),
-        sock = sock.display(),
+remote = "192.0.2.2""#,
     );
     let mut d = common::start(&dir, &cfg);
     let total = (access_in.len() + underlay_in.len()) as u64;

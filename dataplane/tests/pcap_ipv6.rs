@@ -11,7 +11,7 @@ use std::net::Ipv6Addr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ctl, read_pcap, write_pcap};
+use common::{ctl, read_pcap};
 use etherparse::{PacketBuilder, SlicedPacket};
 use vtep_dataplane::mgmt::punt;
 use vtep_dataplane::wire::{icmpv6, Ipv6Packet};
@@ -82,23 +82,12 @@ fn pcap_ipv6_end_to_end() {
         punt::neighbor_solicit(R2_MAC, r26, ours6),
         icmpv6::frame(OUR_MAC, R2_MAC, r26, ours6, 64, &echo),
     ];
-    write_pcap(&p("acc_in.pcap"), &access_in);
-    write_pcap(&p("ul_in.pcap"), &underlay_in);
     let sock = p("vtep.sock");
-    let cfg = format!(
-        r#"
-[eal]
-args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf",
-        "--file-prefix=vtep-e2e6-{pid}",
-        "--vdev=net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}",
-        "--vdev=net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}"]
-[dataplane]
-workers = 1
-mbufs = 8191
-[underlay]
-port = "net_pcap0"
-mac = "02:00:00:00:01:01"
-address = "2001:db8:1::1/64"
+    let cfg = common::pcap_config(
+        &dir,
+        &underlay_in,
+        &access_in,
+        r#"address = "2001:db8:1::1/64"
 [[neighbor]]
 ip = "2001:db8:1::2"
 mac = "02:00:00:00:02:02"
@@ -114,16 +103,7 @@ flood = ["2001:db8:1::2", "2001:db8:1::3"]
 [[fdb]]
 vni = 100
 mac = "02:00:00:00:00:aa"
-remote = "2001:db8:1::2"
-[control]
-socket = "{sock}"
-"#,
-        pid = std::process::id(),
-        ul_in = p("ul_in.pcap").display(),
-        ul_out = p("ul_out.pcap").display(),
-        acc_in = p("acc_in.pcap").display(),
-        acc_out = p("acc_out.pcap").display(),
-        sock = sock.display(),
+remote = "2001:db8:1::2""#,
     );
     let mut d = common::start(&dir, &cfg);
     let stats = common::wait_rx(&sock, (access_in.len() + underlay_in.len()) as u64);

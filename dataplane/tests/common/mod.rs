@@ -102,3 +102,44 @@ pub fn wait_rx(sock: &Path, total: u64) -> Value {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Writes the input pcaps into `dir` and returns vtepd's config for them:
+/// net_pcap ports reading ul_in.pcap and acc_in.pcap and writing
+/// ul_out.pcap and acc_out.pcap, one worker, the underlay on net_pcap0
+/// with MAC 02:00:00:00:01:01, then `rest` (the keys from `[underlay]
+/// address` on), then the control socket DIR/vtep.sock. The EAL file
+/// prefix is the directory's name.
+pub fn pcap_config(
+    dir: &Path,
+    underlay_in: &[Vec<u8>],
+    access_in: &[Vec<u8>],
+    rest: &str,
+) -> String {
+    let p = |n: &str| dir.join(n).display().to_string();
+    write_pcap(&dir.join("ul_in.pcap"), underlay_in);
+    write_pcap(&dir.join("acc_in.pcap"), access_in);
+    format!(
+        r#"
+[eal]
+args = ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--no-shconf",
+        "--file-prefix={prefix}",
+        "--vdev=net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}",
+        "--vdev=net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}"]
+[dataplane]
+workers = 1
+mbufs = 8191
+[underlay]
+port = "net_pcap0"
+mac = "02:00:00:00:01:01"
+{rest}
+[control]
+socket = "{sock}"
+"#,
+        prefix = dir.file_name().unwrap().to_string_lossy(),
+        ul_in = p("ul_in.pcap"),
+        ul_out = p("ul_out.pcap"),
+        acc_in = p("acc_in.pcap"),
+        acc_out = p("acc_out.pcap"),
+        sock = p("vtep.sock"),
+    )
+}
