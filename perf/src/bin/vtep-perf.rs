@@ -36,7 +36,8 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     secs: u64,
     /// Only these scenarios (comma-separated): encap, decap (known
-    /// unicast), decap-flood, encap-1m, bum, encap-2w, ndr.
+    /// unicast), decap-flood, encap6, decap6 (over an IPv6 underlay),
+    /// encap-1m, bum, encap-2w, ndr.
     #[arg(long, value_delimiter = ',')]
     scenario: Vec<String>,
     /// Where fixtures and logs go.
@@ -59,6 +60,20 @@ const BUM_REMOTES: usize = 8;
 
 fn remote_ip(r: u32) -> Ipv4Addr {
     Ipv4Addr::new(192, 0, 2, 10 + r as u8)
+}
+
+/// Remote `r` of the IPv6 scenarios.
+fn remote_ip6(r: u32) -> std::net::Ipv6Addr {
+    std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 10 + r as u16)
+}
+
+/// The remote's address as the config writes it.
+fn remote_text(r: u32, ipv6: bool) -> String {
+    if ipv6 {
+        remote_ip6(r).to_string()
+    } else {
+        remote_ip(r).to_string()
+    }
 }
 
 fn local_frame(dst: [u8; 6], i: u32) -> Vec<u8> {
@@ -98,6 +113,31 @@ fn encap_big_fixture() -> Vec<Vec<u8>> {
 /// Broadcast frames from the local tenants.
 fn bum_fixture() -> Vec<Vec<u8>> {
     (0..MACS * 4).map(|i| local_frame([0xff; 6], i)).collect()
+}
+
+/// [`decap_fixture`] over IPv6 (UDP checksums computed).
+fn decap6_fixture() -> Vec<Vec<u8>> {
+    use vtep_dataplane::buf::PacketBuf;
+    decap_fixture()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let r = (i as u32 / 7) % REMOTES;
+            let t = vtep_dataplane::state::Template::new6(
+                VTEP_MAC,
+                [2, 0, 0, 0, 2, r as u8],
+                remote_ip6(r),
+                std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
+                4789,
+                64,
+                false,
+            );
+            // The IPv4 fixture's inner frame, re-wrapped.
+            let mut b = vtep_dataplane::buf::VecBuf::new(&f[50..]);
+            vtep_dataplane::encap::encapsulate(&mut b, &t, 100, 9000).expect("fits");
+            b.data().to_vec()
+        })
+        .collect()
 }
 
 fn from_remote(i: u32, inner: &[u8]) -> Vec<u8> {
@@ -163,6 +203,8 @@ struct Scenario {
     mbufs: u32,
     /// vtepd's underlay MTU.
     mtu: u16,
+    /// An IPv6 underlay (remotes 2001:db8:1::10+r).
+    ipv6: bool,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -281,12 +323,17 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
     };
     let learning = s.learn.is_some();
     let flood: Vec<String> = (0..s.flood as u32)
-        .map(|r| format!("\"{}\"", remote_ip(r)))
+        .map(|r| format!("\"{}\"", remote_text(r, s.ipv6)))
         .collect();
+    let address = if s.ipv6 {
+        "2001:db8:1::1/64"
+    } else {
+        "192.0.2.1/24"
+    };
     let mut cfg = format!(
         "[eal]\nargs = [{}]\n\
          [dataplane]\nworkers = {}\nmbufs = {}\nfdb_capacity = {}\nlearn_queue = {}\n\
-         [underlay]\nport = \"{ul}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"192.0.2.1/24\"\nmtu = {mtu}\n\
+         [underlay]\nport = \"{ul}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"{address}\"\nmtu = {mtu}\n\
          [[access]]\nport = \"{acc}\"\nvni = 100\n\
          [[vni]]\nid = 100\nlearning = {learning}\nmac_limit = {}\naging_secs = 86400\nflood = [{}]\n\
          [control]\nsocket = \"{}/vtep.sock\"\n",
@@ -305,7 +352,7 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
     for r in 0..REMOTES {
         cfg.push_str(&format!(
             "[[neighbor]]\nip = \"{}\"\nmac = \"02:00:00:00:02:{r:02x}\"\n",
-            remote_ip(r)
+            remote_text(r, s.ipv6)
         ));
     }
     if s.local_macs {
@@ -319,7 +366,7 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
         let m = bench_mac(i);
         cfg.push_str(&format!(
             "[[fdb]]\nvni = 100\nmac = \"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\"\nremote = \"{}\"\n",
-            m[0], m[1], m[2], m[3], m[4], m[5], remote_ip(i % REMOTES)
+            m[0], m[1], m[2], m[3], m[4], m[5], remote_text(i % REMOTES, s.ipv6)
         ));
     }
     cfg
@@ -445,6 +492,7 @@ fn main() {
         local_macs: false,
         mbufs: 32767,
         mtu: a.mtu,
+        ipv6: false,
     };
     if wanted("encap") || wanted("encap-2w") {
         let enc = write(d, "encap.pcap", encap_fixture);
@@ -472,6 +520,30 @@ fn main() {
             // the (one) access port.
             scenarios.push(basic("decap-flood", dec, Source::Underlay, 1));
         }
+    }
+    // The same over an IPv6 underlay (UDP checksums in software).
+    if wanted("encap6") {
+        scenarios.push(Scenario {
+            ipv6: true,
+            ..basic(
+                "encap6",
+                write(d, "encap.pcap", encap_fixture),
+                Source::Access,
+                1,
+            )
+        });
+    }
+    if wanted("decap6") {
+        scenarios.push(Scenario {
+            ipv6: true,
+            local_macs: true,
+            ..basic(
+                "decap6",
+                write(d, "decap6.pcap", decap6_fixture),
+                Source::Underlay,
+                1,
+            )
+        });
     }
     if wanted("encap-1m") {
         scenarios.push(Scenario {
