@@ -37,6 +37,16 @@ pub struct Config {
     pub vnis: Vec<VniConfig>,
     pub fdb: Vec<StaticFdb>,
     pub control: Control,
+    /// `[evpn]`: BGP EVPN through FRR and a kernel mirror of each VNI.
+    pub evpn: Option<Evpn>,
+}
+
+/// `[evpn]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evpn {
+    /// An existing network namespace: the exception interface and the
+    /// kernel mirror go there, and FRR runs there.
+    pub netns: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -29,6 +29,14 @@ struct RawConfig {
     fdb: Vec<Spanned<RawFdb>>,
     #[serde(default)]
     control: Option<Spanned<RawControl>>,
+    #[serde(default)]
+    evpn: Option<Spanned<RawEvpn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvpn {
+    netns: String,
 }
 
 #[derive(Deserialize)]
@@ -795,6 +803,11 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
     };
 
+    let evpn = match raw.evpn {
+        None => None,
+        Some(e) => Some(evpn(&c, e.span(), &underlay, e.into_inner())?),
+    };
+
     Ok(Config {
         eal_args,
         dataplane,
@@ -804,6 +817,43 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         vnis,
         fdb,
         control,
+        evpn,
+    })
+}
+
+/// `[evpn]`: the namespace of the exception interface and the kernel
+/// mirror, where FRR runs.
+fn evpn(
+    c: &Ctx<'_>,
+    span: std::ops::Range<usize>,
+    u: &Underlay,
+    e: RawEvpn,
+) -> Result<crate::Evpn, ConfigError> {
+    let key = "evpn.netns";
+    let n = e.netns.as_str();
+    if n.is_empty() || n.len() > 64 || n.contains('/') || n == "." || n == ".." {
+        return c.err(
+            key,
+            span,
+            format!("{n:?} is not a network namespace name (as in `ip netns add NAME`)"),
+        );
+    }
+    if u.kernel_port.is_none() {
+        return c.err(
+            key,
+            span,
+            "EVPN needs [underlay] kernel_port: bgpd reaches its peers through the exception path",
+        );
+    }
+    if u.is_ipv6() {
+        return c.err(
+            key,
+            span,
+            "EVPN over an IPv6 underlay is not supported yet (FRR before 10.6 has no IPv6 VTEPs)",
+        );
+    }
+    Ok(crate::Evpn {
+        netns: n.to_string(),
     })
 }
 

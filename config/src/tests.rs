@@ -616,3 +616,40 @@ fn kernel_port_names_a_tap_with_an_interface() {
         "{e}"
     );
 }
+
+#[test]
+fn evpn_needs_a_namespace_and_the_exception_path() {
+    let tap = |text: &str| {
+        text.replace(
+            "\"--vdev=net_af_packet1,iface=acc0\"]",
+            "\"--vdev=net_af_packet1,iface=acc0\", \"--vdev=net_tap0,iface=vtep0\"]",
+        )
+        .replace("ttl = 64", "ttl = 64\nkernel_port = \"net_tap0\"")
+    };
+    let c = Config::parse(&format!("{}\n[evpn]\nnetns = \"vtep-cp\"\n", tap(SAMPLE))).unwrap();
+    assert_eq!(c.evpn.unwrap().netns, "vtep-cp");
+    assert!(Config::parse(&tap(SAMPLE)).unwrap().evpn.is_none());
+    for (text, want) in [
+        (
+            format!("{SAMPLE}\n[evpn]\nnetns = \"vtep-cp\"\n"),
+            "kernel_port",
+        ),
+        (
+            format!("{}\n[evpn]\nnetns = \"a/b\"\n", tap(SAMPLE)),
+            "not a network namespace",
+        ),
+        (
+            format!("{}\n[evpn]\nnetns = \"\"\n", tap(SAMPLE)),
+            "not a network namespace",
+        ),
+    ] {
+        let e = err(&text);
+        assert!(e.contains("evpn.netns") && e.contains(want), "{e}");
+        assert!(e.contains("line "), "{e}");
+    }
+    let e = err(&format!(
+        "{}\n[evpn]\nnetns = \"cp\"\nasn = 1\n",
+        tap(SAMPLE)
+    ));
+    assert!(e.contains("asn"), "{e}");
+}

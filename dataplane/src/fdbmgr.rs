@@ -23,10 +23,32 @@ pub struct VniPolicy {
     pub aging_ms: u64,
 }
 
+/// Who made an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// From traffic: aged, moved by traffic.
+    Learned,
+    /// From the config or the API: never aged or moved.
+    Static,
+    /// From BGP EVPN (through the kernel mirror): never aged; traffic from
+    /// other VTEPs does not move it, a local sighting does (the MAC moved
+    /// here).
+    Evpn,
+}
+
+/// A change of where a MAC is held locally, for the EVPN mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalChange {
+    pub vni: VniIdx,
+    pub mac: [u8; 6],
+    /// Some(is_static) while held on an access port, None once not.
+    pub local: Option<bool>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Meta {
     slot: usize,
-    is_static: bool,
+    kind: Kind,
     target: Target,
     last_seen: u64,
     window_start: u64,
@@ -38,10 +60,14 @@ struct Meta {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Learned {
     New,
-    Moved { from: Target },
+    Moved {
+        from: Target,
+    },
     Refreshed,
     StaticKept,
     Damped,
+    /// An EVPN entry kept against a sighting behind another VTEP.
+    EvpnKept,
     LimitReached,
     TableFull,
     Disabled,
@@ -55,7 +81,7 @@ pub struct Row {
     pub vni: VniIdx,
     pub mac: vtep_config::MacAddr,
     pub target: Target,
-    pub is_static: bool,
+    pub kind: Kind,
     pub age_ms: u64,
 }
 
@@ -65,6 +91,9 @@ pub struct FdbManager {
     learned_per_vni: HashMap<VniIdx, u32>,
     policies: HashMap<VniIdx, VniPolicy>,
     seen_rebuilds: u64,
+    /// Local changes since the last [`FdbManager::take_local_changes`],
+    /// recorded once [`FdbManager::track_local`] is called.
+    journal: Option<Vec<LocalChange>>,
     pub counters: FdbCounters,
 }
 
@@ -76,8 +105,108 @@ impl FdbManager {
             learned_per_vni: HashMap::new(),
             policies: HashMap::new(),
             seen_rebuilds: 0,
+            journal: None,
             counters: FdbCounters::default(),
         }
+    }
+
+    /// Records, from now on, every change of the MACs held on access ports.
+    pub fn track_local(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    pub fn take_local_changes(&mut self) -> Vec<LocalChange> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn note(
+        &mut self,
+        vni: VniIdx,
+        mac: [u8; 6],
+        was: Option<Target>,
+        now: Option<(Target, Kind)>,
+    ) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        let local = match now {
+            Some((Target::Local(_), k)) => Some(k == Kind::Static),
+            _ => None,
+        };
+        if local.is_some() || matches!(was, Some(Target::Local(_))) {
+            j.push(LocalChange { vni, mac, local });
+        }
+    }
+
+    /// Every MAC held on an access port: (VNI, MAC, is_static).
+    pub fn locals(&self) -> Vec<(VniIdx, [u8; 6], bool)> {
+        self.meta
+            .iter()
+            .filter(|(_, m)| matches!(m.target, Target::Local(_)))
+            .map(|(k, m)| {
+                let (v, mac) = key_parts(*k);
+                (v, mac.0, m.kind == Kind::Static)
+            })
+            .collect()
+    }
+
+    /// The kind of an entry.
+    pub fn kind(&self, vni: VniIdx, mac: [u8; 6]) -> Option<Kind> {
+        self.meta.get(&key(vni, mac)).map(|m| m.kind)
+    }
+
+    /// Adds or replaces an EVPN entry; a static entry for the MAC is kept
+    /// (false). A learned entry is replaced: the MAC moved.
+    pub fn add_evpn(
+        &mut self,
+        vni: VniIdx,
+        mac: [u8; 6],
+        target: Target,
+        now: u64,
+    ) -> Result<bool, crate::fdb::Full> {
+        let k = key(vni, mac);
+        let old = self.meta.get(&k).copied();
+        match old {
+            Some(m) if m.kind == Kind::Static => return Ok(false),
+            Some(m) if m.kind == Kind::Evpn && m.target == target => return Ok(true),
+            _ => {}
+        }
+        let slot = self.w.insert(
+            k,
+            Entry {
+                target,
+                is_static: false,
+            },
+        )?;
+        self.meta.insert(
+            k,
+            Meta {
+                slot,
+                kind: Kind::Evpn,
+                target,
+                last_seen: now,
+                window_start: now,
+                window_moves: 0,
+                damped_until: 0,
+            },
+        );
+        if let Some(m) = old {
+            if m.kind == Kind::Learned {
+                self.dec_learned(vni);
+                self.counters.moved += 1;
+            }
+        }
+        self.note(vni, mac, old.map(|m| m.target), Some((target, Kind::Evpn)));
+        self.resync_if_rebuilt();
+        Ok(true)
+    }
+
+    /// Removes an EVPN entry; other kinds stay. True if it went.
+    pub fn remove_evpn(&mut self, vni: VniIdx, mac: [u8; 6]) -> bool {
+        self.kind(vni, mac) == Some(Kind::Evpn) && self.remove(vni, mac)
     }
 
     pub fn shared(&self) -> crate::fdb::SharedFdb {
@@ -126,8 +255,32 @@ impl FdbManager {
             return Learned::Disabled;
         }
         let k = key(vni, mac);
+        if let Some(m) = self.meta.get(&k) {
+            if m.kind == Kind::Evpn {
+                if !matches!(target, Target::Local(_)) {
+                    return Learned::EvpnKept;
+                }
+                if self.learned_in(vni) >= pol.mac_limit {
+                    self.counters.mac_limit_drops += 1;
+                    return Learned::LimitReached;
+                }
+                // Seen here: the MAC moved to this VTEP.
+                let from = m.target;
+                self.meta.remove(&k);
+                self.w.remove(k);
+                self.resync_if_rebuilt();
+                return match self.learn(vni, mac, target, now) {
+                    Learned::New => {
+                        self.counters.moved += 1;
+                        self.counters.learned -= 1;
+                        Learned::Moved { from }
+                    }
+                    other => other,
+                };
+            }
+        }
         if let Some(m) = self.meta.get_mut(&k) {
-            if m.is_static {
+            if m.kind == Kind::Static {
                 return Learned::StaticKept;
             }
             if m.target == target {
@@ -159,6 +312,7 @@ impl FdbManager {
             let slot = self.w.insert(k, e).expect("existing key keeps its slot");
             m.slot = slot;
             self.counters.moved += 1;
+            self.note(vni, mac, Some(from), Some((target, Kind::Learned)));
             return Learned::Moved { from };
         }
         if self.learned_in(vni) >= pol.mac_limit {
@@ -177,7 +331,7 @@ impl FdbManager {
                     k,
                     Meta {
                         slot,
-                        is_static: false,
+                        kind: Kind::Learned,
                         target,
                         last_seen: now,
                         window_start: now,
@@ -187,6 +341,7 @@ impl FdbManager {
                 );
                 *self.learned_per_vni.entry(vni).or_default() += 1;
                 self.counters.learned += 1;
+                self.note(vni, mac, None, Some((target, Kind::Learned)));
                 Learned::New
             }
             Err(_) => {
@@ -213,22 +368,27 @@ impl FdbManager {
                 is_static: true,
             },
         )?;
-        if let Some(old) = self.meta.insert(
+        let old = self.meta.insert(
             k,
             Meta {
                 slot,
-                is_static: true,
+                kind: Kind::Static,
                 target,
                 last_seen: now,
                 window_start: now,
                 window_moves: 0,
                 damped_until: 0,
             },
-        ) {
-            if !old.is_static {
-                self.dec_learned(vni);
-            }
+        );
+        if old.is_some_and(|o| o.kind == Kind::Learned) {
+            self.dec_learned(vni);
         }
+        self.note(
+            vni,
+            mac,
+            old.map(|o| o.target),
+            Some((target, Kind::Static)),
+        );
         Ok(())
     }
 
@@ -237,11 +397,12 @@ impl FdbManager {
         let k = key(vni, mac);
         match self.meta.remove(&k) {
             Some(m) => {
-                if !m.is_static {
+                if m.kind == Kind::Learned {
                     self.dec_learned(vni);
                 }
                 self.w.remove(k);
                 self.resync_if_rebuilt();
+                self.note(vni, mac, Some(m.target), None);
                 true
             }
             None => false,
@@ -255,7 +416,7 @@ impl FdbManager {
     }
 
     /// Removes entries matching the filters; `include_static` also removes
-    /// static ones. Returns how many went.
+    /// static and EVPN ones. Returns how many went.
     pub fn flush(
         &mut self,
         vni: Option<VniIdx>,
@@ -266,7 +427,7 @@ impl FdbManager {
             .meta
             .iter()
             .filter(|(k, m)| {
-                (include_static || !m.is_static)
+                (include_static || m.kind == Kind::Learned)
                     && vni.is_none_or(|v| key_parts(**k).0 == v)
                     && target.is_none_or(|t| m.target == t)
             })
@@ -291,7 +452,7 @@ impl FdbManager {
         }
         let mut doomed = Vec::new();
         for (k, m) in self.meta.iter_mut() {
-            if m.is_static {
+            if m.kind != Kind::Learned {
                 continue;
             }
             if merged
@@ -339,7 +500,7 @@ impl FdbManager {
                     vni,
                     mac,
                     target: m.target,
-                    is_static: m.is_static,
+                    kind: m.kind,
                     age_ms: now.saturating_sub(m.last_seen),
                 }
             })

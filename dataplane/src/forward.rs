@@ -346,7 +346,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     let Some(vs) = cx.st.vni(vni) else {
         return cx.tally.drop(DropReason::VniUnknown);
     };
-    let (learning, suppress, policed) = (vs.learning, vs.arp_suppress, vs.police.is_some());
+    let (learning, suppress, policed) = (vs.learn_underlay, vs.arp_suppress, vs.police.is_some());
     if policed && !admit(cx, vni, Dir::Decap, len) {
         return;
     }

@@ -359,6 +359,26 @@ pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
             "Frames for the kernel its tap refused",
             m.kernel_tx_failed,
         ),
+        (
+            "evpn_updates_in",
+            "Remote MAC and flood-list changes read from the EVPN kernel mirror",
+            m.evpn_updates_in,
+        ),
+        (
+            "evpn_updates_out",
+            "Local MAC changes written to the EVPN kernel mirror",
+            m.evpn_updates_out,
+        ),
+        (
+            "evpn_resyncs",
+            "Full reads of the EVPN kernel mirror",
+            m.evpn_resyncs,
+        ),
+        (
+            "evpn_errors",
+            "Netlink failures of the EVPN kernel mirror",
+            m.evpn_errors,
+        ),
     ] {
         counter(&mut o, &format!("vtep_{k}_total"), help, v);
     }

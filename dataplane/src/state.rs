@@ -20,7 +20,10 @@ use crate::wire::{
 #[derive(Debug, Clone)]
 pub struct VniState {
     pub vni: Vni,
+    /// Learn source MACs from access ports.
     pub learning: bool,
+    /// Learn source MACs behind remote VTEPs (off under EVPN).
+    pub learn_underlay: bool,
     pub arp_suppress: bool,
     /// Remote indexes of the head-end replication list.
     pub flood: Vec<u32>,

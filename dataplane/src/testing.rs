@@ -56,6 +56,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
             Some(VniState {
                 vni: Vni::new(100).unwrap(),
                 learning: true,
+                learn_underlay: true,
                 arp_suppress: false,
                 flood: vec![0],
                 ports: vec![(0, None)],
@@ -64,6 +65,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
             Some(VniState {
                 vni: Vni::new(200).unwrap(),
                 learning: true,
+                learn_underlay: true,
                 arp_suppress: false,
                 flood: vec![0],
                 ports: vec![(0, Some(10))],

@@ -67,6 +67,12 @@ pub struct LabOptions {
     /// af_packet ports only) with `[underlay] kernel_port` on a net_tap
     /// whose interface (`vl<pid>kt`) carries the VTEP address there.
     pub kernel_port: bool,
+    /// BGP EVPN (implies `kernel_port`): vtepd's `[evpn] netns` is the
+    /// namespace "cp", where its FRR runs; k1 and k2 are EVPN VTEPs too
+    /// (`nolearning`, no static remote), each with its own FRR; the three
+    /// speakers form a full iBGP mesh (AS 65000) with `advertise-all-vni`.
+    /// vtepd's config has no flood list and no static FDB entries.
+    pub evpn: bool,
 }
 
 impl Default for LabOptions {
@@ -85,6 +91,7 @@ impl Default for LabOptions {
             gateway: None,
             kernel_vxlan_extra: String::new(),
             kernel_port: false,
+            evpn: false,
         }
     }
 }
@@ -190,6 +197,8 @@ pub struct Lab {
     pub vtepd: Option<Child>,
     namespaces: Vec<String>,
     links: Vec<String>,
+    /// Namespaces whose FRR daemons the lab started.
+    frr: Vec<String>,
 }
 
 impl Lab {
@@ -236,7 +245,11 @@ impl Lab {
     }
 
     /// Builds the lab and starts vtepd in it.
-    pub fn new(opts: LabOptions) -> Lab {
+    pub fn new(mut opts: LabOptions) -> Lab {
+        opts.kernel_port |= opts.evpn;
+        if opts.evpn {
+            opts.static_fdb = false;
+        }
         let id = std::process::id().to_string();
         let mut lab = Lab {
             dir: std::env::temp_dir().join(format!("vtep-lab-{id}")),
@@ -245,6 +258,7 @@ impl Lab {
             vtepd: None,
             namespaces: Vec::new(),
             links: Vec::new(),
+            frr: Vec::new(),
         };
         lab.remove_leftovers();
         std::fs::create_dir_all(&lab.dir).expect("lab dir");
@@ -252,11 +266,77 @@ impl Lab {
         if lab.opts.kind != PortKind::Tap {
             lab.build_af_packet_ports();
         }
+        if lab.opts.evpn {
+            lab.add_ns("cp");
+        }
         lab.start_vtepd();
         if lab.opts.kind == PortKind::Tap {
             lab.wire_taps();
         }
+        if lab.opts.evpn {
+            let a = lab.addrs();
+            lab.start_frr("cp", a.vtep, &[a.k1, a.k2]);
+            lab.start_frr("k1", a.k1, &[a.vtep, a.k2]);
+            lab.start_frr("k2", a.k2, &[a.vtep, a.k1]);
+        }
         lab
+    }
+
+    /// Starts zebra and bgpd in the namespace of `role` (their sockets
+    /// under /var/run/frr/<namespace>/), speaking EVPN to `peers`.
+    fn start_frr(&mut self, role: &str, router_id: &str, peers: &[&str]) {
+        let ns = self.ns(role);
+        let run = format!("/var/run/frr/{ns}");
+        must(&format!("mkdir -p {run} && chown frr:frr {run}"));
+        let mut bgp = format!(
+            "frr defaults datacenter\nhostname {role}\nlog file {dir}/frr-{role}.log\n!\nrouter bgp 65000\n bgp router-id {router_id}\n no bgp default ipv4-unicast\n",
+            dir = self.dir.display()
+        );
+        for p in peers {
+            bgp.push_str(&format!(" neighbor {p} remote-as 65000\n"));
+        }
+        bgp.push_str(" address-family l2vpn evpn\n");
+        for p in peers {
+            bgp.push_str(&format!("  neighbor {p} activate\n"));
+        }
+        bgp.push_str("  advertise-all-vni\n exit-address-family\n");
+        let conf = |d: &str| self.dir.join(format!("{d}-{role}.conf"));
+        // Peers behind the router are reached by the default route, which
+        // zebra's next-hop tracking ignores unless told.
+        std::fs::write(
+            conf("zebra"),
+            format!("hostname {role}\nip nht resolve-via-default\n"),
+        )
+        .expect("zebra conf");
+        std::fs::write(conf("bgpd"), bgp).expect("bgpd conf");
+        must(&format!("chown -R frr:frr {}", self.dir.display()));
+        for d in ["zebra", "bgpd"] {
+            must(&format!(
+                "ip netns exec {ns} /usr/lib/frr/{d} -d -N {ns} -f {} -i {run}/{d}.pid -A 127.0.0.1",
+                conf(d).display()
+            ));
+        }
+        self.frr.push(ns);
+    }
+
+    /// EVPN labs: a host `role` behind vtepd's access port (on t0's
+    /// bridge), e.g. a VM that migrated there.
+    pub fn access_host(&mut self, role: &str, mac: &str, ip: &str) {
+        self.add_ns(role);
+        let (h, b) = (format!("{role}h"), format!("{role}b"));
+        self.veth((&h, Some(role)), (&b, Some("t0")));
+        self.must_exec("t0", &format!("ip link set {} master tb", self.ifname(&b)));
+        self.tenant(role, &self.ifname(&h), mac, ip);
+    }
+
+    /// Runs `vtysh -c cmd` against the FRR of `role`.
+    pub fn vtysh(&self, role: &str, cmd: &str) -> String {
+        // stderr: vtysh complains that there is no vtysh.conf.
+        sh(&format!(
+            "vtysh -N {} -c '{cmd}' 2>/dev/null",
+            self.ns(role)
+        ))
+        .1
     }
 
     /// Removes namespaces and links of this id, and of labs whose process
@@ -338,12 +418,17 @@ impl Lab {
         let vx = format!("vx{vni}");
         let br = format!("br{vni}");
         let a = self.addrs();
+        // Under EVPN, zebra fills the FDB (flood list included).
+        let remote = if self.opts.evpn {
+            "nolearning".to_string()
+        } else {
+            format!("remote {}", a.vtep)
+        };
         self.must_exec(
             k,
             &format!(
-                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} remote {} dstport 4789 {}",
+                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} {remote} dstport 4789 {}",
                 self.opts.mtu - a.overhead,
-                a.vtep,
                 self.opts.kernel_vxlan_extra
             ),
         );
@@ -426,7 +511,18 @@ impl Lab {
             &format!("ip link set {} master br0", self.ifname("uu")),
         );
         self.veth(("a0", here), ("a0h", Some("t0")));
-        self.tenant("t0", &self.ifname("a0h"), T0_MAC, "10.0.0.10");
+        if self.opts.evpn {
+            // t0 on a bridge, so that more hosts can join vtepd's access
+            // port (see `access_host`).
+            let a0h = self.ifname("a0h");
+            self.must_exec("t0", "ip link add tb type bridge");
+            quiet(&format!("ip netns exec {} ", self.ns("t0")), "tb");
+            self.must_exec("t0", &format!("ip link set {a0h} master tb"));
+            self.tenant("t0", "tb", T0_MAC, "10.0.0.10");
+            self.must_exec("t0", "ip link set tb up");
+        } else {
+            self.tenant("t0", &self.ifname("a0h"), T0_MAC, "10.0.0.10");
+        }
         if self.opts.vni200 {
             self.veth(("a1", here), ("a1h", Some("t4")));
             self.must_exec(
@@ -521,6 +617,11 @@ impl Lab {
             devs.push(format!("\"--vdev=net_tap9,iface={}\"", self.ifname("kt")));
             ul_extra.push_str("\nkernel_port = \"net_tap9\"");
         }
+        let flood = if self.opts.evpn {
+            String::new()
+        } else {
+            format!("\"{}\", \"{}\"", a.k1, a.k2)
+        };
         let mut c = format!(
             r#"[eal]
 args = [{lcores}, "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}", {devs}]
@@ -542,7 +643,7 @@ vni = 100
 
 [[vni]]
 id = 100
-flood = ["{k1}", "{k2}"]
+flood = [{flood}]
 arp_suppress = {sup}
 {v100}
 "#,
@@ -562,8 +663,6 @@ arp_suppress = {sup}
             plen = a.plen,
             gw = self.opts.gateway.as_deref().unwrap_or(a.gw),
             ul_extra = ul_extra,
-            k1 = a.k1,
-            k2 = a.k2,
         );
         if self.opts.vni200 {
             c.push_str(&format!(
@@ -577,6 +676,9 @@ arp_suppress = {sup}
                 "\n[[fdb]]\nvni = 100\nmac = \"{T1_MAC}\"\nremote = \"{}\"\n\n[[fdb]]\nvni = 100\nmac = \"{T2_MAC}\"\nremote = \"{}\"\n",
                 a.k1, a.k2
             ));
+        }
+        if self.opts.evpn {
+            c.push_str(&format!("\n[evpn]\nnetns = \"{}\"\n", self.ns("cp")));
         }
         c.push_str(&format!(
             "\n[control]\nsocket = \"{}\"\n",
@@ -736,11 +838,22 @@ arp_suppress = {sup}
     }
 }
 
+/// Stops the FRR daemons of a namespace (by their pid files).
+fn stop_frr(ns: &str) {
+    let run = format!("/var/run/frr/{ns}");
+    let _ = sh(&format!(
+        "for p in {run}/*.pid; do [ -f $p ] && kill $(cat $p); done; sleep 0.2; for p in {run}/*.pid; do [ -f $p ] && kill -9 $(cat $p) 2>/dev/null; done; rm -rf {run}"
+    ));
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         if let Some(mut c) = self.vtepd.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        for ns in &self.frr {
+            stop_frr(ns);
         }
         for n in self.namespaces.iter().rev() {
             let _ = sh(&format!("ip netns del {n}"));

@@ -157,6 +157,17 @@ pub struct MgmtCounters {
     pub kernel_tx_frames: u64,
     #[serde(default)]
     pub kernel_tx_failed: u64,
+    /// BGP EVPN: changes read from the kernel mirror (remote MACs, flood
+    /// lists), local MAC changes written to it, full re-reads of it, and
+    /// netlink failures.
+    #[serde(default)]
+    pub evpn_updates_in: u64,
+    #[serde(default)]
+    pub evpn_updates_out: u64,
+    #[serde(default)]
+    pub evpn_resyncs: u64,
+    #[serde(default)]
+    pub evpn_errors: u64,
     pub punts_handled: u64,
     pub mgmt_tx_failed: u64,
     pub reloads: u64,
@@ -216,7 +227,11 @@ pub struct FdbEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VniInfo {
     pub id: u32,
+    /// The head-end replication list (config and EVPN together).
     pub flood: Vec<String>,
+    /// The same list, each entry with where it came from.
+    #[serde(default)]
+    pub flood_sources: Vec<FloodEntry>,
     pub learning: bool,
     pub arp_suppress: bool,
     pub mac_limit: u32,
@@ -231,6 +246,13 @@ pub struct VniInfo {
     /// Storm control: BUM frames per second from access ports.
     #[serde(default)]
     pub flood_pps: Option<u32>,
+}
+
+/// One flood-list entry: `{"remote", "source"}`, source `config` or `evpn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloodEntry {
+    pub remote: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

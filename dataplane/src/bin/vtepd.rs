@@ -304,7 +304,8 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
             };
             let (mut rx, mut tx) = p.configure(&pc, &pool).map_err(|e| e.to_string())?;
             p.start().map_err(|e| e.to_string())?;
-            kernel::setup(&cfg.underlay, k, our_mac)?;
+            let netns = cfg.evpn.as_ref().map(|e| e.netns.as_str());
+            kernel::setup(&cfg.underlay, k, our_mac, netns)?;
             info!(
                 port = %k.device,
                 iface = %k.iface,
@@ -367,6 +368,10 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         all_ports,
     );
     mgmt.kernel = kernel_path;
+    if let Some(e) = &cfg.evpn {
+        mgmt.start_evpn(&e.netns)?;
+        info!(netns = %e.netns, vnis = cfg.vnis.len(), "EVPN: kernel mirror built; FRR in that namespace carries it");
+    }
 
     let mut handles = Vec::new();
     for (i, (lcore, (urx, utx, arx, atx), hits, events, punts, stats)) in

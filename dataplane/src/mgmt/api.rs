@@ -4,12 +4,15 @@
 
 use std::net::IpAddr;
 
-use vtep_api::{Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, VniInfo, VniPort};
+use vtep_api::{
+    Added, Deleted, FdbEntry, FloodEntry, Flushed, Location, NeighEntry, VniInfo, VniPort,
+};
 use vtep_config::{MacAddr, Vni};
 
 use super::persist::{self};
 use super::tables::Tables;
 use crate::fdb::{Target, VniIdx};
+use crate::fdbmgr::Kind;
 use crate::state::State;
 
 impl Tables {
@@ -51,17 +54,16 @@ impl Tables {
                     }
                     Target::Remote(x) => Location::Remote(self.remotes.ip(x)?.to_string()),
                 };
-                let source = if !r.is_static {
-                    "learned"
-                } else if self.is_config_entry(vni, r.mac) {
-                    "config"
-                } else {
-                    "api"
+                let (kind, source) = match r.kind {
+                    Kind::Learned => ("learned", "learned"),
+                    Kind::Evpn => ("evpn", "evpn"),
+                    Kind::Static if self.is_config_entry(vni, r.mac) => ("static", "config"),
+                    Kind::Static => ("static", "api"),
                 };
                 Some(FdbEntry {
                     vni: vni.get(),
                     mac: r.mac.to_string(),
-                    kind: if r.is_static { "static" } else { "learned" }.into(),
+                    kind: kind.into(),
                     source: source.into(),
                     age_secs: r.age_ms / 1000,
                     at,
@@ -197,9 +199,22 @@ impl Tables {
                             .collect()
                     })
                     .unwrap_or_default();
+                let flood = self.flood_list(v.id);
+                let mut seen = std::collections::BTreeSet::new();
                 Some(VniInfo {
                     id: v.id.get(),
-                    flood: v.flood.iter().map(|x| x.to_string()).collect(),
+                    flood: flood
+                        .iter()
+                        .filter(|(ip, _)| seen.insert(*ip))
+                        .map(|(ip, _)| ip.to_string())
+                        .collect(),
+                    flood_sources: flood
+                        .iter()
+                        .map(|(ip, s)| FloodEntry {
+                            remote: ip.to_string(),
+                            source: s.name().into(),
+                        })
+                        .collect(),
                     learning: v.learning,
                     arp_suppress: v.arp_suppress,
                     mac_limit: v.mac_limit,

@@ -117,7 +117,23 @@ pub fn setup_commands(u: &Underlay, k: &KernelPort, mac: [u8; 6]) -> Vec<Vec<Str
 /// error, with the command and what `ip` said. Over IPv6 the interface
 /// gets IPv6 on (a namespace may have it off by default) and no duplicate
 /// address detection first.
-pub fn setup(u: &Underlay, k: &KernelPort, mac: [u8; 6]) -> Result<(), String> {
+///
+/// With `netns` (`[evpn] netns`) the interface first moves into that
+/// namespace, where FRR runs, and is set up there.
+pub fn setup(
+    u: &Underlay,
+    k: &KernelPort,
+    mac: [u8; 6],
+    netns: Option<&str>,
+) -> Result<(), String> {
+    let mut cmds = setup_commands(u, k, mac);
+    if let Some(ns) = netns {
+        let mv = ["link", "set", "dev", &k.iface, "netns", ns].map(String::from);
+        cmds.insert(0, mv.to_vec());
+        for c in cmds.iter_mut().skip(1) {
+            c.splice(0..0, ["-n".to_string(), ns.to_string()]);
+        }
+    }
     if u.is_ipv6() {
         for (key, v) in [("disable_ipv6", "0"), ("accept_dad", "0")] {
             let path = format!("/proc/sys/net/ipv6/conf/{}/{key}", k.iface);
@@ -129,7 +145,7 @@ pub fn setup(u: &Underlay, k: &KernelPort, mac: [u8; 6]) -> Result<(), String> {
             })?;
         }
     }
-    for c in setup_commands(u, k, mac) {
+    for c in cmds {
         let out = Command::new("ip")
             .args(&c)
             .output()

@@ -10,8 +10,10 @@
 //! views). This file ties them to DPDK: queues, mempool and ports.
 
 pub mod api;
+pub mod evpn;
 pub mod kernel;
 pub mod neigh;
+pub mod netlink;
 pub mod persist;
 pub mod publish;
 pub mod punt;
@@ -28,7 +30,7 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 use dpdk::{Mbuf, Mempool, Port};
 use vtep_api::{MgmtCounters, Reloaded, Request, Response};
-use vtep_config::{Config, MacAddr};
+use vtep_config::{Config, MacAddr, Vni};
 
 use crate::drops::DropReason;
 use crate::fdb::HitMap;
@@ -64,6 +66,8 @@ pub struct Mgmt {
     pub ports: Vec<Port>,
     /// The exception path to the kernel, if `[underlay] kernel_port` is set.
     pub kernel: Option<kernel::KernelPath>,
+    /// The EVPN kernel mirror's netlink thread, if `[evpn]` is set.
+    evpn: Option<netlink::Link>,
     pub counters: MgmtCounters,
     start: Instant,
     generation: u64,
@@ -96,6 +100,7 @@ impl Mgmt {
             pool,
             ports,
             kernel: None,
+            evpn: None,
             counters: MgmtCounters::default(),
             start: Instant::now(),
             generation: 0,
@@ -164,6 +169,7 @@ impl Mgmt {
             }
         }
         busy |= self.relay_from_kernel();
+        busy |= self.evpn_round(now);
         if now >= self.last_age + AGE_MS {
             self.last_age = now;
             let hits: Vec<Arc<HitMap>> = self.workers.iter().map(|w| w.hits.clone()).collect();
@@ -214,12 +220,14 @@ impl Mgmt {
     pub fn reload(&mut self) -> Result<Reloaded, String> {
         let path = self.config_path.clone().ok_or("no config file to reload")?;
         let now = self.now_ms();
+        let before: Vec<u32> = self.tables.cfg.vnis.iter().map(|v| v.id.get()).collect();
         let r = Config::load(&path)
             .map_err(|e| format!("{}: {e}", path.display()))
             .and_then(|c| self.tables.apply(c, now));
         match r {
             Ok(()) => {
                 self.counters.reloads += 1;
+                self.reload_mirror(&before);
                 self.publish();
                 tracing::info!(path = %path.display(), "config reloaded");
                 Ok(Reloaded {
@@ -233,6 +241,91 @@ impl Mgmt {
                 Err(format!("reload rejected, running config kept: {e}"))
             }
         }
+    }
+
+    /// Builds the EVPN kernel mirror and starts its netlink thread, which
+    /// reads the mirror once (reconciled on arrival) and then follows it.
+    pub fn start_evpn(&mut self, netns: &str) -> Result<(), String> {
+        evpn::build_mirror(&self.tables.cfg, netns)?;
+        self.evpn = Some(netlink::spawn(netns)?);
+        Ok(())
+    }
+
+    /// After a reload: mirrors for added VNIs, none for removed ones, and a
+    /// fresh read of the mirror.
+    fn reload_mirror(&mut self, before: &[u32]) {
+        let (Some(link), Some(e)) = (&self.evpn, &self.tables.cfg.evpn) else {
+            return;
+        };
+        let now: Vec<u32> = self.tables.cfg.vnis.iter().map(|v| v.id.get()).collect();
+        let mut r = evpn::build_mirror(&self.tables.cfg, &e.netns);
+        for v in before.iter().filter(|v| !now.contains(v)) {
+            r = r.and(evpn::remove_mirror(&e.netns, *v));
+        }
+        if let Err(why) = r {
+            self.counters.evpn_errors += 1;
+            tracing::warn!(error = %why, "EVPN mirror not updated for the reloaded VNIs");
+        }
+        let _ = link.tx.send(netlink::ToMirror::Resync);
+    }
+
+    /// Applies what the mirror reported and sends it vtepd's local changes.
+    fn evpn_round(&mut self, now: u64) -> bool {
+        let Some(link) = &self.evpn else {
+            return false;
+        };
+        let mut busy = false;
+        let mut resync = false;
+        let mut out = Vec::new();
+        for _ in 0..4096 {
+            let Ok(m) = link.rx.try_recv() else {
+                break;
+            };
+            busy = true;
+            match m {
+                netlink::FromMirror::Update(u) => {
+                    if matches!(u, netlink::Update::FloodGone { remote: None, .. }) {
+                        resync = true;
+                    }
+                    if let netlink::Update::Mac {
+                        vni, mac, remote, ..
+                    } = u
+                    {
+                        if let Some(i) = Vni::new(vni).and_then(|v| self.tables.vnis.get(v)) {
+                            if self.tables.fdb.kind(i, mac) == Some(crate::fdbmgr::Kind::Learned) {
+                                tracing::info!(vni, mac = %MacAddr(mac), %remote, "MAC moved away (EVPN)");
+                            }
+                        }
+                    }
+                    if self.tables.evpn_update(&u, now) {
+                        self.counters.evpn_updates_in += 1;
+                    }
+                }
+                netlink::FromMirror::Snapshot(s) => {
+                    self.counters.evpn_resyncs += 1;
+                    out.extend(self.tables.evpn_snapshot(&s, now));
+                }
+                netlink::FromMirror::Error(e) => {
+                    self.counters.evpn_errors += 1;
+                    tracing::warn!(error = %e, "EVPN mirror");
+                }
+            }
+        }
+        out.extend(self.tables.mirror_requests());
+        busy |= !out.is_empty();
+        self.counters.evpn_updates_out += out.len() as u64;
+        for r in out
+            .into_iter()
+            .chain(resync.then_some(netlink::ToMirror::Resync))
+        {
+            if link.tx.send(r).is_err() {
+                self.counters.evpn_errors += 1;
+                tracing::error!("the EVPN thread stopped");
+                self.evpn = None;
+                break;
+            }
+        }
+        busy
     }
 
     /// Sends ARP requests or neighbour solicitations for next hops that

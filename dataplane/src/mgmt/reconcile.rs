@@ -152,6 +152,8 @@ pub fn restart_needed(old: &Config, new: &Config) -> Option<String> {
         "control.metrics"
     } else if old.control.group != new.control.group {
         "control.group"
+    } else if old.evpn != new.evpn {
+        "[evpn]"
     } else {
         return None;
     };

@@ -36,6 +36,8 @@ pub struct Tables {
     /// Bandwidth limits and storm control per VNI; a VNI keeps its
     /// limiters (and their state) across reloads that leave them alone.
     pub police: HashMap<Vni, Arc<VniPolice>>,
+    /// Flood-list entries from EVPN type-3 routes (`[evpn]`).
+    pub evpn_flood: super::evpn::EvpnFlood,
     /// Set when the workers' State must be rebuilt.
     pub dirty: bool,
 }
@@ -53,8 +55,12 @@ impl Tables {
             arp_bind: HashMap::new(),
             api_static: BTreeMap::new(),
             police: HashMap::new(),
+            evpn_flood: Default::default(),
             dirty: true,
         };
+        if cfg.evpn.is_some() {
+            t.fdb.track_local();
+        }
         t.reconcile(None, cfg, now)?;
         Ok(t)
     }
@@ -111,6 +117,7 @@ impl Tables {
                 self.arp_bind.retain(|(x, _), _| *x != i);
             }
             self.api_static.retain(|(x, _), _| *x != v);
+            self.evpn_flood.remove(&v);
         }
         for v in &cfg.vnis {
             let i = self.vnis.intern(v.id)?;

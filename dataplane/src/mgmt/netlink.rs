@@ -1,0 +1,502 @@
+//! The netlink side of the EVPN kernel mirror: what zebra writes into the
+//! mirror's FDB becomes [`Update`]s for the management thread, and the
+//! MACs vtepd holds locally become bridge FDB entries that zebra reads.
+//!
+//! [`translate`] and [`local_entry`] are pure (unit-tested on recorded
+//! messages); [`spawn`] runs them on a thread of their own inside the EVPN
+//! namespace, so that netlink never blocks the management thread.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsFd;
+
+use crossbeam::channel::{Receiver, Sender};
+use hashbrown::HashMap;
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_REPLACE, NLM_F_REQUEST,
+};
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+/// The kernel's multicast group for neighbour (and bridge FDB) changes.
+const RTNLGRP_NEIGH: u32 = 3;
+const ENOBUFS: i32 = 105;
+
+/// The mirror's device names for a VNI: bridge, VXLAN device, and the
+/// access port port standing for vtepd's access side.
+pub fn bridge_name(vni: u32) -> String {
+    format!("br{vni}")
+}
+pub fn vxlan_name(vni: u32) -> String {
+    format!("vxlan{vni}")
+}
+pub fn access_name(vni: u32) -> String {
+    format!("acc{vni}")
+}
+/// The other end of the access port's veth pair (outside the bridge).
+pub fn access_peer_name(vni: u32) -> String {
+    format!("acp{vni}")
+}
+
+/// What a mirror device is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Vxlan(u32),
+    Access(u32),
+}
+
+/// The role of a device, from its name.
+pub fn role_of(name: &str) -> Option<Role> {
+    let num = |s: &str| s.parse::<u32>().ok().filter(|n| (1..1 << 24).contains(n));
+    if let Some(n) = name.strip_prefix("vxlan").and_then(num) {
+        return Some(Role::Vxlan(n));
+    }
+    name.strip_prefix("acc").and_then(num).map(Role::Access)
+}
+
+/// A change of the mirror's FDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// A MAC behind a remote VTEP (an EVPN type-2 route).
+    Mac {
+        vni: u32,
+        mac: [u8; 6],
+        remote: IpAddr,
+        sticky: bool,
+    },
+    /// The route is withdrawn.
+    MacGone { vni: u32, mac: [u8; 6] },
+    /// A remote VTEP in the VNI's flood list (an EVPN type-3 route).
+    Flood { vni: u32, remote: IpAddr },
+    /// Withdrawn; None when the kernel did not say which VTEP (the flood
+    /// list is then read again).
+    FloodGone { vni: u32, remote: Option<IpAddr> },
+    /// An entry on the access access port: one of vtepd's own.
+    Local { vni: u32, mac: [u8; 6] },
+}
+
+/// The mirror's whole FDB, read by a dump.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub updates: Vec<Update>,
+}
+
+fn dst(a: &NeighbourAttribute) -> Option<IpAddr> {
+    match a {
+        NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some((*ip).into()),
+        NeighbourAttribute::Destination(NeighbourAddress::Inet6(ip)) => Some((*ip).into()),
+        // AF_BRIDGE entries carry NDA_DST as raw bytes.
+        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => match b.len() {
+            4 => Some(Ipv4Addr::from(<[u8; 4]>::try_from(&b[..]).ok()?).into()),
+            16 => Some(Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).ok()?).into()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Translates one bridge FDB message; None for what the mirror ignores
+/// (other families, other devices, the bridge's own entries).
+pub fn translate(msg: &RouteNetlinkMessage, role: impl Fn(u32) -> Option<Role>) -> Option<Update> {
+    let (n, added) = match msg {
+        RouteNetlinkMessage::NewNeighbour(n) => (n, true),
+        RouteNetlinkMessage::DelNeighbour(n) => (n, false),
+        _ => return None,
+    };
+    if n.header.family != AddressFamily::Bridge {
+        return None;
+    }
+    let mac: [u8; 6] = n.attributes.iter().find_map(|a| match a {
+        NeighbourAttribute::LinkLayerAddress(b) => b.as_slice().try_into().ok(),
+        _ => None,
+    })?;
+    let remote = n.attributes.iter().find_map(dst);
+    match role(n.header.ifindex)? {
+        Role::Access(vni) => added.then_some(Update::Local { vni, mac }),
+        Role::Vxlan(vni) if mac == [0; 6] => match (added, remote) {
+            (true, Some(remote)) => Some(Update::Flood { vni, remote }),
+            (true, None) => None,
+            (false, remote) => Some(Update::FloodGone { vni, remote }),
+        },
+        Role::Vxlan(vni) => match (added, remote) {
+            (true, Some(remote)) => Some(Update::Mac {
+                vni,
+                mac,
+                remote,
+                sticky: n.header.flags.contains(NeighbourFlags::Sticky),
+            }),
+            // The bridge's master entry pointing at the VXLAN port: the
+            // VXLAN device's own entry says where.
+            (true, None) => None,
+            (false, _) => Some(Update::MacGone { vni, mac }),
+        },
+    }
+}
+
+/// A bridge FDB entry for a MAC vtepd holds on its access side: extern-
+/// learned on the access access port (never aged by the kernel), NUD_NOARP for
+/// static MACs, NUD_REACHABLE for learned ones (never NUD_PERMANENT, which
+/// zebra ignores).
+pub fn local_entry(ifindex: u32, mac: [u8; 6], is_static: bool, add: bool) -> NeighbourMessage {
+    let mut n = NeighbourMessage::default();
+    n.header.family = AddressFamily::Bridge;
+    n.header.ifindex = ifindex;
+    n.header.flags = NeighbourFlags::Controller | NeighbourFlags::ExtLearned;
+    n.header.state = if is_static {
+        NeighbourState::Noarp
+    } else {
+        NeighbourState::Reachable
+    };
+    if !add {
+        n.header.flags = NeighbourFlags::Controller;
+    }
+    n.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+    n
+}
+
+/// Requests from the management thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToMirror {
+    /// vtepd holds `mac` on its access side.
+    Local {
+        vni: u32,
+        mac: [u8; 6],
+        is_static: bool,
+    },
+    /// It no longer does.
+    LocalGone { vni: u32, mac: [u8; 6] },
+    /// Read the whole mirror again (at start, after a VNI change).
+    Resync,
+}
+
+/// Reports to the management thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromMirror {
+    Update(Update),
+    Snapshot(Snapshot),
+    /// A netlink failure, for the log and the error counter.
+    Error(String),
+}
+
+/// The netlink thread's handles.
+pub struct Link {
+    pub tx: Sender<ToMirror>,
+    pub rx: Receiver<FromMirror>,
+}
+
+/// Starts the netlink thread inside `netns`; it reads the mirror once
+/// (a [`Snapshot`]) and then reports every change.
+pub fn spawn(netns: &str) -> Result<Link, String> {
+    let (to_tx, to_rx) = crossbeam::channel::unbounded();
+    let (from_tx, from_rx) = crossbeam::channel::unbounded();
+    let (ready_tx, ready_rx) = crossbeam::channel::bounded(1);
+    let ns = netns.to_string();
+    std::thread::Builder::new()
+        .name("vtep-evpn".into())
+        .spawn(move || match Mirror::open(&ns) {
+            Ok(mut m) => {
+                let _ = ready_tx.send(Ok(()));
+                m.run(to_rx, from_tx);
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| format!("cannot start the EVPN thread: {e}"))?;
+    ready_rx
+        .recv()
+        .map_err(|_| "the EVPN thread stopped".to_string())??;
+    to_tx
+        .send(ToMirror::Resync)
+        .map_err(|_| "the EVPN thread stopped".to_string())?;
+    Ok(Link {
+        tx: to_tx,
+        rx: from_rx,
+    })
+}
+
+struct Mirror {
+    /// Subscribed to RTNLGRP_NEIGH, non-blocking.
+    events: Socket,
+    /// Requests and dumps, blocking.
+    req: Socket,
+    seq: u32,
+    links: HashMap<u32, Role>,
+    names: HashMap<Role, u32>,
+    buf: Vec<u8>,
+}
+
+fn os(what: &str, e: std::io::Error) -> String {
+    format!("netlink {what}: {e}")
+}
+
+impl Mirror {
+    fn open(netns: &str) -> Result<Mirror, String> {
+        let path = format!("/var/run/netns/{netns}");
+        let f = File::open(&path)
+            .map_err(|e| format!("evpn.netns {netns:?}: cannot open {path}: {e} (create it with `ip netns add {netns}`)"))?;
+        nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("evpn.netns {netns:?}: cannot enter it: {e}"))?;
+        let mut events = Socket::new(NETLINK_ROUTE).map_err(|e| os("socket", e))?;
+        events.bind_auto().map_err(|e| os("bind", e))?;
+        events
+            .set_rx_buf_sz(8 << 20)
+            .map_err(|e| os("receive buffer", e))?;
+        events
+            .add_membership(RTNLGRP_NEIGH)
+            .map_err(|e| os("subscribe", e))?;
+        events
+            .set_non_blocking(true)
+            .map_err(|e| os("non-blocking", e))?;
+        let mut req = Socket::new(NETLINK_ROUTE).map_err(|e| os("socket", e))?;
+        req.bind_auto().map_err(|e| os("bind", e))?;
+        req.connect(&SocketAddr::new(0, 0))
+            .map_err(|e| os("connect", e))?;
+        Ok(Mirror {
+            events,
+            req,
+            seq: 0,
+            links: HashMap::new(),
+            names: HashMap::new(),
+            buf: Vec::with_capacity(1 << 16),
+        })
+    }
+
+    fn run(&mut self, rx: Receiver<ToMirror>, tx: Sender<FromMirror>) {
+        loop {
+            let mut resync = false;
+            loop {
+                match rx.try_recv() {
+                    Ok(ToMirror::Resync) => resync = true,
+                    Ok(cmd) => {
+                        if let Err(e) = self.apply(&cmd) {
+                            // A link may have been recreated: map again, retry once.
+                            let again = self.read_links().and_then(|_| self.apply(&cmd));
+                            if again.is_err() && tx.send(FromMirror::Error(e)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(crossbeam::channel::TryRecvError::Empty) => break,
+                    Err(crossbeam::channel::TryRecvError::Disconnected) => return,
+                }
+            }
+            match self.read_events(&tx) {
+                Ok(overrun) => resync |= overrun,
+                Err(()) => return,
+            }
+            if resync {
+                let r = self.read_links().and_then(|_| self.dump());
+                let out = match r {
+                    Ok(s) => FromMirror::Snapshot(s),
+                    Err(e) => FromMirror::Error(e),
+                };
+                if tx.send(out).is_err() {
+                    return;
+                }
+            }
+            let mut fds = [nix::poll::PollFd::new(
+                self.events.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10u8));
+        }
+    }
+
+    /// Reports what arrived; Ok(true) when the kernel dropped messages
+    /// (the socket overflowed: read everything again).
+    fn read_events(&mut self, tx: &Sender<FromMirror>) -> Result<bool, ()> {
+        loop {
+            self.buf.clear();
+            match self.events.recv(&mut self.buf, 0) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.raw_os_error() == Some(ENOBUFS) => return Ok(true),
+                Err(e) => {
+                    return tx
+                        .send(FromMirror::Error(os("receive", e)))
+                        .map(|_| false)
+                        .map_err(|_| ())
+                }
+            }
+            let mut unknown_link = false;
+            for m in messages(&self.buf) {
+                if let RouteNetlinkMessage::NewNeighbour(n) | RouteNetlinkMessage::DelNeighbour(n) =
+                    &m
+                {
+                    unknown_link |= n.header.family == AddressFamily::Bridge
+                        && !self.links.contains_key(&n.header.ifindex);
+                }
+                if let Some(u) = translate(&m, |i| self.links.get(&i).copied()) {
+                    tx.send(FromMirror::Update(u)).map_err(|_| ())?;
+                }
+            }
+            if unknown_link {
+                // A device made after the last map (a VNI added): map again,
+                // and read everything so nothing of it is missed.
+                return Ok(true);
+            }
+        }
+    }
+
+    fn header(&mut self, flags: u16) -> NetlinkHeader {
+        self.seq = self.seq.wrapping_add(1);
+        let mut h = NetlinkHeader::default();
+        h.flags = flags;
+        h.sequence_number = self.seq;
+        h
+    }
+
+    /// Sends one request and reads its answer: every message of a dump,
+    /// or the acknowledgement.
+    fn request(
+        &mut self,
+        flags: u16,
+        body: RouteNetlinkMessage,
+    ) -> Result<Vec<RouteNetlinkMessage>, String> {
+        let mut msg = NetlinkMessage::new(self.header(flags), NetlinkPayload::InnerMessage(body));
+        msg.finalize();
+        let mut out = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut out);
+        self.req.send(&out, 0).map_err(|e| os("send", e))?;
+        let seq = self.seq;
+        let mut got = Vec::new();
+        loop {
+            self.buf.clear();
+            self.req
+                .recv(&mut self.buf, 0)
+                .map_err(|e| os("receive", e))?;
+            let mut off = 0;
+            while off < self.buf.len() {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..])
+                    .map_err(|e| format!("netlink: undecodable answer: {e}"))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                off += (len + 3) & !3;
+                if m.header.sequence_number != seq {
+                    continue;
+                }
+                match m.payload {
+                    NetlinkPayload::Done(_) => return Ok(got),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(got),
+                            Some(c) => Err(format!(
+                                "netlink: the kernel refused the request: {}",
+                                std::io::Error::from_raw_os_error(-c.get())
+                            )),
+                        }
+                    }
+                    NetlinkPayload::InnerMessage(i) => got.push(i),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Maps the mirror's devices by interface index.
+    fn read_links(&mut self) -> Result<(), String> {
+        let mut lm = LinkMessage::default();
+        lm.header.interface_family = AddressFamily::Unspec;
+        let all = self.request(NLM_F_REQUEST | NLM_F_DUMP, RouteNetlinkMessage::GetLink(lm))?;
+        self.links.clear();
+        self.names.clear();
+        for m in all {
+            let RouteNetlinkMessage::NewLink(l) = m else {
+                continue;
+            };
+            let role = l.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => role_of(n),
+                _ => None,
+            });
+            if let Some(r) = role {
+                self.links.insert(l.header.index, r);
+                self.names.insert(r, l.header.index);
+            }
+        }
+        Ok(())
+    }
+
+    fn dump(&mut self) -> Result<Snapshot, String> {
+        let mut n = NeighbourMessage::default();
+        n.header.family = AddressFamily::Bridge;
+        let all = self.request(
+            NLM_F_REQUEST | NLM_F_DUMP,
+            RouteNetlinkMessage::GetNeighbour(n),
+        )?;
+        Ok(Snapshot {
+            updates: all
+                .iter()
+                .filter_map(|m| translate(m, |i| self.links.get(&i).copied()))
+                .collect(),
+        })
+    }
+
+    fn apply(&mut self, cmd: &ToMirror) -> Result<(), String> {
+        let (vni, mac, is_static, add) = match *cmd {
+            ToMirror::Local {
+                vni,
+                mac,
+                is_static,
+            } => (vni, mac, is_static, true),
+            ToMirror::LocalGone { vni, mac } => (vni, mac, false, false),
+            ToMirror::Resync => return Ok(()),
+        };
+        let Some(&ifindex) = self.names.get(&Role::Access(vni)) else {
+            return Err(format!(
+                "the mirror has no {} for VNI {vni}",
+                access_name(vni)
+            ));
+        };
+        let n = local_entry(ifindex, mac, is_static, add);
+        let r = if add {
+            self.request(
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+                RouteNetlinkMessage::NewNeighbour(n),
+            )
+        } else {
+            self.request(
+                NLM_F_REQUEST | NLM_F_ACK,
+                RouteNetlinkMessage::DelNeighbour(n),
+            )
+        };
+        match r {
+            Ok(_) => Ok(()),
+            // Already gone (zebra or an operator removed it): nothing to do.
+            Err(e) if !add && e.contains("No such file") => Ok(()),
+            Err(e) => Err(format!(
+                "{} {} in VNI {vni}: {e}",
+                if add { "adding" } else { "removing" },
+                vtep_config::MacAddr(mac)
+            )),
+        }
+    }
+}
+
+/// The route messages in a datagram (undecodable ones skipped).
+pub fn messages(buf: &[u8]) -> Vec<RouteNetlinkMessage> {
+    let mut v = Vec::new();
+    let mut off = 0;
+    while off < buf.len() {
+        let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..]) else {
+            break;
+        };
+        let len = m.header.length as usize;
+        if len == 0 {
+            break;
+        }
+        off += (len + 3) & !3;
+        if let NetlinkPayload::InnerMessage(i) = m.payload {
+            v.push(i);
+        }
+    }
+    v
+}
