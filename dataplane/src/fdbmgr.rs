@@ -158,8 +158,9 @@ impl FdbManager {
         self.meta.get(&key(vni, mac)).map(|m| m.kind)
     }
 
-    /// Adds or replaces an EVPN entry; a static entry for the MAC is kept
-    /// (false). A learned entry is replaced: the MAC moved.
+    /// Adds or replaces an EVPN entry; true if that changed the table (a
+    /// static entry for the MAC is kept, false). A learned entry is
+    /// replaced: the MAC moved.
     pub fn add_evpn(
         &mut self,
         vni: VniIdx,
@@ -171,7 +172,7 @@ impl FdbManager {
         let old = self.meta.get(&k).copied();
         match old {
             Some(m) if m.kind == Kind::Static => return Ok(false),
-            Some(m) if m.kind == Kind::Evpn && m.target == target => return Ok(true),
+            Some(m) if m.kind == Kind::Evpn && m.target == target => return Ok(false),
             _ => {}
         }
         let slot = self.w.insert(
@@ -266,17 +267,27 @@ impl FdbManager {
                 }
                 // Seen here: the MAC moved to this VTEP.
                 let from = m.target;
-                self.meta.remove(&k);
-                self.w.remove(k);
-                self.resync_if_rebuilt();
-                return match self.learn(vni, mac, target, now) {
-                    Learned::New => {
-                        self.counters.moved += 1;
-                        self.counters.learned -= 1;
-                        Learned::Moved { from }
-                    }
-                    other => other,
+                let e = Entry {
+                    target,
+                    is_static: false,
                 };
+                let slot = self.w.insert(k, e).expect("existing key keeps its slot");
+                self.meta.insert(
+                    k,
+                    Meta {
+                        slot,
+                        kind: Kind::Learned,
+                        target,
+                        last_seen: now,
+                        window_start: now,
+                        window_moves: 0,
+                        damped_until: 0,
+                    },
+                );
+                *self.learned_per_vni.entry(vni).or_default() += 1;
+                self.counters.moved += 1;
+                self.note(vni, mac, Some(from), Some((target, Kind::Learned)));
+                return Learned::Moved { from };
             }
         }
         if let Some(m) = self.meta.get_mut(&k) {

@@ -327,3 +327,290 @@ pub fn remove_mirror(netns: &str, vni: u32) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fdbmgr::Kind;
+    use crate::testing::config_text;
+    use crate::worker::{Event, LearnAt};
+    use netlink::Snapshot;
+
+    const K1: &str = "192.0.2.2";
+    const K9: &str = "192.0.2.9";
+    const X: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
+    const Y: [u8; 6] = [2, 0, 0, 0, 0, 0x12];
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn evpn_config(extra: &str) -> Config {
+        let text = config_text(extra)
+            .replace(
+                "\"--vdev=net_ring1\"]",
+                "\"--vdev=net_ring1\", \"--vdev=net_tap0,iface=vtep0\"]",
+            )
+            .replace("[underlay]\n", "[underlay]\nkernel_port = \"net_tap0\"\n");
+        Config::parse(&format!("{text}\n[evpn]\nnetns = \"cp\"\n")).unwrap()
+    }
+
+    fn tables() -> Tables {
+        let mut t = Tables::new(evpn_config(""), [2, 0, 0, 0, 1, 1], 0).unwrap();
+        t.mirror_requests();
+        t
+    }
+
+    fn mac(vni: u32, m: [u8; 6], remote: &str) -> Update {
+        Update::Mac {
+            vni,
+            mac: m,
+            remote: ip(remote),
+            sticky: false,
+        }
+    }
+
+    fn kind_at(t: &Tables, m: [u8; 6]) -> Option<(Kind, Target)> {
+        let i = t.vnis.get(Vni::new(100).unwrap())?;
+        let row = t
+            .fdb
+            .rows(0)
+            .into_iter()
+            .find(|r| r.vni == i && r.mac.0 == m)?;
+        Some((row.kind, row.target))
+    }
+
+    fn learn_local(t: &mut Tables, m: [u8; 6], now: u64) {
+        let vni = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        t.event(
+            Event::Learn {
+                vni,
+                mac: m,
+                at: LearnAt::Local(0),
+            },
+            now,
+        );
+    }
+
+    #[test]
+    fn type2_routes_are_evpn_entries() {
+        let mut t = tables();
+        assert!(t.evpn_update(&mac(100, X, K1), 1));
+        assert!(!t.evpn_update(&mac(100, X, K1), 2), "the same route again");
+        let r = t.remotes.get(ip(K1)).unwrap();
+        assert_eq!(kind_at(&t, X), Some((Kind::Evpn, Target::Remote(r))));
+        // Known in the published State, and never aged.
+        let st = super::super::publish::build(&t, 1);
+        assert!(st.remote(r).is_some());
+        t.fdb.age(10_000_000, &[]);
+        assert!(kind_at(&t, X).is_some());
+        // A VNI vtepd does not carry, or a VTEP it cannot be, is ignored.
+        assert!(!t.evpn_update(&mac(300, Y, K1), 3));
+        assert!(
+            !t.evpn_update(&mac(100, Y, "192.0.2.1"), 3),
+            "our own address"
+        );
+        assert!(
+            !t.evpn_update(&mac(100, Y, "2001:db8::2"), 3),
+            "the other family"
+        );
+        assert!(t.evpn_update(&Update::MacGone { vni: 100, mac: X }, 4));
+        assert_eq!(kind_at(&t, X), None);
+        assert!(t.mirror_requests().is_empty(), "nothing local changed");
+    }
+
+    #[test]
+    fn macs_move_both_ways() {
+        let mut t = tables();
+        learn_local(&mut t, X, 1);
+        assert_eq!(
+            t.mirror_requests(),
+            [ToMirror::Local {
+                vni: 100,
+                mac: X,
+                is_static: false
+            }],
+            "a learned MAC is advertised at once"
+        );
+        // zebra says X is now behind k1: it moved away.
+        assert!(t.evpn_update(&mac(100, X, K1), 2));
+        assert!(matches!(
+            kind_at(&t, X),
+            Some((Kind::Evpn, Target::Remote(_)))
+        ));
+        assert_eq!(
+            t.mirror_requests(),
+            [ToMirror::LocalGone { vni: 100, mac: X }]
+        );
+        // Traffic from another VTEP does not move an EVPN entry...
+        let vni = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        t.event(
+            Event::Learn {
+                vni,
+                mac: X,
+                at: LearnAt::Remote(ip(K9)),
+            },
+            3,
+        );
+        assert!(matches!(kind_at(&t, X), Some((Kind::Evpn, _))));
+        // ...a local sighting does: it moved back here.
+        learn_local(&mut t, X, 4);
+        assert_eq!(kind_at(&t, X), Some((Kind::Learned, Target::Local(0))));
+        assert_eq!(
+            t.mirror_requests(),
+            [ToMirror::Local {
+                vni: 100,
+                mac: X,
+                is_static: false
+            }]
+        );
+        // zebra's withdrawal of the old route leaves the local entry alone.
+        assert!(!t.evpn_update(&Update::MacGone { vni: 100, mac: X }, 5));
+        assert_eq!(kind_at(&t, X), Some((Kind::Learned, Target::Local(0))));
+        // Aged out: withdrawn.
+        t.fdb.age(10_000_000, &[]);
+        assert_eq!(
+            t.mirror_requests(),
+            [ToMirror::LocalGone { vni: 100, mac: X }]
+        );
+    }
+
+    #[test]
+    fn static_entries_beat_evpn_and_static_local_macs_are_advertised_as_such() {
+        let extra = "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:11\"\nremote = \"192.0.2.3\"\n[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:12\"\nport = \"net_ring1\"\n";
+        let mut t = Tables::new(evpn_config(extra), [2, 0, 0, 0, 1, 1], 0).unwrap();
+        assert_eq!(
+            t.mirror_requests(),
+            [ToMirror::Local {
+                vni: 100,
+                mac: Y,
+                is_static: true
+            }]
+        );
+        assert!(!t.evpn_update(&mac(100, X, K1), 1));
+        assert!(matches!(kind_at(&t, X), Some((Kind::Static, _))));
+    }
+
+    #[test]
+    fn type3_routes_join_the_flood_list() {
+        let mut t = tables();
+        let v100 = Vni::new(100).unwrap();
+        assert!(t.evpn_update(
+            &Update::Flood {
+                vni: 100,
+                remote: ip(K9)
+            },
+            1
+        ));
+        // K1 is in the config too: one copy, two sources.
+        assert!(t.evpn_update(
+            &Update::Flood {
+                vni: 100,
+                remote: ip(K1)
+            },
+            1
+        ));
+        assert_eq!(
+            t.flood_list(v100),
+            [
+                (ip(K1), FloodSource::Config),
+                (ip(K1), FloodSource::Evpn),
+                (ip(K9), FloodSource::Evpn)
+            ]
+        );
+        let st = super::super::publish::build(&t, 1);
+        let vs = st.vni(t.vnis.get(v100).unwrap()).unwrap();
+        assert_eq!(
+            vs.flood,
+            [
+                t.remotes.get(ip(K1)).unwrap(),
+                t.remotes.get(ip(K9)).unwrap()
+            ]
+        );
+        assert!(
+            vs.learning && !vs.learn_underlay,
+            "EVPN says what is behind other VTEPs"
+        );
+        assert!(t.evpn_update(
+            &Update::FloodGone {
+                vni: 100,
+                remote: Some(ip(K9))
+            },
+            2
+        ));
+        assert_eq!(t.flood_list(v100).len(), 2);
+    }
+
+    #[test]
+    fn a_read_of_the_mirror_reconciles_both_ways() {
+        let mut t = tables();
+        t.evpn_update(&mac(100, X, K1), 1);
+        t.evpn_update(
+            &Update::Flood {
+                vni: 100,
+                remote: ip(K9),
+            },
+            1,
+        );
+        let held = [2, 0, 0, 0, 0, 0x20];
+        learn_local(&mut t, held, 1);
+        let stale = [2, 0, 0, 0, 0, 0x21];
+        let snap = Snapshot {
+            updates: vec![
+                mac(100, Y, K9),
+                Update::Flood {
+                    vni: 100,
+                    remote: ip(K1),
+                },
+                Update::Local {
+                    vni: 100,
+                    mac: stale,
+                },
+            ],
+        };
+        let out = t.evpn_snapshot(&snap, 2);
+        assert_eq!(kind_at(&t, X), None, "a route the mirror no longer has");
+        assert!(matches!(kind_at(&t, Y), Some((Kind::Evpn, _))));
+        let v100 = Vni::new(100).unwrap();
+        assert_eq!(t.evpn_flood[&v100], BTreeSet::from([ip(K1)]));
+        assert_eq!(
+            out,
+            [
+                ToMirror::Local {
+                    vni: 100,
+                    mac: held,
+                    is_static: false
+                },
+                ToMirror::LocalGone {
+                    vni: 100,
+                    mac: stale
+                }
+            ]
+        );
+        assert!(t.mirror_requests().is_empty());
+    }
+
+    #[test]
+    fn mirror_devices() {
+        let c = evpn_config("");
+        let all: Vec<String> = mirror_commands(&c, 100, |_| false)
+            .iter()
+            .map(|c| c.join(" "))
+            .collect();
+        for want in [
+            "ip link add br100 type bridge stp_state 0",
+            "ip link add vxlan100 type vxlan id 100 local 192.0.2.1 dstport 4789 nolearning",
+            "ip link add acc100 type veth peer name acp100",
+            "ip link set vxlan100 addrgenmode none master br100",
+            "bridge link set dev acc100 learning off",
+            "ip link set br100 up",
+        ] {
+            assert!(all.iter().any(|c| c == want), "{want}: {all:?}");
+        }
+        let again = mirror_commands(&c, 100, |_| true);
+        assert!(
+            again.iter().all(|c| c[2] != "add"),
+            "a restart keeps the devices"
+        );
+    }
+}

@@ -113,6 +113,19 @@ pub fn setup_commands(u: &Underlay, k: &KernelPort, mac: [u8; 6]) -> Vec<Vec<Str
     v
 }
 
+/// With a namespace: the interface moves there first, and every command
+/// runs there (`ip -n NETNS ...`).
+pub fn in_netns(mut cmds: Vec<Vec<String>>, iface: &str, netns: Option<&str>) -> Vec<Vec<String>> {
+    if let Some(ns) = netns {
+        for c in cmds.iter_mut() {
+            c.splice(0..0, ["-n".to_string(), ns.to_string()]);
+        }
+        let mv = ["link", "set", "dev", iface, "netns", ns].map(String::from);
+        cmds.insert(0, mv.to_vec());
+    }
+    cmds
+}
+
 /// Runs [`setup_commands`] with iproute2's `ip`; the first failure is the
 /// error, with the command and what `ip` said. Over IPv6 the interface
 /// gets IPv6 on (a namespace may have it off by default) and no duplicate
@@ -126,14 +139,7 @@ pub fn setup(
     mac: [u8; 6],
     netns: Option<&str>,
 ) -> Result<(), String> {
-    let mut cmds = setup_commands(u, k, mac);
-    if let Some(ns) = netns {
-        let mv = ["link", "set", "dev", &k.iface, "netns", ns].map(String::from);
-        cmds.insert(0, mv.to_vec());
-        for c in cmds.iter_mut().skip(1) {
-            c.splice(0..0, ["-n".to_string(), ns.to_string()]);
-        }
-    }
+    let cmds = in_netns(setup_commands(u, k, mac), &k.iface, netns);
     if u.is_ipv6() {
         for (key, v) in [("disable_ipv6", "0"), ("accept_dad", "0")] {
             let path = format!("/proc/sys/net/ipv6/conf/{}/{key}", k.iface);
@@ -210,6 +216,14 @@ mod tests {
                 "-4 route replace default via 192.0.2.254 dev vtep0",
             ]
         );
+        let moved = in_netns(
+            setup_commands(&c.underlay, &k, OUR_MAC),
+            "vtep0",
+            Some("cp"),
+        );
+        assert_eq!(moved[0].join(" "), "link set dev vtep0 netns cp");
+        assert_eq!(moved[1].join(" "), "-n cp link set dev vtep0 down");
+        assert_eq!(moved.len(), cmds.len() + 1);
         let c6 = vtep_config::Config::parse(
             &text
                 .replace("192.0.2.1/24", "2001:db8:1::1/64")

@@ -449,7 +449,18 @@ impl Mgmt {
 
     /// Logs each port's link going up or down, once per change.
     fn watch_links(&mut self) {
+        // A tap moved into the EVPN namespace cannot be read from here.
+        let moved = self
+            .tables
+            .cfg
+            .evpn
+            .as_ref()
+            .and(self.tables.cfg.underlay.kernel_port.as_ref())
+            .map(|k| k.device.clone());
         for (i, p) in self.ports.iter().enumerate() {
+            if moved.as_deref() == Some(p.name()) {
+                continue;
+            }
             let up = p.link().ok().map(|l| l.up);
             if up != self.links[i] {
                 if self.links[i].is_some() || up == Some(false) {
