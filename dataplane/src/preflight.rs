@@ -55,7 +55,33 @@ pub fn check(cfg: &Config, root: &Path) -> Vec<Finding> {
     hugepages(cfg, root, &mut out);
     pci_devices(cfg, root, &mut out);
     lcores(cfg, root, &mut out);
+    if let Some(e) = &cfg.evpn {
+        match evpn_netns(cfg, root) {
+            Ok(()) => ok(&mut out, format!("EVPN namespace {:?} exists", e.netns)),
+            Err(why) => missing(&mut out, why),
+        }
+    }
     out
+}
+
+/// `[evpn] netns` must name an existing namespace (vtepd moves the
+/// exception interface there and builds the kernel mirror in it; the
+/// operator creates it, and runs FRR in it).
+pub fn evpn_netns(cfg: &Config, root: &Path) -> Result<(), String> {
+    let Some(e) = &cfg.evpn else {
+        return Ok(());
+    };
+    let p = root.join("var/run/netns").join(&e.netns);
+    if p.exists() {
+        Ok(())
+    } else {
+        Err(format!(
+            "evpn.netns {:?}: no such network namespace ({} is missing): create it with `ip netns add {}` and start FRR in it",
+            e.netns,
+            p.display(),
+            e.netns
+        ))
+    }
 }
 
 /// True when no finding stops vtepd from starting.

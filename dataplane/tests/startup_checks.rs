@@ -76,3 +76,29 @@ fn mtu_above_the_device_is_refused_naming_the_port_and_its_maximum() {
         "{err}"
     );
 }
+
+#[test]
+fn evpn_namespace_that_does_not_exist_is_refused_before_dpdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vtep.toml");
+    let sock = dir.path().join("s.sock");
+    let text = config(&sock.display().to_string())
+        .replace(
+            "\"--vdev=net_null1\"]",
+            "\"--vdev=net_null1\", \"--vdev=net_tap0,iface=vtepnone0\"]",
+        )
+        .replace("[underlay]\n", "[underlay]\nkernel_port = \"net_tap0\"\n");
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[evpn]\nnetns = \"vtep-no-such-ns\"\n"),
+    )
+    .unwrap();
+    let (code, err) = vtepd(&cfg, "info");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("evpn.netns \"vtep-no-such-ns\": no such network namespace")
+            && err.contains("ip netns add vtep-no-such-ns"),
+        "{err}"
+    );
+    assert!(!err.contains("EAL"), "refused before DPDK starts: {err}");
+}

@@ -86,6 +86,11 @@ fn main() -> ExitCode {
     } else {
         sub.init();
     }
+    if let Err(e) = vtep_dataplane::preflight::evpn_netns(&cfg, std::path::Path::new("/")) {
+        error!("{e}");
+        eprintln!("vtepd: {e}");
+        return ExitCode::from(1);
+    }
     let prefix = cfg.file_prefix();
     let result = run(cfg, args.config);
     // DPDK leaves its runtime directory and hugepage files behind (for

@@ -506,6 +506,24 @@ fn vni_text(d: &Vec<VniInfo>) {
             Some(n) => format!("{n}{unit}"),
             None => "unlimited".into(),
         };
+        // Entries from EVPN say so; configured ones stay bare.
+        let flood: Vec<String> = v
+            .flood
+            .iter()
+            .map(|ip| {
+                let src: Vec<&str> = v
+                    .flood_sources
+                    .iter()
+                    .filter(|f| &f.remote == ip)
+                    .map(|f| f.source.as_str())
+                    .collect();
+                if src.iter().all(|s| *s == "config") {
+                    ip.clone()
+                } else {
+                    format!("{ip} ({})", src.join("+"))
+                }
+            })
+            .collect();
         out!(
             "vni {}: learning {} arp_suppress {} macs {}/{} flood [{}] ports [{}] rate {}{} flood_pps {}",
             v.id,
@@ -513,7 +531,7 @@ fn vni_text(d: &Vec<VniInfo>) {
             v.arp_suppress,
             v.learned_macs,
             v.mac_limit,
-            v.flood.join(", "),
+            flood.join(", "),
             ports.join(", "),
             limit(v.rate_mbps, " Mbit/s"),
             v.burst_kb.map(|b| format!(" (burst {b} KiB)")).unwrap_or_default(),
