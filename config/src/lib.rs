@@ -56,6 +56,10 @@ pub struct Dataplane {
     pub fdb_capacity: usize,
     /// Learn events each worker can queue for the management thread.
     pub learn_queue: usize,
+    /// Microseconds a worker sleeps when its queues have been empty for a
+    /// while; 0 (default) polls without pause. For hosts whose cores are
+    /// shared (VMs, labs), like Open vSwitch's `pmd-sleep-max`.
+    pub idle_sleep_us: u32,
     pub burst: usize,
     pub mbufs: u32,
 }

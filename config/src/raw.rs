@@ -58,6 +58,8 @@ struct RawDataplane {
     fdb_capacity: i64,
     #[serde(default = "d_learn_queue")]
     learn_queue: i64,
+    #[serde(default)]
+    idle_sleep_us: i64,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +315,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             workers: 1,
             fdb_capacity: d_fdb_capacity() as usize,
             learn_queue: d_learn_queue() as usize,
+            idle_sleep_us: 0,
             burst: 32,
             mbufs: 16383,
         },
@@ -335,6 +338,13 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
                     16,
                     1 << 22,
                 )? as usize,
+                idle_sleep_us: c.range(
+                    "dataplane.idle_sleep_us",
+                    s.clone(),
+                    d.idle_sleep_us,
+                    0,
+                    10_000,
+                )? as u32,
                 burst: c.range("dataplane.burst", s.clone(), d.burst, 1, MAX_BURST)? as usize,
                 mbufs: c.range("dataplane.mbufs", s, d.mbufs, 1023, 1 << 26)? as u32,
             }

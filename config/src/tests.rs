@@ -653,3 +653,15 @@ fn evpn_needs_a_namespace_and_the_exception_path() {
     ));
     assert!(e.contains("asn"), "{e}");
 }
+
+#[test]
+fn idle_sleep_is_off_by_default_and_bounded() {
+    assert_eq!(Config::parse(SAMPLE).unwrap().dataplane.idle_sleep_us, 0);
+    let with = |v: &str| SAMPLE.replace("burst = 32", &format!("burst = 32\nidle_sleep_us = {v}"));
+    assert_eq!(
+        Config::parse(&with("100")).unwrap().dataplane.idle_sleep_us,
+        100
+    );
+    let e = err(&with("20000"));
+    assert!(e.contains("dataplane.idle_sleep_us"), "{e}");
+}

@@ -34,6 +34,8 @@ pub struct Worker {
     /// 0-based; spreads the workers' IPv4 identification counters.
     pub index: usize,
     pub burst: usize,
+    /// `[dataplane] idle_sleep_us`: 0 = poll without pause.
+    pub idle_sleep_us: u32,
     pub underlay_rx: RxQueue,
     pub underlay_tx: TxQueue,
     pub access_rx: Vec<RxQueue>,
@@ -70,6 +72,9 @@ impl Out {
     }
 }
 
+/// Empty polls in a row before a worker with `idle_sleep_us` sleeps.
+const IDLE_POLLS: u32 = 64;
+
 impl Worker {
     /// Runs until `running` turns false, then drains its output.
     pub fn run(mut self) {
@@ -89,6 +94,7 @@ impl Worker {
         let mut ip_ids = IpIds::for_worker(self.index);
         let mut credits = Credits::default();
         let clock = Clock::new(dpdk::tsc_hz());
+        let mut idle: u32 = 0;
         while self.running.load(Ordering::Relaxed) {
             let t0 = dpdk::rdtsc();
             let st_guard = self.state.load();
@@ -143,6 +149,13 @@ impl Worker {
                 self.stats.publish(&cx.tally);
                 bump(&self.stats.busy_cycles, dpdk::rdtsc().wrapping_sub(t0));
                 bump(&self.stats.bursts, 1);
+                idle = 0;
+            } else if self.idle_sleep_us > 0 {
+                // Empty for a while: give the core away (never while busy).
+                idle = idle.saturating_add(1);
+                if idle >= IDLE_POLLS {
+                    std::thread::sleep(std::time::Duration::from_micros(self.idle_sleep_us as u64));
+                }
             }
         }
         let mut io = Queues {

@@ -73,7 +73,15 @@ pub struct LabOptions {
     /// speakers form a full iBGP mesh (AS 65000) with `advertise-all-vni`.
     /// vtepd's config has no flood list and no static FDB entries.
     pub evpn: bool,
+    /// With `evpn`: a second vtepd (VTEP 192.0.2.3, namespace "vn2", its
+    /// FRR in "cp2", tenant t5 10.0.0.15 on its access port) in the same
+    /// fabric; every FRR peers with it too.
+    pub evpn_second: bool,
 }
+
+/// The second vtepd's VTEP address and tenant (see `evpn_second`).
+pub const VTEP2_IP: &str = "192.0.2.3";
+pub const T5_MAC: &str = "02:00:00:00:00:15";
 
 impl Default for LabOptions {
     fn default() -> Self {
@@ -92,6 +100,7 @@ impl Default for LabOptions {
             kernel_vxlan_extra: String::new(),
             kernel_port: false,
             evpn: false,
+            evpn_second: false,
         }
     }
 }
@@ -195,6 +204,8 @@ pub struct Lab {
     pub opts: LabOptions,
     pub dir: PathBuf,
     pub vtepd: Option<Child>,
+    /// The second vtepd of an EVPN lab.
+    vtepd2: Option<Child>,
     namespaces: Vec<String>,
     links: Vec<String>,
     /// Namespaces whose FRR daemons the lab started.
@@ -256,6 +267,7 @@ impl Lab {
             id,
             opts,
             vtepd: None,
+            vtepd2: None,
             namespaces: Vec::new(),
             links: Vec::new(),
             frr: Vec::new(),
@@ -275,11 +287,104 @@ impl Lab {
         }
         if lab.opts.evpn {
             let a = lab.addrs();
-            lab.start_frr("cp", a.vtep, &[a.k1, a.k2]);
-            lab.start_frr("k1", a.k1, &[a.vtep, a.k2]);
-            lab.start_frr("k2", a.k2, &[a.vtep, a.k1]);
+            let mut all = vec![a.vtep, a.k1, a.k2];
+            if lab.opts.evpn_second {
+                lab.start_second_vtepd();
+                all.push(VTEP2_IP);
+            }
+            for (role, me) in [
+                ("cp", a.vtep),
+                ("k1", a.k1),
+                ("k2", a.k2),
+                ("cp2", VTEP2_IP),
+            ] {
+                if role == "cp2" && !lab.opts.evpn_second {
+                    continue;
+                }
+                let peers: Vec<&str> = all.iter().copied().filter(|p| *p != me).collect();
+                lab.start_frr(role, me, &peers);
+            }
         }
         lab
+    }
+
+    /// The second vtepd of an EVPN lab: its own namespaces, underlay port
+    /// on the router's bridge, tenant t5, exception path and mirror.
+    fn start_second_vtepd(&mut self) {
+        for r in ["vn2", "cp2", "t5"] {
+            self.add_ns(r);
+        }
+        self.veth(("ud2", Some("vn2")), ("uu2", Some("ul")));
+        self.must_exec(
+            "ul",
+            &format!("ip link set {} master br0", self.ifname("uu2")),
+        );
+        self.veth(("a2", Some("vn2")), ("a2h", Some("t5")));
+        self.tenant("t5", &self.ifname("a2h"), T5_MAC, "10.0.0.15");
+        let text = format!(
+            r#"[eal]
+args = ["--lcores", "0@1,1@0", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}-2", "--vdev=net_af_packet0,iface={ud}", "--vdev=net_af_packet1,iface={a2}", "--vdev=net_tap9,iface={kt}"]
+
+[dataplane]
+mbufs = 16383
+idle_sleep_us = 100
+
+[underlay]
+port = "net_af_packet0"
+address = "{VTEP2_IP}/24"
+gateway = "192.0.2.254"
+mtu = {mtu}
+kernel_port = "net_tap9"
+
+[[access]]
+port = "net_af_packet1"
+vni = 100
+
+[[vni]]
+id = 100
+
+[evpn]
+netns = "{cp2}"
+
+[control]
+socket = "{sock}"
+"#,
+            id = self.id,
+            ud = self.ifname("ud2"),
+            a2 = self.ifname("a2"),
+            kt = self.ifname("kt2"),
+            mtu = self.opts.mtu,
+            cp2 = self.ns("cp2"),
+            sock = self.socket2().display(),
+        );
+        let cfg = self.dir.join("vtep2.toml");
+        std::fs::write(&cfg, text).expect("write config");
+        let log = std::fs::File::create(self.dir.join("vtepd2.log")).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns("vn2")])
+            .arg(vtepd_path())
+            .arg("--config")
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start vtepd");
+        self.vtepd2 = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.socket2().exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the second vtepd did not start:\n{}",
+                std::fs::read_to_string(self.dir.join("vtepd2.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The second vtepd's control socket.
+    pub fn socket2(&self) -> PathBuf {
+        self.dir.join("vtep2.sock")
     }
 
     /// Starts zebra and bgpd in the namespace of `role` (their sockets
@@ -350,6 +455,14 @@ impl Lab {
             !pid.is_empty() && (pid == self.id || !Path::new(&format!("/proc/{pid}")).exists())
         };
         let (_, list) = sh("ip netns list");
+        if let Ok(dirs) = std::fs::read_dir("/var/run/frr") {
+            for d in dirs.flatten() {
+                let name = d.file_name().to_string_lossy().into_owned();
+                if stale(&name, "vtl") {
+                    stop_frr(&name);
+                }
+            }
+        }
         for line in list.lines() {
             let name = line.split_whitespace().next().unwrap_or("");
             if stale(name, "vtl") {
@@ -629,7 +742,7 @@ args = [{lcores}, "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-p
 [dataplane]
 workers = {workers}
 mbufs = 16383
-
+{idle}
 [underlay]
 port = "{ul}"
 address = "{vtep}/{plen}"
@@ -653,6 +766,12 @@ arp_suppress = {sup}
                 _ => "\"--lcores\", \"0@0,1@1,2@0\"",
             },
             workers = self.opts.workers,
+            // EVPN labs share two cores with FRR (and a second vtepd).
+            idle = if self.opts.evpn {
+                "idle_sleep_us = 100\n"
+            } else {
+                ""
+            },
             mtu = self.opts.mtu,
             devs = devs.join(", "),
             ul = name(0),
@@ -765,9 +884,18 @@ arp_suppress = {sup}
 
     /// `vtepctl --json ARGS` parsed.
     pub fn ctl(&self, args: &[&str]) -> serde_json::Value {
+        self.ctl_at(&self.socket(), args)
+    }
+
+    /// `vtepctl --json` against the second vtepd of an EVPN lab.
+    pub fn ctl2(&self, args: &[&str]) -> serde_json::Value {
+        self.ctl_at(&self.socket2(), args)
+    }
+
+    fn ctl_at(&self, socket: &Path, args: &[&str]) -> serde_json::Value {
         let out = Command::new(vtepctl_path())
             .arg("--socket")
-            .arg(self.socket())
+            .arg(socket)
             .arg("--json")
             .args(args)
             .output()
@@ -848,7 +976,10 @@ fn stop_frr(ns: &str) {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if let Some(mut c) = self.vtepd.take() {
+        for mut c in [self.vtepd.take(), self.vtepd2.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -863,6 +994,7 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-lab-{}", self.id));
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-lab-{}-2", self.id));
     }
 }
 

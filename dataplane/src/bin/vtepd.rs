@@ -385,6 +385,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
         let worker = Worker {
             index: i,
             burst: cfg.dataplane.burst,
+            idle_sleep_us: cfg.dataplane.idle_sleep_us,
             underlay_rx: urx,
             underlay_tx: utx,
             access_rx: arx,
