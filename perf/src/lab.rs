@@ -434,6 +434,18 @@ socket = "{sock}"
         self.tenant(role, &self.ifname(&h), mac, ip);
     }
 
+    /// Established EVPN sessions of the FRR of `role`: summary lines whose
+    /// State/PfxRcd column is a prefix count.
+    pub fn evpn_sessions(&self, role: &str) -> usize {
+        self.vtysh(role, "show bgp l2vpn evpn summary")
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 9 && f[1] == "4" && f[9].parse::<u32>().is_ok()
+            })
+            .count()
+    }
+
     /// Runs `vtysh -c cmd` against the FRR of `role`.
     pub fn vtysh(&self, role: &str, cmd: &str) -> String {
         // stderr: vtysh complains that there is no vtysh.conf.

@@ -49,18 +49,6 @@ fn diag(lab: &Lab) -> String {
     )
 }
 
-/// Established EVPN sessions of the FRR of `role`: summary lines whose
-/// State/PfxRcd column is a prefix count.
-fn established(lab: &Lab, role: &str) -> usize {
-    lab.vtysh(role, "show bgp l2vpn evpn summary")
-        .lines()
-        .filter(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 9 && f[1] == "4" && f[9].parse::<u32>().is_ok()
-        })
-        .count()
-}
-
 /// The kernel VTEP `k`'s FDB line for `mac` on its VXLAN device.
 fn kernel_fdb(lab: &Lab, k: &str, mac: &str) -> String {
     let (_, out) = lab.exec(k, "bridge fdb show dev vx100");
@@ -77,7 +65,7 @@ fn evpn_fabric_with_kernel_vteps() {
         ..LabOptions::default()
     });
     assert!(
-        wait_for(90, || established(&lab, "cp") == 2),
+        wait_for(90, || lab.evpn_sessions("cp") == 2),
         "vtepd's FRR peers with k1 and k2 through the exception path\n{}",
         diag(&lab)
     );

@@ -21,6 +21,10 @@ struct Args {
     /// An IPv6 underlay (VXLAN over IPv6; the tenants stay IPv4).
     #[arg(long)]
     ipv6: bool,
+    /// BGP EVPN: vtepd and the kernel VTEPs each run FRR; MACs and flood
+    /// lists come from BGP (no static entries, no flood list in the config).
+    #[arg(long)]
+    evpn: bool,
     /// Show the overlay working: pings, iperf3, FDB and stats.
     #[arg(long)]
     demo: bool,
@@ -47,6 +51,17 @@ const TOPOLOGY6: &str = r#"
   VNI 100 joins t0, t1 and t2 into one Layer 2 segment over a routed IPv6 underlay.
 "#;
 
+const TOPOLOGY_EVPN: &str = r#"
+  namespaces (all removed on exit)
+                                                                   ┌─ k1: kernel VTEP 192.0.2.2 + FRR ── br ── t1 10.0.0.11
+  t0 10.0.0.10 ── access ── vtepd (DPDK) ── underlay ── ul: router ┤
+  (tenant)                  VTEP 192.0.2.1               192.0.2.254└─ k2: kernel VTEP 198.51.100.2 + FRR ── br ── t2 10.0.0.12
+                            │ exception path (net_tap) and kernel mirror of VNI 100
+                            cp: FRR (zebra + bgpd), iBGP AS 65000 to k1 and k2, advertise-all-vni
+  vtepd's flood list and remote MACs come from BGP EVPN (type-3 and type-2 routes);
+  the MACs it learns are advertised to the kernel VTEPs the same way.
+"#;
+
 fn step(s: &str) {
     println!("\n\x1b[1m== {s}\x1b[0m");
 }
@@ -57,7 +72,18 @@ fn main() {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).expect("signal handler");
     }
-    println!("{}", if a.ipv6 { TOPOLOGY6 } else { TOPOLOGY });
+    println!(
+        "{}",
+        match (a.ipv6, a.evpn) {
+            (true, _) => TOPOLOGY6,
+            (false, true) => TOPOLOGY_EVPN,
+            _ => TOPOLOGY,
+        }
+    );
+    if a.ipv6 && a.evpn {
+        eprintln!("--evpn runs over an IPv4 underlay (FRR 8.4 has no IPv6 VTEPs)");
+        std::process::exit(2);
+    }
     let lab = Lab::new(LabOptions {
         kind: if a.tap {
             PortKind::Tap
@@ -66,6 +92,7 @@ fn main() {
         },
         static_fdb: !a.learn,
         ipv6: a.ipv6,
+        evpn: a.evpn,
         ..LabOptions::default()
     });
     println!(
@@ -75,6 +102,21 @@ fn main() {
         lab.socket().display()
     );
     let mut failed = false;
+    if a.demo && a.evpn {
+        step("BGP EVPN sessions of vtepd's FRR (vtysh -N <cp namespace>)");
+        let t = std::time::Instant::now();
+        while lab.evpn_sessions("cp") < 2 && t.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        print!("{}", lab.vtysh("cp", "show bgp l2vpn evpn summary"));
+        failed |= lab.evpn_sessions("cp") < 2;
+        step("vtepctl vni show: the flood list, from type-3 routes");
+        while !lab.ctl_text(&["vni", "show"]).contains("198.51.100.2") && t.elapsed().as_secs() < 60
+        {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        print!("{}", lab.ctl_text(&["vni", "show"]));
+    }
     if a.demo {
         for (from, to, what) in [
             ("t0", "10.0.0.11", "t0 -> t1 (kernel VTEP k1, on-link)"),
@@ -116,6 +158,12 @@ fn main() {
         }
         step("vtepctl fdb show");
         print!("{}", lab.ctl_text(&["fdb", "show"]));
+        if a.evpn {
+            step("vtysh show evpn mac vni all (vtepd's FRR: local = learned by vtepd)");
+            print!("{}", lab.vtysh("cp", "show evpn mac vni all"));
+            step("bridge fdb show dev vx100 on k1 (the kernel VTEP got vtepd's MACs)");
+            print!("{}", lab.exec("k1", "bridge fdb show dev vx100").1);
+        }
         step("vtepctl neigh show");
         print!("{}", lab.ctl_text(&["neigh", "show"]));
         step("vtepctl stats");
