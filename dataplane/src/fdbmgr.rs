@@ -73,6 +73,20 @@ pub enum Learned {
     Disabled,
 }
 
+impl Meta {
+    fn new(slot: usize, kind: Kind, target: Target, now: u64) -> Meta {
+        Meta {
+            slot,
+            kind,
+            target,
+            last_seen: now,
+            window_start: now,
+            window_moves: 0,
+            damped_until: 0,
+        }
+    }
+}
+
 pub use vtep_api::FdbCounters;
 
 /// A row of `fdb show`.
@@ -182,18 +196,8 @@ impl FdbManager {
                 is_static: false,
             },
         )?;
-        self.meta.insert(
-            k,
-            Meta {
-                slot,
-                kind: Kind::Evpn,
-                target,
-                last_seen: now,
-                window_start: now,
-                window_moves: 0,
-                damped_until: 0,
-            },
-        );
+        self.meta
+            .insert(k, Meta::new(slot, Kind::Evpn, target, now));
         if let Some(m) = old {
             if m.kind == Kind::Learned {
                 self.dec_learned(vni);
@@ -272,18 +276,8 @@ impl FdbManager {
                     is_static: false,
                 };
                 let slot = self.w.insert(k, e).expect("existing key keeps its slot");
-                self.meta.insert(
-                    k,
-                    Meta {
-                        slot,
-                        kind: Kind::Learned,
-                        target,
-                        last_seen: now,
-                        window_start: now,
-                        window_moves: 0,
-                        damped_until: 0,
-                    },
-                );
+                self.meta
+                    .insert(k, Meta::new(slot, Kind::Learned, target, now));
                 *self.learned_per_vni.entry(vni).or_default() += 1;
                 self.counters.moved += 1;
                 self.note(vni, mac, Some(from), Some((target, Kind::Learned)));
@@ -338,18 +332,8 @@ impl FdbManager {
             },
         ) {
             Ok(slot) => {
-                self.meta.insert(
-                    k,
-                    Meta {
-                        slot,
-                        kind: Kind::Learned,
-                        target,
-                        last_seen: now,
-                        window_start: now,
-                        window_moves: 0,
-                        damped_until: 0,
-                    },
-                );
+                self.meta
+                    .insert(k, Meta::new(slot, Kind::Learned, target, now));
                 *self.learned_per_vni.entry(vni).or_default() += 1;
                 self.counters.learned += 1;
                 self.note(vni, mac, None, Some((target, Kind::Learned)));
@@ -379,18 +363,9 @@ impl FdbManager {
                 is_static: true,
             },
         )?;
-        let old = self.meta.insert(
-            k,
-            Meta {
-                slot,
-                kind: Kind::Static,
-                target,
-                last_seen: now,
-                window_start: now,
-                window_moves: 0,
-                damped_until: 0,
-            },
-        );
+        let old = self
+            .meta
+            .insert(k, Meta::new(slot, Kind::Static, target, now));
         if old.is_some_and(|o| o.kind == Kind::Learned) {
             self.dec_learned(vni);
         }

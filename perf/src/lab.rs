@@ -162,6 +162,29 @@ fn quiet(pre: &str, name: &str) {
     ));
 }
 
+/// Polls `f` every 250 ms until it holds (true) or `secs` pass (false).
+pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    false
+}
+
+/// (kind, where) of `mac` in a `vtepctl --json fdb show` listing; where is
+/// the remote VTEP or the access port.
+pub fn fdb_row(fdb: &serde_json::Value, mac: &str) -> Option<(String, String)> {
+    fdb.as_array()?.iter().find_map(|e| {
+        (e["mac"] == mac).then(|| {
+            let at = e["remote"].as_str().or(e["port"].as_str()).unwrap_or("");
+            (e["kind"].as_str().unwrap_or("").to_string(), at.to_string())
+        })
+    })
+}
+
 /// Runs `sh -c cmd`; returns (success, stdout + stderr).
 pub fn sh(cmd: &str) -> (bool, String) {
     match Command::new("sh").arg("-c").arg(cmd).output() {
@@ -371,15 +394,8 @@ socket = "{sock}"
             .spawn()
             .expect("start vtepd");
         self.vtepd2 = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.socket2().exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the second vtepd did not start:\n{}",
-                std::fs::read_to_string(self.dir.join("vtepd2.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.dir.join("vtepd2.log");
+        wait_socket(&self.socket2(), self.vtepd2.as_mut(), &log);
     }
 
     /// The second vtepd's control socket.
@@ -853,18 +869,11 @@ arp_suppress = {sup}
             .spawn()
             .expect("start vtepd");
         self.vtepd = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.socket().exists() {
-            if let Some(Ok(Some(st))) = self.vtepd.as_mut().map(|c| c.try_wait()) {
-                panic!("vtepd exited with {st}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "vtepd did not start:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_socket(
+            &self.socket(),
+            self.vtepd.as_mut(),
+            &self.dir.join("vtepd.log"),
+        );
         if self.opts.kind == PortKind::Tap {
             for role in ["ud", "a0"] {
                 let n = self.ifname(role);
@@ -975,6 +984,21 @@ arp_suppress = {sup}
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// Waits up to 20 s for a starting vtepd's control socket; panics with its
+/// log if it exits or does not get there.
+fn wait_socket(socket: &Path, child: Option<&mut Child>, log: &Path) {
+    let log = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut child = child;
+    while !socket.exists() {
+        if let Some(Ok(Some(st))) = child.as_mut().map(|c| c.try_wait()) {
+            panic!("vtepd exited with {st}:\n{}", log());
+        }
+        assert!(Instant::now() < deadline, "vtepd did not start:\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -6,34 +6,13 @@
 //! behind vtepd and traffic follows, and a restarted vtepd rebuilds its
 //! state from the mirror and FRR.
 
-use std::time::{Duration, Instant};
-
-use vtep_perf::lab::{Lab, LabOptions, K1_IP, K2_IP, T0_MAC, T1_MAC, T2_MAC, VTEP_IP};
-
-fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    false
-}
+use vtep_perf::lab::{
+    fdb_row, wait_for, Lab, LabOptions, K1_IP, K2_IP, T0_MAC, T1_MAC, T2_MAC, VTEP_IP,
+};
 
 /// vtepd's FDB entry for `mac` in VNI 100: (kind, where).
 fn fdb_entry(lab: &Lab, mac: &str) -> Option<(String, String)> {
-    let v = lab.ctl(&["fdb", "show", "--vni", "100"]);
-    v.as_array()?.iter().find_map(|e| {
-        (e["mac"] == mac).then(|| {
-            let at = e["remote"]
-                .as_str()
-                .or(e["port"].as_str())
-                .unwrap_or("")
-                .to_string();
-            (e["kind"].as_str().unwrap_or("").to_string(), at)
-        })
-    })
+    fdb_row(&lab.ctl(&["fdb", "show", "--vni", "100"]), mac)
 }
 
 fn diag(lab: &Lab) -> String {

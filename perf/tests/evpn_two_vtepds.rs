@@ -2,32 +2,7 @@
 //! Linux kernel VTEPs: they find each other by type-3 routes, learn each
 //! other's tenants by type-2 routes, and their tenants talk.
 
-use std::time::{Duration, Instant};
-
-use vtep_perf::lab::{Lab, LabOptions, T0_MAC, T5_MAC, VTEP2_IP, VTEP_IP};
-
-fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    false
-}
-
-/// (kind, remote) of `mac` in an FDB listing.
-fn entry(fdb: &serde_json::Value, mac: &str) -> Option<(String, String)> {
-    fdb.as_array()?.iter().find_map(|e| {
-        (e["mac"] == mac).then(|| {
-            (
-                e["kind"].as_str().unwrap_or("").to_string(),
-                e["remote"].as_str().unwrap_or("").to_string(),
-            )
-        })
-    })
-}
+use vtep_perf::lab::{fdb_row, wait_for, Lab, LabOptions, T0_MAC, T5_MAC, VTEP2_IP, VTEP_IP};
 
 #[test]
 fn two_vtepds_in_one_fabric() {
@@ -68,9 +43,9 @@ fn two_vtepds_in_one_fabric() {
         diag()
     );
     assert!(
-        wait_for(20, || entry(&lab.ctl(&["fdb", "show"]), T5_MAC)
+        wait_for(20, || fdb_row(&lab.ctl(&["fdb", "show"]), T5_MAC)
             == Some(("evpn".into(), VTEP2_IP.into()))
-            && entry(&lab.ctl2(&["fdb", "show"]), T0_MAC)
+            && fdb_row(&lab.ctl2(&["fdb", "show"]), T0_MAC)
                 == Some(("evpn".into(), VTEP_IP.into()))),
         "each has the other's tenant from type-2 routes\n{}",
         diag()
