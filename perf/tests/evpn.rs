@@ -151,8 +151,30 @@ fn evpn_fabric_with_kernel_vteps() {
         "t0 advertised again after the restart\n{}",
         diag(&lab)
     );
+    // A reload that adds a VNI builds its mirror (zebra sees the VNI);
+    // one that removes it takes the mirror away.
+    let base = std::fs::read_to_string(lab.config_path()).unwrap();
+    let with300 = base.replace(
+        "[[access]]\nport = \"net_af_packet1\"\nvni = 100\n",
+        "[[access]]\nport = \"net_af_packet1\"\nvni = 100\nvlans = { 30 = 300 }\n",
+    ) + "\n[[vni]]\nid = 300\n";
+    lab.write_config(&with300);
+    assert!(lab.ctl(&["reload"])["generation"].as_u64().is_some());
+    assert!(
+        wait_for(20, || lab.vtysh("cp", "show evpn vni").contains("vxlan300")),
+        "zebra sees VNI 300 after the reload\n{}",
+        diag(&lab)
+    );
+    lab.write_config(&base);
+    assert!(lab.ctl(&["reload"])["generation"].as_u64().is_some());
+    assert!(
+        !lab.exec("cp", "ip link show vxlan300").0,
+        "VNI 300's mirror is gone\n{}",
+        diag(&lab)
+    );
+
     let st = lab.ctl(&["stats"]);
     let m = &st["management"];
-    assert!(m["evpn_resyncs"].as_u64() >= Some(1), "{m}");
+    assert!(m["evpn_resyncs"].as_u64() >= Some(2), "{m}");
     assert_eq!(m["evpn_errors"], 0, "{m}\n{}", lab.log());
 }
