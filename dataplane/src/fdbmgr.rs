@@ -54,6 +54,9 @@ struct Meta {
     window_start: u64,
     window_moves: u32,
     damped_until: u64,
+    /// An EVPN route with the sticky (static) flag: never moved by
+    /// traffic, not even from an access port (RFC 7432, section 15.2).
+    sticky: bool,
 }
 
 /// What a learn event did.
@@ -83,6 +86,7 @@ impl Meta {
             window_start: now,
             window_moves: 0,
             damped_until: 0,
+            sticky: false,
         }
     }
 }
@@ -180,13 +184,19 @@ impl FdbManager {
         vni: VniIdx,
         mac: [u8; 6],
         target: Target,
+        sticky: bool,
         now: u64,
     ) -> Result<bool, crate::fdb::Full> {
         let k = key(vni, mac);
         let old = self.meta.get(&k).copied();
         match old {
             Some(m) if m.kind == Kind::Static => return Ok(false),
-            Some(m) if m.kind == Kind::Evpn && m.target == target => return Ok(false),
+            Some(m) if m.kind == Kind::Evpn && m.target == target => {
+                if let Some(m) = self.meta.get_mut(&k) {
+                    m.sticky = sticky;
+                }
+                return Ok(false);
+            }
             _ => {}
         }
         let slot = self.w.insert(
@@ -196,8 +206,13 @@ impl FdbManager {
                 is_static: false,
             },
         )?;
-        self.meta
-            .insert(k, Meta::new(slot, Kind::Evpn, target, now));
+        self.meta.insert(
+            k,
+            Meta {
+                sticky,
+                ..Meta::new(slot, Kind::Evpn, target, now)
+            },
+        );
         if let Some(m) = old {
             if m.kind == Kind::Learned {
                 self.dec_learned(vni);
@@ -262,7 +277,7 @@ impl FdbManager {
         let k = key(vni, mac);
         if let Some(m) = self.meta.get(&k) {
             if m.kind == Kind::Evpn {
-                if !matches!(target, Target::Local(_)) {
+                if m.sticky || !matches!(target, Target::Local(_)) {
                     return Learned::EvpnKept;
                 }
                 if self.learned_in(vni) >= pol.mac_limit {

@@ -67,7 +67,10 @@ impl Tables {
     pub fn evpn_update(&mut self, u: &Update, now: u64) -> bool {
         match *u {
             Update::Mac {
-                vni, mac, remote, ..
+                vni,
+                mac,
+                remote,
+                sticky,
             } => {
                 let Some(i) = Vni::new(vni).and_then(|v| self.vnis.get(v)) else {
                     return false;
@@ -75,7 +78,7 @@ impl Tables {
                 let Some(r) = self.evpn_remote(remote) else {
                     return false;
                 };
-                match self.fdb.add_evpn(i, mac, Target::Remote(r), now) {
+                match self.fdb.add_evpn(i, mac, Target::Remote(r), sticky, now) {
                     Ok(changed) => {
                         self.dirty |= changed;
                         changed
@@ -133,9 +136,12 @@ impl Tables {
         for u in &snap.updates {
             match *u {
                 Update::Mac {
-                    vni, mac, remote, ..
+                    vni,
+                    mac,
+                    remote,
+                    sticky,
                 } => {
-                    macs.insert((vni, mac), remote);
+                    macs.insert((vni, mac), (remote, sticky));
                 }
                 Update::Flood { vni, remote } => {
                     if let Some(v) = Vni::new(vni) {
@@ -161,13 +167,13 @@ impl Tables {
                 self.dirty = true;
             }
         }
-        for ((vni, mac), remote) in macs {
+        for ((vni, mac), (remote, sticky)) in macs {
             self.evpn_update(
                 &Update::Mac {
                     vni,
                     mac,
                     remote,
-                    sticky: false,
+                    sticky,
                 },
                 now,
             );
@@ -473,6 +479,28 @@ mod tests {
             t.mirror_requests(),
             [ToMirror::LocalGone { vni: 100, mac: X }]
         );
+    }
+
+    #[test]
+    fn sticky_macs_do_not_move_here() {
+        let mut t = tables();
+        let sticky = Update::Mac {
+            vni: 100,
+            mac: X,
+            remote: ip(K1),
+            sticky: true,
+        };
+        assert!(t.evpn_update(&sticky, 1));
+        learn_local(&mut t, X, 2);
+        assert!(matches!(
+            kind_at(&t, X),
+            Some((Kind::Evpn, Target::Remote(_)))
+        ));
+        assert!(t.mirror_requests().is_empty(), "never advertised from here");
+        // The same route without the flag: it may move again.
+        t.evpn_update(&mac(100, X, K1), 3);
+        learn_local(&mut t, X, 4);
+        assert_eq!(kind_at(&t, X), Some((Kind::Learned, Target::Local(0))));
     }
 
     #[test]
