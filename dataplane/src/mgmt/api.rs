@@ -146,6 +146,11 @@ impl Tables {
                 "{mac} in VNI {vni} is an [[fdb]] entry of the config file: remove it there and reload"
             ));
         }
+        if self.fdb.kind(i, mac.0) == Some(Kind::Evpn) {
+            return Err(format!(
+                "{mac} in VNI {vni} comes from BGP EVPN: it goes when its route is withdrawn (or add a static entry over it)"
+            ));
+        }
         if !self.fdb.remove(i, mac.0) {
             return Err(format!("no entry for {mac} in VNI {vni}"));
         }

@@ -420,6 +420,8 @@ mod tests {
             !t.evpn_update(&mac(100, Y, "2001:db8::2"), 3),
             "the other family"
         );
+        let e = t.fdb_del(100, "02:00:00:00:00:11").unwrap_err();
+        assert!(e.contains("BGP EVPN"), "{e}");
         assert!(t.evpn_update(&Update::MacGone { vni: 100, mac: X }, 4));
         assert_eq!(kind_at(&t, X), None);
         assert!(t.mirror_requests().is_empty(), "nothing local changed");

@@ -201,7 +201,15 @@ impl Mgmt {
             Request::FdbAdd { vni, mac, remote } => {
                 Response::Added(t.fdb_add(*vni, mac, remote, now)?)
             }
-            Request::FdbDel { vni, mac } => Response::Deleted(t.fdb_del(*vni, mac)?),
+            Request::FdbDel { vni, mac } => {
+                let r = Response::Deleted(t.fdb_del(*vni, mac)?);
+                // A static entry may have stood over an EVPN route: read the
+                // mirror again so the route comes back.
+                if let Some(link) = &self.evpn {
+                    let _ = link.tx.send(netlink::ToMirror::Resync);
+                }
+                r
+            }
             Request::FdbFlush { vni, remote } => {
                 Response::Flushed(t.fdb_flush(*vni, remote.as_deref())?)
             }
