@@ -310,21 +310,17 @@ impl Lab {
         }
         if lab.opts.evpn {
             let a = lab.addrs();
-            let mut all = vec![a.vtep, a.k1, a.k2];
+            let mut speakers = vec![("cp", a.vtep), ("k1", a.k1), ("k2", a.k2)];
             if lab.opts.evpn_second {
                 lab.start_second_vtepd();
-                all.push(VTEP2_IP);
+                speakers.push(("cp2", VTEP2_IP));
             }
-            for (role, me) in [
-                ("cp", a.vtep),
-                ("k1", a.k1),
-                ("k2", a.k2),
-                ("cp2", VTEP2_IP),
-            ] {
-                if role == "cp2" && !lab.opts.evpn_second {
-                    continue;
-                }
-                let peers: Vec<&str> = all.iter().copied().filter(|p| *p != me).collect();
+            for (role, me) in &speakers {
+                let peers: Vec<&str> = speakers
+                    .iter()
+                    .map(|(_, ip)| *ip)
+                    .filter(|ip| ip != me)
+                    .collect();
                 lab.start_frr(role, me, &peers);
             }
         }

@@ -204,16 +204,15 @@ impl Tables {
                             .collect()
                     })
                     .unwrap_or_default();
-                let flood = self.flood_list(v.id);
-                let mut seen = std::collections::BTreeSet::new();
                 Some(VniInfo {
                     id: v.id.get(),
-                    flood: flood
+                    flood: self
+                        .flood_remotes(v.id)
                         .iter()
-                        .filter(|(ip, _)| seen.insert(*ip))
-                        .map(|(ip, _)| ip.to_string())
+                        .map(|ip| ip.to_string())
                         .collect(),
-                    flood_sources: flood
+                    flood_sources: self
+                        .flood_list(v.id)
                         .iter()
                         .map(|(ip, s)| FloodEntry {
                             remote: ip.to_string(),

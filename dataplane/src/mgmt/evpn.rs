@@ -50,6 +50,17 @@ impl Tables {
         v
     }
 
+    /// A VNI's flood list without repeats (a VTEP both configured and
+    /// announced by BGP gets one copy).
+    pub fn flood_remotes(&self, vni: Vni) -> Vec<IpAddr> {
+        let mut seen = BTreeSet::new();
+        self.flood_list(vni)
+            .into_iter()
+            .map(|(ip, _)| ip)
+            .filter(|ip| seen.insert(*ip))
+            .collect()
+    }
+
     /// A remote VTEP named by zebra, if it can be one: of the underlay's
     /// family, not this VTEP, reachable.
     fn evpn_remote(&mut self, ip: IpAddr) -> Option<u32> {
@@ -78,6 +89,9 @@ impl Tables {
                 let Some(r) = self.evpn_remote(remote) else {
                     return false;
                 };
+                if self.fdb.kind(i, mac) == Some(crate::fdbmgr::Kind::Learned) {
+                    tracing::info!(vni, mac = %vtep_config::MacAddr(mac), %remote, "MAC moved away (EVPN)");
+                }
                 match self.fdb.add_evpn(i, mac, Target::Remote(r), sticky, now) {
                     Ok(changed) => {
                         self.dirty |= changed;
@@ -308,10 +322,10 @@ fn exists(netns: &str, dev: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Builds (or completes) the mirror of every configured VNI.
-pub fn build_mirror(cfg: &Config, netns: &str) -> Result<(), String> {
-    for v in &cfg.vnis {
-        for c in mirror_commands(cfg, v.id.get(), |d| exists(netns, d)) {
+/// Builds (or completes) the mirror of the given VNIs.
+pub fn build_mirror(cfg: &Config, netns: &str, vnis: &[u32]) -> Result<(), String> {
+    for v in vnis {
+        for c in mirror_commands(cfg, *v, |d| exists(netns, d)) {
             run(netns, &c)?;
         }
     }

@@ -30,7 +30,7 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 use dpdk::{Mbuf, Mempool, Port};
 use vtep_api::{MgmtCounters, Reloaded, Request, Response};
-use vtep_config::{Config, MacAddr, Vni};
+use vtep_config::{Config, MacAddr};
 
 use crate::drops::DropReason;
 use crate::fdb::HitMap;
@@ -254,7 +254,8 @@ impl Mgmt {
     /// Builds the EVPN kernel mirror and starts its netlink thread, which
     /// reads the mirror once (reconciled on arrival) and then follows it.
     pub fn start_evpn(&mut self, netns: &str) -> Result<(), String> {
-        evpn::build_mirror(&self.tables.cfg, netns)?;
+        let all: Vec<u32> = self.tables.cfg.vnis.iter().map(|v| v.id.get()).collect();
+        evpn::build_mirror(&self.tables.cfg, netns, &all)?;
         self.evpn = Some(netlink::spawn(netns)?);
         Ok(())
     }
@@ -266,7 +267,12 @@ impl Mgmt {
             return;
         };
         let now: Vec<u32> = self.tables.cfg.vnis.iter().map(|v| v.id.get()).collect();
-        let mut r = evpn::build_mirror(&self.tables.cfg, &e.netns);
+        let added: Vec<u32> = now
+            .iter()
+            .copied()
+            .filter(|v| !before.contains(v))
+            .collect();
+        let mut r = evpn::build_mirror(&self.tables.cfg, &e.netns, &added);
         for v in before.iter().filter(|v| !now.contains(v)) {
             r = r.and(evpn::remove_mirror(&e.netns, *v));
         }
@@ -294,16 +300,6 @@ impl Mgmt {
                 netlink::FromMirror::Update(u) => {
                     if matches!(u, netlink::Update::FloodGone { remote: None, .. }) {
                         resync = true;
-                    }
-                    if let netlink::Update::Mac {
-                        vni, mac, remote, ..
-                    } = u
-                    {
-                        if let Some(i) = Vni::new(vni).and_then(|v| self.tables.vnis.get(v)) {
-                            if self.tables.fdb.kind(i, mac) == Some(crate::fdbmgr::Kind::Learned) {
-                                tracing::info!(vni, mac = %MacAddr(mac), %remote, "MAC moved away (EVPN)");
-                            }
-                        }
                     }
                     if self.tables.evpn_update(&u, now) {
                         self.counters.evpn_updates_in += 1;

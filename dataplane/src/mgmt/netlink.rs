@@ -374,15 +374,8 @@ impl Mirror {
             self.req
                 .recv(&mut self.buf, 0)
                 .map_err(|e| os("receive", e))?;
-            let mut off = 0;
-            while off < self.buf.len() {
-                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..])
-                    .map_err(|e| format!("netlink: undecodable answer: {e}"))?;
-                let len = m.header.length as usize;
-                if len == 0 {
-                    break;
-                }
-                off += (len + 3) & !3;
+            for m in frames(&self.buf) {
+                let m = m.map_err(|e| format!("netlink: undecodable answer: {e}"))?;
                 if m.header.sequence_number != seq {
                     continue;
                 }
@@ -483,24 +476,39 @@ impl Mirror {
     }
 }
 
-/// The route messages in a datagram (undecodable ones skipped).
-pub fn messages(buf: &[u8]) -> Vec<RouteNetlinkMessage> {
-    let mut v = Vec::new();
+/// The netlink messages in a datagram, in order; an undecodable one is
+/// the last item.
+fn frames(
+    buf: &[u8],
+) -> impl Iterator<Item = Result<NetlinkMessage<RouteNetlinkMessage>, String>> + '_ {
     let mut off = 0;
-    while off < buf.len() {
-        let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..]) else {
-            break;
-        };
-        let len = m.header.length as usize;
-        if len == 0 {
-            break;
+    std::iter::from_fn(move || {
+        if off >= buf.len() {
+            return None;
         }
-        off += (len + 3) & !3;
-        if let NetlinkPayload::InnerMessage(i) = m.payload {
-            v.push(i);
+        match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..]) {
+            Ok(m) if m.header.length > 0 => {
+                off += (m.header.length as usize + 3) & !3;
+                Some(Ok(m))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                off = buf.len();
+                Some(Err(e.to_string()))
+            }
         }
-    }
-    v
+    })
+}
+
+/// The route messages in a datagram (up to an undecodable one).
+pub fn messages(buf: &[u8]) -> Vec<RouteNetlinkMessage> {
+    frames(buf)
+        .map_while(Result::ok)
+        .filter_map(|m| match m.payload {
+            NetlinkPayload::InnerMessage(i) => Some(i),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -37,15 +37,11 @@ pub fn build(t: &Tables, generation: u64) -> State {
             // In a VNI driven by EVPN, BGP says what is behind other VTEPs.
             learn_underlay: v.learning && c.evpn.is_none(),
             arp_suppress: v.arp_suppress,
-            flood: {
-                // A VTEP both in the config and announced by BGP gets one copy.
-                let mut seen = std::collections::BTreeSet::new();
-                t.flood_list(v.id)
-                    .iter()
-                    .filter_map(|(ip, _)| t.remotes.get(*ip))
-                    .filter(|r| seen.insert(*r))
-                    .collect()
-            },
+            flood: t
+                .flood_remotes(v.id)
+                .iter()
+                .filter_map(|ip| t.remotes.get(*ip))
+                .collect(),
             ports,
             police: t.police.get(&v.id).cloned(),
         });
