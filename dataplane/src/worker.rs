@@ -176,27 +176,18 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
     let Some(acc) = cx.st.access.get(port) else {
         return;
     };
-    // Gather every frame's first 18 bytes before hashing any: the loads
-    // (mbuf, then its bytes) of the whole burst overlap, and the hashes
-    // and prefetches below no longer wait on them one frame at a time.
-    let n = rx.len();
-    let mut heads = [[0u8; 18]; RX_BURST];
-    for (i, h) in heads.iter_mut().enumerate().take(n) {
-        if let Some(f) = rx.get(i).and_then(|m| m.data().first_chunk::<18>()) {
-            *h = *f;
-        }
-    }
-    for (i, h) in heads.iter().enumerate().take(n) {
-        if let Some(m) = rx.get(i) {
-            m.prefetch_headroom(OUTER_LEN);
-        }
-        let e = EthernetFrame::new_unchecked(&h[..]);
+    for i in 0..rx.len() {
+        let Some(m) = rx.get(i) else { break };
+        m.prefetch_headroom(OUTER_LEN);
+        let Some(e) = EthernetFrame::new_checked(m.data()) else {
+            continue;
+        };
         let vni = match e.vlan() {
             Some((vid, _)) => acc.vlans[vid as usize],
             None => acc.untagged,
         };
-        if let (Some(v), Some(k)) = (vni, h.first_chunk::<12>()) {
-            let (dk, sk) = frame_keys(v, k);
+        if let (Some(v), Some(h)) = (vni, m.data().first_chunk::<12>()) {
+            let (dk, sk) = frame_keys(v, h);
             cx.fdb.prefetch(dk);
             if cx.st.vni(v).is_some_and(|s| s.learning) {
                 cx.fdb.prefetch(sk);
