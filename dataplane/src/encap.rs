@@ -249,7 +249,10 @@ pub fn encapsulate_with<B: PacketBuf>(
     if outer_ip_len(inner) > mtu as usize {
         return Err(DropReason::MtuExceeded);
     }
-    let h = b.prepend(OUTER_LEN).ok_or(DropReason::NoHeadroom)?;
+    let h = b
+        .prepend(OUTER_LEN)
+        .and_then(|h| h.first_chunk_mut::<OUTER_LEN>())
+        .ok_or(DropReason::NoHeadroom)?;
     write_outer(h, t, inner, o);
     Ok(())
 }
@@ -273,29 +276,29 @@ fn encapsulate6<B: PacketBuf>(
 }
 
 /// Writes the outer IPv4 header for an inner frame of `inner_len` bytes
-/// into `h` (OUTER_LEN bytes): the template, then lengths,
-/// identification, checksum (from the template's precomputed sum), source
-/// port and VNI. ([`write_outer6`] for IPv6 templates.)
+/// into `h`: the template, then lengths, identification, checksum (from
+/// the template's precomputed sum), source port and VNI. Fixed offsets
+/// into a fixed-size header, fields that sit together stored together:
+/// no bounds checks and six stores after the copy (this runs once per
+/// encapsulated packet). ([`write_outer6`] for IPv6 templates.)
 #[inline(always)]
-pub fn write_outer(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
-    let Outer {
-        vni, sport, ip_id, ..
-    } = o;
-    let ip_len = outer_ip_len(inner_len);
-    h.copy_from_slice(&t.bytes[..OUTER_LEN]);
-    let (_, rest) = h.split_at_mut(ETH_LEN);
-    let (l3, rest) = rest.split_at_mut(IPV4_LEN);
-    let (l4, vx) = rest.split_at_mut(UDP_LEN);
-    let mut ip = Ipv4Packet::new_unchecked(l3);
-    ip.set_total_len(ip_len as u16);
-    ip.set_ident(ip_id);
-    ip.set_checksum(crate::wire::csum_fold(
-        t.ip_sum + ip_len as u32 + ip_id as u32,
-    ));
-    let mut udp = UdpPacket::new_unchecked(l4);
-    udp.set_src_port(sport);
-    udp.set_len((ip_len - IPV4_LEN) as u16);
-    VxlanHeader::new_unchecked(vx).set_vni(vni);
+pub fn write_outer(h: &mut [u8; OUTER_LEN], t: &Template, inner_len: usize, o: Outer) {
+    const IP: usize = ETH_LEN;
+    const UDP: usize = ETH_LEN + IPV4_LEN;
+    const VX: usize = UDP + UDP_LEN;
+    let ip_len = outer_ip_len(inner_len) as u16;
+    let csum = crate::wire::csum_fold(t.ip_sum + ip_len as u32 + o.ip_id as u32);
+    if let Some(b) = t.bytes.first_chunk::<OUTER_LEN>() {
+        *h = *b;
+    }
+    // Total length and identification are adjacent (bytes 2..6 of IPv4).
+    let len_id = (ip_len as u32) << 16 | o.ip_id as u32;
+    h[IP + 2..IP + 6].copy_from_slice(&len_id.to_be_bytes());
+    h[IP + 10..IP + 12].copy_from_slice(&csum.to_be_bytes());
+    h[UDP..UDP + 2].copy_from_slice(&o.sport.to_be_bytes());
+    h[UDP + 4..UDP + 6].copy_from_slice(&(ip_len - IPV4_LEN as u16).to_be_bytes());
+    // VNI (24 bits) and the reserved byte after it (zero).
+    h[VX + 4..VX + 8].copy_from_slice(&(o.vni << 8).to_be_bytes());
 }
 
 /// [`write_outer`] over IPv6 (`h` is OUTER6_LEN bytes): payload and UDP

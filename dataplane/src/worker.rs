@@ -16,13 +16,15 @@ use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::encap::IpIds;
-use crate::fdb::{frame_keys, HitMap, SharedFdb};
-use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
+use crate::fdb::{HitMap, SharedFdb};
+use crate::forward::{
+    access_first, access_forward, underlay_packet, AccessPre, Ctx, Io, Packet, RxCsum, COPY_BURST,
+};
 pub use crate::forward::{Event, LearnAt};
 use crate::police::{Clock, Credits};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
-use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, OUTER_LEN};
+use crate::wire::{Ipv4Packet, ETH_LEN, IPV4_LEN};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
@@ -79,6 +81,7 @@ impl Worker {
     /// Runs until `running` turns false, then drains its output.
     pub fn run(mut self) {
         let mut rx: Burst<RX_BURST> = Burst::new();
+        let mut pres: [AccessPre; RX_BURST] = [Err(DropReason::AccessRunt); RX_BURST];
         let mut tx = TxSide {
             out_ul: Out::new(),
             outs: (0..self.access_tx.len()).map(|_| Out::new()).collect(),
@@ -129,9 +132,16 @@ impl Worker {
             for p in 0..n_access {
                 self.access_rx[p].rx_max(&mut rx, burst);
                 got += rx.len();
-                prefetch_access(&cx, &rx, p);
-                for m in rx.drain() {
-                    access_packet(&mut cx, &mut io, m, p as u16);
+                // Two passes (see access_first): the first's findings are
+                // kept per packet for the second.
+                let n = rx.len();
+                for (i, pre) in pres.iter_mut().enumerate().take(n) {
+                    if let Some(m) = rx.get_mut(i) {
+                        *pre = access_first(&cx, m, p as u16);
+                    }
+                }
+                for (m, pre) in rx.drain().zip(pres.iter()) {
+                    access_forward(&mut cx, &mut io, m, p as u16, *pre);
                 }
             }
             io.flush_all(&mut cx.tally);
@@ -165,34 +175,6 @@ impl Worker {
             tx: &mut tx,
         };
         io.flush_all(&mut Tally::default());
-    }
-}
-
-/// First pass over an access burst: prefetch the FDB slots its lookups
-/// will touch (destination, and source when learning), using the VNI the
-/// frame's tag (or the port's untagged VNI) maps to.
-#[inline(always)]
-fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
-    let Some(acc) = cx.st.access.get(port) else {
-        return;
-    };
-    for i in 0..rx.len() {
-        let Some(m) = rx.get(i) else { break };
-        m.prefetch_headroom(OUTER_LEN);
-        let Some(e) = EthernetFrame::new_checked(m.data()) else {
-            continue;
-        };
-        let vni = match e.vlan() {
-            Some((vid, _)) => acc.vlans[vid as usize],
-            None => acc.untagged,
-        };
-        if let (Some(v), Some(h)) = (vni, m.data().first_chunk::<12>()) {
-            let (dk, sk) = frame_keys(v, h);
-            cx.fdb.prefetch(dk);
-            if cx.st.vni(v).is_some_and(|s| s.learning) {
-                cx.fdb.prefetch(sk);
-            }
-        }
     }
 }
 
@@ -256,6 +238,10 @@ impl Packet for Mbuf {
     #[inline(always)]
     fn rx_hash(&self) -> Option<u32> {
         self.rss_hash()
+    }
+    #[inline(always)]
+    fn prefetch_front(&self, n: usize) {
+        self.prefetch_headroom(n);
     }
 }
 
