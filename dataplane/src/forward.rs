@@ -99,8 +99,6 @@ pub trait Packet: PacketBuf + Sized {
     fn rx_hash(&self) -> Option<u32> {
         None
     }
-    /// Hints that the `n` bytes in front of the data will be written.
-    fn prefetch_front(&self, _n: usize) {}
 }
 
 /// The flow hash of a tenant frame: the NIC's RSS hash when it computed
@@ -407,67 +405,29 @@ fn flood_local<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, exce
     to_access(cx, io, m, vni, next, false);
 }
 
-/// What the first pass over an access burst found out about a frame
-/// ([`access_first`]), for the second ([`access_forward`]): its VNI and
-/// its destination and source FDB keys, or why it is dropped.
-pub type AccessPre = Result<(VniIdx, u64, u64), DropReason>;
-
-/// First pass over a tenant frame from access port `port`: the checks of
-/// [`classify_access`] (a tag is popped here), the frame's FDB keys, and
-/// prefetches of what the second pass touches: the destination's FDB slot
-/// (and the source's when the VNI learns) and the headroom line the outer
-/// header goes to. A burst's prefetches then overlap their misses, and
-/// the second pass does not parse the frame again.
-#[inline(always)]
-pub fn access_first<P: Packet>(cx: &Ctx<'_>, m: &mut P, port: u16) -> AccessPre {
-    m.prefetch_front(OUTER_LEN);
+/// A tenant frame from access port `port`: classify, learn, switch
+/// locally, encapsulate to a remote, or flood.
+pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u16) {
+    cx.tally.rx += 1;
     if m.segments() != 1 {
-        return Err(DropReason::MultiSegment);
+        return cx.tally.drop(DropReason::MultiSegment);
     }
     let st = cx.st;
-    let acc = st
-        .access
-        .get(port as usize)
-        .ok_or(DropReason::NoAccessPort)?;
-    let vni = classify_access(m, acc)?;
-    let vs = st.vni(vni).ok_or(DropReason::VniUnknown)?;
-    // classify_access checked the frame's length.
-    let h = m.data().first_chunk::<12>().ok_or(DropReason::AccessRunt)?;
-    let (dk, sk) = frame_keys(vni, h);
-    cx.fdb.prefetch(dk);
-    if vs.learning {
-        cx.fdb.prefetch(sk);
-    }
-    Ok((vni, dk, sk))
-}
-
-/// A tenant frame from access port `port`: classify, learn, switch
-/// locally, encapsulate to a remote, or flood. ([`access_first`] and
-/// [`access_forward`] in one; the worker runs them as two passes.)
-pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u16) {
-    let pre = access_first(cx, &mut m, port);
-    access_forward(cx, io, m, port, pre)
-}
-
-/// Second pass over a tenant frame: learn, switch locally, encapsulate
-/// to a remote, or flood, with what [`access_first`] found.
-#[inline(always)]
-pub fn access_forward<I: Io>(
-    cx: &mut Ctx<'_>,
-    io: &mut I,
-    mut m: I::Pkt,
-    port: u16,
-    pre: AccessPre,
-) {
-    cx.tally.rx += 1;
-    let (vni, dk, sk) = match pre {
-        Ok(k) => k,
+    let Some(acc) = st.access.get(port as usize) else {
+        return cx.tally.drop(DropReason::NoAccessPort);
+    };
+    let vni = match classify_access(&mut m, acc) {
+        Ok(v) => v,
         Err(r) => return cx.tally.drop(r),
     };
-    let st = cx.st;
     let Some(vs) = st.vni(vni) else {
         return cx.tally.drop(DropReason::VniUnknown);
     };
+    // classify_access checked the frame's length.
+    let Some(h) = m.data().first_chunk::<12>() else {
+        return cx.tally.drop(DropReason::AccessRunt);
+    };
+    let (dk, sk) = frame_keys(vni, h);
     let policed = vs.police.is_some();
     if vs.learning {
         learn(cx, vni, sk, Place::Local(port));

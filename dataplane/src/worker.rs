@@ -16,15 +16,13 @@ use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::encap::IpIds;
-use crate::fdb::{HitMap, SharedFdb};
-use crate::forward::{
-    access_first, access_forward, underlay_packet, AccessPre, Ctx, Io, Packet, RxCsum, COPY_BURST,
-};
+use crate::fdb::{frame_keys, HitMap, SharedFdb};
+use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
 use crate::police::{Clock, Credits};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
-use crate::wire::{Ipv4Packet, ETH_LEN, IPV4_LEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, OUTER_LEN};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
@@ -81,7 +79,6 @@ impl Worker {
     /// Runs until `running` turns false, then drains its output.
     pub fn run(mut self) {
         let mut rx: Burst<RX_BURST> = Burst::new();
-        let mut pres: [AccessPre; RX_BURST] = [Err(DropReason::AccessRunt); RX_BURST];
         let mut tx = TxSide {
             out_ul: Out::new(),
             outs: (0..self.access_tx.len()).map(|_| Out::new()).collect(),
@@ -98,8 +95,10 @@ impl Worker {
         let mut credits = Credits::default();
         let clock = Clock::new(dpdk::tsc_hz());
         let mut idle: u32 = 0;
+        let mut phases = Phases::default();
         while self.running.load(Ordering::Relaxed) {
             let t0 = dpdk::rdtsc();
+            phases.start(t0);
             let st_guard = self.state.load();
             let fdb_guard = self.fdb.load();
             let mut cx = Ctx {
@@ -128,21 +127,18 @@ impl Worker {
             for m in rx.drain() {
                 underlay_packet(&mut cx, &mut io, m);
             }
+            phases.mark(Phase::Underlay);
             // Access ports.
             for p in 0..n_access {
                 self.access_rx[p].rx_max(&mut rx, burst);
                 got += rx.len();
-                // Two passes (see access_first): the first's findings are
-                // kept per packet for the second.
-                let n = rx.len();
-                for (i, pre) in pres.iter_mut().enumerate().take(n) {
-                    if let Some(m) = rx.get_mut(i) {
-                        *pre = access_first(&cx, m, p as u16);
-                    }
+                phases.mark(Phase::AccessRx);
+                prefetch_access(&cx, &rx, p);
+                phases.mark(Phase::First);
+                for m in rx.drain() {
+                    access_packet(&mut cx, &mut io, m, p as u16);
                 }
-                for (m, pre) in rx.drain().zip(pres.iter()) {
-                    access_forward(&mut cx, &mut io, m, p as u16, *pre);
-                }
+                phases.mark(Phase::Forward);
             }
             io.flush_all(&mut cx.tally);
             if let Some(inj) = &self.inject {
@@ -157,7 +153,9 @@ impl Worker {
             }
             if got > 0 {
                 self.stats.publish(&cx.tally);
-                bump(&self.stats.busy_cycles, dpdk::rdtsc().wrapping_sub(t0));
+                let t1 = dpdk::rdtsc();
+                phases.end(t1, got);
+                bump(&self.stats.busy_cycles, t1.wrapping_sub(t0));
                 bump(&self.stats.bursts, 1);
                 idle = 0;
             } else if self.idle_sleep_us > 0 {
@@ -168,6 +166,7 @@ impl Worker {
                 }
             }
         }
+        phases.log(self.index);
         let mut io = Queues {
             pool: &self.pool,
             punts: &self.punts,
@@ -175,6 +174,117 @@ impl Worker {
             tx: &mut tx,
         };
         io.flush_all(&mut Tally::default());
+    }
+}
+
+/// The parts of a worker's loop, for [`Phases`].
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Underlay receive and decapsulation.
+    Underlay,
+    /// Access ports' `rx_burst` (the driver's work).
+    AccessRx,
+    /// The first pass over an access burst (prefetches).
+    First,
+    /// The second pass ([`access_packet`]).
+    Forward,
+}
+
+/// TSC cycles per received packet in each part of the worker's loop, for
+/// finding where the cycles go (the rest, from the last mark to the end
+/// of the burst, is the TX flush and the burst's bookkeeping). Compiled
+/// only with the `phase-cycles` feature: it reads the TSC five times per
+/// burst more. Logged when the worker stops.
+#[derive(Default)]
+struct Phases {
+    #[cfg(feature = "phase-cycles")]
+    at: u64,
+    /// This burst's cycles per phase (Phase as index), and the tail.
+    #[cfg(feature = "phase-cycles")]
+    burst: [u64; 5],
+    /// Sums over bursts that received packets.
+    #[cfg(feature = "phase-cycles")]
+    sums: [u64; 5],
+    #[cfg(feature = "phase-cycles")]
+    pkts: u64,
+}
+
+impl Phases {
+    #[inline(always)]
+    fn start(&mut self, _t0: u64) {
+        #[cfg(feature = "phase-cycles")]
+        {
+            self.at = _t0;
+            self.burst = [0; 5];
+        }
+    }
+
+    #[inline(always)]
+    fn mark(&mut self, _p: Phase) {
+        #[cfg(feature = "phase-cycles")]
+        {
+            let t = dpdk::rdtsc();
+            self.burst[_p as usize] += t.wrapping_sub(self.at);
+            self.at = t;
+        }
+    }
+
+    #[inline(always)]
+    fn end(&mut self, _t1: u64, _got: usize) {
+        #[cfg(feature = "phase-cycles")]
+        {
+            self.burst[4] += _t1.wrapping_sub(self.at);
+            for (s, b) in self.sums.iter_mut().zip(self.burst) {
+                *s += b;
+            }
+            self.pkts += _got as u64;
+        }
+    }
+
+    fn log(&self, _worker: usize) {
+        #[cfg(feature = "phase-cycles")]
+        if self.pkts > 0 {
+            let per = |i: usize| self.sums[i] as f64 / self.pkts as f64;
+            tracing::info!(
+                worker = _worker,
+                packets = self.pkts,
+                "cycles per packet: underlay {:.1}, access rx {:.1}, first pass {:.1}, \
+                 forward {:.1}, tx and tail {:.1}",
+                per(0),
+                per(1),
+                per(2),
+                per(3),
+                per(4)
+            );
+        }
+    }
+}
+
+/// First pass over an access burst: prefetch the FDB slots its lookups
+/// will touch (destination, and source when learning), using the VNI the
+/// frame's tag (or the port's untagged VNI) maps to.
+#[inline(always)]
+fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
+    let Some(acc) = cx.st.access.get(port) else {
+        return;
+    };
+    for i in 0..rx.len() {
+        let Some(m) = rx.get(i) else { break };
+        m.prefetch_headroom(OUTER_LEN);
+        let Some(e) = EthernetFrame::new_checked(m.data()) else {
+            continue;
+        };
+        let vni = match e.vlan() {
+            Some((vid, _)) => acc.vlans[vid as usize],
+            None => acc.untagged,
+        };
+        if let (Some(v), Some(h)) = (vni, m.data().first_chunk::<12>()) {
+            let (dk, sk) = frame_keys(v, h);
+            cx.fdb.prefetch(dk);
+            if cx.st.vni(v).is_some_and(|s| s.learning) {
+                cx.fdb.prefetch(sk);
+            }
+        }
     }
 }
 
@@ -238,10 +348,6 @@ impl Packet for Mbuf {
     #[inline(always)]
     fn rx_hash(&self) -> Option<u32> {
         self.rss_hash()
-    }
-    #[inline(always)]
-    fn prefetch_front(&self, n: usize) {
-        self.prefetch_headroom(n);
     }
 }
 

@@ -406,17 +406,6 @@ impl<const N: usize> Burst<N> {
         Some(unsafe { &*(&self.pkts[i] as *const *mut sys::rte_mbuf as *const Mbuf) })
     }
 
-    /// The mbuf at `i`, borrowed mutably (to change its data in place).
-    #[inline(always)]
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut Mbuf> {
-        if i >= self.len {
-            return None;
-        }
-        // SAFETY: as in `get`; the mutable borrow is tied to &mut self, so
-        // the mbuf cannot be taken out of the burst while it lives.
-        Some(unsafe { &mut *(&mut self.pkts[i] as *mut *mut sys::rte_mbuf as *mut Mbuf) })
-    }
-
     /// Frees every mbuf at once (`rte_pktmbuf_free_bulk`).
     #[inline(always)]
     pub fn free_all(&mut self) {

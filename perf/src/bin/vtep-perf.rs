@@ -393,7 +393,11 @@ fn vtepd(s: &Scenario, secs: u64, dir: &Path) -> Measured {
         Command::new(vtepd_path())
             .arg("--config")
             .arg(&path)
-            .env("RUST_LOG", "warn")
+            // Quiet unless asked (RUST_LOG=info shows a phase-cycles build's figures).
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stderr(std::fs::File::create(dir.join("vtepd.log")).expect("log"))
             .spawn()
             .expect("vtepd"),
