@@ -124,6 +124,7 @@ impl Worker {
             // Underlay.
             self.underlay_rx.rx_max(&mut rx, burst);
             got += rx.len();
+            phases.mark(Phase::UnderlayRx);
             for m in rx.drain() {
                 underlay_packet(&mut cx, &mut io, m);
             }
@@ -180,7 +181,9 @@ impl Worker {
 /// The parts of a worker's loop, for [`Phases`].
 #[derive(Clone, Copy)]
 enum Phase {
-    /// Underlay receive and decapsulation.
+    /// The underlay port's `rx_burst`.
+    UnderlayRx,
+    /// Decapsulation and the rest of `underlay_packet`.
     Underlay,
     /// Access ports' `rx_burst` (the driver's work).
     AccessRx,
@@ -193,7 +196,7 @@ enum Phase {
 /// TSC cycles per received packet in each part of the worker's loop, for
 /// finding where the cycles go (the rest, from the last mark to the end
 /// of the burst, is the TX flush and the burst's bookkeeping). Compiled
-/// only with the `phase-cycles` feature: it reads the TSC five times per
+/// only with the `phase-cycles` feature: it reads the TSC six times per
 /// burst more. Logged when the worker stops.
 #[derive(Default)]
 struct Phases {
@@ -201,10 +204,10 @@ struct Phases {
     at: u64,
     /// This burst's cycles per phase (Phase as index), and the tail.
     #[cfg(feature = "phase-cycles")]
-    burst: [u64; 5],
+    burst: [u64; 6],
     /// Sums over bursts that received packets.
     #[cfg(feature = "phase-cycles")]
-    sums: [u64; 5],
+    sums: [u64; 6],
     #[cfg(feature = "phase-cycles")]
     pkts: u64,
 }
@@ -215,7 +218,7 @@ impl Phases {
         #[cfg(feature = "phase-cycles")]
         {
             self.at = _t0;
-            self.burst = [0; 5];
+            self.burst = [0; 6];
         }
     }
 
@@ -233,7 +236,7 @@ impl Phases {
     fn end(&mut self, _t1: u64, _got: usize) {
         #[cfg(feature = "phase-cycles")]
         {
-            self.burst[4] += _t1.wrapping_sub(self.at);
+            self.burst[5] += _t1.wrapping_sub(self.at);
             for (s, b) in self.sums.iter_mut().zip(self.burst) {
                 *s += b;
             }
@@ -248,13 +251,14 @@ impl Phases {
             tracing::info!(
                 worker = _worker,
                 packets = self.pkts,
-                "cycles per packet: underlay {:.1}, access rx {:.1}, first pass {:.1}, \
-                 forward {:.1}, tx and tail {:.1}",
+                "cycles per packet: underlay rx {:.1}, decap {:.1}, access rx {:.1}, \
+                 first pass {:.1}, forward {:.1}, tx and tail {:.1}",
                 per(0),
                 per(1),
                 per(2),
                 per(3),
-                per(4)
+                per(4),
+                per(5)
             );
         }
     }

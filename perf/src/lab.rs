@@ -218,8 +218,14 @@ pub fn vtepd_path() -> PathBuf {
     p
 }
 
+/// The vtepctl beside vtepd (a `VTEPD=` build's own), else the one of
+/// this workspace's release build.
 pub fn vtepctl_path() -> PathBuf {
-    vtepd_path().with_file_name("vtepctl")
+    let beside = vtepd_path().with_file_name("vtepctl");
+    if beside.exists() {
+        return beside;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/vtepctl")
 }
 
 pub struct Lab {

@@ -513,6 +513,17 @@ fn main() {
         (a.runs.max(1), a.secs.max(1))
     };
     let wanted = |n: &str| a.scenario.is_empty() || a.scenario.iter().any(|s| s == n);
+    // Checked before anything starts: a failure mid-scenario leaves
+    // processes and DPDK runtime files behind.
+    for (what, p) in [("vtepd", vtepd_path()), ("vtepctl", vtepctl_path())] {
+        if !p.exists() {
+            eprintln!(
+                "vtep-perf: no {what} at {} (run `cargo build --release --bins`, or set VTEPD)",
+                p.display()
+            );
+            std::process::exit(2);
+        }
+    }
     std::fs::create_dir_all(&a.dir).expect("dir");
     let d = &a.dir;
     let mut scenarios = Vec::new();
