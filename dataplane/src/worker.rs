@@ -196,8 +196,8 @@ enum Phase {
 /// TSC cycles per received packet in each part of the worker's loop, for
 /// finding where the cycles go (the rest, from the last mark to the end
 /// of the burst, is the TX flush and the burst's bookkeeping). Compiled
-/// only with the `phase-cycles` feature: it reads the TSC six times per
-/// burst more. Logged when the worker stops.
+/// only with the `phase-cycles` feature: it reads the TSC five more times
+/// per burst, three more per further access port. Logged when the worker stops.
 #[derive(Default)]
 struct Phases {
     #[cfg(feature = "phase-cycles")]
