@@ -744,3 +744,234 @@ fn a_run_from_one_host_is_looked_up_once_and_a_move_is_still_seen() {
         .sum();
     assert_eq!(marked, 1);
 }
+
+/// The known-unicast path ([`access_burst`]'s `encap_known`) against
+/// [`access_packet`]: VNI 100 without ARP suppression (so it takes that
+/// path), with and without learning; FAR2 behind an unresolved remote,
+/// FAR3 behind a learned one (with learning), FAR6 behind a remote with an
+/// IPv6 header; H2 static on port 0.
+mod known_unicast {
+    use super::*;
+    use crate::forward::{access_burst, encap_known, Known};
+    use crate::state::State;
+
+    const FAR2: [u8; 6] = [2, 0, 0, 0, 0, 0xbb];
+    const FAR3: [u8; 6] = [2, 0, 0, 0, 0, 0xcc];
+    const FAR6: [u8; 6] = [2, 0, 0, 0, 0, 0xdd];
+    const PEER5: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 5);
+
+    fn world(learning: bool, suppress: bool) -> World {
+        let mut cfg = CONFIG.replace(
+            "arp_suppress = true\n",
+            &format!("arp_suppress = {suppress}\nlearning = {learning}\n"),
+        );
+        cfg.push_str(
+            "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:bb\"\nremote = \"192.0.2.4\"\n\
+             [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:dd\"\nremote = \"192.0.2.5\"\n\
+             [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:02\"\nport = \"net_ring1\"\n",
+        );
+        let mut w = World::with(&cfg);
+        assert!(w.tables.learn_neighbor(PEER5.into(), [2, 0, 0, 0, 2, 5], 0));
+        w.st = publish::build(&w.tables, 2);
+        let r = |st: &State, ip: Ipv4Addr| st.remote_index[&std::net::IpAddr::V4(ip)];
+        let (r3, r5) = (r(&w.st, PEER3), r(&w.st, PEER5));
+        let t6 = Template::new6(
+            OUR_MAC,
+            PEER_MAC,
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::5".parse().unwrap(),
+            4789,
+            64,
+            false,
+        );
+        w.st.remotes[r5 as usize].as_mut().unwrap().template = Some(t6);
+        // Learned entries, where learning is on.
+        w.learned(100, FAR3, Target::Remote(r3));
+        w.learned(100, H1, Target::Local(0));
+        w
+    }
+
+    /// Every kind of frame an access port can get, as (name, packet).
+    fn frames() -> Vec<(&'static str, Pkt)> {
+        let with = |f: Vec<u8>, set: &dyn Fn(&mut Pkt)| {
+            let mut p = Pkt::new(&f);
+            set(&mut p);
+            p
+        };
+        let plain = |f: Vec<u8>| Pkt::new(&f);
+        let h3 = [2, 0, 0, 0, 0, 3];
+        let mut qinq = frame(FAR, H1, 46);
+        qinq[12..14].copy_from_slice(&[0x88, 0xa8]);
+        let big = frame(FAR, H1, 1500);
+        // 28 bytes of headroom: too few for the outer header.
+        let tight = {
+            let f = frame(FAR, H1, 200);
+            let mut b = VecBuf::new(&f[100..]);
+            b.prepend(100).unwrap().copy_from_slice(&f[..100]);
+            Pkt {
+                buf: b,
+                ..Pkt::new(&[])
+            }
+        };
+        vec![
+            ("known remote", plain(frame(FAR, H1, 46))),
+            ("known remote, new source", plain(frame(FAR, h3, 46))),
+            (
+                "known remote, NIC hash",
+                with(frame(FAR, H1, 46), &|p| p.hash = Some(0xabcd)),
+            ),
+            ("learned remote", plain(frame(FAR3, H2, 100))),
+            ("known remote again", plain(frame(FAR, H1, 46))),
+            (
+                "unknown destination",
+                plain(frame([2, 0, 0, 0, 9, 9], H1, 46)),
+            ),
+            ("broadcast", plain(frame([0xff; 6], H1, 46))),
+            ("multicast", plain(frame([1, 0, 0x5e, 0, 0, 1], H1, 46))),
+            ("local, port 0", plain(frame(H2, h3, 46))),
+            ("tagged VID 10", plain(tagged(&frame(FAR, H1, 46), 10))),
+            ("priority tag", plain(tagged(&frame(FAR, H1, 46), 0))),
+            ("unmapped VID", plain(tagged(&frame(FAR, H1, 46), 11))),
+            ("QinQ", plain(qinq)),
+            ("group source", plain(frame(FAR, [3, 0, 0, 0, 0, 1], 46))),
+            ("zero source", plain(frame(FAR, [0; 6], 46))),
+            ("over the MTU", plain(big)),
+            ("unresolved remote", plain(frame(FAR2, H1, 46))),
+            ("IPv6 remote", plain(frame(FAR6, H1, 46))),
+            ("two segments", with(frame(FAR, H1, 46), &|p| p.segs = 2)),
+            ("runt", plain(frame(FAR, H1, 46)[..13].to_vec())),
+            ("no headroom", tight),
+        ]
+    }
+
+    /// Everything forwarding leaves behind.
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        tally: Tally,
+        underlay: Vec<(Vec<u8>, bool)>,
+        access: [Vec<(Vec<u8>, bool)>; 2],
+        punted: Vec<Vec<u8>>,
+        events: Vec<Event>,
+        vnis: Vec<[(u64, u64); 3]>,
+        remotes: Vec<[(u64, u64); 2]>,
+        learn_events_dropped: u64,
+        hits: Vec<u64>,
+    }
+
+    fn outcome(w: &mut World, io: Rec, tally: Tally) -> Outcome {
+        let n = w.st.remotes.len();
+        Outcome {
+            tally,
+            underlay: io.underlay,
+            access: io.access,
+            punted: io.punted,
+            events: std::iter::from_fn(|| w.events.pop()).collect(),
+            vnis: [100, 200]
+                .map(|v| {
+                    let c = &w.stats.vnis[w.vni(v) as usize];
+                    [c.encap.get(), c.flood.get(), c.decap.get()]
+                })
+                .to_vec(),
+            remotes: w.stats.remotes[..n]
+                .iter()
+                .map(|c| [c.tx.get(), c.rx.get()])
+                .collect(),
+            learn_events_dropped: w
+                .stats
+                .learn_events_dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
+            hits: (0..w.hits.words()).map(|i| w.hits.take_word(i)).collect(),
+        }
+    }
+
+    /// `frames` from `port` in one burst, by [`access_burst`] or one by
+    /// one by [`access_packet`].
+    fn forward(learning: bool, suppress: bool, port: u16, burst: bool) -> Outcome {
+        let mut w = world(learning, suppress);
+        w.ip_ids = IpIds::for_worker(1);
+        let mut io = Rec {
+            buffers: 1000,
+            ..rec()
+        };
+        let pkts = frames().into_iter().map(|(_, p)| p);
+        let t = w.run(&mut io, |cx, io| {
+            if burst {
+                access_burst(cx, io, pkts, port);
+            } else {
+                for m in pkts {
+                    access_packet(cx, io, m, port);
+                }
+            }
+        });
+        outcome(&mut w, io, t)
+    }
+
+    #[test]
+    fn a_burst_forwards_counts_and_learns_as_frame_by_frame() {
+        for learning in [true, false] {
+            for suppress in [false, true] {
+                for port in [0, 1] {
+                    let fast = forward(learning, suppress, port, true);
+                    let slow = forward(learning, suppress, port, false);
+                    assert_eq!(
+                        fast, slow,
+                        "learning {learning}, suppress {suppress}, port {port}"
+                    );
+                    // The known remotes were reached (not a vacuous match).
+                    assert_eq!(fast.tally.rx, frames().len() as u64);
+                    assert!(fast.underlay.len() >= 5, "{:?}", fast.tally);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn it_takes_known_unicast_and_gives_back_the_rest_untouched() {
+        let taken = [
+            "known remote",
+            "known remote, new source",
+            "known remote, NIC hash",
+            "known remote again",
+            "no headroom",
+        ];
+        for learning in [true, false] {
+            let mut w = world(learning, false);
+            let learned = |name| learning && name == "learned remote";
+            assert!(Known::of(&w.st, 0).is_some());
+            assert!(Known::of(&world(learning, true).st, 0).is_none());
+            let k = Known::of(&w.st, 0).unwrap();
+            let mut io = rec();
+            for (name, p) in frames() {
+                let before = p.clone();
+                let ids = w.ip_ids.0;
+                let mut enc = (0, 0);
+                let mut back = None;
+                let t = w.run(&mut io, |cx, io| {
+                    back = encap_known(cx, io, p, k, &mut enc).err();
+                });
+                match back {
+                    None => {
+                        assert!(taken.contains(&name) || learned(name), "{name}: taken");
+                        assert_eq!(t.rx, 1, "{name}");
+                    }
+                    Some(p) => {
+                        assert!(
+                            !taken.contains(&name) && !learned(name),
+                            "{name}: given back"
+                        );
+                        assert_eq!(p.data(), before.data(), "{name}");
+                        assert_eq!(t, Tally::default(), "{name}");
+                        assert_eq!(w.ip_ids.0, ids, "{name}");
+                        assert_eq!(enc, (0, 0), "{name}");
+                    }
+                }
+            }
+            // Forwarded: those with headroom; the last dropped for lack of it.
+            assert_eq!(io.underlay.len(), 4 + usize::from(learning));
+            if learning {
+                assert_learned(&w, w.vni(100), [2, 0, 0, 0, 0, 3], LearnAt::Local(0));
+            }
+            assert_eq!(w.events.pop(), None);
+        }
+    }
+}

@@ -17,7 +17,7 @@ use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::encap::IpIds;
 use crate::fdb::{frame_keys, HitMap, SharedFdb};
-use crate::forward::{access_packet, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
+use crate::forward::{access_burst, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
 use crate::police::{Clock, Credits};
 use crate::state::State;
@@ -136,9 +136,7 @@ impl Worker {
                 phases.mark(Phase::AccessRx);
                 prefetch_access(&cx, &rx, p);
                 phases.mark(Phase::First);
-                for m in rx.drain() {
-                    access_packet(&mut cx, &mut io, m, p as u16);
-                }
+                access_burst(&mut cx, &mut io, rx.drain(), p as u16);
                 phases.mark(Phase::Forward);
             }
             io.flush_all(&mut cx.tally);
@@ -189,7 +187,7 @@ enum Phase {
     AccessRx,
     /// The first pass over an access burst (prefetches).
     First,
-    /// The second pass ([`access_packet`]).
+    /// The second pass ([`access_burst`]).
     Forward,
 }
 
