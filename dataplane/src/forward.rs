@@ -619,6 +619,10 @@ impl Known {
             port,
         })
     }
+
+    pub(crate) fn parts(&self) -> (VniIdx, bool) {
+        (self.vni, self.learning)
+    }
 }
 
 /// A burst from access port `port`. When the port's untagged VNI neither

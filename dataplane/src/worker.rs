@@ -17,7 +17,7 @@ use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::encap::IpIds;
 use crate::fdb::{frame_keys, HitMap, SharedFdb};
-use crate::forward::{access_burst, underlay_packet, Ctx, Io, Packet, RxCsum, COPY_BURST};
+use crate::forward::{access_burst, underlay_packet, Ctx, Io, Known, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
 use crate::police::{Clock, Credits};
 use crate::state::State;
@@ -264,9 +264,26 @@ impl Phases {
 
 /// First pass over an access burst: prefetch the FDB slots its lookups
 /// will touch (destination, and source when learning), using the VNI the
-/// frame's tag (or the port's untagged VNI) maps to.
+/// frame's tag (or the port's untagged VNI) maps to. When the burst may
+/// take [`access_burst`]'s known-unicast path, the keys are those of the
+/// untagged VNI without looking at the tag (a tagged frame's prefetch is
+/// wasted, never wrong).
 #[inline(always)]
 fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
+    if let Some(k) = Known::of(cx.st, port as u16) {
+        let (vni, learning) = k.parts();
+        for i in 0..rx.len() {
+            let Some(m) = rx.get(i) else { break };
+            if let Some(h) = m.data().first_chunk::<12>() {
+                let (dk, sk) = frame_keys(vni, h);
+                cx.fdb.prefetch(dk);
+                if learning {
+                    cx.fdb.prefetch(sk);
+                }
+            }
+        }
+        return;
+    }
     let Some(acc) = cx.st.access.get(port) else {
         return;
     };
