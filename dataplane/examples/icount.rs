@@ -4,7 +4,7 @@
 //! for decap) 256 60-byte frames ROUNDS times; `fwd-encap`, `fwd-decap`
 //! (and `fwd-encap-limited`, `fwd-decap-limited`: the VNI has a rate limit
 //! it never reaches) run the whole forwarding path of a worker
-//! (`access_burst`, `underlay_packet`: FDB lookups, learning checks,
+//! (`access_burst`, `underlay_burst`: FDB lookups, learning checks,
 //! counters) on known unicast to and from 256 static remote MACs. Two runs
 //! with different ROUNDS give the instructions per packet as the difference
 //! over the packets between them, free of start-up cost.
@@ -16,7 +16,7 @@ use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::decap::{classify_underlay, DecapCache};
 use vtep_dataplane::encap::{classify_access, encapsulate, IpIds};
 use vtep_dataplane::fdb::HitMap;
-use vtep_dataplane::forward::{access_burst, underlay_packet, Ctx};
+use vtep_dataplane::forward::{access_burst, underlay_burst, Ctx};
 use vtep_dataplane::mgmt::{publish, tables::Tables};
 use vtep_dataplane::police::Credits;
 use vtep_dataplane::state::Template;
@@ -150,9 +150,7 @@ fn forward(dir: &str, rounds: usize) -> u64 {
         if dir == "encap" {
             access_burst(&mut cx, &mut io, bufs.drain(..), 0);
         } else {
-            for b in bufs.drain(..) {
-                underlay_packet(&mut cx, &mut io, b);
-            }
+            underlay_burst(&mut cx, &mut io, bufs.drain(..));
         }
         assert_eq!(cx.tally.forwarded, 256, "{:?}", cx.tally);
         // Back to what was received, without allocating.

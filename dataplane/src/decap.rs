@@ -113,6 +113,34 @@ pub fn classify_underlay_cached(
     }
 }
 
+/// [`classify_underlay_cached`]'s common case alone: VXLAN from a known
+/// remote, as (VNI, remote, inner offset, inner length, reserved bits
+/// set); None for anything else, which that function then classifies.
+#[inline(always)]
+pub(crate) fn classify_known(
+    d: &[u8],
+    csum: RxCsum,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Option<(VniIdx, u32, usize, usize, bool)> {
+    if cache.generation != st.generation {
+        *cache = DecapCache {
+            generation: st.generation,
+            ..DecapCache::default()
+        };
+    }
+    match fast_vxlan(d, csum, st, cache)? {
+        Underlay::Vxlan {
+            vni,
+            remote: Some(r),
+            inner_off,
+            inner_len,
+            reserved_set,
+        } => Some((vni, r, inner_off, inner_len, reserved_set)),
+        _ => None,
+    }
+}
+
 #[inline(always)]
 fn be16(h: &[u8], i: usize) -> u16 {
     u16::from_be_bytes([h[i], h[i + 1]])

@@ -570,9 +570,13 @@ mod tests {
         let mut w = FdbWriter::new(4096);
         let shared = w.shared();
         let stop = Arc::new(AtomicBool::new(false));
+        // Full passes over the keys, by all readers: the writer starts
+        // after some and stops readers only after some more, however the
+        // threads are scheduled.
+        let passes = Arc::new(AtomicU64::new(0));
         let readers: Vec<_> = (0..2)
             .map(|_| {
-                let (t, stop) = (shared.clone(), stop.clone());
+                let (t, stop, passes) = (shared.clone(), stop.clone(), passes.clone());
                 std::thread::spawn(move || {
                     let mut seen = 0u64;
                     while !stop.load(Ordering::Relaxed) {
@@ -588,11 +592,19 @@ mod tests {
                                 seen += 1;
                             }
                         }
+                        passes.fetch_add(1, Ordering::Relaxed);
                     }
                     seen
                 })
             })
             .collect();
+        let wait_passes = |n: u64| {
+            let until = passes.load(Ordering::Relaxed) + n;
+            while passes.load(Ordering::Relaxed) < until {
+                std::thread::yield_now();
+            }
+        };
+        wait_passes(2);
         for round in 0..40u32 {
             for i in 0..KEYS {
                 let target = if (i + round) % 2 == 0 {
@@ -616,6 +628,8 @@ mod tests {
                 w.rebuild();
             }
         }
+        // Entries are left in the table: passes from now on see them.
+        wait_passes(4);
         stop.store(true, Ordering::Relaxed);
         let seen: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
         assert!(seen > 0);

@@ -752,7 +752,7 @@ fn a_run_from_one_host_is_looked_up_once_and_a_move_is_still_seen() {
 /// IPv6 header; H2 static on port 0.
 mod known_unicast {
     use super::*;
-    use crate::forward::{access_burst, encap_known, Known};
+    use crate::forward::{access_burst, decap_known, encap_known, underlay_burst, Known, Run};
     use crate::state::State;
 
     const FAR2: [u8; 6] = [2, 0, 0, 0, 0, 0xbb];
@@ -768,7 +768,8 @@ mod known_unicast {
         cfg.push_str(
             "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:bb\"\nremote = \"192.0.2.4\"\n\
              [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:dd\"\nremote = \"192.0.2.5\"\n\
-             [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:02\"\nport = \"net_ring1\"\n",
+             [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:02\"\nport = \"net_ring1\"\n\
+             [[fdb]]\nvni = 200\nmac = \"02:00:00:00:00:07\"\nport = \"net_ring1\"\n",
         );
         let mut w = World::with(&cfg);
         assert!(w.tables.learn_neighbor(PEER5.into(), [2, 0, 0, 0, 2, 5], 0));
@@ -904,6 +905,174 @@ mod known_unicast {
             }
         });
         outcome(&mut w, io, t)
+    }
+
+    /// Every kind of packet the underlay port can get, as (name, packet).
+    fn packets(w: &World) -> Vec<(&'static str, Pkt)> {
+        let with = |f: Vec<u8>, set: &dyn Fn(&mut Pkt)| {
+            let mut p = Pkt::new(&f);
+            set(&mut p);
+            p
+        };
+        let plain = |f: Vec<u8>| Pkt::new(&f);
+        let h7 = [2, 0, 0, 0, 0, 7];
+        let to_h2 = w.vxlan(PEER, 100, &frame(H2, FAR, 46));
+        let edit = |at: usize, b: u8| {
+            let mut p = to_h2.clone();
+            p[at] = b;
+            p
+        };
+        vec![
+            ("to a local host", plain(to_h2.clone())),
+            (
+                "checksum vouched",
+                with(to_h2.clone(), &|p| p.csum = RxCsum::Good),
+            ),
+            (
+                "from another remote",
+                plain(w.vxlan(PEER3, 100, &frame(H2, FAR, 100))),
+            ),
+            (
+                "to a learned host",
+                plain(w.vxlan(PEER, 100, &frame(H1, FAR, 46))),
+            ),
+            (
+                "tagged on its port",
+                plain(w.vxlan(PEER, 200, &frame(h7, FAR, 46))),
+            ),
+            ("reserved bits", plain(edit(43, 1))),
+            ("to a local host again", plain(to_h2.clone())),
+            (
+                "from a stranger",
+                plain(w.vxlan(Ipv4Addr::new(192, 0, 2, 9), 100, &frame(H2, FAR, 46))),
+            ),
+            (
+                "broadcast",
+                plain(w.vxlan(PEER, 100, &frame([0xff; 6], FAR, 46))),
+            ),
+            (
+                "unknown destination",
+                plain(w.vxlan(PEER, 100, &frame([2, 0, 0, 0, 9, 9], FAR, 46))),
+            ),
+            (
+                "to a remote host",
+                plain(w.vxlan(PEER, 100, &frame(FAR3, FAR, 46))),
+            ),
+            (
+                "unknown VNI",
+                plain(w.vxlan(PEER, 999, &frame(H2, FAR, 46))),
+            ),
+            ("bad checksum", plain(edit(24, 0xee))),
+            (
+                "checksum refused",
+                with(to_h2.clone(), &|p| p.csum = RxCsum::Bad),
+            ),
+            ("other UDP port", plain(edit(37, 0xb6))),
+            (
+                "inner tag",
+                plain(w.vxlan(PEER, 100, &tagged(&frame(H2, FAR, 46), 10))),
+            ),
+            (
+                "group inner source",
+                plain(w.vxlan(PEER, 100, &frame(H2, [3, 0, 0, 0, 0, 1], 46))),
+            ),
+            ("two segments", with(to_h2.clone(), &|p| p.segs = 2)),
+            ("runt", plain(to_h2[..40].to_vec())),
+            (
+                "ARP",
+                plain(arp_request(PEER_MAC, PEER, Ipv4Addr::new(192, 0, 2, 1))),
+            ),
+        ]
+    }
+
+    /// `packets` from the underlay in one burst, by [`underlay_burst`] or
+    /// one by one by [`underlay_packet`].
+    fn decap(learning: bool, suppress: bool, burst: bool) -> Outcome {
+        let mut w = world(learning, suppress);
+        let mut io = Rec {
+            buffers: 1000,
+            ..rec()
+        };
+        let pkts = packets(&w).into_iter().map(|(_, p)| p);
+        let t = w.run(&mut io, |cx, io| {
+            if burst {
+                underlay_burst(cx, io, pkts);
+            } else {
+                for m in pkts {
+                    underlay_packet(cx, io, m);
+                }
+            }
+        });
+        outcome(&mut w, io, t)
+    }
+
+    #[test]
+    fn an_underlay_burst_forwards_counts_and_learns_as_packet_by_packet() {
+        for learning in [true, false] {
+            for suppress in [false, true] {
+                let fast = decap(learning, suppress, true);
+                let slow = decap(learning, suppress, false);
+                assert_eq!(fast, slow, "learning {learning}, suppress {suppress}");
+                assert_eq!(fast.tally.rx, 20);
+                assert!(fast.access[0].len() >= 5, "{:?}", fast.tally);
+            }
+        }
+    }
+
+    #[test]
+    fn decap_takes_known_unicast_and_gives_back_the_rest_untouched() {
+        let taken = [
+            "to a local host",
+            "checksum vouched",
+            "from another remote",
+            "tagged on its port",
+            "reserved bits",
+            "to a local host again",
+        ];
+        for learning in [true, false] {
+            let mut w = world(learning, false);
+            let learned = |name| learning && name == "to a learned host";
+            let mut io = rec();
+            let mut run = Run::default();
+            for (name, p) in packets(&w) {
+                let before = p.clone();
+                let mut back = None;
+                let t = w.run(&mut io, |cx, io| {
+                    back = decap_known(cx, io, p, &mut run).err();
+                });
+                match back {
+                    None => {
+                        assert!(taken.contains(&name) || learned(name), "{name}: taken");
+                        assert_eq!((t.rx, t.forwarded), (1, 1), "{name}");
+                    }
+                    Some(p) => {
+                        assert!(
+                            !taken.contains(&name) && !learned(name),
+                            "{name}: given back"
+                        );
+                        assert_eq!(p.data(), before.data(), "{name}");
+                        assert_eq!(t, Tally::default(), "{name}");
+                    }
+                }
+            }
+            let n = 6 + usize::from(learning);
+            assert_eq!(io.access[0].len(), n);
+            // The tagged one left with its VID.
+            assert!(io.access[0]
+                .iter()
+                .any(|(f, _)| f[12..16] == [0x81, 0, 0, 10]));
+            assert_eq!(
+                w.stats
+                    .reserved_bits_seen
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                1
+            );
+            // Decap counters wait for the run's end.
+            assert_eq!(w.stats.vnis[w.vni(200) as usize].decap.get().0, 1);
+            // FAR is static in VNI 100 only, and VNI 200 learns.
+            assert_learned(&w, w.vni(200), FAR, LearnAt::Remote(PEER.into()));
+            assert_eq!(w.events.pop(), None);
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::decap::DecapCache;
 use crate::drops::DropReason;
 use crate::encap::IpIds;
 use crate::fdb::{frame_keys, HitMap, SharedFdb};
-use crate::forward::{access_burst, underlay_packet, Ctx, Io, Known, Packet, RxCsum, COPY_BURST};
+use crate::forward::{access_burst, underlay_burst, Ctx, Io, Known, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
 use crate::police::{Clock, Credits};
 use crate::state::State;
@@ -125,9 +125,7 @@ impl Worker {
             self.underlay_rx.rx_max(&mut rx, burst);
             got += rx.len();
             phases.mark(Phase::UnderlayRx);
-            for m in rx.drain() {
-                underlay_packet(&mut cx, &mut io, m);
-            }
+            underlay_burst(&mut cx, &mut io, rx.drain());
             phases.mark(Phase::Underlay);
             // Access ports.
             for p in 0..n_access {
@@ -181,7 +179,7 @@ impl Worker {
 enum Phase {
     /// The underlay port's `rx_burst`.
     UnderlayRx,
-    /// Decapsulation and the rest of `underlay_packet`.
+    /// Decapsulation and the rest of [`underlay_burst`].
     Underlay,
     /// Access ports' `rx_burst` (the driver's work).
     AccessRx,
