@@ -15,8 +15,9 @@
 //! - Reclamation: slots are never freed while readers run; a deleted entry
 //!   becomes a tombstone (value 0) that probes skip and inserts reuse. When
 //!   tombstones pile up the writer builds a fresh table and publishes it with
-//!   `arc_swap`; workers load the current table once per burst, and an old
-//!   table is freed when the last burst holding it ends (reference counting).
+//!   `arc_swap`; workers take the current table at the start of each burst
+//!   (through an `arc_swap::Cache`), and an old table is freed when the
+//!   last worker holding it moves on (reference counting).
 //! - A move (VM migration) is one value store: the next lookup after it sees
 //!   the new location.
 //! - Aging needs to know which entries carried traffic without readers

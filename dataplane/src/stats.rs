@@ -153,9 +153,11 @@ impl WorkerStats {
         bump(&self.dropped, t.dropped);
         bump(&self.punted, t.punted);
         bump(&self.flood_copies, t.flood_copies);
-        for (i, n) in t.drops.iter().enumerate() {
-            if *n != 0 {
-                bump(&self.drops[i], *n);
+        if t.dropped != 0 {
+            for (i, n) in t.drops.iter().enumerate() {
+                if *n != 0 {
+                    bump(&self.drops[i], *n);
+                }
             }
         }
         self.seq.store(s + 2, Ordering::Release);

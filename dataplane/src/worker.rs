@@ -96,14 +96,18 @@ impl Worker {
         let clock = Clock::new(dpdk::tsc_hz());
         let mut idle: u32 = 0;
         let mut phases = Phases::default();
+        // The published state and FDB table, as of this burst: a cache
+        // compares one pointer per burst, where a load takes and returns
+        // a slot with two atomic exchanges. A replaced table is freed once
+        // every worker has moved on from it, at its next burst.
+        let mut state = arc_swap::Cache::new(Arc::clone(&self.state));
+        let mut fdb = arc_swap::Cache::new(Arc::clone(&self.fdb));
         while self.running.load(Ordering::Relaxed) {
             let t0 = dpdk::rdtsc();
             phases.start(t0);
-            let st_guard = self.state.load();
-            let fdb_guard = self.fdb.load();
             let mut cx = Ctx {
-                st: &st_guard,
-                fdb: &fdb_guard,
+                st: state.load(),
+                fdb: fdb.load(),
                 hits: &self.hits,
                 events: &self.events,
                 stats: &self.stats,
@@ -138,7 +142,8 @@ impl Worker {
                 phases.mark(Phase::Forward);
             }
             io.flush_all(&mut cx.tally);
-            if let Some(inj) = &self.inject {
+            // is_empty first: an empty pop ends with a full fence.
+            if let Some(inj) = self.inject.as_ref().filter(|q| !q.is_empty()) {
                 // Management frames are not received packets: outside the tally.
                 let mut b: Burst<8> = Burst::new();
                 while let Some(m) = (!b.is_full()).then(|| inj.pop()).flatten() {
