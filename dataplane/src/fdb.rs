@@ -599,13 +599,16 @@ mod tests {
                 })
             })
             .collect();
-        let wait_passes = |n: u64| {
+        // A reader that ended (its assertion failed) stops the wait: the
+        // join below reports it.
+        let wait_passes = |readers: &[std::thread::JoinHandle<u64>], n: u64| {
             let until = passes.load(Ordering::Relaxed) + n;
-            while passes.load(Ordering::Relaxed) < until {
+            while passes.load(Ordering::Relaxed) < until && !readers.iter().any(|r| r.is_finished())
+            {
                 std::thread::yield_now();
             }
         };
-        wait_passes(2);
+        wait_passes(&readers, 2);
         for round in 0..40u32 {
             for i in 0..KEYS {
                 let target = if (i + round) % 2 == 0 {
@@ -630,7 +633,7 @@ mod tests {
             }
         }
         // Entries are left in the table: passes from now on see them.
-        wait_passes(4);
+        wait_passes(&readers, 4);
         stop.store(true, Ordering::Relaxed);
         let seen: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
         assert!(seen > 0);

@@ -823,7 +823,7 @@ pub(crate) fn decap_known<I: Io>(
     else {
         return Err(m);
     };
-    let Some(&(_, vid)) = vs.ports.iter().find(|(q, _)| *q == p) else {
+    let Some(vid) = port_vid(st, vni, p) else {
         return Err(m);
     };
     // From here on the packet is this path's.
