@@ -73,16 +73,40 @@ pub fn outer_source(d: &[u8]) -> Option<IpAddr> {
     }
 }
 
-/// One-entry caches of the two per-packet table lookups of decap (VNI ->
-/// index, source IP -> remote): consecutive packets mostly share both.
-/// Valid for one published [`State`] (its generation is checked).
-#[derive(Debug, Default, Clone, Copy)]
+/// Caches of the two per-packet table lookups of decap (VNI -> index,
+/// source IP -> remote): one entry each, and for the fast path's IPv4
+/// sources a small direct-mapped table, since a burst often interleaves
+/// a few remotes. Valid for one published [`State`] (its generation is
+/// checked).
+#[derive(Debug, Clone, Copy)]
 pub struct DecapCache {
     generation: u64,
     vni: Option<(u32, VniIdx)>,
     src: Option<(IpAddr, Option<u32>)>,
-    /// The fast path's: an IPv4 source as a word.
-    src4: Option<(u32, Option<u32>)>,
+    /// The fast path's IPv4 sources, direct-mapped by [`src4_way`]: a
+    /// burst from a few remotes, interleaved, finds each here.
+    src4s: [(u32, Option<u32>); SRC4_WAYS],
+}
+
+impl Default for DecapCache {
+    fn default() -> DecapCache {
+        DecapCache {
+            generation: 0,
+            vni: None,
+            src: None,
+            // A way holding address 0 is empty: it is never taken as a hit.
+            src4s: [(0, None); SRC4_WAYS],
+        }
+    }
+}
+
+const SRC4_WAYS: usize = 64;
+
+/// The way of IPv4 source `ip` (as a word): its low bits, folded with the
+/// next byte's. Remotes numbered from one subnet fill distinct ways.
+#[inline(always)]
+fn src4_way(ip: u32) -> usize {
+    (ip ^ (ip >> 8)) as usize % SRC4_WAYS
 }
 
 /// Classifies an underlay frame.
@@ -184,7 +208,10 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
         RxCsum::Bad => false,
         RxCsum::Unknown => {
             // Five 32-bit words, folded: all ones when the checksum is right.
-            let w = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
+            // Native-order words: a ones' complement sum of byte-swapped
+            // words is the byte-swapped sum (RFC 1071), and all ones is
+            // its own swap.
+            let w = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
             let s = w(14) + w(18) + w(22) + w(26) + w(30);
             let s = (s & 0xffff_ffff) + (s >> 32);
             let s = (s & 0xffff) + (s >> 16);
@@ -213,16 +240,16 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
         }
     };
     let s4 = u32::from_be_bytes([h[26], h[27], h[28], h[29]]);
-    let remote = match cache.src4 {
-        Some((ip, r)) if ip == s4 => r,
-        _ => {
-            let r = st
-                .remote_index
-                .get(&IpAddr::V4(Ipv4Addr::from(s4)))
-                .copied();
-            cache.src4 = Some((s4, r));
-            r
-        }
+    let way = &mut cache.src4s[src4_way(s4)];
+    let remote = if way.0 == s4 && s4 != 0 {
+        way.1
+    } else {
+        let r = st
+            .remote_index
+            .get(&IpAddr::V4(Ipv4Addr::from(s4)))
+            .copied();
+        *way = (s4, r);
+        r
     };
     if remote.is_none() && !st.accept_unknown_sources {
         return None;
@@ -488,6 +515,47 @@ mod tests {
         let mut b = VecBuf::new(&inner);
         encapsulate(&mut b, &t, vni, 9000).unwrap();
         b.data().to_vec()
+    }
+
+    /// [`vxlan`] from `src` instead of the sample remote.
+    fn vxlan_from(src: Ipv4Addr) -> Vec<u8> {
+        let t = Template::new(OUR_MAC, PEER_MAC, src, OUR_IP, 4789, 64, false);
+        let mut b = VecBuf::new(&vxlan(60, 100, false)[50..]);
+        encapsulate(&mut b, &t, 100, 9000).unwrap();
+        b.data().to_vec()
+    }
+
+    /// The direct-mapped source cache, warm across packets from sources
+    /// that share one way (a known remote, a second one, an unknown VTEP,
+    /// 0.0.0.0), answers each packet as a cold cache does.
+    #[test]
+    fn a_warm_cache_answers_as_a_cold_one() {
+        let other = Ipv4Addr::new(192, 0, 2, 66);
+        let unknown = Ipv4Addr::new(192, 0, 2, 130);
+        let srcs = [PEER_IP, other, unknown, Ipv4Addr::UNSPECIFIED];
+        for s in &srcs[1..3] {
+            assert_eq!(src4_way(u32::from(*s)), src4_way(u32::from(PEER_IP)));
+        }
+        let mut st = sample_state();
+        st.remote_index.insert(IpAddr::V4(other), 1);
+        for accept in [false, true] {
+            st.accept_unknown_sources = accept;
+            let mut warm = DecapCache::default();
+            let mut remotes = Vec::new();
+            for i in [0, 0, 1, 0, 2, 2, 1, 3, 0, 3, 1, 1, 2, 0] {
+                let p = vxlan_from(srcs[i]);
+                let cold = fast_vxlan(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+                let got = fast_vxlan(&p, RxCsum::Unknown, &st, &mut warm);
+                assert_eq!(got, cold, "source {} (accept {accept})", srcs[i]);
+                if let Some(Underlay::Vxlan { remote, .. }) = got {
+                    remotes.push(remote);
+                }
+            }
+            // Both remotes were told apart; an unknown source only passes
+            // when accepted, as no remote.
+            assert!(remotes.contains(&Some(0)) && remotes.contains(&Some(1)));
+            assert_eq!(remotes.contains(&None), accept);
+        }
     }
 
     #[test]

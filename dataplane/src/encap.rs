@@ -66,18 +66,7 @@ pub fn flow_hash(f: &[u8]) -> u32 {
             && (proto == PROTO_TCP || proto == PROTO_UDP)
             && u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0
         {
-            let w = |a: usize| {
-                u64::from_be_bytes([
-                    h[a],
-                    h[a + 1],
-                    h[a + 2],
-                    h[a + 3],
-                    h[a + 4],
-                    h[a + 5],
-                    h[a + 6],
-                    h[a + 7],
-                ])
-            };
+            let w = |a: usize| crate::wire::ethernet::word_at(h, a);
             let (dst, src) = (w(0) >> 16, w(4) & 0xffff_ffff_ffff);
             let mut x = dst ^ (src ^ ((ETHERTYPE_IPV4 as u64) << 48)).rotate_left(23);
             x ^= (w(26) ^ proto as u64).rotate_left(41);

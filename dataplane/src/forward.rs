@@ -342,7 +342,9 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
         },
     };
     m.adj(off);
-    m.trim(total - off - len);
+    if total != off + len {
+        m.trim(total - off - len);
+    }
     let Some(vs) = cx.st.vni(vni) else {
         return cx.tally.drop(DropReason::VniUnknown);
     };
@@ -754,28 +756,60 @@ pub(crate) struct Run {
     vni: VniIdx,
     packets: u64,
     bytes: u64,
+    /// The same for the remote the packets came from.
+    remote: u32,
+    rpackets: u64,
+    rbytes: u64,
 }
 
 impl Run {
     #[inline(always)]
     fn add(&self, cx: &Ctx<'_>) {
-        if self.packets == 0 {
-            return;
+        if self.packets != 0 {
+            if let Some(c) = cx.stats.vnis.get(self.vni as usize) {
+                bump(&c.decap.packets, self.packets);
+                bump(&c.decap.bytes, self.bytes);
+            }
         }
-        if let Some(c) = cx.stats.vnis.get(self.vni as usize) {
-            bump(&c.decap.packets, self.packets);
-            bump(&c.decap.bytes, self.bytes);
+        self.add_remote(cx);
+    }
+
+    #[inline(always)]
+    fn add_remote(&self, cx: &Ctx<'_>) {
+        if self.rpackets != 0 {
+            if let Some(c) = cx.stats.remotes.get(self.remote as usize) {
+                bump(&c.rx.packets, self.rpackets);
+                bump(&c.rx.bytes, self.rbytes);
+            }
         }
+    }
+
+    /// Counts a packet of `len` bytes (outer headers included) from
+    /// remote `r`.
+    #[inline(always)]
+    fn from(&mut self, cx: &Ctx<'_>, r: u32, len: usize) {
+        if r != self.remote {
+            self.add_remote(cx);
+            self.remote = r;
+            self.rpackets = 0;
+            self.rbytes = 0;
+        }
+        self.rpackets += 1;
+        self.rbytes += len as u64;
     }
 
     #[inline(always)]
     fn count(&mut self, cx: &Ctx<'_>, vni: VniIdx, len: usize) {
         if vni != self.vni {
-            self.add(cx);
-            *self = Run {
-                vni,
-                ..Run::default()
-            };
+            if self.packets != 0 {
+                if let Some(c) = cx.stats.vnis.get(self.vni as usize) {
+                    bump(&c.decap.packets, self.packets);
+                    bump(&c.decap.bytes, self.bytes);
+                }
+            }
+            self.vni = vni;
+            self.packets = 0;
+            self.bytes = 0;
         }
         self.packets += 1;
         self.bytes += len as u64;
@@ -823,7 +857,7 @@ pub(crate) fn decap_known<I: Io>(
     else {
         return Err(m);
     };
-    let Some(vid) = port_vid(st, vni, p) else {
+    let Some(vid) = vs.ports.iter().find(|(q, _)| *q == p).map(|(_, v)| *v) else {
         return Err(m);
     };
     // From here on the packet is this path's.
@@ -832,11 +866,11 @@ pub(crate) fn decap_known<I: Io>(
         bump(&cx.stats.reserved_bits_seen, 1);
     }
     let total = m.len();
-    if let Some(c) = cx.stats.remotes.get(r as usize) {
-        c.rx.add(total);
-    }
+    run.from(cx, r, total);
     m.adj(off);
-    m.trim(total - off - len);
+    if total != off + len {
+        m.trim(total - off - len);
+    }
     if vs.learn_underlay {
         learn(cx, vni, sk, Place::Known(r));
     }

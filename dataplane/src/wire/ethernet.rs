@@ -35,12 +35,21 @@ pub struct EthernetFrame<T> {
 
 /// Destination and source MACs of a frame's first 12 bytes as 48-bit
 /// big-endian words, from two 8-byte loads (VPP builds its l2fib keys the
-/// same way) instead of byte by byte.
+/// same way). Written as array copies: byte-by-byte arrays that overlap
+/// compiled to byte loads, shifts and ors instead.
 #[inline(always)]
 pub fn mac_words(h: &[u8; 12]) -> (u64, u64) {
-    let w0 = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
-    let w1 = u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
-    (w0 >> 16, w1 & 0xffff_ffff_ffff)
+    (word_at(h, 0) >> 16, word_at(h, 4) & 0xffff_ffff_ffff)
+}
+
+/// The 8 bytes of `h` at `at` as a big-endian word, in one load when the
+/// bounds are known; 0 past the end.
+#[inline(always)]
+pub fn word_at(h: &[u8], at: usize) -> u64 {
+    match h.get(at..).and_then(|t| t.first_chunk::<8>()) {
+        Some(w) => u64::from_be_bytes(*w),
+        None => 0,
+    }
 }
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
