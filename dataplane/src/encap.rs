@@ -57,6 +57,21 @@ pub fn push_vlan<B: PacketBuf>(b: &mut B, vid: u16) -> Result<(), DropReason> {
 /// source port). IPv6 extension headers end the walk at the addresses.
 #[inline(always)]
 pub fn flow_hash(f: &[u8]) -> u32 {
+    match f.first_chunk::<12>() {
+        Some(h) => {
+            let (dst, src) = crate::wire::ethernet::mac_words(h);
+            flow_hash_macs(f, dst, src)
+        }
+        None => flow_hash_steps(f),
+    }
+}
+
+/// [`flow_hash`] of frame `f` whose MACs, as [`mac_words`] gives them,
+/// are `dst` and `src`.
+///
+/// [`mac_words`]: crate::wire::ethernet::mac_words
+#[inline(always)]
+pub fn flow_hash_macs(f: &[u8], dst: u64, src: u64) -> u32 {
     // The common case, untagged IPv4 TCP or UDP with a 20-byte header and
     // not a fragment, from fixed places in the first 38 bytes; the same
     // value as the walk below (a property test holds them together).
@@ -67,7 +82,6 @@ pub fn flow_hash(f: &[u8]) -> u32 {
             && u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0
         {
             let w = |a: usize| crate::wire::ethernet::word_at(h, a);
-            let (dst, src) = (w(0) >> 16, w(4) & 0xffff_ffff_ffff);
             let mut x = dst ^ (src ^ ((ETHERTYPE_IPV4 as u64) << 48)).rotate_left(23);
             x ^= (w(26) ^ proto as u64).rotate_left(41);
             let ports = u32::from_be_bytes([h[34], h[35], h[36], h[37]]);

@@ -18,8 +18,8 @@ use crate::buf::PacketBuf;
 use crate::decap::{classify_known, classify_underlay_cached, outer_source, DecapCache, Underlay};
 use crate::drops::DropReason;
 use crate::encap::{
-    classify_access, encapsulate_with, flow_hash, inner_sum, outer_ip_len, push_vlan, write_outer,
-    write_outer6, IpIds, Outer,
+    classify_access, encapsulate_with, flow_hash, flow_hash_macs, inner_sum, outer_ip_len,
+    push_vlan, write_outer, write_outer6, IpIds, Outer,
 };
 use crate::fdb::{frame_keys, key_is_group, key_parts, Entry, FdbTable, HitMap, Target, VniIdx};
 use crate::police::{Credits, Dir};
@@ -100,6 +100,9 @@ pub trait Packet: PacketBuf + Sized {
         None
     }
 }
+
+/// The MAC of an FDB key (its low 48 bits).
+const MAC_BITS: u64 = 0xffff_ffff_ffff;
 
 /// The flow hash of a tenant frame: the NIC's RSS hash when it computed
 /// one (over the same addresses and ports), else [`flow_hash`].
@@ -714,7 +717,12 @@ pub(crate) fn encap_known<I: Io>(
     if k.learning {
         learn(cx, k.vni, sk, Place::Local(k.port));
     }
-    let o = Outer::new(k.id, frame_hash(&m), cx.ip_ids.take());
+    let hash = match m.rx_hash() {
+        Some(h) => h,
+        // The MACs are the keys' low bits: not loaded again.
+        None => flow_hash_macs(m.data(), dk & MAC_BITS, sk & MAC_BITS),
+    };
+    let o = Outer::new(k.id, hash, cx.ip_ids.take());
     cx.tally.rx += 1;
     let Some(hdr) = m
         .prepend(OUTER_LEN)

@@ -259,7 +259,11 @@ impl Mbuf {
         self.set_data_off(self.data_off() - n16);
         self.set_data_len(self.data_len_raw() + n16);
         self.set_pkt_len(self.pkt_len_raw() + n as u32);
-        Some(&mut self.data_mut()[..n])
+        // SAFETY: the n bytes in front of the old data lie in the buffer
+        // (n <= headroom), and the mbuf is exclusive (checked above).
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(self.buf_addr().add(self.data_off() as usize), n)
+        })
     }
 
     /// Removes `n` bytes from the front; false, unchanged, if shorter.
