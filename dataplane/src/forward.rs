@@ -455,7 +455,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
                 Target::Remote(r) => {
                     if !policed || admit(cx, vni, Dir::Encap, m.len()) {
-                        to_remote(cx, io, m, vni, r, None)
+                        to_remote(cx, io, m, vni, r)
                     }
                 }
             }
@@ -506,6 +506,8 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         return;
     }
     // Small frame: deep copies, made a chunk at a time.
+    let id = vs.vni.get();
+    let mut enc = (0u64, 0u64);
     for chunk in remotes.chunks(COPY_BURST) {
         let Some(copies) = io.copies(&m, chunk.len()) else {
             // Pool (nearly) empty: the chunk's copies are counted as lost.
@@ -514,10 +516,16 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         };
         let mut made = 0;
         for (&r, c) in chunk.iter().zip(copies) {
-            to_remote(cx, io, c, vni, r, Some(hash));
+            remote_copy(cx, io, c, id, r, hash, &mut enc);
             made += 1;
         }
         cx.lost_copy((chunk.len() - made) as u64);
+    }
+    if enc.0 != 0 {
+        if let Some(c) = cx.stats.vnis.get(vni as usize) {
+            bump(&c.encap.packets, enc.0);
+            bump(&c.encap.bytes, enc.1);
+        }
     }
     if locals > 0 {
         flood_local(cx, io, m, vni, Some(port));
@@ -525,6 +533,35 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         // The original was copied to every remote; it counts as forwarded.
         cx.tally.forwarded += 1;
     }
+}
+
+/// A flood's private copy `c` of a frame of VNI `id` (wire value) to
+/// remote `r`; `enc` sums the VNI's encapsulated packets and bytes.
+#[inline(always)]
+fn remote_copy<I: Io>(
+    cx: &mut Ctx<'_>,
+    io: &mut I,
+    mut c: I::Pkt,
+    id: u32,
+    r: u32,
+    hash: u32,
+    enc: &mut (u64, u64),
+) {
+    let st = cx.st;
+    let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
+        return cx.lost_copy(1);
+    };
+    let inner = c.len();
+    let o = Outer::new(id, hash, cx.ip_ids.take());
+    if encapsulate_with(&mut c, t, st.mtu, o).is_err() {
+        return cx.lost_copy(1);
+    }
+    enc.0 += 1;
+    enc.1 += inner as u64;
+    if let Some(s) = cx.stats.remotes.get(r as usize) {
+        s.tx.add(c.len());
+    }
+    io.send_underlay(c, true, &mut cx.tally);
 }
 
 /// Sends a flood copy of `m` to remote `r` as a header in front of the
@@ -565,30 +602,20 @@ fn to_remote_shared<I: Io>(
     io.send_underlay(pkt, true, &mut cx.tally);
 }
 
-/// Encapsulates `m` to remote `r`. `copy_hash` is set for flood copies:
-/// the flow hash of the original.
+/// Encapsulates `m` to remote `r`.
 #[inline(always)]
-fn to_remote<I: Io>(
-    cx: &mut Ctx<'_>,
-    io: &mut I,
-    mut m: I::Pkt,
-    vni: VniIdx,
-    r: u32,
-    copy_hash: Option<u32>,
-) {
-    let is_copy = copy_hash.is_some();
+fn to_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, vni: VniIdx, r: u32) {
     let st = cx.st;
     let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
-        return cx.fail(is_copy, DropReason::NeighborUnresolved);
+        return cx.tally.drop(DropReason::NeighborUnresolved);
     };
     let Some(vs) = st.vni(vni) else {
-        return cx.fail(is_copy, DropReason::VniUnknown);
+        return cx.tally.drop(DropReason::VniUnknown);
     };
     let inner = m.len();
-    let hash = copy_hash.unwrap_or_else(|| frame_hash(&m));
-    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take());
+    let o = Outer::new(vs.vni.get(), frame_hash(&m), cx.ip_ids.take());
     if let Err(reason) = encapsulate_with(&mut m, t, st.mtu, o) {
-        return cx.fail(is_copy, reason);
+        return cx.tally.drop(reason);
     }
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.encap.add(inner);
@@ -596,10 +623,8 @@ fn to_remote<I: Io>(
     if let Some(c) = cx.stats.remotes.get(r as usize) {
         c.tx.add(m.len());
     }
-    if !is_copy {
-        cx.tally.forwarded += 1;
-    }
-    io.send_underlay(m, is_copy, &mut cx.tally);
+    cx.tally.forwarded += 1;
+    io.send_underlay(m, false, &mut cx.tally);
 }
 
 /// What [`encap_known`] needs of a burst's VNI, checked once per burst.

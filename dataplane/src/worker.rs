@@ -429,8 +429,7 @@ impl Io for Queues<'_> {
         for mut c in empty.drain() {
             // A fresh mbuf has room for any frame below SHARE_MIN; one
             // that does not fit is freed here and counted by the caller.
-            if let Some(room) = c.append(src.len()) {
-                room.copy_from_slice(src.data());
+            if c.append_copy(src) {
                 let _ = full.push(c);
             }
         }

@@ -292,6 +292,45 @@ impl Mbuf {
         Some(&mut self.data_mut()[old..])
     }
 
+    /// Appends a copy of `src`'s first segment; false, unchanged, when it
+    /// does not fit. A frame of up to 256 bytes is copied in whole 64-byte
+    /// blocks when both buffers hold them (the bytes past its end belong
+    /// to neither packet): a few vector moves instead of a call to memcpy.
+    #[inline(always)]
+    pub fn append_copy(&mut self, src: &Mbuf) -> bool {
+        let n = src.len();
+        if self.nb_segs() != 1 || n > self.tailroom() || !self.is_exclusive() {
+            return false;
+        }
+        let old = self.len();
+        let blocks = n.div_ceil(64);
+        let whole = blocks * 64;
+        let src_room = src.buf_len() as usize - src.data_off() as usize;
+        // SAFETY: the destination [data_off + old, + n) lies in this
+        // buffer (n <= tailroom) and this mbuf is exclusive (checked); the
+        // source [data_off, + n) is src's data. Whole blocks are copied
+        // only when both buffers extend that far; the copy is bytewise,
+        // so bytes never written are only moved, never read as values.
+        unsafe {
+            let d = self.buf_addr().add(self.data_off() as usize + old);
+            let s = src.buf_addr().add(src.data_off() as usize);
+            if blocks <= 4 && whole <= self.tailroom() && whole <= src_room {
+                // Constant lengths: inlined moves, never a memcpy call.
+                match blocks {
+                    0 | 1 => std::ptr::copy_nonoverlapping(s, d, 64),
+                    2 => std::ptr::copy_nonoverlapping(s, d, 128),
+                    3 => std::ptr::copy_nonoverlapping(s, d, 192),
+                    _ => std::ptr::copy_nonoverlapping(s, d, 256),
+                }
+            } else {
+                std::ptr::copy_nonoverlapping(s, d, n);
+            }
+        }
+        self.set_data_len((old + n) as u16);
+        self.set_pkt_len(self.pkt_len_raw() + n as u32);
+        true
+    }
+
     /// Removes `n` bytes from the end of a single-segment packet.
     #[inline(always)]
     pub fn trim(&mut self, n: usize) -> bool {

@@ -55,6 +55,28 @@ fn mbuf_semantics_and_exhaustion() {
     assert_eq!(m.data()[0], b'X');
     drop(m);
 
+    // append_copy: lengths around each 64-byte block, onto an empty mbuf
+    // and after data already there; what does not fit is refused, unchanged.
+    for len in [1usize, 59, 60, 64, 65, 128, 129, 200, 256, 257, 1500] {
+        let f: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+        let src = pool.alloc_from(&f).unwrap();
+        let mut d = pool.alloc().unwrap();
+        assert!(d.append_copy(&src), "{len}");
+        assert_eq!(d.data(), &f[..], "{len}");
+        assert_eq!(d.pkt_len(), len);
+        let mut e = pool.alloc_from(b"ab").unwrap();
+        assert!(e.append_copy(&src), "{len}");
+        assert_eq!(&e.data()[..2], b"ab");
+        assert_eq!(&e.data()[2..], &f[..], "{len}");
+        assert_eq!(e.pkt_len(), len + 2);
+        assert_eq!(src.data(), &f[..], "the source is untouched");
+    }
+    let big = pool.alloc_from(&[1u8; 2000]).unwrap();
+    let mut d = pool.alloc_from(&[2u8; 100]).unwrap();
+    assert!(!d.append_copy(&big));
+    assert_eq!(d.data(), &[2u8; 100][..]);
+    drop((big, d));
+
     // Exhaustion: single allocs, then bulk, return errors; then recover.
     let mut held = Vec::new();
     loop {
