@@ -86,6 +86,9 @@ pub struct DecapCache {
     /// The fast path's IPv4 sources, direct-mapped by [`src4_way`]: a
     /// burst from a few remotes, interleaved, finds each here.
     src4s: [(u32, Option<u32>); SRC4_WAYS],
+    /// Local destinations of decapsulated frames, direct-mapped by FDB
+    /// key: (key, FDB version, access port). A VTEP's local MACs are few.
+    dsts: [(u64, u64, u16); DST_WAYS],
 }
 
 impl Default for DecapCache {
@@ -96,8 +99,36 @@ impl Default for DecapCache {
             src: None,
             // A way holding address 0 is empty: it is never taken as a hit.
             src4s: [(0, None); SRC4_WAYS],
+            // No FDB key is 0.
+            dsts: [(0, 0, 0); DST_WAYS],
         }
     }
+}
+
+impl DecapCache {
+    /// The access port the FDB gave for key `k` at version `version` (see
+    /// [`FdbTable::version`]), if remembered.
+    ///
+    /// [`FdbTable::version`]: crate::fdb::FdbTable::version
+    #[inline(always)]
+    pub(crate) fn local(&self, k: u64, version: u64) -> Option<u16> {
+        let w = &self.dsts[dst_way(k)];
+        (w.0 == k && w.1 == version).then_some(w.2)
+    }
+
+    /// Remembers that the FDB had key `k` on access port `p` at `version`.
+    #[inline(always)]
+    pub(crate) fn remember(&mut self, k: u64, version: u64, p: u16) {
+        self.dsts[dst_way(k)] = (k, version, p);
+    }
+}
+
+const DST_WAYS: usize = 32;
+
+/// The way of FDB key `k`: the MAC's last byte folded with its OUI's.
+#[inline(always)]
+fn dst_way(k: u64) -> usize {
+    (k ^ (k >> 24)) as usize % DST_WAYS
 }
 
 const SRC4_WAYS: usize = 64;

@@ -129,6 +129,11 @@ pub struct FdbTable {
     /// Lookups that gave up on a slot whose writer stalled mid-write (see
     /// [`READ_SPINS`]); shared by the tables of one writer.
     stalled: Arc<AtomicU64>,
+    /// Odd while a slot is being written, and two more after each write;
+    /// shared by the tables of one writer. A reader that saw the same even
+    /// value twice knows no entry changed in between (see
+    /// [`FdbTable::version`]).
+    version: Arc<AtomicU64>,
 }
 
 /// Retries of a reader on a slot being written before it gives up and
@@ -143,14 +148,24 @@ const READ_SPINS: u32 = 1 << 12;
 pub struct Full;
 
 impl FdbTable {
-    fn new(capacity_entries: usize, stalled: Arc<AtomicU64>) -> FdbTable {
+    fn new(capacity_entries: usize, stalled: Arc<AtomicU64>, version: Arc<AtomicU64>) -> FdbTable {
         let slots = (capacity_entries.max(16) * 2).next_power_of_two();
         FdbTable {
             words: dpdk::HugeAtomics::zeroed(slots * SLOT_WORDS),
             mask: slots - 1,
             shift: 64 - slots.trailing_zeros(),
             stalled,
+            version,
         }
+    }
+
+    /// The writer's version: odd while it writes a slot, a new even value
+    /// after each write. Entries a reader looked up after seeing even
+    /// version `v` are still current as long as the version reads `v`
+    /// (the writer raises it before a write and again after).
+    #[inline(always)]
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Lookups that gave up on a slot stuck mid-write.
@@ -198,6 +213,15 @@ impl FdbTable {
     }
 
     fn write(&self, i: usize, k: u64, v: u64) {
+        // Single writer: plain stores, no locked instructions.
+        let ver = self.version.load(Ordering::Relaxed);
+        self.version.store(ver | 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.write_slot(i, k, v);
+        self.version.store((ver | 1) + 1, Ordering::Release);
+    }
+
+    fn write_slot(&self, i: usize, k: u64, v: u64) {
         let (seq_w, key, val) = self.slot(i);
         let seq = seq_w.load(Ordering::Relaxed);
         seq_w.store(seq + 1, Ordering::Relaxed);
@@ -278,9 +302,15 @@ impl HitMap {
 /// The published table, read by workers.
 pub type SharedFdb = Arc<ArcSwap<FdbTable>>;
 
-/// The stalled-read counter of the published table, for its successor.
-fn old_stalled(shared: &SharedFdb) -> Arc<AtomicU64> {
-    shared.load().stalled.clone()
+/// Where each writer's version starts: far apart, so a version a reader
+/// remembers from one writer's tables is never one of the next writer's.
+static WRITERS: AtomicU64 = AtomicU64::new(0);
+
+/// The stalled-read counter and version of the published table, for its
+/// successor.
+fn old_counters(shared: &SharedFdb) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
+    let t = shared.load();
+    (t.stalled.clone(), t.version.clone())
 }
 
 /// The only writer of the FDB table. Not Clone.
@@ -299,6 +329,9 @@ impl FdbWriter {
             shared: Arc::new(ArcSwap::from_pointee(FdbTable::new(
                 capacity,
                 Arc::new(AtomicU64::new(0)),
+                Arc::new(AtomicU64::new(
+                    WRITERS.fetch_add(1 << 40, Ordering::Relaxed),
+                )),
             ))),
             capacity,
             live: 0,
@@ -393,7 +426,8 @@ impl FdbWriter {
     /// Copies the live entries into a fresh table and publishes it.
     pub fn rebuild(&mut self) {
         let old = self.shared.load_full();
-        let new = FdbTable::new(self.capacity, old_stalled(&self.shared));
+        let (stalled, version) = old_counters(&self.shared);
+        let new = FdbTable::new(self.capacity, stalled, version);
         let mut live = 0;
         for i in 0..old.slots() {
             let (k, v) = old.own(i);
@@ -530,6 +564,43 @@ mod tests {
         assert_eq!(h.take_word(1), 0, "taken");
         h.mark(70);
         assert_eq!(h.take_word(1), 1 << 6, "marked again after the clear");
+    }
+
+    #[test]
+    fn the_version_moves_with_every_write_and_writer() {
+        let mut w = FdbWriter::new(64);
+        let v0 = w.shared().load().version();
+        assert_eq!(v0 % 2, 0);
+        w.insert(
+            key(0, [2, 0, 0, 0, 0, 1]),
+            Entry {
+                target: Target::Local(0),
+                is_static: false,
+            },
+        )
+        .unwrap();
+        let v1 = w.shared().load().version();
+        w.insert(
+            key(0, [2, 0, 0, 0, 0, 1]),
+            Entry {
+                target: Target::Local(1),
+                is_static: false,
+            },
+        )
+        .unwrap();
+        let v2 = w.shared().load().version();
+        assert!(w.remove(key(0, [2, 0, 0, 0, 0, 1])));
+        let v3 = w.shared().load().version();
+        assert!(v0 < v1 && v1 < v2 && v2 < v3, "{v0} {v1} {v2} {v3}");
+        assert!([v1, v2, v3].iter().all(|v| v % 2 == 0));
+        w.rebuild();
+        assert!(
+            w.shared().load().version() >= v3,
+            "a rebuilt table goes on counting"
+        );
+        // Another writer never repeats this one's versions.
+        let other = FdbWriter::new(64).shared().load().version();
+        assert!(other > v3 + (1 << 39), "{other} {v3}");
     }
 
     #[test]

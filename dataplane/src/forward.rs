@@ -774,7 +774,11 @@ pub(crate) fn encap_known<I: Io>(
 /// back, takes [`underlay_packet`]. Both give the same output, counters
 /// and events (a test runs every kind of packet through both).
 pub fn underlay_burst<I: Io>(cx: &mut Ctx<'_>, io: &mut I, pkts: impl Iterator<Item = I::Pkt>) {
-    let mut run = Run::default();
+    let v = cx.fdb.version();
+    let mut run = Run {
+        version: (v & 1 == 0).then_some(v),
+        ..Run::default()
+    };
     for m in pkts {
         if let Err(m) = decap_known(cx, io, m, &mut run) {
             underlay_packet(cx, io, m);
@@ -786,6 +790,9 @@ pub fn underlay_burst<I: Io>(cx: &mut Ctx<'_>, io: &mut I, pkts: impl Iterator<I
 /// Packets and bytes decapsulated in a run of one VNI, not yet counted.
 #[derive(Default)]
 pub(crate) struct Run {
+    /// The FDB's version at the burst's start, if no write was under way
+    /// (destinations looked up under it may be remembered).
+    version: Option<u64>,
     vni: VniIdx,
     packets: u64,
     bytes: u64,
@@ -880,15 +887,27 @@ pub(crate) fn decap_known<I: Io>(
     if key_is_group(dk) {
         return Err(m);
     }
-    let Some((
-        _,
-        Entry {
-            target: Target::Local(p),
-            ..
-        },
-    )) = cx.fdb.lookup(dk)
-    else {
-        return Err(m);
+    // A destination remembered under the version this burst started with
+    // is what a lookup at the start would give (a write since shows from
+    // the next burst on).
+    let p = match run.version.and_then(|v| cx.decap.local(dk, v)) {
+        Some(p) => p,
+        None => {
+            let Some((
+                _,
+                Entry {
+                    target: Target::Local(p),
+                    ..
+                },
+            )) = cx.fdb.lookup(dk)
+            else {
+                return Err(m);
+            };
+            if let Some(v) = run.version {
+                cx.decap.remember(dk, v, p);
+            }
+            p
+        }
     };
     let Some(vid) = vs.ports.iter().find(|(q, _)| *q == p).map(|(_, v)| *v) else {
         return Err(m);

@@ -1084,6 +1084,36 @@ mod known_unicast {
         }
     }
 
+    /// The decap path remembers local destinations across bursts; every
+    /// FDB change between bursts (a move to another port, a move behind a
+    /// remote, a removal) shows in the next burst.
+    #[test]
+    fn remembered_destinations_follow_every_fdb_change() {
+        let mut w = world(true, false);
+        let p = w.vxlan(PEER, 100, &frame(H1, [2, 0, 0, 0, 0, 0x77], 46));
+        let mut io = rec();
+        let burst = |w: &mut World, io: &mut Rec| {
+            let t = w.run(io, |cx, io| {
+                underlay_burst(cx, io, std::iter::once(Pkt::new(&p)))
+            });
+            let got = [io.access[0].len(), io.access[1].len()];
+            io.access.iter_mut().for_each(Vec::clear);
+            (got, t.forwarded)
+        };
+        // Looked up, then remembered.
+        assert_eq!(burst(&mut w, &mut io), ([1, 0], 1));
+        assert_eq!(burst(&mut w, &mut io), ([1, 0], 1));
+        w.learned(100, H1, Target::Local(1));
+        assert_eq!(burst(&mut w, &mut io), ([0, 1], 1), "moved to port 1");
+        assert_eq!(burst(&mut w, &mut io), ([0, 1], 1));
+        let r3 = w.st.remote_index[&std::net::IpAddr::V4(PEER3)];
+        w.learned(100, H1, Target::Remote(r3));
+        assert_eq!(burst(&mut w, &mut io).0, [0, 0], "moved behind a remote");
+        let v = w.vni(100);
+        assert!(w.tables.fdb.remove(v, H1));
+        assert_eq!(burst(&mut w, &mut io), ([1, 1], 1), "unknown: flooded");
+    }
+
     #[test]
     fn an_underlay_burst_forwards_counts_and_learns_as_packet_by_packet() {
         for learning in [true, false] {
