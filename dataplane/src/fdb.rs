@@ -571,25 +571,16 @@ mod tests {
         let mut w = FdbWriter::new(64);
         let v0 = w.shared().load().version();
         assert_eq!(v0 % 2, 0);
-        w.insert(
-            key(0, [2, 0, 0, 0, 0, 1]),
-            Entry {
-                target: Target::Local(0),
-                is_static: false,
-            },
-        )
-        .unwrap();
+        let mac = key(0, [2, 0, 0, 0, 0, 1]);
+        let on = |p| Entry {
+            target: Target::Local(p),
+            is_static: false,
+        };
+        w.insert(mac, on(0)).unwrap();
         let v1 = w.shared().load().version();
-        w.insert(
-            key(0, [2, 0, 0, 0, 0, 1]),
-            Entry {
-                target: Target::Local(1),
-                is_static: false,
-            },
-        )
-        .unwrap();
+        w.insert(mac, on(1)).unwrap();
         let v2 = w.shared().load().version();
-        assert!(w.remove(key(0, [2, 0, 0, 0, 0, 1])));
+        assert!(w.remove(mac));
         let v3 = w.shared().load().version();
         assert!(v0 < v1 && v1 < v2 && v2 < v3, "{v0} {v1} {v2} {v3}");
         assert!([v1, v2, v3].iter().all(|v| v % 2 == 0));
