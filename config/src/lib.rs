@@ -124,7 +124,7 @@ impl Underlay {
             }
             (IpAddr::V6(a), IpAddr::V6(b)) => {
                 let m = prefix_mask(self.prefix_len, 128);
-                b.segments()[0] & 0xffc0 == 0xfe80 || u128::from(a) & m == u128::from(b) & m
+                b.is_unicast_link_local() || u128::from(a) & m == u128::from(b) & m
             }
             _ => false,
         }

@@ -317,7 +317,7 @@ fn classify_steps(
     }
     if et == ETHERTYPE_IPV6 {
         if let IpAddr::V6(ours) = st.our_ip {
-            return classify6(e.payload(), to_us, e.dst(), ours, csum, st, cache);
+            return classify6(e.payload(), to_us, e.dst(), ours, st, cache);
         }
     }
     if !to_us {
@@ -380,7 +380,6 @@ fn classify6(
     to_us: bool,
     dst_mac: [u8; 6],
     ours: Ipv6Addr,
-    _csum: RxCsum,
     st: &State,
     cache: &mut DecapCache,
 ) -> Result<Underlay, DropReason> {
@@ -399,7 +398,7 @@ fn classify6(
         return Err(DropReason::UnderlayNotOurMac);
     }
     // The kernel interface has a link-local address of its own.
-    let link_local = dst.segments()[0] & 0xffc0 == 0xfe80;
+    let link_local = dst.is_unicast_link_local();
     if st.kernel && to_us && link_local {
         return Ok(Underlay::Kernel);
     }

@@ -120,7 +120,7 @@ impl Tables {
             ));
         }
         let broadcast = matches!(ip, IpAddr::V4(a) if a.is_broadcast());
-        let link_local = matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+        let link_local = matches!(ip, IpAddr::V6(a) if a.is_unicast_link_local());
         if ip.is_unspecified() || ip.is_multicast() || broadcast || ip.is_loopback() || link_local {
             return Err(format!("{ip} cannot be a remote VTEP"));
         }
