@@ -345,9 +345,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
         },
     };
     m.adj(off);
-    if total != off + len {
-        m.trim(total - off - len);
-    }
+    m.trim(total - off - len);
     let Some(vs) = cx.st.vni(vni) else {
         return cx.tally.drop(DropReason::VniUnknown);
     };
@@ -787,7 +785,9 @@ pub fn underlay_burst<I: Io>(cx: &mut Ctx<'_>, io: &mut I, pkts: impl Iterator<I
     run.add(cx);
 }
 
-/// Packets and bytes decapsulated in a run of one VNI, not yet counted.
+/// What [`underlay_burst`] carries from packet to packet: the FDB version
+/// the burst started with, and the packets and bytes of the current run
+/// of one VNI and of one remote, not yet counted.
 #[derive(Default)]
 pub(crate) struct Run {
     /// The FDB's version at the burst's start, if no write was under way
@@ -805,13 +805,18 @@ pub(crate) struct Run {
 impl Run {
     #[inline(always)]
     fn add(&self, cx: &Ctx<'_>) {
+        self.add_vni(cx);
+        self.add_remote(cx);
+    }
+
+    #[inline(always)]
+    fn add_vni(&self, cx: &Ctx<'_>) {
         if self.packets != 0 {
             if let Some(c) = cx.stats.vnis.get(self.vni as usize) {
                 bump(&c.decap.packets, self.packets);
                 bump(&c.decap.bytes, self.bytes);
             }
         }
-        self.add_remote(cx);
     }
 
     #[inline(always)]
@@ -841,12 +846,7 @@ impl Run {
     #[inline(always)]
     fn count(&mut self, cx: &Ctx<'_>, vni: VniIdx, len: usize) {
         if vni != self.vni {
-            if self.packets != 0 {
-                if let Some(c) = cx.stats.vnis.get(self.vni as usize) {
-                    bump(&c.decap.packets, self.packets);
-                    bump(&c.decap.bytes, self.bytes);
-                }
-            }
+            self.add_vni(cx);
             self.vni = vni;
             self.packets = 0;
             self.bytes = 0;
