@@ -1,10 +1,15 @@
 //! The forwarding database: (VNI, MAC) -> local access port or remote VTEP.
 //!
 //! Design (single writer, many lock-free readers):
-//! - [`FdbTable`] is a fixed-capacity open-addressing hash table (linear
-//!   probing) of slots, each three `AtomicU64`s: a sequence number, the key
-//!   (VNI index + 1 in the top 16 bits, MAC in the low 48; 0 = never used)
-//!   and the value (kind, static flag, target; 0 = deleted).
+//! - [`FdbTable`] is an open-addressing hash table (linear probing) of
+//!   slots, each three `AtomicU64`s: a sequence number, the key (one more
+//!   than the VNI index in the top 16 bits, MAC in the low 48; 0 = never
+//!   used) and the value (kind, static flag, target; 0 = deleted).
+//! - Size: a table is sized to its entries, not to the configured capacity:
+//!   it starts at [`MIN_SLOTS`], is rebuilt twice as large when an insert
+//!   would fill more than half its slots, and a compaction sizes it to its
+//!   entries again, never beyond the slots the capacity needs. A lookup
+//!   in a small population then stays in a small range of memory.
 //! - Publication: the management thread is the only writer. It updates a
 //!   slot seqlock-style: sequence to odd (Relaxed) + Release fence, key and
 //!   value (Relaxed), sequence to even (Release). A reader loads the
@@ -142,14 +147,22 @@ pub struct FdbTable {
 /// run out when the writer was preempted in the middle of one.
 const READ_SPINS: u32 = 1 << 12;
 
+/// Slots of a table with no entries.
+pub const MIN_SLOTS: usize = 1024;
+
+/// Slots for `entries` entries at a load of at most a half.
+fn slots_for(entries: usize) -> usize {
+    (entries.max(16) * 2).next_power_of_two()
+}
+
 /// The insert could not find room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("FDB table is full")]
 pub struct Full;
 
 impl FdbTable {
-    fn new(capacity_entries: usize, stalled: Arc<AtomicU64>, version: Arc<AtomicU64>) -> FdbTable {
-        let slots = (capacity_entries.max(16) * 2).next_power_of_two();
+    fn new(slots: usize, stalled: Arc<AtomicU64>, version: Arc<AtomicU64>) -> FdbTable {
+        debug_assert!(slots.is_power_of_two());
         FdbTable {
             words: dpdk::HugeAtomics::zeroed(slots * SLOT_WORDS),
             mask: slots - 1,
@@ -317,6 +330,8 @@ fn old_counters(shared: &SharedFdb) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
 pub struct FdbWriter {
     shared: SharedFdb,
     capacity: usize,
+    /// Slots of the largest table: enough for `capacity` entries.
+    max_slots: usize,
     live: usize,
     tombstones: usize,
     rebuilds: u64,
@@ -325,19 +340,36 @@ pub struct FdbWriter {
 impl FdbWriter {
     /// A table for up to `capacity` entries.
     pub fn new(capacity: usize) -> FdbWriter {
+        let max_slots = slots_for(capacity);
         FdbWriter {
             shared: Arc::new(ArcSwap::from_pointee(FdbTable::new(
-                capacity,
+                MIN_SLOTS.min(max_slots),
                 Arc::new(AtomicU64::new(0)),
                 Arc::new(AtomicU64::new(
                     WRITERS.fetch_add(1 << 40, Ordering::Relaxed),
                 )),
             ))),
             capacity,
+            max_slots,
             live: 0,
             tombstones: 0,
             rebuilds: 0,
         }
+    }
+
+    /// Slots of the largest table this writer builds: a slot index is
+    /// always below it (hit maps are sized with it).
+    pub fn max_slots(&self) -> usize {
+        self.max_slots
+    }
+
+    /// Slots for `live` entries at a load of at most a quarter, so that
+    /// the table has room before it grows again.
+    fn fit(&self, live: usize) -> usize {
+        (live * 4)
+            .next_power_of_two()
+            .max(MIN_SLOTS)
+            .min(self.max_slots)
     }
 
     pub fn shared(&self) -> SharedFdb {
@@ -357,7 +389,7 @@ impl FdbWriter {
         self.capacity.saturating_sub(self.live)
     }
 
-    /// How many times the table was rebuilt (tombstone compaction); slot
+    /// How many times the table was rebuilt (grown or compacted); slot
     /// indices and hit bits are reset each time.
     pub fn rebuilds(&self) -> u64 {
         self.rebuilds
@@ -396,6 +428,13 @@ impl FdbWriter {
         if self.live >= self.capacity {
             return Err(Full);
         }
+        if reuse.is_none() && (self.live + self.tombstones + 1) * 2 > t.slots() {
+            let slots = self.fit(self.live);
+            if slots > t.slots() {
+                self.rebuild_to(slots);
+                return self.insert(k, e);
+            }
+        }
         let slot = match reuse {
             Some(r) => {
                 self.tombstones -= 1;
@@ -423,11 +462,16 @@ impl FdbWriter {
         true
     }
 
-    /// Copies the live entries into a fresh table and publishes it.
+    /// Copies the live entries into a fresh table sized to them and
+    /// publishes it.
     pub fn rebuild(&mut self) {
+        self.rebuild_to(self.fit(self.live));
+    }
+
+    fn rebuild_to(&mut self, slots: usize) {
         let old = self.shared.load_full();
         let (stalled, version) = old_counters(&self.shared);
-        let new = FdbTable::new(self.capacity, stalled, version);
+        let new = FdbTable::new(slots, stalled, version);
         let mut live = 0;
         for i in 0..old.slots() {
             let (k, v) = old.own(i);
@@ -436,14 +480,22 @@ impl FdbWriter {
                 while new.own(j).0 != 0 {
                     j = (j + 1) & new.mask;
                 }
-                new.write(j, k, v);
+                // No reader sees this table before it is published (with
+                // a release store): plain stores, no seqlock.
+                let (_, key, val) = new.slot(j);
+                key.store(k, Ordering::Relaxed);
+                val.store(v, Ordering::Relaxed);
                 live += 1;
             }
         }
         self.live = live;
         self.tombstones = 0;
         self.rebuilds += 1;
+        let version = new.version.clone();
         self.shared.store(Arc::new(new));
+        // Slots moved: what a reader remembers under the old version goes.
+        let v = version.load(Ordering::Relaxed);
+        version.store(v + 2, Ordering::Release);
     }
 
     /// All live entries with their slots.
@@ -613,6 +665,59 @@ mod tests {
         for i in 600..1000 {
             assert!(w.lookup(key(1, mac(i))).is_some());
         }
+    }
+
+    #[test]
+    fn the_table_grows_with_its_entries_and_shrinks_after_removals() {
+        let mut w = FdbWriter::new(100_000);
+        assert_eq!(w.max_slots(), 262_144);
+        assert_eq!(w.shared().load().slots(), MIN_SLOTS);
+        let e = |i: u32| Entry {
+            target: Target::Remote(i),
+            is_static: false,
+        };
+        let mut sizes = vec![MIN_SLOTS];
+        for i in 0..20_000 {
+            let slot = w.insert(key(1, mac(i)), e(i)).unwrap();
+            let slots = w.shared().load().slots();
+            assert!(slot < slots && slots <= w.max_slots());
+            assert!(w.len() * 2 <= slots, "at most half full: {i}");
+            if sizes.last() != Some(&slots) {
+                sizes.push(slots);
+            }
+        }
+        assert_eq!(sizes, [1024, 2048, 4096, 8192, 16384, 32768, 65536]);
+        for i in 0..19_000 {
+            assert!(w.remove(key(1, mac(i))));
+        }
+        let t = w.shared().load_full();
+        // Compacted once, when a quarter of 65536 slots were tombstones:
+        // 3615 entries were left, for which 16384 slots are a quarter full.
+        assert_eq!((t.slots(), w.rebuilds()), (16384, 7));
+        for i in 0..20_000 {
+            let hit = t.lookup(key(1, mac(i))).map(|(_, e)| e);
+            assert_eq!(hit, (i >= 19_000).then(|| e(i)), "entry {i}");
+        }
+    }
+
+    #[test]
+    fn a_full_capacity_table_keeps_the_configured_size() {
+        let mut w = FdbWriter::new(3000);
+        let e = Entry {
+            target: Target::Local(0),
+            is_static: true,
+        };
+        for i in 0..3000 {
+            w.insert(key(0, mac(i)), e).unwrap();
+        }
+        assert_eq!(w.shared().load().slots(), w.max_slots());
+        assert_eq!(w.max_slots(), 8192);
+        assert_eq!(w.insert(key(0, mac(3000)), e), Err(Full));
+        assert_eq!(
+            w.shared().load().slots(),
+            w.max_slots(),
+            "no growth past it"
+        );
     }
 
     #[test]

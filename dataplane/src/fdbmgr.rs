@@ -47,6 +47,8 @@ pub struct LocalChange {
 
 #[derive(Debug, Clone, Copy)]
 struct Meta {
+    /// The entry's slot, for its hit bit; stale after a table rebuild until
+    /// the next aging round re-reads it.
     slot: usize,
     kind: Kind,
     target: Target,
@@ -108,6 +110,8 @@ pub struct FdbManager {
     meta: HashMap<u64, Meta>,
     learned_per_vni: HashMap<VniIdx, u32>,
     policies: HashMap<VniIdx, VniPolicy>,
+    /// Rebuilds up to the last aging round: `Meta::slot` is stale after
+    /// another one.
     seen_rebuilds: u64,
     /// Local changes since the last [`FdbManager::take_local_changes`],
     /// recorded once [`FdbManager::track_local`] is called.
@@ -220,7 +224,6 @@ impl FdbManager {
             }
         }
         self.note(vni, mac, old.map(|m| m.target), Some((target, Kind::Evpn)));
-        self.resync_if_rebuilt();
         Ok(true)
     }
 
@@ -233,8 +236,15 @@ impl FdbManager {
         self.w.shared()
     }
 
+    /// Slots of the table workers use now.
     pub fn slots(&self) -> usize {
         self.w.shared().load().slots()
+    }
+
+    /// Slots of the largest table (the table grows with its entries): size
+    /// hit maps with it.
+    pub fn max_slots(&self) -> usize {
+        self.w.max_slots()
     }
 
     pub fn len(&self) -> usize {
@@ -402,7 +412,6 @@ impl FdbManager {
                     self.dec_learned(vni);
                 }
                 self.w.remove(k);
-                self.resync_if_rebuilt();
                 self.note(vni, mac, Some(m.target), None);
                 true
             }
@@ -443,6 +452,9 @@ impl FdbManager {
 
     /// Ages learned entries: a slot marked in any worker's hit map counts as
     /// seen now; entries idle longer than their VNI's aging time go.
+    ///
+    /// After a rebuild the bits are about the old slots: that round counts
+    /// every learned entry as seen.
     pub fn age(&mut self, now: u64, hits: &[Arc<HitMap>]) -> usize {
         let words = hits.first().map(|h| h.words()).unwrap_or(0);
         let mut merged = vec![0u64; words];
@@ -450,6 +462,10 @@ impl FdbManager {
             for (i, w) in merged.iter_mut().enumerate() {
                 *w |= h.take_word(i);
             }
+        }
+        if self.w.rebuilds() != self.seen_rebuilds {
+            self.resync(now);
+            return 0;
         }
         let mut doomed = Vec::new();
         for (k, m) in self.meta.iter_mut() {
@@ -477,16 +493,18 @@ impl FdbManager {
         doomed.len()
     }
 
-    /// After a table rebuild slots moved: re-read them; hit bits are void,
-    /// so every entry counts as seen now (aging errs towards keeping).
-    fn resync_if_rebuilt(&mut self) {
-        if self.w.rebuilds() == self.seen_rebuilds {
-            return;
-        }
+    /// After table rebuilds slots moved: re-reads them (once per aging
+    /// round, not per rebuild: a table growing under a learning storm is
+    /// rebuilt many times). The hit bits are void, so every learned entry
+    /// counts as seen now (aging errs towards keeping).
+    fn resync(&mut self, now: u64) {
         self.seen_rebuilds = self.w.rebuilds();
         for (slot, k, _) in self.w.entries() {
             if let Some(m) = self.meta.get_mut(&k) {
                 m.slot = slot;
+                if m.kind == Kind::Learned {
+                    m.last_seen = now;
+                }
             }
         }
     }
@@ -593,7 +611,7 @@ mod tests {
     #[test]
     fn aging_uses_hit_bits() {
         let mut m = mgr();
-        let hits = vec![Arc::new(HitMap::new(m.slots()))];
+        let hits = vec![Arc::new(HitMap::new(m.max_slots()))];
         m.learn(0, mac(1), Target::Local(0), 0);
         m.learn(0, mac(2), Target::Local(0), 0);
         let (slot, _) = m.shared().load().lookup(key(0, mac(1))).unwrap();
@@ -604,6 +622,46 @@ mod tests {
         assert_eq!(m.age(2000, &hits), 1, "mac 1 seen at 900, idle since");
         assert_eq!(m.counters.aged, 2);
         assert_eq!(m.learned_in(0), 0);
+    }
+
+    #[test]
+    fn aging_after_the_table_grew() {
+        let mut m = FdbManager::new(100_000);
+        m.set_policy(
+            0,
+            VniPolicy {
+                mac_limit: 100_000,
+                ..POL
+            },
+        );
+        let wide = |i: u32| {
+            let b = i.to_be_bytes();
+            [2, 0, b[0], b[1], b[2], b[3]]
+        };
+        let hits = vec![Arc::new(HitMap::new(m.max_slots()))];
+        let before = m.slots();
+        for i in 0..5000 {
+            assert_eq!(m.learn(0, wide(i), Target::Remote(1), 0), Learned::New);
+        }
+        assert!(m.slots() > before, "grew: {before} -> {}", m.slots());
+        // Marks made under the old slots mean nothing now: the first round
+        // after the growth counts every entry as seen.
+        assert_eq!(m.age(1500, &hits), 0);
+        // From then on the hits at the new slots keep entries.
+        for i in 0..10 {
+            let (slot, _) = m.shared().load().lookup(key(0, wide(i))).unwrap();
+            hits[0].mark(slot);
+        }
+        assert_eq!(m.age(2000, &hits), 0, "aging is 1000 ms");
+        assert_eq!(m.age(2600, &hits), 4990, "idle since 1500");
+        for i in 0..5000 {
+            assert_eq!(
+                m.contains(0, wide(i)) && m.shared().load().lookup(key(0, wide(i))).is_some(),
+                i < 10,
+                "mac {i}"
+            );
+        }
+        assert_eq!(m.len(), 10);
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl World {
             assert!(tables.learn_neighbor(ip.into(), [2, 0, 0, 0, 2, 2 + i as u8], 0));
         }
         let st = publish::build(&tables, 1);
-        let hits = HitMap::new(tables.fdb.slots());
+        let hits = HitMap::new(tables.fdb.max_slots());
         World {
             tables,
             st,
@@ -739,7 +739,7 @@ fn a_run_from_one_host_is_looked_up_once_and_a_move_is_still_seen() {
     assert_learned(&w, v, H1, LearnAt::Local(1));
     assert_eq!(w.events.pop(), None);
     // Its hit bit was set for aging.
-    let marked: u32 = (0..w.tables.fdb.slots().div_ceil(64))
+    let marked: u32 = (0..w.hits.words())
         .map(|i| w.hits.take_word(i).count_ones())
         .sum();
     assert_eq!(marked, 1);

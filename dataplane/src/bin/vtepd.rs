@@ -326,7 +326,7 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     };
 
     let tables = Tables::new(cfg.clone(), our_mac, 0)?;
-    let slots = tables.fdb.slots();
+    let slots = tables.fdb.max_slots();
     let shared_fdb = tables.fdb.shared();
     let running = Arc::new(AtomicBool::new(true));
     let mut links = Vec::new();
