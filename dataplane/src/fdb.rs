@@ -2,24 +2,25 @@
 //!
 //! Design (single writer, many lock-free readers):
 //! - [`FdbTable`] is an open-addressing hash table (linear probing) of
-//!   slots, each three `AtomicU64`s: a sequence number, the key (one more
-//!   than the VNI index in the top 16 bits, MAC in the low 48; 0 = never
-//!   used) and the value (kind, static flag, target; 0 = deleted).
+//!   16-byte slots, each two `AtomicU64`s: the key (one more than the VNI
+//!   index in the top 16 bits, MAC in the low 48; 0 = never used) and the
+//!   value (kind, static flag, target; 0 = deleted).
 //! - Size: a table is sized to its entries, not to the configured capacity:
 //!   it starts at [`MIN_SLOTS`], is rebuilt twice as large when an insert
 //!   would fill more than half its slots, and a compaction sizes it to its
 //!   entries again, never beyond the slots the capacity needs. A lookup
 //!   in a small population then stays in a small range of memory.
-//! - Publication: the management thread is the only writer. It updates a
-//!   slot seqlock-style: sequence to odd (Relaxed) + Release fence, key and
-//!   value (Relaxed), sequence to even (Release). A reader loads the
-//!   sequence (Acquire), the key and value (Relaxed), an Acquire fence, and
-//!   the sequence again; it retries if the two differ or the first was odd.
-//!   So a reader sees either the old or the new entry, never a torn one, and
-//!   readers never write: a lookup touches no shared cache line for writing.
+//! - Publication: the management thread is the only writer, and a slot's
+//!   key, once written, never changes for the life of the table: a new key
+//!   takes an empty slot (value stored first, then the key with Release),
+//!   and every later change of that key (a move, a delete, a re-add) is one
+//!   store of its value. A reader loads the key (Acquire) and, if it is the
+//!   one sought, the value: the value it sees is the first one or a later
+//!   one, each a whole entry. No reader waits or retries, and readers never
+//!   write: a lookup touches no shared cache line for writing.
 //! - Reclamation: slots are never freed while readers run; a deleted entry
-//!   becomes a tombstone (value 0) that probes skip and inserts reuse. When
-//!   tombstones pile up the writer builds a fresh table and publishes it with
+//!   becomes a tombstone (value 0) that probes skip and only the same key
+//!   reuses. When tombstones pile up the writer builds a fresh table and publishes it with
 //!   `arc_swap`; workers take the current table at the start of each burst
 //!   (through an `arc_swap::Cache`), and an old table is freed when the
 //!   last worker holding it moves on (reference counting).
@@ -30,7 +31,7 @@
 //!   set only when clear, in memory only that worker writes); the management
 //!   thread reads and clears them when it ages.
 
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -119,9 +120,8 @@ fn hash(k: u64) -> u64 {
     (k ^ (k >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-/// Words per slot: sequence, key, value, and one of padding so a slot is
-/// 32 bytes and never straddles a cache line.
-const SLOT_WORDS: usize = 4;
+/// Words per slot: key and value (16 bytes, never straddling a cache line).
+const SLOT_WORDS: usize = 2;
 
 /// The table. Readers use [`FdbTable::lookup`]; writes go through
 /// [`FdbWriter`], of which there is one.
@@ -131,21 +131,12 @@ pub struct FdbTable {
     words: dpdk::HugeAtomics,
     mask: usize,
     shift: u32,
-    /// Lookups that gave up on a slot whose writer stalled mid-write (see
-    /// [`READ_SPINS`]); shared by the tables of one writer.
-    stalled: Arc<AtomicU64>,
     /// Odd while a slot is being written, and two more after each write;
     /// shared by the tables of one writer. A reader that saw the same even
     /// value twice knows no entry changed in between (see
     /// [`FdbTable::version`]).
     version: Arc<AtomicU64>,
 }
-
-/// Retries of a reader on a slot being written before it gives up and
-/// reports a miss (the frame floods; a learn event may repeat). A write
-/// takes a few nanoseconds; this many pauses (tens of microseconds) only
-/// run out when the writer was preempted in the middle of one.
-const READ_SPINS: u32 = 1 << 12;
 
 /// Slots of a table with no entries.
 pub const MIN_SLOTS: usize = 1024;
@@ -161,13 +152,12 @@ fn slots_for(entries: usize) -> usize {
 pub struct Full;
 
 impl FdbTable {
-    fn new(slots: usize, stalled: Arc<AtomicU64>, version: Arc<AtomicU64>) -> FdbTable {
+    fn new(slots: usize, version: Arc<AtomicU64>) -> FdbTable {
         debug_assert!(slots.is_power_of_two());
         FdbTable {
             words: dpdk::HugeAtomics::zeroed(slots * SLOT_WORDS),
             mask: slots - 1,
             shift: 64 - slots.trailing_zeros(),
-            stalled,
             version,
         }
     }
@@ -181,67 +171,40 @@ impl FdbTable {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Lookups that gave up on a slot stuck mid-write.
-    pub fn stalled_reads(&self) -> u64 {
-        self.stalled.load(Ordering::Relaxed)
-    }
-
     pub fn slots(&self) -> usize {
         self.mask + 1
     }
 
-    /// The (sequence, key, value) words of slot `i`.
+    /// The (key, value) words of slot `i`.
     #[inline(always)]
-    fn slot(&self, i: usize) -> (&AtomicU64, &AtomicU64, &AtomicU64) {
-        let w = &self.words[i * SLOT_WORDS..i * SLOT_WORDS + 3];
-        (&w[0], &w[1], &w[2])
+    fn slot(&self, i: usize) -> (&AtomicU64, &AtomicU64) {
+        let w = &self.words[i * SLOT_WORDS..i * SLOT_WORDS + 2];
+        (&w[0], &w[1])
     }
 
-    /// A consistent (key, value) of slot `i`; None after [`READ_SPINS`]
-    /// tries on a slot being written (counted).
-    #[inline(always)]
-    fn read(&self, i: usize) -> Option<(u64, u64)> {
-        let (seq, key, val) = self.slot(i);
-        for _ in 0..READ_SPINS {
-            let s1 = seq.load(Ordering::Acquire);
-            if s1 & 1 == 1 {
-                std::hint::spin_loop();
-                continue;
-            }
-            let k = key.load(Ordering::Relaxed);
-            let v = val.load(Ordering::Relaxed);
-            fence(Ordering::Acquire);
-            if seq.load(Ordering::Relaxed) == s1 {
-                return Some((k, v));
-            }
-        }
-        self.stalled.fetch_add(1, Ordering::Relaxed);
-        None
-    }
-
-    /// Slot `i` as its only writer sees it (never mid-write).
+    /// Slot `i` as its only writer sees it.
     fn own(&self, i: usize) -> (u64, u64) {
-        let (_, key, val) = self.slot(i);
+        let (key, val) = self.slot(i);
         (key.load(Ordering::Relaxed), val.load(Ordering::Relaxed))
     }
 
+    /// Gives slot `i` key `k` (empty, or already `k`'s) and value `v`, with
+    /// the version odd meanwhile.
     fn write(&self, i: usize, k: u64, v: u64) {
         // Single writer: plain stores, no locked instructions.
         let ver = self.version.load(Ordering::Relaxed);
         self.version.store(ver | 1, Ordering::Relaxed);
-        fence(Ordering::Release);
-        self.write_slot(i, k, v);
+        std::sync::atomic::fence(Ordering::Release);
+        let (key, val) = self.slot(i);
+        if key.load(Ordering::Relaxed) == k {
+            val.store(v, Ordering::Release);
+        } else {
+            debug_assert_eq!(key.load(Ordering::Relaxed), 0, "a slot's key never changes");
+            // The value first: a reader that sees the key sees it.
+            val.store(v, Ordering::Relaxed);
+            key.store(k, Ordering::Release);
+        }
         self.version.store((ver | 1) + 1, Ordering::Release);
-    }
-
-    fn write_slot(&self, i: usize, k: u64, v: u64) {
-        let (seq_w, key, val) = self.slot(i);
-        let seq = seq_w.load(Ordering::Relaxed);
-        seq_w.store(seq + 1, Ordering::Relaxed);
-        fence(Ordering::Release);
-        key.store(k, Ordering::Relaxed);
-        val.store(v, Ordering::Relaxed);
-        seq_w.store(seq + 2, Ordering::Release);
     }
 
     #[inline(always)]
@@ -261,9 +224,10 @@ impl FdbTable {
     pub fn lookup(&self, k: u64) -> Option<(usize, Entry)> {
         let mut i = self.home(k);
         for _ in 0..self.slots() {
-            let (sk, sv) = self.read(i)?;
+            let (key, val) = self.slot(i);
+            let sk = key.load(Ordering::Acquire);
             if sk == k {
-                return decode(sv).map(|e| (i, e));
+                return decode(val.load(Ordering::Relaxed)).map(|e| (i, e));
             }
             if sk == 0 {
                 return None;
@@ -319,13 +283,6 @@ pub type SharedFdb = Arc<ArcSwap<FdbTable>>;
 /// remembers from one writer's tables is never one of the next writer's.
 static WRITERS: AtomicU64 = AtomicU64::new(0);
 
-/// The stalled-read counter and version of the published table, for its
-/// successor.
-fn old_counters(shared: &SharedFdb) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
-    let t = shared.load();
-    (t.stalled.clone(), t.version.clone())
-}
-
 /// The only writer of the FDB table. Not Clone.
 pub struct FdbWriter {
     shared: SharedFdb,
@@ -344,7 +301,6 @@ impl FdbWriter {
         FdbWriter {
             shared: Arc::new(ArcSwap::from_pointee(FdbTable::new(
                 MIN_SLOTS.min(max_slots),
-                Arc::new(AtomicU64::new(0)),
                 Arc::new(AtomicU64::new(
                     WRITERS.fetch_add(1 << 40, Ordering::Relaxed),
                 )),
@@ -403,7 +359,9 @@ impl FdbWriter {
     pub fn insert(&mut self, k: u64, e: Entry) -> Result<usize, Full> {
         let t = self.shared.load_full();
         let mut i = t.home(k);
-        let mut reuse = None;
+        // A key has at most one slot: its own (live or a tombstone), or
+        // else the first empty one of its probe sequence. Another key's
+        // tombstone is never reused (a slot's key never changes).
         for _ in 0..t.slots() {
             let (sk, sv) = t.own(i);
             if sk == k {
@@ -417,9 +375,6 @@ impl FdbWriter {
                 t.write(i, k, encode(e));
                 return Ok(i);
             }
-            if sk != 0 && sv == 0 && reuse.is_none() {
-                reuse = Some(i);
-            }
             if sk == 0 {
                 break;
             }
@@ -428,23 +383,16 @@ impl FdbWriter {
         if self.live >= self.capacity {
             return Err(Full);
         }
-        if reuse.is_none() && (self.live + self.tombstones + 1) * 2 > t.slots() {
+        if (self.live + self.tombstones + 1) * 2 > t.slots() {
             let slots = self.fit(self.live);
             if slots > t.slots() {
                 self.rebuild_to(slots);
                 return self.insert(k, e);
             }
         }
-        let slot = match reuse {
-            Some(r) => {
-                self.tombstones -= 1;
-                r
-            }
-            None => i,
-        };
-        t.write(slot, k, encode(e));
+        t.write(i, k, encode(e));
         self.live += 1;
-        Ok(slot)
+        Ok(i)
     }
 
     /// Removes `k`; returns whether it was present.
@@ -470,8 +418,7 @@ impl FdbWriter {
 
     fn rebuild_to(&mut self, slots: usize) {
         let old = self.shared.load_full();
-        let (stalled, version) = old_counters(&self.shared);
-        let new = FdbTable::new(slots, stalled, version);
+        let new = FdbTable::new(slots, old.version.clone());
         let mut live = 0;
         for i in 0..old.slots() {
             let (k, v) = old.own(i);
@@ -482,7 +429,7 @@ impl FdbWriter {
                 }
                 // No reader sees this table before it is published (with
                 // a release store): plain stores, no seqlock.
-                let (_, key, val) = new.slot(j);
+                let (key, val) = new.slot(j);
                 key.store(k, Ordering::Relaxed);
                 val.store(v, Ordering::Relaxed);
                 live += 1;
@@ -587,24 +534,36 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_stuck_mid_write_is_a_counted_miss_not_a_hang() {
-        let mut w = FdbWriter::new(100);
-        let k = key(3, mac(7));
-        let e = Entry {
-            target: Target::Remote(4),
+    fn a_slot_keeps_its_key_for_the_life_of_the_table() {
+        let mut w = FdbWriter::new(4096);
+        let e = |r| Entry {
+            target: Target::Remote(r),
             is_static: false,
         };
-        let slot = w.insert(k, e).unwrap();
+        let first: Vec<usize> = (0..300)
+            .map(|i| w.insert(key(2, mac(i)), e(i)).unwrap())
+            .collect();
         let t = w.shared().load_full();
-        // The writer "preempted" after making the sequence odd.
-        t.slot(slot).0.fetch_add(1, Ordering::Relaxed);
-        assert_eq!(t.lookup(k), None);
-        assert_eq!(t.stalled_reads(), 1);
-        t.slot(slot).0.fetch_add(1, Ordering::Relaxed);
-        assert_eq!(t.lookup(k), Some((slot, e)));
-        // The count survives a rebuild of the table.
-        w.rebuild();
-        assert_eq!(w.shared().load().stalled_reads(), 1);
+        let keys = |t: &FdbTable| (0..t.slots()).map(|i| t.own(i).0).collect::<Vec<_>>();
+        let before = keys(&t);
+        for i in 0..100 {
+            assert!(w.remove(key(2, mac(i))));
+        }
+        // Other keys take empty slots, never a tombstone of another key.
+        for i in 300..400 {
+            let slot = w.insert(key(2, mac(i)), e(i)).unwrap();
+            assert!(!first.contains(&slot), "key {i} took slot {slot}");
+        }
+        // A removed key comes back to its own slot, moves stay in place.
+        assert_eq!(w.insert(key(2, mac(7)), e(1)).unwrap(), first[7]);
+        assert_eq!(w.insert(key(2, mac(200)), e(9)).unwrap(), first[200]);
+        assert!(Arc::ptr_eq(&t, &w.shared().load_full()), "no rebuild yet");
+        let after = keys(&t);
+        for (i, (a, b)) in before.iter().zip(&after).enumerate() {
+            assert!(*a == 0 || a == b, "slot {i} changed key");
+        }
+        assert_eq!(t.lookup(key(2, mac(7))), Some((first[7], e(1))));
+        assert_eq!(t.lookup(key(2, mac(8))), None);
     }
 
     #[test]

@@ -293,11 +293,6 @@ pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
             "MACs not learned because the FDB table was full",
             fdb.table_full,
         ),
-        (
-            "stalled_reads",
-            "Worker FDB lookups that gave up on a slot stuck mid-write (flooded instead)",
-            fdb.stalled_reads,
-        ),
     ] {
         counter(&mut o, &format!("vtep_fdb_{k}_total"), help, v);
     }

@@ -130,10 +130,6 @@ pub struct FdbCounters {
     pub damped: u64,
     pub mac_limit_drops: u64,
     pub table_full: u64,
-    /// Worker lookups that gave up on a slot whose writer stalled
-    /// mid-write (the frame was flooded instead).
-    #[serde(default)]
-    pub stalled_reads: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use vtep_api::{
-    Accounting, FdbCounters, FdbStats, MempoolStats, PortStats, PortStatus, PortXstats,
-    RemoteStats, Stats, Status, VniStats, WorkerInfo, WorkerStats,
+    Accounting, FdbStats, MempoolStats, PortStats, PortStatus, PortXstats, RemoteStats, Stats,
+    Status, VniStats, WorkerInfo, WorkerStats,
 };
 use vtep_config::MacAddr;
 
@@ -208,10 +208,7 @@ impl Mgmt {
             vxlan_reserved_bits_seen: self.sum_atomic(|s| s.reserved_bits_seen.load(Relaxed)),
             fdb: FdbStats {
                 entries: t.fdb.len() as u64,
-                counters: FdbCounters {
-                    stalled_reads: t.fdb.shared().load().stalled_reads(),
-                    ..t.fdb.counters
-                },
+                counters: t.fdb.counters,
             },
             management: self.counters,
             workers,
