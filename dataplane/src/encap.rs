@@ -75,11 +75,19 @@ pub fn flow_hash_macs(f: &[u8], dst: u64, src: u64) -> u32 {
     // The common case, untagged IPv4 TCP or UDP with a 20-byte header and
     // not a fragment, from fixed places in the first 38 bytes; the same
     // value as the walk below (a property test holds them together).
-    if let Some(h) = f.first_chunk::<38>() {
-        let proto = h[23];
-        if h[12..15] == [0x08, 0x00, 0x45]
+    if let (Some(h), Some(a), Some(b)) = (
+        f.first_chunk::<38>(),
+        f.get(12..).and_then(|x| x.first_chunk::<8>()),
+        f.get(20..).and_then(|x| x.first_chunk::<8>()),
+    ) {
+        // Bytes 12..20 and 20..28 as little-endian words: type, version
+        // and header length in the first's low three bytes; fragment
+        // field and protocol in the second's bytes 0-1 and 3.
+        let (a, b) = (u64::from_le_bytes(*a), u64::from_le_bytes(*b));
+        let proto = (b >> 24) as u8;
+        if a & 0xff_ffff == 0x45_0008
+            && b & 0xff3f == 0
             && (proto == PROTO_TCP || proto == PROTO_UDP)
-            && u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0
         {
             let w = |a: usize| crate::wire::ethernet::word_at(h, a);
             let mut x = dst ^ (src ^ ((ETHERTYPE_IPV4 as u64) << 48)).rotate_left(23);

@@ -222,12 +222,26 @@ impl FdbTable {
     /// Finds `k`; returns the slot index and entry.
     #[inline(always)]
     pub fn lookup(&self, k: u64) -> Option<(usize, Entry)> {
+        self.find(k).and_then(|(i, v)| decode(v).map(|e| (i, e)))
+    }
+
+    /// The remote VTEP `k` is behind, if the FDB has it behind one: all
+    /// the known-unicast encap path needs, without building an [`Entry`].
+    #[inline(always)]
+    pub fn lookup_remote(&self, k: u64) -> Option<u32> {
+        self.find(k)
+            .and_then(|(_, v)| (v & KIND_MASK == KIND_REMOTE).then_some(v as u32))
+    }
+
+    /// The slot and raw value of `k`.
+    #[inline(always)]
+    fn find(&self, k: u64) -> Option<(usize, u64)> {
         let mut i = self.home(k);
         for _ in 0..self.slots() {
             let (key, val) = self.slot(i);
             let sk = key.load(Ordering::Acquire);
             if sk == k {
-                return decode(val.load(Ordering::Relaxed)).map(|e| (i, e));
+                return Some((i, val.load(Ordering::Relaxed)));
             }
             if sk == 0 {
                 return None;

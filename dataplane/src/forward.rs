@@ -719,14 +719,7 @@ pub(crate) fn encap_known<I: Io>(
         return Err(m);
     }
     let st = cx.st;
-    let Some((
-        _,
-        Entry {
-            target: Target::Remote(r),
-            ..
-        },
-    )) = cx.fdb.lookup(dk)
-    else {
+    let Some(r) = cx.fdb.lookup_remote(dk) else {
         return Err(m);
     };
     let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
