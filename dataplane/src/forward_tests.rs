@@ -1206,7 +1206,11 @@ mod known_unicast {
             let mut io = rec();
             let mut enc = (0, 0);
             takes_exactly(&mut w, &mut io, frames(), &taken, |cx, io, p| {
-                encap_known(cx, io, p, k, &mut enc).err()
+                if learning {
+                    encap_known::<_, true>(cx, io, p, k, &mut enc).err()
+                } else {
+                    encap_known::<_, false>(cx, io, p, k, &mut enc).err()
+                }
             });
             assert_eq!(enc.0, taken.len() as u64 - 1);
             // Forwarded: those with headroom; the last dropped for lack of it.
