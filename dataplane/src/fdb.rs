@@ -523,26 +523,33 @@ mod tests {
     }
 
     #[test]
-    fn capacity_is_enforced_and_tombstones_reused() {
-        let mut w = FdbWriter::new(20);
+    fn capacity_is_enforced_at_the_configured_size() {
+        // 3000 entries need 8192 slots; the table grows from 1024 to them.
+        const N: u32 = 3000;
+        let mut w = FdbWriter::new(N as usize);
+        assert_eq!(w.max_slots(), 8192);
         let e = Entry {
             target: Target::Local(0),
             is_static: false,
         };
-        for i in 0..20 {
+        for i in 0..N {
             w.insert(key(0, mac(i)), e).unwrap();
         }
-        assert_eq!(w.insert(key(0, mac(99)), e), Err(Full));
+        assert_eq!(w.shared().load().slots(), w.max_slots());
+        assert_eq!(w.insert(key(0, mac(99_999)), e), Err(Full));
+        // Churn at capacity: removed keys come back, others are refused or
+        // take the room a removal left.
         for round in 0..50 {
             assert!(w.remove(key(0, mac(round % 20))));
-            w.insert(key(0, mac(1000 + round)), e).unwrap();
+            w.insert(key(0, mac(10_000 + round)), e).unwrap();
             w.insert(key(0, mac(round % 20)), e).unwrap_or_else(|_| {
-                assert!(w.remove(key(0, mac(1000 + round))));
+                assert!(w.remove(key(0, mac(10_000 + round))));
                 w.insert(key(0, mac(round % 20)), e).unwrap()
             });
         }
-        assert_eq!(w.len(), 20);
-        for i in 0..20 {
+        assert_eq!(w.len(), N as usize);
+        assert_eq!(w.shared().load().slots(), w.max_slots(), "never past it");
+        for i in 0..N {
             assert!(w.lookup(key(0, mac(i))).is_some(), "entry {i}");
         }
     }
@@ -671,26 +678,6 @@ mod tests {
             let hit = t.lookup(key(1, mac(i))).map(|(_, e)| e);
             assert_eq!(hit, (i >= 19_000).then(|| e(i)), "entry {i}");
         }
-    }
-
-    #[test]
-    fn a_full_capacity_table_keeps_the_configured_size() {
-        let mut w = FdbWriter::new(3000);
-        let e = Entry {
-            target: Target::Local(0),
-            is_static: true,
-        };
-        for i in 0..3000 {
-            w.insert(key(0, mac(i)), e).unwrap();
-        }
-        assert_eq!(w.shared().load().slots(), w.max_slots());
-        assert_eq!(w.max_slots(), 8192);
-        assert_eq!(w.insert(key(0, mac(3000)), e), Err(Full));
-        assert_eq!(
-            w.shared().load().slots(),
-            w.max_slots(),
-            "no growth past it"
-        );
     }
 
     #[test]
