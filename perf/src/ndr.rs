@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::lab::{vtepd_path, Reaper};
-use crate::{bench_mac, remove_dpdk_files};
+use crate::{bench_mac, DpdkFiles};
 
 /// How to run the search.
 #[derive(Debug, Clone)]
@@ -115,6 +115,8 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
     std::fs::create_dir_all(&o.dir).map_err(|e| format!("{}: {e}", o.dir.display()))?;
     let pid = std::process::id();
     let (vd_prefix, lg_prefix) = (format!("vtep-ndr-vd-{pid}"), format!("vtep-ndr-lg-{pid}"));
+    // Dropped after vtepd (declared before it): removed on every return.
+    let _files = DpdkFiles(vec![vd_prefix.clone(), lg_prefix.clone()]);
     for f in ["ul.sock", "acc.sock", "vtep.sock"] {
         let _ = std::fs::remove_file(o.dir.join(f));
     }
@@ -156,8 +158,6 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
         .output()
         .map_err(|e| format!("vtep-loadgen: {e}"))?;
     let stopped = vtepd.stop();
-    remove_dpdk_files(&vd_prefix);
-    remove_dpdk_files(&lg_prefix);
     let text = String::from_utf8_lossy(&out.stdout);
     std::fs::write(o.dir.join("loadgen.log"), out.stderr.as_slice()).ok();
     let lines: Vec<Value> = text
