@@ -75,21 +75,18 @@ pub fn flow_hash_macs(f: &[u8], dst: u64, src: u64) -> u32 {
     // The common case, untagged IPv4 TCP or UDP with a 20-byte header and
     // not a fragment, from fixed places in the first 38 bytes; the same
     // value as the walk below (a property test holds them together).
-    if let (Some(h), Some(a), Some(b)) = (
-        f.first_chunk::<38>(),
-        f.get(12..).and_then(|x| x.first_chunk::<8>()),
-        f.get(20..).and_then(|x| x.first_chunk::<8>()),
-    ) {
-        // Bytes 12..20 and 20..28 as little-endian words: type, version
-        // and header length in the first's low three bytes; fragment
-        // field and protocol in the second's bytes 0-1 and 3.
-        let (a, b) = (u64::from_le_bytes(*a), u64::from_le_bytes(*b));
+    if let Some(h) = f.first_chunk::<38>() {
+        let w = |a: usize| crate::wire::ethernet::word_at(h, a);
+        // Bytes 12..20 and 20..28 as little-endian words (the swaps cancel
+        // the loads' own): type, version and header length in the first's
+        // low three bytes; fragment field and protocol in the second's
+        // bytes 0-1 and 3.
+        let (a, b) = (w(12).swap_bytes(), w(20).swap_bytes());
         let proto = (b >> 24) as u8;
         if a & 0xff_ffff == 0x45_0008
             && b & 0xff3f == 0
             && (proto == PROTO_TCP || proto == PROTO_UDP)
         {
-            let w = |a: usize| crate::wire::ethernet::word_at(h, a);
             let mut x = dst ^ (src ^ ((ETHERTYPE_IPV4 as u64) << 48)).rotate_left(23);
             x ^= (w(26) ^ proto as u64).rotate_left(41);
             let ports = u32::from_be_bytes([h[34], h[35], h[36], h[37]]);

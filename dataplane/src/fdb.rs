@@ -20,10 +20,11 @@
 //!   write: a lookup touches no shared cache line for writing.
 //! - Reclamation: slots are never freed while readers run; a deleted entry
 //!   becomes a tombstone (value 0) that probes skip and only the same key
-//!   reuses. When tombstones pile up the writer builds a fresh table and publishes it with
-//!   `arc_swap`; workers take the current table at the start of each burst
-//!   (through an `arc_swap::Cache`), and an old table is freed when the
-//!   last worker holding it moves on (reference counting).
+//!   reuses. When tombstones pile up the writer builds a fresh table and
+//!   publishes it with `arc_swap`; workers take the current table at the
+//!   start of each burst (through an `arc_swap::Cache`), and an old table
+//!   is freed when the last worker holding it moves on (reference
+//!   counting).
 //! - A move (VM migration) is one value store: the next lookup after it sees
 //!   the new location.
 //! - Aging needs to know which entries carried traffic without readers
