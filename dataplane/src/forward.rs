@@ -635,12 +635,12 @@ pub(crate) struct Known {
 }
 
 impl Known {
-    /// Access port `port`'s untagged VNI, if it neither suppresses ARP
-    /// nor is policed.
+    /// Access port `port`'s untagged VNI, if the encap fast path may
+    /// serve it.
     pub(crate) fn of(st: &State, port: u16) -> Option<Known> {
         let vni = st.access.get(port as usize)?.untagged?;
         let vs = st.vni(vni)?;
-        (!vs.arp_suppress && vs.police.is_none()).then(|| Known {
+        vs.fast().encap.then(|| Known {
             vni,
             id: vs.vni.get(),
             learning: vs.learning,
@@ -653,9 +653,9 @@ impl Known {
     }
 }
 
-/// A burst from access port `port`. When the port's untagged VNI neither
-/// suppresses ARP nor is policed, its frames of known unicast to a remote
-/// over IPv4 take [`encap_known`], with the VNI's checks made once for
+/// A burst from access port `port`. When the encap fast path may serve
+/// the port's untagged VNI ([`FastPaths`](crate::state::FastPaths)), its frames of known unicast
+/// to a remote over IPv4 take [`encap_known`], with the VNI's checks made once for
 /// the burst and its counters summed; every other frame, and any frame
 /// that path gives back, takes [`access_packet`]. Both give the same
 /// output, counters and events (a test runs every kind of frame through
@@ -769,8 +769,8 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
 }
 
 /// A burst from the underlay. VXLAN from a known remote to a MAC the FDB
-/// has on an access port, in a VNI that neither suppresses ARP nor is
-/// policed, takes [`decap_known`], with the VNIs' decap counters summed
+/// has on an access port, in a VNI the decap fast path may serve
+/// ([`FastPaths`](crate::state::FastPaths)), takes [`decap_known`], with the VNIs' decap counters summed
 /// over runs of one VNI; everything else, and any packet that path gives
 /// back, takes [`underlay_packet`]. Both give the same output, counters
 /// and events (a test runs every kind of packet through both).
@@ -877,10 +877,7 @@ pub(crate) fn decap_known<I: Io>(
     else {
         return Err(m);
     };
-    let Some(vs) = st
-        .vni(vni)
-        .filter(|v| !v.arp_suppress && v.police.is_none())
-    else {
+    let Some(vs) = st.vni(vni).filter(|v| v.fast().decap) else {
         return Err(m);
     };
     let Some(h) = m.data().get(off..).and_then(|d| d.first_chunk::<12>()) else {

@@ -2,7 +2,7 @@
 //! management tables from a real config, the lock-free FDB, and an [`Io`]
 //! that records where each packet went.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crossbeam::queue::ArrayQueue;
 use vtep_config::{Config, Vni};
@@ -182,9 +182,14 @@ impl World {
     }
 
     fn with(cfg: &str) -> World {
+        World::with_peers(cfg, [PEER.into(), PEER3.into()])
+    }
+
+    /// A world of `cfg` in which `peers` have resolved neighbours.
+    fn with_peers(cfg: &str, peers: [IpAddr; 2]) -> World {
         let mut tables = Tables::new(Config::parse(cfg).unwrap(), OUR_MAC, 0).unwrap();
-        for (i, ip) in [PEER, PEER3].into_iter().enumerate() {
-            assert!(tables.learn_neighbor(ip.into(), [2, 0, 0, 0, 2, 2 + i as u8], 0));
+        for (i, ip) in peers.into_iter().enumerate() {
+            assert!(tables.learn_neighbor(ip, [2, 0, 0, 0, 2, 2 + i as u8], 0));
         }
         let st = publish::build(&tables, 1);
         let hits = HitMap::new(tables.fdb.max_slots());
@@ -245,17 +250,23 @@ impl World {
         self.run(io, |cx, io| underlay_packet(cx, io, Pkt::new(frame)))
     }
 
-    /// `inner` as remote `src` sends it in VNI `vni`.
-    fn vxlan(&self, src: Ipv4Addr, vni: u32, inner: &[u8]) -> Vec<u8> {
-        let t = Template::new(
-            OUR_MAC,
-            PEER_MAC,
-            src,
-            Ipv4Addr::new(192, 0, 2, 1),
-            4789,
-            64,
-            false,
-        );
+    /// `inner` as remote `src` sends it in VNI `vni`, to this VTEP.
+    fn vxlan(&self, src: impl Into<IpAddr>, vni: u32, inner: &[u8]) -> Vec<u8> {
+        let t = match (src.into(), self.st.our_ip) {
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                Template::new6(OUR_MAC, PEER_MAC, s, d, 4789, 64, false)
+            }
+            (IpAddr::V4(s), _) => Template::new(
+                OUR_MAC,
+                PEER_MAC,
+                s,
+                Ipv4Addr::new(192, 0, 2, 1),
+                4789,
+                64,
+                false,
+            ),
+            (s, d) => panic!("{s} to {d}: one family"),
+        };
         let mut b = VecBuf::new(inner);
         crate::encap::encapsulate(&mut b, &t, vni, 9000).unwrap();
         b.data().to_vec()
@@ -745,11 +756,12 @@ fn a_run_from_one_host_is_looked_up_once_and_a_move_is_still_seen() {
     assert_eq!(marked, 1);
 }
 
-/// The known-unicast path ([`access_burst`]'s `encap_known`) against
-/// [`access_packet`]: VNI 100 without ARP suppression (so it takes that
-/// path), with and without learning; FAR2 behind an unresolved remote,
-/// FAR3 behind a learned one (with learning), FAR6 behind a remote with an
-/// IPv6 header; H2 static on port 0.
+/// The fast paths ([`access_burst`]'s `encap_known`, [`underlay_burst`]'s
+/// `decap_known`) against the general path ([`access_packet`],
+/// [`underlay_packet`]), in worlds that set every per-VNI feature on VNI
+/// 100 ([`Features`]): FAR2 behind an unresolved remote, FAR3 behind a
+/// learned one (with learning), FAR6 behind a remote with an IPv6 header
+/// on an IPv4 underlay; H2 static on port 0 (with static local entries).
 mod known_unicast {
     use super::*;
     use crate::forward::{access_burst, decap_known, encap_known, underlay_burst, Known, Run};
@@ -758,38 +770,159 @@ mod known_unicast {
     const FAR2: [u8; 6] = [2, 0, 0, 0, 0, 0xbb];
     const FAR3: [u8; 6] = [2, 0, 0, 0, 0, 0xcc];
     const FAR6: [u8; 6] = [2, 0, 0, 0, 0, 0xdd];
-    const PEER5: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 5);
 
-    fn world(learning: bool, suppress: bool) -> World {
-        let mut cfg = CONFIG.replace(
-            "arp_suppress = true\n",
-            &format!("arp_suppress = {suppress}\nlearning = {learning}\n"),
-        );
+    /// Every per-VNI setting a world can have, each on or off. A new
+    /// per-VNI setting belongs here (and in [`config`]), so that both
+    /// paths are held to one outcome with it.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub(super) struct Features {
+        learning: bool,
+        suppress: bool,
+        /// A rate limit that a few frames exhaust (see [`world`]).
+        rate: bool,
+        /// Storm control that lets one more flood pass.
+        storm: bool,
+        /// VNI 200 on VID 10 of port 0 (else of port 1).
+        vlans: bool,
+        /// An IPv6 underlay.
+        v6: bool,
+        /// Static entries on access ports.
+        static_local: bool,
+    }
+
+    impl Features {
+        const COUNT: u32 = 7;
+
+        fn from_bits(b: u32) -> Features {
+            let on = |i: u32| b & (1 << i) != 0;
+            Features {
+                learning: on(0),
+                suppress: on(1),
+                rate: on(2),
+                storm: on(3),
+                vlans: on(4),
+                v6: on(5),
+                static_local: on(6),
+            }
+        }
+
+        /// Every combination.
+        fn all() -> impl Iterator<Item = Features> {
+            (0..1 << Features::COUNT).map(Features::from_bits)
+        }
+
+        /// Learning as given, nothing else: the fast paths' own world.
+        fn learning(learning: bool) -> Features {
+            Features {
+                learning,
+                vlans: true,
+                static_local: true,
+                ..Features::default()
+            }
+        }
+
+        /// Remote `n` of the underlay's family.
+        fn peer(&self, n: u8) -> IpAddr {
+            if self.v6 {
+                IpAddr::V6(std::net::Ipv6Addr::new(
+                    0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16,
+                ))
+            } else {
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, n))
+            }
+        }
+    }
+
+    /// [`CONFIG`] with `f`'s settings: VNI 100 floods to .2 and .3, FAR
+    /// behind .2, FAR2 behind the unresolved .4, FAR6 behind .5.
+    fn config(f: Features) -> String {
+        let Features {
+            learning,
+            suppress,
+            rate,
+            storm,
+            vlans,
+            v6,
+            static_local,
+        } = f;
+        let mut vni100 = format!("arp_suppress = {suppress}\nlearning = {learning}\n");
+        if rate {
+            vni100.push_str("rate_mbps = 1\nburst_kb = 10\n");
+        }
+        if storm {
+            vni100.push_str("flood_pps = 1\n");
+        }
+        let mut cfg = CONFIG.replace("arp_suppress = true\n", &vni100);
+        if !vlans {
+            cfg = cfg
+                .replace("vni = 100\nvlans = { 10 = 200 }\n", "vni = 100\n")
+                .replace(
+                    "port = \"net_ring2\"\nvni = 100\n",
+                    "port = \"net_ring2\"\nvni = 100\nvlans = { 10 = 200 }\n",
+                );
+        }
         cfg.push_str(
             "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:bb\"\nremote = \"192.0.2.4\"\n\
-             [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:dd\"\nremote = \"192.0.2.5\"\n\
-             [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:02\"\nport = \"net_ring1\"\n\
-             [[fdb]]\nvni = 200\nmac = \"02:00:00:00:00:07\"\nport = \"net_ring1\"\n",
+             [[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:dd\"\nremote = \"192.0.2.5\"\n",
         );
-        let mut w = World::with(&cfg);
-        assert!(w.tables.learn_neighbor(PEER5.into(), [2, 0, 0, 0, 2, 5], 0));
+        if static_local {
+            let port200 = if vlans { "net_ring1" } else { "net_ring2" };
+            cfg.push_str(&format!(
+                "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:02\"\nport = \"net_ring1\"\n\
+                 [[fdb]]\nvni = 200\nmac = \"02:00:00:00:00:07\"\nport = \"{port200}\"\n",
+            ));
+        }
+        if v6 {
+            cfg = cfg
+                .replace("192.0.2.1/24", "2001:db8::1/64")
+                .replace("\"192.0.2.", "\"2001:db8::");
+        }
+        cfg
+    }
+
+    fn world(f: Features) -> World {
+        let mut w = World::with_peers(&config(f), [f.peer(2), f.peer(3)]);
+        let peer5 = f.peer(5);
+        assert!(w.tables.learn_neighbor(peer5, [2, 0, 0, 0, 2, 5], 0));
         w.st = publish::build(&w.tables, 2);
-        let r = |st: &State, ip: Ipv4Addr| st.remote_index[&std::net::IpAddr::V4(ip)];
-        let (r3, r5) = (r(&w.st, PEER3), r(&w.st, PEER5));
-        let t6 = Template::new6(
-            OUR_MAC,
-            PEER_MAC,
-            "2001:db8::1".parse().unwrap(),
-            "2001:db8::5".parse().unwrap(),
-            4789,
-            64,
-            false,
-        );
-        w.st.remotes[r5 as usize].as_mut().unwrap().template = Some(t6);
+        let r = |st: &State, ip: IpAddr| st.remote_index[&ip];
+        let (r3, r5) = (r(&w.st, f.peer(3)), r(&w.st, peer5));
+        if !f.v6 {
+            let t6 = Template::new6(
+                OUR_MAC,
+                PEER_MAC,
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::5".parse().unwrap(),
+                4789,
+                64,
+                false,
+            );
+            w.st.remotes[r5 as usize].as_mut().unwrap().template = Some(t6);
+        }
         // Learned entries, where learning is on.
         w.learned(100, FAR3, Target::Remote(r3));
         w.learned(100, H1, Target::Local(0));
+        // The limits nearly spent, so that a burst meets them: one chunk
+        // of each is left (640 bytes of the rate each way, one flood).
+        if let Some(p) = &w.st.vni(w.vni(100)).unwrap().police {
+            for l in [&p.encap, &p.decap, &p.flood].into_iter().flatten() {
+                assert!(l.take(0, 15));
+            }
+        }
         w
+    }
+
+    /// An ARP reply from `src` (10.0.0.1) to `dst` (10.0.0.2): unicast,
+    /// and snooped where ARP is suppressed.
+    fn arp_reply(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+        Arp {
+            oper: arp::REPLY,
+            sha: src,
+            spa: Ipv4Addr::new(10, 0, 0, 1),
+            tha: dst,
+            tpa: Ipv4Addr::new(10, 0, 0, 2),
+        }
+        .frame(dst, src)
     }
 
     /// A packet of `f` with `set` applied.
@@ -855,6 +988,7 @@ mod known_unicast {
             ),
             ("learned remote", plain(frame(FAR3, H2, 100))),
             ("known remote again", plain(frame(FAR, H1, 46))),
+            ("ARP reply to a remote host", plain(arp_reply(FAR, H1))),
             (
                 "unknown destination",
                 plain(frame([2, 0, 0, 0, 9, 9], H1, 46)),
@@ -885,10 +1019,17 @@ mod known_unicast {
         access: [Vec<(Vec<u8>, bool)>; 2],
         punted: Vec<Vec<u8>>,
         events: Vec<Event>,
-        vnis: Vec<[(u64, u64); 3]>,
+        /// Encap, flood, decap, policed both ways; storm control.
+        vnis: Vec<([(u64, u64); 5], u64)>,
+        flood_copy_drops: u64,
+        reserved_bits_seen: u64,
         remotes: Vec<[(u64, u64); 2]>,
         learn_events_dropped: u64,
         hits: Vec<u64>,
+    }
+
+    fn load(c: &std::sync::atomic::AtomicU64) -> u64 {
+        c.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn outcome(w: &mut World, io: Rec, tally: Tally) -> Outcome {
@@ -902,25 +1043,31 @@ mod known_unicast {
             vnis: [100, 200]
                 .map(|v| {
                     let c = &w.stats.vnis[w.vni(v) as usize];
-                    [c.encap.get(), c.flood.get(), c.decap.get()]
+                    let counts = [
+                        &c.encap,
+                        &c.flood,
+                        &c.decap,
+                        &c.policed_encap,
+                        &c.policed_decap,
+                    ];
+                    (counts.map(|x| x.get()), load(&c.storm_dropped))
                 })
                 .to_vec(),
             remotes: w.stats.remotes[..n]
                 .iter()
                 .map(|c| [c.tx.get(), c.rx.get()])
                 .collect(),
-            learn_events_dropped: w
-                .stats
-                .learn_events_dropped
-                .load(std::sync::atomic::Ordering::Relaxed),
+            flood_copy_drops: load(&w.stats.flood_copy_drops),
+            reserved_bits_seen: load(&w.stats.reserved_bits_seen),
+            learn_events_dropped: load(&w.stats.learn_events_dropped),
             hits: (0..w.hits.words()).map(|i| w.hits.take_word(i)).collect(),
         }
     }
 
     /// `frames` from `port` in one burst, by [`access_burst`] or one by
     /// one by [`access_packet`].
-    fn forward(learning: bool, suppress: bool, port: u16, burst: bool) -> Outcome {
-        let mut w = world(learning, suppress);
+    fn forward(f: Features, port: u16, burst: bool) -> Outcome {
+        let mut w = world(f);
         w.ip_ids = IpIds::for_worker(1);
         let mut io = Rec {
             buffers: 1000,
@@ -943,7 +1090,16 @@ mod known_unicast {
     fn packets(w: &World) -> Vec<(&'static str, Pkt)> {
         let plain = |f: Vec<u8>| Pkt::new(&f);
         let h7 = [2, 0, 0, 0, 0, 7];
-        let to_h2 = w.vxlan(PEER, 100, &frame(H2, FAR, 46));
+        let v6 = w.st.our_ip.is_ipv6();
+        let f = Features {
+            v6,
+            ..Features::default()
+        };
+        let (peer, peer3) = (f.peer(2), f.peer(3));
+        let stranger = f.peer(9);
+        // The outer IPv4 checksum, or the UDP one; the UDP destination port.
+        let (csum, port) = if v6 { (60, 57) } else { (24, 37) };
+        let to_h2 = w.vxlan(peer, 100, &frame(H2, FAR, 46));
         let edit = |at: usize, b: u8| {
             let mut p = to_h2.clone();
             p[at] = b;
@@ -957,54 +1113,58 @@ mod known_unicast {
             ),
             (
                 "from another remote",
-                plain(w.vxlan(PEER3, 100, &frame(H2, FAR, 100))),
+                plain(w.vxlan(peer3, 100, &frame(H2, FAR, 100))),
             ),
             (
                 "to a learned host",
-                plain(w.vxlan(PEER, 100, &frame(H1, FAR, 46))),
+                plain(w.vxlan(peer, 100, &frame(H1, FAR, 46))),
             ),
             (
                 "tagged on its port",
-                plain(w.vxlan(PEER, 200, &frame(h7, FAR, 46))),
+                plain(w.vxlan(peer, 200, &frame(h7, FAR, 46))),
             ),
             ("reserved bits", plain(edit(43, 1))),
             ("to a local host again", plain(to_h2.clone())),
             (
                 "from a stranger",
-                plain(w.vxlan(Ipv4Addr::new(192, 0, 2, 9), 100, &frame(H2, FAR, 46))),
+                plain(w.vxlan(stranger, 100, &frame(H2, FAR, 46))),
             ),
             (
                 "broadcast",
-                plain(w.vxlan(PEER, 100, &frame([0xff; 6], FAR, 46))),
+                plain(w.vxlan(peer, 100, &frame([0xff; 6], FAR, 46))),
             ),
             (
                 "unknown destination",
-                plain(w.vxlan(PEER, 100, &frame([2, 0, 0, 0, 9, 9], FAR, 46))),
+                plain(w.vxlan(peer, 100, &frame([2, 0, 0, 0, 9, 9], FAR, 46))),
             ),
             (
                 "to a remote host",
-                plain(w.vxlan(PEER, 100, &frame(FAR3, FAR, 46))),
+                plain(w.vxlan(peer, 100, &frame(FAR3, FAR, 46))),
             ),
             (
                 "unknown VNI",
-                plain(w.vxlan(PEER, 999, &frame(H2, FAR, 46))),
+                plain(w.vxlan(peer, 999, &frame(H2, FAR, 46))),
             ),
-            ("bad checksum", plain(edit(24, 0xee))),
+            ("bad checksum", plain(edit(csum, 0xee))),
             (
                 "checksum refused",
                 with(to_h2.clone(), |p| p.csum = RxCsum::Bad),
             ),
-            ("other UDP port", plain(edit(37, 0xb6))),
+            ("other UDP port", plain(edit(port, 0xb6))),
             (
                 "inner tag",
-                plain(w.vxlan(PEER, 100, &tagged(&frame(H2, FAR, 46), 10))),
+                plain(w.vxlan(peer, 100, &tagged(&frame(H2, FAR, 46), 10))),
             ),
             (
                 "group inner source",
-                plain(w.vxlan(PEER, 100, &frame(H2, [3, 0, 0, 0, 0, 1], 46))),
+                plain(w.vxlan(peer, 100, &frame(H2, [3, 0, 0, 0, 0, 1], 46))),
             ),
             ("two segments", with(to_h2.clone(), |p| p.segs = 2)),
             ("runt", plain(to_h2[..40].to_vec())),
+            (
+                "ARP reply from a remote host",
+                plain(w.vxlan(peer, 100, &arp_reply(H2, FAR))),
+            ),
             (
                 "ARP",
                 plain(arp_request(PEER_MAC, PEER, Ipv4Addr::new(192, 0, 2, 1))),
@@ -1014,8 +1174,8 @@ mod known_unicast {
 
     /// `packets` from the underlay in one burst, by [`underlay_burst`] or
     /// one by one by [`underlay_packet`].
-    fn decap(learning: bool, suppress: bool, burst: bool) -> Outcome {
-        let mut w = world(learning, suppress);
+    fn decap(f: Features, burst: bool) -> Outcome {
+        let mut w = world(f);
         let mut io = Rec {
             buffers: 1000,
             ..rec()
@@ -1052,19 +1212,21 @@ mod known_unicast {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
-        /// Bursts of edited frames and packets: both ways of forwarding
-        /// leave the same outcome.
+        /// Bursts of edited frames and packets, in worlds of every
+        /// combination of per-VNI features: both ways of forwarding leave
+        /// the same outcome and the same counters.
         #[test]
         fn edited_traffic_takes_either_path_with_one_outcome(
             picks in proptest::collection::vec(
                 (0usize..64, proptest::collection::vec((0usize..80, proptest::prelude::any::<u8>()), 0..4)),
                 1..8,
             ),
-            learning in proptest::prelude::any::<bool>(),
+            features in 0u32..1 << Features::COUNT,
             port in 0u16..2,
         ) {
+            let f = Features::from_bits(features);
             let run = |burst: bool, access: bool| {
-                let mut w = world(learning, false);
+                let mut w = world(f);
                 let pkts: Vec<Pkt> = picks
                     .iter()
                     .map(|(i, e)| mutated(if access { frames() } else { packets(&w) }, *i, e))
@@ -1079,7 +1241,7 @@ mod known_unicast {
                 outcome(&mut w, io, t)
             };
             for access in [true, false] {
-                proptest::prop_assert_eq!(run(true, access), run(false, access), "access {}", access);
+                proptest::prop_assert_eq!(run(true, access), run(false, access), "access {}, {:?}", access, f);
             }
         }
     }
@@ -1089,7 +1251,7 @@ mod known_unicast {
     /// remote, a removal) shows in the next burst.
     #[test]
     fn remembered_destinations_follow_every_fdb_change() {
-        let mut w = world(true, false);
+        let mut w = world(Features::learning(true));
         let p = w.vxlan(PEER, 100, &frame(H1, [2, 0, 0, 0, 0, 0x77], 46));
         let mut io = rec();
         let burst = |w: &mut World, io: &mut Rec| {
@@ -1116,22 +1278,21 @@ mod known_unicast {
 
     #[test]
     fn an_underlay_burst_forwards_counts_and_learns_as_packet_by_packet() {
-        for learning in [true, false] {
-            for suppress in [false, true] {
-                let fast = decap(learning, suppress, true);
-                let slow = decap(learning, suppress, false);
-                assert_eq!(fast, slow, "learning {learning}, suppress {suppress}");
-                assert_eq!(fast.tally.rx, 20);
-                assert!(fast.access[0].len() >= 5, "{:?}", fast.tally);
-            }
+        for f in Features::all() {
+            let fast = decap(f, true);
+            let slow = decap(f, false);
+            assert_eq!(fast, slow, "{f:?}");
+            assert_eq!(fast.tally.rx, 21);
+            assert!(fast.access[0].len() >= 3, "{f:?}: {:?}", fast.tally);
         }
     }
 
     #[test]
     fn decap_takes_known_unicast_and_gives_back_the_rest_untouched() {
         for learning in [true, false] {
-            let mut w = world(learning, false);
+            let mut w = world(Features::learning(learning));
             let mut taken = vec![
+                "ARP reply from a remote host",
                 "to a local host",
                 "checksum vouched",
                 "from another remote",
@@ -1148,7 +1309,7 @@ mod known_unicast {
             takes_exactly(&mut w, &mut io, pkts, &taken, |cx, io, p| {
                 decap_known(cx, io, p, &mut run).err()
             });
-            let n = 6 + usize::from(learning);
+            let n = 7 + usize::from(learning);
             assert_eq!(io.access[0].len(), n);
             // The tagged one left with its VID.
             assert!(io.access[0]
@@ -1162,6 +1323,7 @@ mod known_unicast {
             );
             // Decap counters wait for the run's end.
             assert_eq!(w.stats.vnis[w.vni(200) as usize].decap.get().0, 1);
+            // The ARP reply's sender was not snooped (no suppression).
             // FAR is static in VNI 100 only, and VNI 200 learns.
             assert_learned(&w, w.vni(200), FAR, LearnAt::Remote(PEER.into()));
             assert_eq!(w.events.pop(), None);
@@ -1170,30 +1332,51 @@ mod known_unicast {
 
     #[test]
     fn a_burst_forwards_counts_and_learns_as_frame_by_frame() {
-        for learning in [true, false] {
-            for suppress in [false, true] {
-                for port in [0, 1] {
-                    let fast = forward(learning, suppress, port, true);
-                    let slow = forward(learning, suppress, port, false);
-                    assert_eq!(
-                        fast, slow,
-                        "learning {learning}, suppress {suppress}, port {port}"
-                    );
-                    // The known remotes were reached (not a vacuous match).
-                    assert_eq!(fast.tally.rx, frames().len() as u64);
-                    assert!(fast.underlay.len() >= 5, "{:?}", fast.tally);
-                }
+        for f in Features::all() {
+            for port in [0, 1] {
+                let fast = forward(f, port, true);
+                let slow = forward(f, port, false);
+                assert_eq!(fast, slow, "{f:?}, port {port}");
+                // The known remotes were reached (not a vacuous match).
+                assert_eq!(fast.tally.rx, frames().len() as u64);
+                assert!(fast.underlay.len() >= 3, "{f:?}: {:?}", fast.tally);
             }
+        }
+    }
+
+    /// The fast paths serve a VNI unless one of its settings asks for
+    /// work they do not do: ARP suppression either way, a rate limit in
+    /// that direction; storm control limits only floods.
+    #[test]
+    fn the_fast_paths_a_vni_may_take_follow_its_settings() {
+        for f in Features::all() {
+            let w = world(f);
+            let fast = w.st.vni(w.vni(100)).unwrap().fast();
+            let want = !f.suppress && !f.rate;
+            assert_eq!((fast.encap, fast.decap), (want, want), "{f:?}");
+            let vni200 = w.st.vni(w.vni(200)).unwrap().fast();
+            assert!(vni200.encap && vni200.decap, "{f:?}");
         }
     }
 
     #[test]
     fn it_takes_known_unicast_and_gives_back_the_rest_untouched() {
         for learning in [true, false] {
-            let mut w = world(learning, false);
-            assert!(Known::of(&world(learning, true).st, 0).is_none());
+            let f = Features::learning(learning);
+            let mut w = world(f);
+            for off in [
+                Features {
+                    suppress: true,
+                    ..f
+                },
+                Features { rate: true, ..f },
+            ] {
+                assert!(Known::of(&world(off).st, 0).is_none(), "{off:?}");
+            }
+            assert!(Known::of(&world(Features { storm: true, ..f }).st, 0).is_some());
             let k = Known::of(&w.st, 0).unwrap();
             let mut taken = vec![
+                "ARP reply to a remote host",
                 "known remote",
                 "known remote, new source",
                 "known remote, NIC hash",
@@ -1214,7 +1397,7 @@ mod known_unicast {
             });
             assert_eq!(enc.0, taken.len() as u64 - 1);
             // Forwarded: those with headroom; the last dropped for lack of it.
-            assert_eq!(io.underlay.len(), 4 + usize::from(learning));
+            assert_eq!(io.underlay.len(), 5 + usize::from(learning));
             if learning {
                 assert_learned(&w, w.vni(100), [2, 0, 0, 0, 0, 3], LearnAt::Local(0));
             }

@@ -16,9 +16,9 @@ use crate::wire::{
     ETHERTYPE_IPV6, ETH_LEN, IPV4_LEN, IPV6_LEN, OUTER6_LEN, OUTER_LEN, PROTO_UDP, UDP_LEN,
 };
 
-/// One configured VNI.
+/// What a VNI is configured to do, as the workers read it.
 #[derive(Debug, Clone)]
-pub struct VniState {
+pub struct VniSettings {
     pub vni: Vni,
     /// Learn source MACs from access ports.
     pub learning: bool,
@@ -31,6 +31,77 @@ pub struct VniState {
     pub ports: Vec<(u16, Option<u16>)>,
     /// Bandwidth limits and storm control, if configured.
     pub police: Option<Arc<VniPolice>>,
+}
+
+/// One configured VNI: its settings (read through `Deref`, never changed
+/// once published) and the fast paths they allow, decided with them.
+#[derive(Debug, Clone)]
+pub struct VniState {
+    settings: VniSettings,
+    fast: FastPaths,
+}
+
+impl VniState {
+    pub fn new(settings: VniSettings) -> VniState {
+        VniState {
+            fast: FastPaths::of(&settings),
+            settings,
+        }
+    }
+
+    /// The fast paths that may serve this VNI.
+    #[inline(always)]
+    pub fn fast(&self) -> FastPaths {
+        self.fast
+    }
+}
+
+impl std::ops::Deref for VniState {
+    type Target = VniSettings;
+
+    #[inline(always)]
+    fn deref(&self) -> &VniSettings {
+        &self.settings
+    }
+}
+
+/// Which known-unicast fast paths may serve a VNI. A fast path is the
+/// general path with work removed, so it may serve a VNI only when none
+/// of the VNI's settings asks for the work it removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastPaths {
+    /// Access port to remote VTEP (`encap_known`).
+    pub encap: bool,
+    /// Remote VTEP to access port (`decap_known`).
+    pub decap: bool,
+}
+
+impl FastPaths {
+    /// The decision, from every setting: the destructuring names each
+    /// field, so a new setting does not compile until its effect on the
+    /// fast paths is decided here.
+    pub fn of(s: &VniSettings) -> FastPaths {
+        let VniSettings {
+            // The VNI's number and index: the fast paths write and count it.
+            vni: _,
+            // Learning is one of the fast paths' two loops (encap) or a
+            // branch (decap), with the general path's checks.
+            learning: _,
+            learn_underlay: _,
+            // Snooping reads every frame, and answering takes requests.
+            arp_suppress,
+            // Known unicast neither floods nor reaches another port.
+            flood: _,
+            ports: _,
+            police,
+        } = s;
+        // Storm control limits floods only: known unicast passes it.
+        let limited = |dir: fn(&VniPolice) -> bool| police.as_deref().is_some_and(dir);
+        FastPaths {
+            encap: !arp_suppress && !limited(|p| p.encap.is_some()),
+            decap: !arp_suppress && !limited(|p| p.decap.is_some()),
+        }
+    }
 }
 
 /// One access port.

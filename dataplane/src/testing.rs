@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::HashMap;
 use vtep_config::Vni;
 
-use crate::state::{AccessState, RemoteState, State, Template, VniState};
+use crate::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
 
 pub const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -53,7 +53,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
         accept_unknown_sources: false,
         strict_reserved: false,
         vnis: vec![
-            Some(VniState {
+            Some(VniState::new(VniSettings {
                 vni: Vni::new(100).unwrap(),
                 learning: true,
                 learn_underlay: true,
@@ -61,8 +61,8 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
                 flood: vec![0],
                 ports: vec![(0, None)],
                 police: None,
-            }),
-            Some(VniState {
+            })),
+            Some(VniState::new(VniSettings {
                 vni: Vni::new(200).unwrap(),
                 learning: true,
                 learn_underlay: true,
@@ -70,7 +70,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
                 flood: vec![0],
                 ports: vec![(0, Some(10))],
                 police: None,
-            }),
+            })),
         ],
         vni_index,
         access: vec![acc],

@@ -9,7 +9,7 @@ use hashbrown::HashMap;
 use vtep_config::Underlay;
 
 use super::tables::Tables;
-use crate::state::{AccessState, RemoteState, State, Template, VniState};
+use crate::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
 
 /// The State for `generation`.
 pub fn build(t: &Tables, generation: u64) -> State {
@@ -31,7 +31,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
                 }
             }
         }
-        vnis[i as usize] = Some(VniState {
+        vnis[i as usize] = Some(VniState::new(VniSettings {
             vni: v.id,
             learning: v.learning,
             // In a VNI driven by EVPN, BGP says what is behind other VTEPs.
@@ -44,7 +44,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
                 .collect(),
             ports,
             police: t.police.get(&v.id).cloned(),
-        });
+        }));
     }
     let access = c
         .access
