@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "icount: needs valgrind" >&2; exit 1; }
 cargo build -q --release --example icount
-bin=target/release/examples/icount
+bin=${CARGO_TARGET_DIR:-target}/release/examples/icount
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 count() {
