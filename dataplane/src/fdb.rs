@@ -83,6 +83,13 @@ pub fn key_is_group(k: u64) -> bool {
     k & (1 << 40) != 0
 }
 
+/// The MAC of key `k`, as [`crate::wire::ethernet::mac_words`] gives it
+/// (the key's low 48 bits).
+#[inline(always)]
+pub fn key_mac(k: u64) -> u64 {
+    k & 0xffff_ffff_ffff
+}
+
 pub fn key_parts(k: u64) -> (VniIdx, MacAddr) {
     let b = k.to_be_bytes();
     (

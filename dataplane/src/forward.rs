@@ -21,10 +21,12 @@ use crate::encap::{
     classify_access, encapsulate_with, flow_hash, flow_hash_macs, inner_sum, outer_ip_len,
     push_vlan, write_outer, write_outer6, IpIds, Outer,
 };
-use crate::fdb::{frame_keys, key_is_group, key_parts, Entry, FdbTable, HitMap, Target, VniIdx};
+use crate::fdb::{
+    frame_keys, key_is_group, key_mac, key_parts, Entry, FdbTable, HitMap, Target, VniIdx,
+};
 use crate::police::{Credits, Dir};
-use crate::state::State;
-use crate::stats::{bump, Tally, WorkerStats};
+use crate::state::{State, Template};
+use crate::stats::{bump, KeyedSum, PktBytes, Sum, Tally, WorkerStats};
 use crate::wire::arp::{self, Arp};
 use crate::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN, OUTER6_LEN, OUTER_LEN};
 
@@ -100,9 +102,6 @@ pub trait Packet: PacketBuf + Sized {
         None
     }
 }
-
-/// The MAC of an FDB key (its low 48 bits).
-const MAC_BITS: u64 = 0xffff_ffff_ffff;
 
 /// The flow hash of a tenant frame: the NIC's RSS hash when it computed
 /// one (over the same addresses and ports), else [`flow_hash`].
@@ -270,17 +269,6 @@ fn snoop_arp(cx: &mut Ctx<'_>, vni: VniIdx, frame: &[u8]) -> Option<Arp> {
     Some(a)
 }
 
-/// VID that access port `p` tags VNI `vni` with; None = untagged. Outer
-/// None: the port does not carry the VNI.
-#[inline(always)]
-fn port_vid(st: &State, vni: VniIdx, p: u16) -> Option<Option<u16>> {
-    st.vni(vni)?
-        .ports
-        .iter()
-        .find(|(q, _)| *q == p)
-        .map(|(_, v)| *v)
-}
-
 /// Delivers `m` to access port `p`, tagged as the port carries the VNI.
 #[inline(always)]
 fn to_access<I: Io>(
@@ -291,7 +279,7 @@ fn to_access<I: Io>(
     p: u16,
     is_copy: bool,
 ) {
-    let Some(vid) = port_vid(cx.st, vni, p) else {
+    let Some(vid) = cx.st.vni(vni).and_then(|v| v.vid_on(p)) else {
         return cx.fail(is_copy, DropReason::NoAccessPort);
     };
     if let Some(v) = vid {
@@ -453,7 +441,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
                 Target::Remote(r) => {
                     if !policed || admit(cx, vni, Dir::Encap, m.len()) {
-                        to_remote(cx, io, m, vni, r)
+                        to_remote(cx, io, m, vni, vs.vni.get(), r)
                     }
                 }
             }
@@ -482,6 +470,8 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         c.flood.add(m.len());
     }
     let hash = frame_hash(&m);
+    let id = vs.vni.get();
+    let mut enc = Sum::default();
     if m.len() >= SHARE_MIN && !remotes.is_empty() && io.can_share() {
         // Large frame: local ports get private copies (they may be tagged
         // in place), remotes get a header chained to a shared clone of the
@@ -493,19 +483,20 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
             }
         }
         // The copies share the inner frame, so its checksum sum once.
-        let isum = match remotes.first().and_then(|r| cx.st.remote(*r)?.template) {
-            Some(t) => inner_sum(&t, m.data()),
+        let isum = match remotes.first().and_then(|r| template(cx.st, *r)) {
+            Some(t) => inner_sum(t, m.data()),
             None => 0,
         };
         for &r in remotes.iter() {
-            to_remote_shared(cx, io, &m, vni, r, hash, isum);
+            if share_remote(cx, io, &m, id, r, hash, isum, &mut enc).is_none() {
+                cx.lost_copy(1);
+            }
         }
+        enc.flush(encap_counter(cx, vni));
         cx.tally.forwarded += 1;
         return;
     }
     // Small frame: deep copies, made a chunk at a time.
-    let id = vs.vni.get();
-    let mut enc = (0u64, 0u64);
     for chunk in remotes.chunks(COPY_BURST) {
         let Some(copies) = io.copies(&m, chunk.len()) else {
             // Pool (nearly) empty: the chunk's copies are counted as lost.
@@ -514,17 +505,14 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         };
         let mut made = 0;
         for (&r, c) in chunk.iter().zip(copies) {
-            remote_copy(cx, io, c, id, r, hash, &mut enc);
+            if send_remote(cx, io, c, id, r, hash, true, &mut enc).is_err() {
+                cx.lost_copy(1);
+            }
             made += 1;
         }
         cx.lost_copy((chunk.len() - made) as u64);
     }
-    if enc.0 != 0 {
-        if let Some(c) = cx.stats.vnis.get(vni as usize) {
-            bump(&c.encap.packets, enc.0);
-            bump(&c.encap.bytes, enc.1);
-        }
-    }
+    enc.flush(encap_counter(cx, vni));
     if locals > 0 {
         flood_local(cx, io, m, vni, Some(port));
     } else {
@@ -533,96 +521,99 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
     }
 }
 
-/// A flood's private copy `c` of a frame of VNI `id` (wire value) to
-/// remote `r`; `enc` sums the VNI's encapsulated packets and bytes.
+/// The counter of VNI `vni`'s encapsulated frames.
 #[inline(always)]
-fn remote_copy<I: Io>(
+fn encap_counter<'s>(cx: &Ctx<'s>, vni: VniIdx) -> Option<&'s PktBytes> {
+    cx.stats.vnis.get(vni as usize).map(|c| &c.encap)
+}
+
+/// The outer header that reaches remote `r`; None while its next hop is
+/// unresolved.
+#[inline(always)]
+fn template(st: &State, r: u32) -> Option<&Template> {
+    st.remote(r)?.template.as_ref()
+}
+
+/// Encapsulates `m`, a frame of VNI `id` (its wire value) with flow hash
+/// `hash`, to remote `r` and queues it on the underlay: the one way a
+/// frame leaves for a remote, original or flood copy. `enc` sums the
+/// VNI's encapsulated frames. On failure nothing is counted or sent.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn send_remote<I: Io>(
     cx: &mut Ctx<'_>,
     io: &mut I,
-    mut c: I::Pkt,
+    mut m: I::Pkt,
     id: u32,
     r: u32,
     hash: u32,
-    enc: &mut (u64, u64),
-) {
-    let st = cx.st;
-    let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
-        return cx.lost_copy(1);
-    };
-    let inner = c.len();
-    let o = Outer::new(id, hash, cx.ip_ids.take());
-    if encapsulate_with(&mut c, t, st.mtu, o).is_err() {
-        return cx.lost_copy(1);
-    }
-    enc.0 += 1;
-    enc.1 += inner as u64;
-    if let Some(s) = cx.stats.remotes.get(r as usize) {
-        s.tx.add(c.len());
-    }
-    io.send_underlay(c, true, &mut cx.tally);
+    is_copy: bool,
+    enc: &mut Sum,
+) -> Result<(), DropReason> {
+    let t = template(cx.st, r).ok_or(DropReason::NeighborUnresolved)?;
+    let inner = m.len();
+    encapsulate_with(&mut m, t, cx.st.mtu, Outer::new(id, hash, cx.ip_ids.take()))?;
+    enc.add(inner);
+    let len = m.len();
+    queue_remote(cx, io, m, r, len, is_copy);
+    Ok(())
 }
 
-/// Sends a flood copy of `m` to remote `r` as a header in front of the
-/// shared original.
-fn to_remote_shared<I: Io>(
+/// [`send_remote`] for a flood copy that shares the payload of `m`: the
+/// outer header in a buffer of its own, chained to `m`. `isum` is the
+/// inner frame's checksum sum ([`inner_sum`]). None: the copy is lost.
+#[allow(clippy::too_many_arguments)]
+fn share_remote<I: Io>(
     cx: &mut Ctx<'_>,
     io: &mut I,
     m: &I::Pkt,
-    vni: VniIdx,
+    id: u32,
     r: u32,
     hash: u32,
     isum: u32,
-) {
+    enc: &mut Sum,
+) -> Option<()> {
     let st = cx.st;
-    let (Some(t), Some(vs)) = (st.remote(r).and_then(|x| x.template.as_ref()), st.vni(vni)) else {
-        return cx.lost_copy(1);
-    };
+    let t = template(st, r)?;
     let inner = m.len();
     if t.ip_len(inner) > st.mtu as usize {
-        return cx.lost_copy(1);
+        return None;
     }
     let mut hdr = [0u8; OUTER6_LEN];
-    let o = Outer::new(vs.vni.get(), hash, cx.ip_ids.take());
+    let o = Outer::new(id, hash, cx.ip_ids.take());
     if t.v6 {
         write_outer6(&mut hdr, t, inner, o, isum);
     } else if let Some(h4) = hdr.first_chunk_mut::<OUTER_LEN>() {
         write_outer(h4, t, inner, o);
     }
-    let Some(pkt) = io.shared(m, &hdr[..t.len]) else {
-        return cx.lost_copy(1);
-    };
-    if let Some(c) = cx.stats.vnis.get(vni as usize) {
-        c.encap.add(inner);
-    }
-    if let Some(c) = cx.stats.remotes.get(r as usize) {
-        c.tx.add(inner + t.len);
-    }
-    io.send_underlay(pkt, true, &mut cx.tally);
+    let pkt = io.shared(m, &hdr[..t.len])?;
+    enc.add(inner);
+    queue_remote(cx, io, pkt, r, inner + t.len, true);
+    Some(())
 }
 
-/// Encapsulates `m` to remote `r`.
+/// Queues `m`, encapsulated and `len` bytes long, on the underlay to
+/// remote `r`, counted for the remote; an original counts as forwarded.
 #[inline(always)]
-fn to_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, vni: VniIdx, r: u32) {
-    let st = cx.st;
-    let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
-        return cx.tally.drop(DropReason::NeighborUnresolved);
-    };
-    let Some(vs) = st.vni(vni) else {
-        return cx.tally.drop(DropReason::VniUnknown);
-    };
-    let inner = m.len();
-    let o = Outer::new(vs.vni.get(), frame_hash(&m), cx.ip_ids.take());
-    if let Err(reason) = encapsulate_with(&mut m, t, st.mtu, o) {
-        return cx.tally.drop(reason);
-    }
-    if let Some(c) = cx.stats.vnis.get(vni as usize) {
-        c.encap.add(inner);
-    }
+fn queue_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, r: u32, len: usize, is_copy: bool) {
     if let Some(c) = cx.stats.remotes.get(r as usize) {
-        c.tx.add(m.len());
+        c.tx.add(len);
     }
-    cx.tally.forwarded += 1;
-    io.send_underlay(m, false, &mut cx.tally);
+    if !is_copy {
+        cx.tally.forwarded += 1;
+    }
+    io.send_underlay(m, is_copy, &mut cx.tally);
+}
+
+/// Encapsulates `m`, a frame of VNI `vni` (wire value `id`), to remote `r`.
+#[inline(always)]
+fn to_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, id: u32, r: u32) {
+    let hash = frame_hash(&m);
+    let mut enc = Sum::default();
+    match send_remote(cx, io, m, id, r, hash, false, &mut enc) {
+        Ok(()) => enc.flush(encap_counter(cx, vni)),
+        Err(reason) => cx.tally.drop(reason),
+    }
 }
 
 /// What [`encap_known`] needs of a burst's VNI, checked once per burst.
@@ -673,7 +664,7 @@ pub fn access_burst<I: Io>(
         }
         return;
     };
-    let mut enc = (0u64, 0u64);
+    let mut enc = Sum::default();
     // One loop per learning setting: without learning, none of its code
     // is in the loop (fewer registers taken, fewer spills).
     if k.learning {
@@ -689,10 +680,7 @@ pub fn access_burst<I: Io>(
             }
         }
     }
-    if let Some(c) = cx.stats.vnis.get(k.vni as usize) {
-        bump(&c.encap.packets, enc.0);
-        bump(&c.encap.bytes, enc.1);
-    }
+    enc.flush(encap_counter(cx, k.vni));
 }
 
 /// [`access_packet`]'s known unicast to a remote over IPv4, for an
@@ -705,7 +693,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
     io: &mut I,
     mut m: I::Pkt,
     k: Known,
-    enc: &mut (u64, u64),
+    enc: &mut Sum,
 ) -> Result<(), I::Pkt> {
     if m.segments() != 1 {
         return Err(m);
@@ -724,7 +712,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
         || et == ETHERTYPE_QINQ
         || key_is_group(dk)
         || key_is_group(sk)
-        || sk & 0xffff_ffff_ffff == 0
+        || key_mac(sk) == 0
     {
         return Err(m);
     }
@@ -732,7 +720,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
     let Some(r) = cx.fdb.lookup_remote(dk) else {
         return Err(m);
     };
-    let Some(t) = st.remote(r).and_then(|x| x.template.as_ref()) else {
+    let Some(t) = template(st, r) else {
         return Err(m);
     };
     let inner = m.len();
@@ -746,10 +734,12 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
     let hash = match m.rx_hash() {
         Some(h) => h,
         // The MACs are the keys' low bits: not loaded again.
-        None => flow_hash_macs(m.data(), dk & MAC_BITS, sk & MAC_BITS),
+        None => flow_hash_macs(m.data(), key_mac(dk), key_mac(sk)),
     };
     let o = Outer::new(k.id, hash, cx.ip_ids.take());
     cx.tally.rx += 1;
+    // send_remote's work, less the checks made above: an IPv4 template
+    // and a frame that fits.
     let Some(hdr) = m
         .prepend(OUTER_LEN)
         .and_then(|h| h.first_chunk_mut::<OUTER_LEN>())
@@ -758,13 +748,8 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
         return Ok(());
     };
     write_outer(hdr, t, inner, o);
-    enc.0 += 1;
-    enc.1 += inner as u64;
-    if let Some(c) = cx.stats.remotes.get(r as usize) {
-        c.tx.add(inner + OUTER_LEN);
-    }
-    cx.tally.forwarded += 1;
-    io.send_underlay(m, false, &mut cx.tally);
+    enc.add(inner);
+    queue_remote(cx, io, m, r, inner + OUTER_LEN, false);
     Ok(())
 }
 
@@ -789,74 +774,35 @@ pub fn underlay_burst<I: Io>(cx: &mut Ctx<'_>, io: &mut I, pkts: impl Iterator<I
 }
 
 /// What [`underlay_burst`] carries from packet to packet: the FDB version
-/// the burst started with, and the packets and bytes of the current run
-/// of one VNI and of one remote, not yet counted.
+/// the burst started with, and the decapsulated frames of the current
+/// run of one VNI and of one remote, not yet counted.
 #[derive(Default)]
 pub(crate) struct Run {
     /// The FDB's version at the burst's start, if no write was under way
     /// (destinations looked up under it may be remembered).
     version: Option<u64>,
-    vni: VniIdx,
-    packets: u64,
-    bytes: u64,
-    /// The same for the remote the packets came from.
-    remote: u32,
-    rpackets: u64,
-    rbytes: u64,
+    /// Inner frames, per VNI.
+    vni: KeyedSum<VniIdx>,
+    /// Whole packets (outer headers included), per sending remote.
+    remote: KeyedSum<u32>,
 }
 
 impl Run {
     #[inline(always)]
-    fn add(&self, cx: &Ctx<'_>) {
-        self.add_vni(cx);
-        self.add_remote(cx);
+    fn add(&mut self, cx: &Ctx<'_>) {
+        self.vni.flush(|v| decap_counter(cx, v));
+        self.remote.flush(|r| remote_rx_counter(cx, r));
     }
+}
 
-    #[inline(always)]
-    fn add_vni(&self, cx: &Ctx<'_>) {
-        if self.packets != 0 {
-            if let Some(c) = cx.stats.vnis.get(self.vni as usize) {
-                bump(&c.decap.packets, self.packets);
-                bump(&c.decap.bytes, self.bytes);
-            }
-        }
-    }
+#[inline(always)]
+fn decap_counter<'s>(cx: &Ctx<'s>, vni: VniIdx) -> Option<&'s PktBytes> {
+    cx.stats.vnis.get(vni as usize).map(|c| &c.decap)
+}
 
-    #[inline(always)]
-    fn add_remote(&self, cx: &Ctx<'_>) {
-        if self.rpackets != 0 {
-            if let Some(c) = cx.stats.remotes.get(self.remote as usize) {
-                bump(&c.rx.packets, self.rpackets);
-                bump(&c.rx.bytes, self.rbytes);
-            }
-        }
-    }
-
-    /// Counts a packet of `len` bytes (outer headers included) from
-    /// remote `r`.
-    #[inline(always)]
-    fn from(&mut self, cx: &Ctx<'_>, r: u32, len: usize) {
-        if r != self.remote {
-            self.add_remote(cx);
-            self.remote = r;
-            self.rpackets = 0;
-            self.rbytes = 0;
-        }
-        self.rpackets += 1;
-        self.rbytes += len as u64;
-    }
-
-    #[inline(always)]
-    fn count(&mut self, cx: &Ctx<'_>, vni: VniIdx, len: usize) {
-        if vni != self.vni {
-            self.add_vni(cx);
-            self.vni = vni;
-            self.packets = 0;
-            self.bytes = 0;
-        }
-        self.packets += 1;
-        self.bytes += len as u64;
-    }
+#[inline(always)]
+fn remote_rx_counter<'s>(cx: &Ctx<'s>, r: u32) -> Option<&'s PktBytes> {
+    cx.stats.remotes.get(r as usize).map(|c| &c.rx)
 }
 
 /// [`underlay_packet`]'s known unicast from a known remote to an access
@@ -909,7 +855,7 @@ pub(crate) fn decap_known<I: Io>(
             p
         }
     };
-    let Some(vid) = vs.ports.iter().find(|(q, _)| *q == p).map(|(_, v)| *v) else {
+    let Some(vid) = vs.vid_on(p) else {
         return Err(m);
     };
     // From here on the packet is this path's.
@@ -918,7 +864,7 @@ pub(crate) fn decap_known<I: Io>(
         bump(&cx.stats.reserved_bits_seen, 1);
     }
     let total = m.len();
-    run.from(cx, r, total);
+    run.remote.add(r, total, |r| remote_rx_counter(cx, r));
     m.adj(off);
     if total != off + len {
         m.trim(total - off - len);
@@ -926,7 +872,7 @@ pub(crate) fn decap_known<I: Io>(
     if vs.learn_underlay {
         learn(cx, vni, sk, Place::Known(r));
     }
-    run.count(cx, vni, len);
+    run.vni.add(vni, len, |v| decap_counter(cx, v));
     if let Some(v) = vid {
         if let Err(reason) = push_vlan(&mut m, v) {
             cx.tally.drop(reason);

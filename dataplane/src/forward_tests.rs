@@ -1387,7 +1387,7 @@ mod known_unicast {
                 taken.push("learned remote");
             }
             let mut io = rec();
-            let mut enc = (0, 0);
+            let mut enc = crate::stats::Sum::default();
             takes_exactly(&mut w, &mut io, frames(), &taken, |cx, io, p| {
                 if learning {
                     encap_known::<_, true>(cx, io, p, k, &mut enc).err()
@@ -1395,7 +1395,7 @@ mod known_unicast {
                     encap_known::<_, false>(cx, io, p, k, &mut enc).err()
                 }
             });
-            assert_eq!(enc.0, taken.len() as u64 - 1);
+            assert_eq!(enc.packets, taken.len() as u64 - 1);
             // Forwarded: those with headroom; the last dropped for lack of it.
             assert_eq!(io.underlay.len(), 5 + usize::from(learning));
             if learning {

@@ -33,6 +33,15 @@ pub struct VniSettings {
     pub police: Option<Arc<VniPolice>>,
 }
 
+impl VniSettings {
+    /// The VID access port `p` tags this VNI with (None: untagged);
+    /// None if the port does not carry the VNI.
+    #[inline(always)]
+    pub fn vid_on(&self, p: u16) -> Option<Option<u16>> {
+        self.ports.iter().find(|(q, _)| *q == p).map(|(_, v)| *v)
+    }
+}
+
 /// One configured VNI: its settings (read through `Deref`, never changed
 /// once published) and the fast paths they allow, decided with them.
 #[derive(Debug, Clone)]

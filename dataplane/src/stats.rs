@@ -38,6 +38,60 @@ impl PktBytes {
     }
 }
 
+/// Packets and bytes on their way to one [`PktBytes`], summed in a
+/// worker's registers over a burst, a flood or a run, and added once.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sum {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Sum {
+    #[inline(always)]
+    pub fn add(&mut self, bytes: usize) {
+        self.packets += 1;
+        self.bytes += bytes as u64;
+    }
+
+    /// Adds what was summed to `c` (none: a counter that does not exist)
+    /// and starts again.
+    #[inline(always)]
+    pub fn flush(&mut self, c: Option<&PktBytes>) {
+        if self.packets != 0 {
+            if let Some(c) = c {
+                bump(&c.packets, self.packets);
+                bump(&c.bytes, self.bytes);
+            }
+            *self = Sum::default();
+        }
+    }
+}
+
+/// A [`Sum`] for one key at a time (a VNI or a remote): a packet of
+/// another key first adds what the run of the last one summed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyedSum<K> {
+    key: K,
+    sum: Sum,
+}
+
+impl<K: Copy + PartialEq> KeyedSum<K> {
+    /// Counts `bytes` for `key`; `counter` finds a key's counter.
+    #[inline(always)]
+    pub fn add<'s>(&mut self, key: K, bytes: usize, counter: impl Fn(K) -> Option<&'s PktBytes>) {
+        if key != self.key {
+            self.sum.flush(counter(self.key));
+            self.key = key;
+        }
+        self.sum.add(bytes);
+    }
+
+    #[inline(always)]
+    pub fn flush<'s>(&mut self, counter: impl Fn(K) -> Option<&'s PktBytes>) {
+        self.sum.flush(counter(self.key));
+    }
+}
+
 #[derive(Default)]
 pub struct VniCounters {
     pub encap: PktBytes,
