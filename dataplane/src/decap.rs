@@ -14,7 +14,7 @@ use crate::wire::icmpv6::{self, Nd};
 use crate::wire::ipv4::Ipv4Error;
 use crate::wire::ipv6::{self, Ipv6Error};
 use crate::wire::{
-    csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket, VxlanHeader,
+    be16, csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket, VxlanHeader,
     ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN,
     IPV6_LEN, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_LEN, VXLAN_LEN,
 };
@@ -106,6 +106,17 @@ impl Default for DecapCache {
 }
 
 impl DecapCache {
+    /// Empties the cache if `st` is not the state it was filled from.
+    #[inline(always)]
+    fn follow(&mut self, st: &State) {
+        if self.generation != st.generation {
+            *self = DecapCache {
+                generation: st.generation,
+                ..DecapCache::default()
+            };
+        }
+    }
+
     /// The access port the FDB gave for key `k` at version `version` (see
     /// [`FdbTable::version`]), if remembered.
     ///
@@ -156,12 +167,7 @@ pub fn classify_underlay_cached(
     st: &State,
     cache: &mut DecapCache,
 ) -> Result<Underlay, DropReason> {
-    if cache.generation != st.generation {
-        *cache = DecapCache {
-            generation: st.generation,
-            ..DecapCache::default()
-        };
-    }
+    cache.follow(st);
     match fast_vxlan(d, csum, st, cache) {
         Some(u) => Ok(u),
         None => classify_steps(d, csum, st, cache),
@@ -178,12 +184,7 @@ pub(crate) fn classify_known(
     st: &State,
     cache: &mut DecapCache,
 ) -> Option<(VniIdx, u32, usize, usize, bool)> {
-    if cache.generation != st.generation {
-        *cache = DecapCache {
-            generation: st.generation,
-            ..DecapCache::default()
-        };
-    }
+    cache.follow(st);
     match fast_vxlan(d, csum, st, cache)? {
         Underlay::Vxlan {
             vni,
@@ -194,11 +195,6 @@ pub(crate) fn classify_known(
         } => Some((vni, r, inner_off, inner_len, reserved_set)),
         _ => None,
     }
-}
-
-#[inline(always)]
-fn be16(h: &[u8], i: usize) -> u16 {
-    u16::from_be_bytes([h[i], h[i + 1]])
 }
 
 /// The common case in one pass over a fixed 64-byte prefix (Ethernet,
