@@ -7,16 +7,25 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::decap::classify_underlay;
-use vtep_dataplane::encap::{classify_access, encapsulate, flow_hash};
+use vtep_dataplane::encap::{classify_access, flow_hash};
 use vtep_dataplane::fdb::{key, Entry, FdbWriter, Target};
 use vtep_dataplane::state::Template;
 use vtep_dataplane::testing::{
     bench_frame as frame, sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
 };
+use vtep_dataplane::tunnel::{encapsulate, Tunnel};
 
 fn bench(c: &mut Criterion) {
     let st = sample_state();
-    let t = Template::new(PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, false);
+    let t = Template::new(
+        PEER_MAC,
+        OUR_MAC,
+        OUR_IP,
+        PEER_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    );
     let frames: Vec<Vec<u8>> = (0..256).map(frame).collect();
 
     let mut g = c.benchmark_group("packet");
@@ -33,7 +42,15 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let peer = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+    let peer = Template::new(
+        OUR_MAC,
+        PEER_MAC,
+        PEER_IP,
+        OUR_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    );
     let vx: Vec<Vec<u8>> = frames
         .iter()
         .map(|f| {

@@ -14,7 +14,7 @@ use crossbeam::queue::ArrayQueue;
 use vtep_config::Config;
 use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::decap::{classify_underlay, DecapCache};
-use vtep_dataplane::encap::{classify_access, encapsulate, IpIds};
+use vtep_dataplane::encap::classify_access;
 use vtep_dataplane::fdb::HitMap;
 use vtep_dataplane::forward::{access_burst, underlay_burst, Ctx};
 use vtep_dataplane::mgmt::{publish, tables::Tables};
@@ -24,16 +24,33 @@ use vtep_dataplane::stats::{Tally, WorkerStats};
 use vtep_dataplane::testing::{
     bench_frame as frame, config_text, sample_state, SinkIo, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
 };
+use vtep_dataplane::tunnel::{encapsulate, IpIds, Tunnel};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_default();
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1000);
     let st = sample_state();
-    let out = Template::new(PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, false);
+    let out = Template::new(
+        PEER_MAC,
+        OUR_MAC,
+        OUR_IP,
+        PEER_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    );
     let frames: Vec<Vec<u8>> = (0..256).map(frame).collect();
     let mut bufs: Vec<VecBuf> = frames.iter().map(|f| VecBuf::new(f)).collect();
-    let back = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+    let back = Template::new(
+        OUR_MAC,
+        PEER_MAC,
+        PEER_IP,
+        OUR_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    );
     let vxlan: Vec<Vec<u8>> = frames
         .iter()
         .map(|f| {
@@ -113,7 +130,15 @@ fn forward(dir: &str, rounds: usize) -> u64 {
     let mut decap = DecapCache::default();
     let mut ip_ids = IpIds::default();
     let mut credits = Credits::default();
-    let back = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+    let back = Template::new(
+        OUR_MAC,
+        PEER_MAC,
+        PEER_IP,
+        OUR_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    );
     let mut bufs: Vec<VecBuf> = frames
         .iter()
         .map(|f| {

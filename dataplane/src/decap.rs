@@ -1,6 +1,7 @@
-//! Underlay side: check an arriving frame against RFC 7348 and this VTEP's
-//! rules, in order — Ethernet, IPv4 or IPv6, UDP, VXLAN, source, inner
-//! frame — and say what it is. Every failure is a named drop.
+//! Underlay side: check an arriving frame against this VTEP's rules, in
+//! order — Ethernet, IPv4 or IPv6, UDP, the tunnel's header (its own
+//! checks, in [`crate::tunnel`]), source, inner frame — and say what it
+//! is. Every failure is a named drop.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -9,21 +10,24 @@ use dpdk::RxCsum;
 use crate::drops::DropReason;
 use crate::fdb::VniIdx;
 use crate::state::State;
+use crate::tunnel::{vxlan, Encap};
+use crate::wire::ethernet;
 use crate::wire::icmp::IcmpEcho;
 use crate::wire::icmpv6::{self, Nd};
 use crate::wire::ipv4::Ipv4Error;
 use crate::wire::ipv6::{self, Ipv6Error};
 use crate::wire::{
-    be16, csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket, VxlanHeader,
+    be16, csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket,
     ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN,
-    IPV6_LEN, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_LEN, VXLAN_LEN,
+    IPV4_LEN, IPV6_LEN, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_LEN, VXLAN_LEN,
 };
 
 /// What an underlay frame is, once checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Underlay {
-    /// VXLAN for us: the inner frame is `inner_off..inner_off + inner_len`.
-    Vxlan {
+    /// A tunnel packet for us: the inner frame is
+    /// `inner_off..inner_off + inner_len`.
+    Tunnel {
         vni: VniIdx,
         /// Index of the sending VTEP; None for one that is not a known
         /// remote (accepted with `accept_unknown_sources`; its address
@@ -168,7 +172,7 @@ pub fn classify_underlay_cached(
     cache: &mut DecapCache,
 ) -> Result<Underlay, DropReason> {
     cache.follow(st);
-    match fast_vxlan(d, csum, st, cache) {
+    match fast4(d, csum, st, cache) {
         Some(u) => Ok(u),
         None => classify_steps(d, csum, st, cache),
     }
@@ -185,8 +189,8 @@ pub(crate) fn classify_known(
     cache: &mut DecapCache,
 ) -> Option<(VniIdx, u32, usize, usize, bool)> {
     cache.follow(st);
-    match fast_vxlan(d, csum, st, cache)? {
-        Underlay::Vxlan {
+    match fast4(d, csum, st, cache)? {
+        Underlay::Tunnel {
             vni,
             remote: Some(r),
             inner_off,
@@ -197,39 +201,64 @@ pub(crate) fn classify_known(
     }
 }
 
-/// The common case in one pass over a fixed 64-byte prefix (Ethernet,
-/// IPv4 without options, UDP, VXLAN and the inner Ethernet header): VXLAN
-/// to us that [`classify_steps`] would accept, with the same result. None
-/// for anything else, which the step-by-step classifier then accepts or
-/// names the drop of (VPP's vxlan4 input does the same with its tunnel
-/// key compare). A property test holds the two to the same answers.
+/// Offsets of the common case, from the `wire` views' fields: Ethernet,
+/// IPv4 without options, UDP, and the tunnel header after it.
+mod at {
+    use crate::wire::{ethernet, ipv4, udp, ETH_LEN, IPV4_LEN};
+    pub const TYPE: usize = ethernet::field::TYPE;
+    const IP: usize = ETH_LEN;
+    pub const VER_IHL: usize = IP + ipv4::field::VER_IHL;
+    pub const TOTAL_LEN: usize = IP + ipv4::field::TOTAL_LEN;
+    pub const FRAG: usize = IP + ipv4::field::FRAG;
+    pub const PROTO: usize = IP + ipv4::field::PROTO;
+    pub const SRC: usize = IP + ipv4::field::SRC;
+    pub const DST: usize = IP + ipv4::field::DST;
+    pub const UDP: usize = IP + IPV4_LEN;
+    pub const DPORT: usize = UDP + udp::field::DPORT;
+    pub const ULEN: usize = UDP + udp::field::LEN;
+    pub const TUN: usize = UDP + udp::HEADER_LEN;
+}
+
+/// The prefix the fast path reads: up to the inner Ethernet header after
+/// an 8-byte tunnel header.
+const FAST_LEN: usize = at::TUN + 8 + ETH_LEN;
+
+/// The common case in one pass over a fixed prefix (Ethernet, IPv4
+/// without options, UDP, the tunnel header and the inner Ethernet
+/// header): a tunnel packet to us that [`classify_steps`] would accept,
+/// with the same result. None for anything else, which the step-by-step
+/// classifier then accepts or names the drop of (VPP's vxlan4 input does
+/// the same with its tunnel key compare). A property test holds the two
+/// to the same answers.
 #[inline(always)]
-fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
-    let h: &[u8; 64] = d.first_chunk()?;
+fn fast4(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
+    let h: &[u8; FAST_LEN] = d.first_chunk()?;
     let IpAddr::V4(ours) = st.our_ip else {
         return None;
     };
-    let ip_len = be16(h, 16) as usize;
+    let ip_len = be16(h, at::TOTAL_LEN) as usize;
     // Ethernet to our MAC, IPv4 with a 20-byte header, not a fragment,
-    // UDP to our address and port, a UDP length that is the IP payload's,
-    // room for VXLAN and an inner Ethernet header, the I flag.
-    if h[0..6] != st.our_mac
-        || be16(h, 12) != ETHERTYPE_IPV4
-        || h[14] != 0x45
-        || h[23] != PROTO_UDP
-        || be16(h, 20) & 0x3fff != 0
-        || !(ETH_LEN + 50..=d.len()).contains(&(ip_len + ETH_LEN))
-        || h[30..34] != ours.octets()
-        || be16(h, 36) != st.udp_port
-        || be16(h, 38) as usize + 20 != ip_len
-        || h[42] & 0x08 == 0
+    // UDP to our address, a UDP length that is the IP payload's, room for
+    // the tunnel header and an inner Ethernet header.
+    if h[..6] != st.our_mac
+        || be16(h, at::TYPE) != ETHERTYPE_IPV4
+        || h[at::VER_IHL] != 0x45
+        || h[at::PROTO] != PROTO_UDP
+        || be16(h, at::FRAG) & 0x3fff != 0
+        || !(FAST_LEN..=d.len()).contains(&(ip_len + ETH_LEN))
+        || h[at::DST..at::DST + 4] != ours.octets()
+        || be16(h, at::ULEN) as usize + IPV4_LEN != ip_len
     {
         return None;
     }
-    let reserved_set = h[42] != 0x08 || h[43..46] != [0; 3] || h[49] != 0;
-    if reserved_set && st.strict_reserved {
-        return None;
-    }
+    let (_, encap) = st.tunnel_on(be16(h, at::DPORT))?;
+    let (vni, reserved_set, hdr) = match encap {
+        Encap::Vxlan => {
+            let (v, r) = vxlan::fast_header(h[at::TUN..].first_chunk()?, st.strict_reserved)?;
+            (v, r, VXLAN_LEN)
+        }
+    };
+    let inner = at::TUN + hdr;
     let csum_ok = match csum {
         RxCsum::Good => true,
         RxCsum::Bad => false,
@@ -239,7 +268,8 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
             // words is the byte-swapped sum (RFC 1071), and all ones is
             // its own swap.
             let w = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
-            let s = w(14) + w(18) + w(22) + w(26) + w(30);
+            let s =
+                w(ETH_LEN) + w(ETH_LEN + 4) + w(ETH_LEN + 8) + w(ETH_LEN + 12) + w(ETH_LEN + 16);
             let s = (s & 0xffff_ffff) + (s >> 32);
             let s = (s & 0xffff) + (s >> 16);
             let s = (s & 0xffff) + (s >> 16);
@@ -248,16 +278,16 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
         }
     };
     // The inner frame: not 802.1Q/802.1ad, a unicast, non-zero source.
-    let iet = be16(h, 62);
+    let iet = be16(h, inner + ethernet::field::TYPE);
+    let src = inner + ethernet::field::SRC.start;
     if !csum_ok
         || iet == ETHERTYPE_VLAN
         || iet == ETHERTYPE_QINQ
-        || h[56] & 1 == 1
-        || h[56..62] == [0; 6]
+        || h[src] & 1 == 1
+        || h[src..src + 6] == [0; 6]
     {
         return None;
     }
-    let vni = u32::from_be_bytes([0, h[46], h[47], h[48]]);
     let vni = match cache.vni {
         Some((v, i)) if v == vni => i,
         _ => {
@@ -266,7 +296,7 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
             i
         }
     };
-    let s4 = u32::from_be_bytes([h[26], h[27], h[28], h[29]]);
+    let s4 = u32::from_be_bytes([h[at::SRC], h[at::SRC + 1], h[at::SRC + 2], h[at::SRC + 3]]);
     let way = &mut cache.src4s[src4_way(s4)];
     let remote = if way.0 == s4 && s4 != 0 {
         way.1
@@ -281,11 +311,11 @@ fn fast_vxlan(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Opt
     if remote.is_none() && !st.accept_unknown_sources {
         return None;
     }
-    Some(Underlay::Vxlan {
+    Some(Underlay::Tunnel {
         vni,
         remote,
-        inner_off: ETH_LEN + 20 + UDP_LEN + VXLAN_LEN,
-        inner_len: ip_len - 20 - UDP_LEN - VXLAN_LEN,
+        inner_off: inner,
+        inner_len: ip_len + ETH_LEN - inner,
         reserved_set,
     })
 }
@@ -361,10 +391,11 @@ fn classify_steps(
         _ => return to_kernel(st, DropReason::UnderlayProto),
     }
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
-    if udp.dst_port() != st.udp_port {
+    let Some((_, encap)) = st.tunnel_on(udp.dst_port()) else {
         return to_kernel(st, DropReason::UdpPort);
-    }
-    vxlan(udp.payload(), src, ETH_LEN + ip.header_len(), st, cache)
+    };
+    let at = ETH_LEN + ip.header_len() + UDP_LEN;
+    tunneled(encap, udp.payload(), src, at, st, cache)
 }
 
 /// An IPv6 packet (`p`, after Ethernet) on an IPv6 underlay: VXLAN to our
@@ -414,9 +445,9 @@ fn classify6(
         _ => return to_kernel(st, DropReason::UnderlayProto),
     }
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
-    if udp.dst_port() != st.udp_port {
+    let Some((_, encap)) = st.tunnel_on(udp.dst_port()) else {
         return to_kernel(st, DropReason::UdpPort);
-    }
+    };
     // The UDP checksum is mandatory over IPv6 (RFC 8200 §8.1); tunnels
     // may accept zero (RFC 6935), which this VTEP does unless told not to.
     if udp.checksum() == 0 {
@@ -430,10 +461,12 @@ fn classify6(
     {
         return Err(DropReason::UdpChecksum);
     }
-    vxlan(
+    let src = IpAddr::V6(ip.src());
+    tunneled(
+        encap,
         udp.payload(),
-        IpAddr::V6(ip.src()),
-        ETH_LEN + IPV6_LEN,
+        src,
+        ETH_LEN + IPV6_LEN + UDP_LEN,
         st,
         cache,
     )
@@ -466,25 +499,20 @@ fn icmp6<T: AsRef<[u8]>>(
     }
 }
 
-/// The VXLAN header and inner frame in UDP payload `v` from `src`; the
-/// inner frame starts `outer + 16` bytes into the packet.
+/// The header of encapsulation `encap` and the inner frame in UDP payload
+/// `v` (at offset `at` of the packet) from `src`.
 #[inline(always)]
-fn vxlan(
+fn tunneled(
+    encap: Encap,
     v: &[u8],
     src: IpAddr,
-    outer: usize,
+    at: usize,
     st: &State,
     cache: &mut DecapCache,
 ) -> Result<Underlay, DropReason> {
-    let vx = VxlanHeader::new_checked(v).ok_or(DropReason::VxlanTruncated)?;
-    if !vx.i_flag() {
-        return Err(DropReason::VxlanFlagI);
-    }
-    let reserved_set = vx.reserved_set();
-    if reserved_set && st.strict_reserved {
-        return Err(DropReason::VxlanReserved);
-    }
-    let vni = vx.vni();
+    let (vni, reserved_set, payload) = match encap {
+        Encap::Vxlan => vxlan::parse(v, st.strict_reserved)?,
+    };
     let vni = match cache.vni {
         Some((v, i)) if v == vni => i,
         _ => {
@@ -504,7 +532,7 @@ fn vxlan(
     if remote.is_none() && !st.accept_unknown_sources {
         return Err(DropReason::UnknownSource);
     }
-    let inner = EthernetFrame::new_checked(vx.payload()).ok_or(DropReason::InnerRunt)?;
+    let inner = EthernetFrame::new_checked(payload).ok_or(DropReason::InnerRunt)?;
     let iet = inner.ethertype();
     if iet == ETHERTYPE_VLAN || iet == ETHERTYPE_QINQ {
         return Err(DropReason::InnerVlan);
@@ -512,10 +540,10 @@ fn vxlan(
     if inner.src_is_invalid() {
         return Err(DropReason::InnerSrcInvalid);
     }
-    Ok(Underlay::Vxlan {
+    Ok(Underlay::Tunnel {
         vni,
         remote,
-        inner_off: outer + UDP_LEN + VXLAN_LEN,
+        inner_off: at + (v.len() - payload.len()),
         inner_len: inner.as_bytes().len(),
         reserved_set,
     })
@@ -525,9 +553,9 @@ fn vxlan(
 mod tests {
     use super::*;
     use crate::buf::{PacketBuf, VecBuf};
-    use crate::encap::encapsulate;
     use crate::state::Template;
     use crate::testing::{sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
+    use crate::tunnel::{encapsulate, Tunnel};
     use proptest::prelude::*;
 
     /// VXLAN from the sample state's remote to us carrying an inner frame
@@ -537,7 +565,15 @@ mod tests {
         inner[..6].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
         inner[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 8]);
         inner[12..14].copy_from_slice(&[0x08, 0x00]);
-        let t = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, df);
+        let t = Template::new(
+            OUR_MAC,
+            PEER_MAC,
+            PEER_IP,
+            OUR_IP,
+            Tunnel::vxlan(4789),
+            64,
+            df,
+        );
         let mut b = VecBuf::new(&inner);
         encapsulate(&mut b, &t, vni, 9000).unwrap();
         b.data().to_vec()
@@ -545,7 +581,15 @@ mod tests {
 
     /// [`vxlan`] from `src` instead of the sample remote.
     fn vxlan_from(src: Ipv4Addr) -> Vec<u8> {
-        let t = Template::new(OUR_MAC, PEER_MAC, src, OUR_IP, 4789, 64, false);
+        let t = Template::new(
+            OUR_MAC,
+            PEER_MAC,
+            src,
+            OUR_IP,
+            Tunnel::vxlan(4789),
+            64,
+            false,
+        );
         let mut b = VecBuf::new(&vxlan(60, 100, false)[50..]);
         encapsulate(&mut b, &t, 100, 9000).unwrap();
         b.data().to_vec()
@@ -570,10 +614,10 @@ mod tests {
             let mut remotes = Vec::new();
             for i in [0, 0, 1, 0, 2, 2, 1, 3, 0, 3, 1, 1, 2, 0] {
                 let p = vxlan_from(srcs[i]);
-                let cold = fast_vxlan(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
-                let got = fast_vxlan(&p, RxCsum::Unknown, &st, &mut warm);
+                let cold = fast4(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+                let got = fast4(&p, RxCsum::Unknown, &st, &mut warm);
                 assert_eq!(got, cold, "source {} (accept {accept})", srcs[i]);
-                if let Some(Underlay::Vxlan { remote, .. }) = got {
+                if let Some(Underlay::Tunnel { remote, .. }) = got {
                     remotes.push(remote);
                 }
             }
@@ -589,7 +633,7 @@ mod tests {
         let st = sample_state();
         for (len, df) in [(14, false), (60, true), (1500, false)] {
             let p = vxlan(len, 100, df);
-            let fast = fast_vxlan(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+            let fast = fast4(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
             assert!(fast.is_some(), "inner {len}");
             let slow = classify_steps(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
             assert_eq!(fast.ok_or(DropReason::UnderlayRunt), slow);
@@ -624,7 +668,7 @@ mod tests {
             }
             p.extend(std::iter::repeat_n(0, pad));
             p.truncate(p.len().saturating_sub(cut));
-            if let Some(f) = fast_vxlan(&p, csum, &st, &mut DecapCache::default()) {
+            if let Some(f) = fast4(&p, csum, &st, &mut DecapCache::default()) {
                 let s = classify_steps(&p, csum, &st, &mut DecapCache::default());
                 prop_assert_eq!(Ok(f), s);
             }

@@ -17,18 +17,18 @@ pub use dpdk::RxCsum;
 use crate::buf::PacketBuf;
 use crate::decap::{classify_known, classify_underlay_cached, outer_source, DecapCache, Underlay};
 use crate::drops::DropReason;
-use crate::encap::{
-    classify_access, encapsulate_with, flow_hash, flow_hash_macs, inner_sum, outer_ip_len,
-    push_vlan, write_outer, write_outer6, IpIds, Outer,
-};
+use crate::encap::{classify_access, flow_hash, flow_hash_macs, push_vlan};
 use crate::fdb::{
     frame_keys, key_is_group, key_mac, key_parts, Entry, FdbTable, HitMap, Target, VniIdx,
 };
 use crate::police::{Credits, Dir};
-use crate::state::{State, Template};
+use crate::state::{State, VniSettings};
 use crate::stats::{bump, KeyedSum, PktBytes, Sum, Tally, WorkerStats};
+use crate::tunnel::{
+    encapsulate_with, inner_sum, prepend4, write_header, IpIds, Outer, TunnelIdx, MAX_OUTER_LEN,
+};
 use crate::wire::arp::{self, Arp};
-use crate::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN, OUTER6_LEN, OUTER_LEN};
+use crate::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 
 /// Flood copies made per bulk call.
 pub const COPY_BURST: usize = 32;
@@ -308,7 +308,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
                     Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
                 };
             }
-            Ok(Underlay::Vxlan {
+            Ok(Underlay::Tunnel {
                 vni,
                 remote,
                 inner_off,
@@ -441,7 +441,7 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
                 Target::Local(p) => to_access(cx, io, m, vni, p, false),
                 Target::Remote(r) => {
                     if !policed || admit(cx, vni, Dir::Encap, m.len()) {
-                        to_remote(cx, io, m, vni, vs.vni.get(), r)
+                        to_remote(cx, io, m, vni, VniOut::of(vs), r)
                     }
                 }
             }
@@ -470,7 +470,7 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         c.flood.add(m.len());
     }
     let hash = frame_hash(&m);
-    let id = vs.vni.get();
+    let out = VniOut::of(vs);
     let mut enc = Sum::default();
     if m.len() >= SHARE_MIN && !remotes.is_empty() && io.can_share() {
         // Large frame: local ports get private copies (they may be tagged
@@ -483,12 +483,12 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
             }
         }
         // The copies share the inner frame, so its checksum sum once.
-        let isum = match remotes.first().and_then(|r| template(cx.st, *r)) {
+        let isum = match remotes.first().and_then(|r| cx.st.template(*r, out.tun)) {
             Some(t) => inner_sum(t, m.data()),
             None => 0,
         };
         for &r in remotes.iter() {
-            if share_remote(cx, io, &m, id, r, hash, isum, &mut enc).is_none() {
+            if share_remote(cx, io, &m, out, r, hash, isum, &mut enc).is_none() {
                 cx.lost_copy(1);
             }
         }
@@ -505,7 +505,7 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
         };
         let mut made = 0;
         for (&r, c) in chunk.iter().zip(copies) {
-            if send_remote(cx, io, c, id, r, hash, true, &mut enc).is_err() {
+            if send_remote(cx, io, c, out, r, hash, true, &mut enc).is_err() {
                 cx.lost_copy(1);
             }
             made += 1;
@@ -527,32 +527,50 @@ fn encap_counter<'s>(cx: &Ctx<'s>, vni: VniIdx) -> Option<&'s PktBytes> {
     cx.stats.vnis.get(vni as usize).map(|c| &c.encap)
 }
 
-/// The outer header that reaches remote `r`; None while its next hop is
-/// unresolved.
-#[inline(always)]
-fn template(st: &State, r: u32) -> Option<&Template> {
-    st.remote(r)?.template.as_ref()
+/// What an outer header needs of a VNI: its wire value and its tunnel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VniOut {
+    id: u32,
+    tun: TunnelIdx,
 }
 
-/// Encapsulates `m`, a frame of VNI `id` (its wire value) with flow hash
-/// `hash`, to remote `r` and queues it on the underlay: the one way a
-/// frame leaves for a remote, original or flood copy. `enc` sums the
-/// VNI's encapsulated frames. On failure nothing is counted or sent.
+impl VniOut {
+    #[inline(always)]
+    fn of(vs: &VniSettings) -> VniOut {
+        VniOut {
+            id: vs.vni.get(),
+            tun: vs.tunnel,
+        }
+    }
+}
+
+/// Encapsulates `m`, a frame of the VNI `out` with flow hash `hash`, to
+/// remote `r` and queues it on the underlay: the one way a frame leaves
+/// for a remote, original or flood copy. `enc` sums the VNI's
+/// encapsulated frames. On failure nothing is counted or sent.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn send_remote<I: Io>(
     cx: &mut Ctx<'_>,
     io: &mut I,
     mut m: I::Pkt,
-    id: u32,
+    out: VniOut,
     r: u32,
     hash: u32,
     is_copy: bool,
     enc: &mut Sum,
 ) -> Result<(), DropReason> {
-    let t = template(cx.st, r).ok_or(DropReason::NeighborUnresolved)?;
+    let t = cx
+        .st
+        .template(r, out.tun)
+        .ok_or(DropReason::NeighborUnresolved)?;
     let inner = m.len();
-    encapsulate_with(&mut m, t, cx.st.mtu, Outer::new(id, hash, cx.ip_ids.take()))?;
+    encapsulate_with(
+        &mut m,
+        t,
+        cx.st.mtu,
+        Outer::new(out.id, hash, cx.ip_ids.take()),
+    )?;
     enc.add(inner);
     let len = m.len();
     queue_remote(cx, io, m, r, len, is_copy);
@@ -567,25 +585,26 @@ fn share_remote<I: Io>(
     cx: &mut Ctx<'_>,
     io: &mut I,
     m: &I::Pkt,
-    id: u32,
+    out: VniOut,
     r: u32,
     hash: u32,
     isum: u32,
     enc: &mut Sum,
 ) -> Option<()> {
     let st = cx.st;
-    let t = template(st, r)?;
+    let t = st.template(r, out.tun)?;
     let inner = m.len();
     if t.ip_len(inner) > st.mtu as usize {
         return None;
     }
-    let mut hdr = [0u8; OUTER6_LEN];
-    let o = Outer::new(id, hash, cx.ip_ids.take());
-    if t.v6 {
-        write_outer6(&mut hdr, t, inner, o, isum);
-    } else if let Some(h4) = hdr.first_chunk_mut::<OUTER_LEN>() {
-        write_outer(h4, t, inner, o);
-    }
+    let mut hdr = [0u8; MAX_OUTER_LEN];
+    write_header(
+        &mut hdr,
+        t,
+        inner,
+        Outer::new(out.id, hash, cx.ip_ids.take()),
+        isum,
+    );
     let pkt = io.shared(m, &hdr[..t.len])?;
     enc.add(inner);
     queue_remote(cx, io, pkt, r, inner + t.len, true);
@@ -605,12 +624,12 @@ fn queue_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, r: u32, len: usi
     io.send_underlay(m, is_copy, &mut cx.tally);
 }
 
-/// Encapsulates `m`, a frame of VNI `vni` (wire value `id`), to remote `r`.
+/// Encapsulates `m`, a frame of VNI `vni` (`out`), to remote `r`.
 #[inline(always)]
-fn to_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, id: u32, r: u32) {
+fn to_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, out: VniOut, r: u32) {
     let hash = frame_hash(&m);
     let mut enc = Sum::default();
-    match send_remote(cx, io, m, id, r, hash, false, &mut enc) {
+    match send_remote(cx, io, m, out, r, hash, false, &mut enc) {
         Ok(()) => enc.flush(encap_counter(cx, vni)),
         Err(reason) => cx.tally.drop(reason),
     }
@@ -620,7 +639,7 @@ fn to_remote<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, id: u3
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Known {
     vni: VniIdx,
-    id: u32,
+    out: VniOut,
     learning: bool,
     port: u16,
 }
@@ -633,7 +652,7 @@ impl Known {
         let vs = st.vni(vni)?;
         vs.fast().encap.then(|| Known {
             vni,
-            id: vs.vni.get(),
+            out: VniOut::of(vs),
             learning: vs.learning,
             port,
         })
@@ -720,11 +739,11 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
     let Some(r) = cx.fdb.lookup_remote(dk) else {
         return Err(m);
     };
-    let Some(t) = template(st, r) else {
+    let Some(t) = st.template(r, k.out.tun) else {
         return Err(m);
     };
     let inner = m.len();
-    if t.v6 || outer_ip_len(inner) > st.mtu as usize {
+    if t.v6 || t.ip_len(inner) > st.mtu as usize {
         return Err(m);
     }
     // From here on the frame is this path's.
@@ -736,20 +755,16 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
         // The MACs are the keys' low bits: not loaded again.
         None => flow_hash_macs(m.data(), key_mac(dk), key_mac(sk)),
     };
-    let o = Outer::new(k.id, hash, cx.ip_ids.take());
+    let o = Outer::new(k.out.id, hash, cx.ip_ids.take());
     cx.tally.rx += 1;
     // send_remote's work, less the checks made above: an IPv4 template
     // and a frame that fits.
-    let Some(hdr) = m
-        .prepend(OUTER_LEN)
-        .and_then(|h| h.first_chunk_mut::<OUTER_LEN>())
-    else {
-        cx.tally.drop(DropReason::NoHeadroom);
+    if let Err(reason) = prepend4(&mut m, t, inner, o) {
+        cx.tally.drop(reason);
         return Ok(());
-    };
-    write_outer(hdr, t, inner, o);
+    }
     enc.add(inner);
-    queue_remote(cx, io, m, r, inner + OUTER_LEN, false);
+    queue_remote(cx, io, m, r, inner + t.len, false);
     Ok(())
 }
 

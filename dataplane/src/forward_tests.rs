@@ -10,7 +10,6 @@ use vtep_config::{Config, Vni};
 use crate::buf::{PacketBuf, VecBuf};
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
-use crate::encap::IpIds;
 use crate::fdb::{HitMap, Target};
 use crate::forward::{access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Packet, RxCsum};
 use crate::mgmt::publish;
@@ -19,8 +18,10 @@ use crate::mgmt::tables::Tables;
 use crate::police::Credits;
 use crate::state::{State, Template};
 use crate::stats::{Tally, WorkerStats};
+use crate::tunnel::vxlan::OUTER4_LEN;
+use crate::tunnel::{IpIds, Tunnel};
 use crate::wire::arp::{self, Arp};
-use crate::wire::{EthernetFrame, Ipv4Packet, VxlanHeader, OUTER_LEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, VxlanHeader};
 
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -254,21 +255,21 @@ impl World {
     fn vxlan(&self, src: impl Into<IpAddr>, vni: u32, inner: &[u8]) -> Vec<u8> {
         let t = match (src.into(), self.st.our_ip) {
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                Template::new6(OUR_MAC, PEER_MAC, s, d, 4789, 64, false)
+                Template::new6(OUR_MAC, PEER_MAC, s, d, Tunnel::vxlan(4789), 64, false)
             }
             (IpAddr::V4(s), _) => Template::new(
                 OUR_MAC,
                 PEER_MAC,
                 s,
                 Ipv4Addr::new(192, 0, 2, 1),
-                4789,
+                Tunnel::vxlan(4789),
                 64,
                 false,
             ),
             (s, d) => panic!("{s} to {d}: one family"),
         };
         let mut b = VecBuf::new(inner);
-        crate::encap::encapsulate(&mut b, &t, vni, 9000).unwrap();
+        crate::tunnel::encapsulate(&mut b, &t, vni, 9000).unwrap();
         b.data().to_vec()
     }
 }
@@ -321,7 +322,7 @@ fn known_unicast_goes_to_its_remote_and_learns_the_source() {
     let (out, copy) = &io.underlay[0];
     assert!(!copy);
     assert_eq!((vni_of(out), dst_ip(out)), (100, PEER));
-    assert_eq!(&out[OUTER_LEN..], &f[..]);
+    assert_eq!(&out[OUTER4_LEN..], &f[..]);
     let v = w.vni(100);
     assert_learned(&w, v, H1, LearnAt::Local(0));
     assert_eq!(w.stats.vnis[v as usize].encap.get(), (1, f.len() as u64));
@@ -384,7 +385,7 @@ fn large_broadcast_shares_the_payload_with_one_flow_hash() {
     assert!(io
         .underlay
         .iter()
-        .all(|(o, c)| *c && o[OUTER_LEN..] == f[..]));
+        .all(|(o, c)| *c && o[OUTER4_LEN..] == f[..]));
     assert_eq!(
         io.access[0],
         vec![(f, true)],
@@ -408,7 +409,7 @@ fn without_multi_segment_transmit_large_floods_are_private_copies() {
     assert!(io
         .underlay
         .iter()
-        .all(|(o, c)| *c && o[OUTER_LEN..] == f[..]));
+        .all(|(o, c)| *c && o[OUTER4_LEN..] == f[..]));
     assert_eq!(io.underlay[0].0[34..36], io.underlay[1].0[34..36]);
 }
 
@@ -422,14 +423,14 @@ fn the_nics_rss_hash_is_the_flow_hash_of_the_source_port() {
     let t = w.run(&mut io, |cx, io| access_packet(cx, io, p, 0));
     assert_eq!(t.forwarded, 1);
     let sport = u16::from_be_bytes([io.underlay[0].0[34], io.underlay[0].0[35]]);
-    assert_eq!(sport, crate::encap::source_port(0x0bad_1234));
+    assert_eq!(sport, crate::tunnel::source_port(0x0bad_1234));
     // Without a hash from the NIC, the software hash of the frame.
     let mut io = rec();
     w.access(&mut io, 0, &f);
     let sport = u16::from_be_bytes([io.underlay[0].0[34], io.underlay[0].0[35]]);
     assert_eq!(
         sport,
-        crate::encap::source_port(crate::encap::flow_hash(&f))
+        crate::tunnel::source_port(crate::encap::flow_hash(&f))
     );
 }
 
@@ -893,11 +894,11 @@ mod known_unicast {
                 PEER_MAC,
                 "2001:db8::1".parse().unwrap(),
                 "2001:db8::5".parse().unwrap(),
-                4789,
+                Tunnel::vxlan(4789),
                 64,
                 false,
             );
-            w.st.remotes[r5 as usize].as_mut().unwrap().template = Some(t6);
+            w.st.remotes[r5 as usize].as_mut().unwrap().templates[0] = Some(t6);
         }
         // Learned entries, where learning is on.
         w.learned(100, FAR3, Target::Remote(r3));

@@ -10,6 +10,7 @@ pub mod encap;
 pub mod fdb;
 pub mod forward;
 pub mod state;
+pub mod tunnel;
 pub mod wire;
 
 pub mod control;

@@ -8,9 +8,10 @@ use etherparse::{Ipv4Header, PacketBuilder, SlicedPacket};
 use crate::buf::{PacketBuf, VecBuf};
 use crate::decap::{classify_underlay, Underlay};
 use crate::drops::DropReason;
-use crate::encap::{classify_access, encapsulate, flow_hash, push_vlan, source_port};
+use crate::encap::{classify_access, flow_hash, push_vlan};
 use crate::state::{State, Template};
-use crate::wire::OUTER_LEN;
+use crate::tunnel::vxlan::OUTER4_LEN;
+use crate::tunnel::{encapsulate, source_port, Tunnel};
 
 use crate::testing::{OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
 
@@ -19,7 +20,15 @@ pub(crate) fn state() -> State {
 }
 
 fn template() -> Template {
-    Template::new(PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, true)
+    Template::new(
+        PEER_MAC,
+        OUR_MAC,
+        OUR_IP,
+        PEER_IP,
+        Tunnel::vxlan(4789),
+        64,
+        true,
+    )
 }
 
 /// An inner tenant frame: Ethernet/IPv4/UDP with `payload` bytes.
@@ -237,7 +246,15 @@ fn access_classification_and_vlan_strip() {
 
 /// A VXLAN packet from the peer to us, as the peer would build it.
 fn from_peer(vni: u32, f: &[u8]) -> Vec<u8> {
-    let t = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+    let t = Template::new(
+        OUR_MAC,
+        PEER_MAC,
+        PEER_IP,
+        OUR_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    );
     let mut b = VecBuf::new(f);
     encapsulate(&mut b, &t, vni, 9000).unwrap();
     b.data().to_vec()
@@ -257,7 +274,7 @@ fn decap_accepts_valid_vxlan() {
     let f = inner(9, 30);
     let p = from_peer(100, &f);
     match classify_underlay(&p, &st).unwrap() {
-        Underlay::Vxlan {
+        Underlay::Tunnel {
             vni,
             remote,
             inner_off,
@@ -274,7 +291,7 @@ fn decap_accepts_valid_vxlan() {
     let mut padded = p.clone();
     padded.extend_from_slice(&[0; 6]);
     match classify_underlay(&padded, &st).unwrap() {
-        Underlay::Vxlan { inner_len, .. } => assert_eq!(inner_len, f.len()),
+        Underlay::Tunnel { inner_len, .. } => assert_eq!(inner_len, f.len()),
         other => panic!("{other:?}"),
     }
 }
@@ -293,7 +310,7 @@ fn decap_honours_ipv4_options() {
     o[16..18].copy_from_slice(&tl.to_be_bytes());
     fix_csum(&mut o);
     match classify_underlay(&o, &st).unwrap() {
-        Underlay::Vxlan {
+        Underlay::Tunnel {
             inner_off,
             inner_len,
             ..
@@ -428,7 +445,7 @@ fn decap_drop_rules() {
     );
     assert!(matches!(
         classify_underlay(&r, &st),
-        Ok(Underlay::Vxlan {
+        Ok(Underlay::Tunnel {
             reserved_set: true,
             ..
         })
@@ -442,7 +459,7 @@ fn decap_drop_rules() {
     let q = m(&|q| q[29] = 77, true);
     assert!(matches!(
         classify_underlay(&q, &st),
-        Ok(Underlay::Vxlan { remote: None, .. })
+        Ok(Underlay::Tunnel { remote: None, .. })
     ));
     assert_eq!(
         crate::decap::outer_source(&q),
@@ -478,7 +495,7 @@ fn decap_sees_arp_and_echo() {
 
 #[test]
 fn outer_len_constant() {
-    assert_eq!(OUTER_LEN, 50);
+    assert_eq!(OUTER4_LEN, 50);
 }
 
 mod roundtrip {
@@ -515,12 +532,12 @@ mod roundtrip {
             st.our_ip = dst.into();
             st.vni_index.insert(vni, 0);
             st.remote_index.insert(src.into(), 0);
-            let t = Template::new(OUR_MAC, PEER_MAC, src, dst, 4789, 64, false);
+            let t = Template::new(OUR_MAC, PEER_MAC, src, dst, Tunnel::vxlan(4789), 64, false);
             let mut b = VecBuf::new(&frame);
             encapsulate(&mut b, &t, vni, 9000).unwrap();
             let out = b.data().to_vec();
             match classify_underlay(&out, &st) {
-                Ok(Underlay::Vxlan { vni: v, remote: s, inner_off, inner_len, reserved_set, .. }) => {
+                Ok(Underlay::Tunnel { vni: v, remote: s, inner_off, inner_len, reserved_set, .. }) => {
                     prop_assert_eq!(v, 0);
                     prop_assert_eq!(s, Some(0));
                     prop_assert_eq!(crate::decap::outer_source(&out), Some(src.into()));
@@ -547,14 +564,23 @@ mod ipv6 {
     use crate::drops::DropReason;
     use crate::mgmt::punt;
     use crate::testing::{sample_state6, OUR_IP6, PEER_IP6};
+    use crate::tunnel::vxlan::OUTER6_LEN;
     use crate::wire::icmpv6;
-    use crate::wire::{Ipv6Packet, OUTER6_LEN};
+    use crate::wire::Ipv6Packet;
 
     /// An inner frame encapsulated by the peer towards us.
     fn from_peer(inner_len: usize, vni: u32, zero_csum: bool) -> Vec<u8> {
         let mut f = super::inner(40000, inner_len.saturating_sub(42));
         f.truncate(inner_len.max(14));
-        let t = Template::new6(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 4789, 64, zero_csum);
+        let t = Template::new6(
+            OUR_MAC,
+            PEER_MAC,
+            PEER_IP6,
+            OUR_IP6,
+            Tunnel::vxlan(4789),
+            64,
+            zero_csum,
+        );
         let mut b = VecBuf::new(&f);
         encapsulate(&mut b, &t, vni, 9000).unwrap();
         b.data().to_vec()
@@ -563,7 +589,7 @@ mod ipv6 {
     #[test]
     fn encap_writes_a_valid_ipv6_udp_vxlan_header() {
         let st = sample_state6();
-        let t = st.remote(0).unwrap().template.unwrap();
+        let t = *st.template(0, 0).unwrap();
         for payload in [0usize, 1, 17, 1400] {
             let f = super::inner(40000 + payload as u16, payload);
             let mut b = VecBuf::new(&f);
@@ -579,7 +605,7 @@ mod ipv6 {
             assert_eq!(h.payload_length() as usize, f.len() + 16);
             assert_eq!(
                 h.flow_label().value(),
-                crate::encap::flow_label(flow_hash(&f))
+                crate::tunnel::flow_label(flow_hash(&f))
             );
             let etherparse::TransportSlice::Udp(u) = p.transport.unwrap() else {
                 panic!("not UDP")
@@ -596,7 +622,15 @@ mod ipv6 {
             assert_eq!(&b.data()[OUTER6_LEN..], &f[..]);
         }
         // With zero checksums asked for, zero it is.
-        let z = Template::new6(PEER_MAC, OUR_MAC, OUR_IP6, PEER_IP6, 4789, 64, true);
+        let z = Template::new6(
+            PEER_MAC,
+            OUR_MAC,
+            OUR_IP6,
+            PEER_IP6,
+            Tunnel::vxlan(4789),
+            64,
+            true,
+        );
         let mut b = VecBuf::new(&super::inner(1, 10));
         encapsulate(&mut b, &z, 100, 9000).unwrap();
         assert_eq!(&b.data()[60..62], &[0, 0]);
@@ -605,7 +639,7 @@ mod ipv6 {
     #[test]
     fn the_mtu_counts_the_ipv6_header() {
         let st = sample_state6();
-        let t = st.remote(0).unwrap().template.unwrap();
+        let t = *st.template(0, 0).unwrap();
         // 1500 = 40 + 8 + 8 + inner 1444.
         let mut b = VecBuf::new(&vec![2u8; 1444]);
         assert!(encapsulate(&mut b, &t, 100, 1500).is_ok());
@@ -622,7 +656,7 @@ mod ipv6 {
         for (len, zero) in [(60, false), (1500, false), (14, false), (60, true)] {
             let p = from_peer(len, 200, zero);
             match classify_underlay(&p, &st).unwrap() {
-                Underlay::Vxlan {
+                Underlay::Tunnel {
                     vni,
                     remote,
                     inner_off,
@@ -667,7 +701,7 @@ mod ipv6 {
             PEER_MAC,
             "2001:db8:1::99".parse().unwrap(),
             OUR_IP6,
-            4789,
+            Tunnel::vxlan(4789),
             64,
             false,
         );
@@ -688,7 +722,15 @@ mod ipv6 {
             Err(DropReason::Udp6ZeroChecksum)
         );
         // IPv4 VXLAN to an IPv6 VTEP is not for it.
-        let v4 = Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false);
+        let v4 = Template::new(
+            OUR_MAC,
+            PEER_MAC,
+            PEER_IP,
+            OUR_IP,
+            Tunnel::vxlan(4789),
+            64,
+            false,
+        );
         let mut b = VecBuf::new(&super::inner(1, 10));
         encapsulate(&mut b, &v4, 100, 9000).unwrap();
         assert_eq!(classify_underlay(b.data(), &st), Err(DropReason::NotOurIp));
@@ -817,7 +859,7 @@ fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
     let p = from_peer(100, &inner(9, 30));
     assert!(matches!(
         classify_underlay(&p, &st),
-        Ok(Underlay::Vxlan { .. })
+        Ok(Underlay::Tunnel { .. })
     ));
 
     let mut st6 = sample_state6();

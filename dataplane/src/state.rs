@@ -3,7 +3,7 @@
 //! management thread builds a new [`State`] on every change and publishes
 //! it with `arc_swap`; workers load it once per burst.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -11,10 +11,8 @@ use vtep_config::Vni;
 
 use crate::fdb::VniIdx;
 use crate::police::VniPolice;
-use crate::wire::{
-    csum_add, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket, VxlanHeader, ETHERTYPE_IPV4,
-    ETHERTYPE_IPV6, ETH_LEN, IPV4_LEN, IPV6_LEN, OUTER6_LEN, OUTER_LEN, PROTO_UDP, UDP_LEN,
-};
+pub use crate::tunnel::Template;
+use crate::tunnel::{Encap, TunnelIdx, Tunnels, MAX_TUNNELS};
 
 /// What a VNI is configured to do, as the workers read it.
 #[derive(Debug, Clone)]
@@ -31,6 +29,8 @@ pub struct VniSettings {
     pub ports: Vec<(u16, Option<u16>)>,
     /// Bandwidth limits and storm control, if configured.
     pub police: Option<Arc<VniPolice>>,
+    /// The tunnel its frames travel in (an index into `State::tunnels`).
+    pub tunnel: TunnelIdx,
 }
 
 impl VniSettings {
@@ -103,6 +103,9 @@ impl FastPaths {
             flood: _,
             ports: _,
             police,
+            // Both fast paths reach the tunnel through its template, as
+            // the general path does.
+            tunnel: _,
         } = s;
         // Storm control limits floods only: known unicast passes it.
         let limited = |dir: fn(&VniPolice) -> bool| police.as_deref().is_some_and(dir);
@@ -132,108 +135,21 @@ impl AccessState {
     }
 }
 
-/// A remote VTEP and the outer header that reaches it.
+/// A remote VTEP and the outer headers that reach it.
 #[derive(Debug, Clone)]
 pub struct RemoteState {
     pub ip: IpAddr,
-    /// None while its next hop's MAC is unresolved.
-    pub template: Option<Template>,
+    /// One per tunnel of the state (by [`TunnelIdx`]); None while the
+    /// next hop's MAC is unresolved, and for tunnels beyond the state's.
+    pub templates: [Option<Template>; MAX_TUNNELS],
 }
 
-/// Outer Ethernet/IPv4/UDP/VXLAN (or Ethernet/IPv6/UDP/VXLAN) header
-/// built once per remote; per packet only lengths, checksums, source port,
-/// flow label and VNI are patched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Template {
-    /// The header: the first [`Template::len`] bytes.
-    pub bytes: [u8; OUTER6_LEN],
-    /// [`OUTER_LEN`] over IPv4, [`OUTER6_LEN`] over IPv6.
-    pub len: usize,
-    /// IPv4: ones'-complement sum of the IPv4 header with length and
-    /// checksum 0. IPv6: sum of the UDP checksum's constant words (the
-    /// pseudo-header's addresses and next header, the destination port,
-    /// the VXLAN flags).
-    pub ip_sum: u32,
-    pub v6: bool,
-    /// IPv6: send a zero UDP checksum (RFC 6935) instead of computing it.
-    pub zero_csum: bool,
-}
-
-impl Template {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        dst_mac: [u8; 6],
-        src_mac: [u8; 6],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        udp_port: u16,
-        ttl: u8,
-        df: bool,
-    ) -> Template {
-        let mut b = [0u8; OUTER6_LEN];
-        let (l2, rest) = b.split_at_mut(ETH_LEN);
-        let (l3, rest) = rest.split_at_mut(IPV4_LEN);
-        let (l4, vx) = rest.split_at_mut(UDP_LEN);
-        let mut e = EthernetFrame::new_unchecked(l2);
-        e.set_dst(dst_mac);
-        e.set_src(src_mac);
-        e.set_ethertype(ETHERTYPE_IPV4);
-        let mut ip = Ipv4Packet::new_unchecked(l3);
-        ip.init(ttl, PROTO_UDP, src, dst, df);
-        let ip_sum = ip.partial_sum();
-        UdpPacket::new_unchecked(l4).set_dst_port(udp_port);
-        VxlanHeader::new_unchecked(vx).init(0);
-        Template {
-            bytes: b,
-            len: OUTER_LEN,
-            ip_sum,
-            v6: false,
-            zero_csum: true,
-        }
-    }
-
-    /// The IPv6 template: hop limit `hop`, flow label and lengths per
-    /// packet, the UDP checksum computed per packet unless `zero_csum`.
-    pub fn new6(
-        dst_mac: [u8; 6],
-        src_mac: [u8; 6],
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        udp_port: u16,
-        hop: u8,
-        zero_csum: bool,
-    ) -> Template {
-        let mut b = [0u8; OUTER6_LEN];
-        let (l2, rest) = b.split_at_mut(ETH_LEN);
-        let (l3, rest) = rest.split_at_mut(IPV6_LEN);
-        let (l4, vx) = rest.split_at_mut(UDP_LEN);
-        let mut e = EthernetFrame::new_unchecked(l2);
-        e.set_dst(dst_mac);
-        e.set_src(src_mac);
-        e.set_ethertype(ETHERTYPE_IPV6);
-        let mut ip = Ipv6Packet::new_unchecked(l3);
-        ip.init(hop, PROTO_UDP, src, dst);
-        let pseudo = ip.pseudo_sum(0, PROTO_UDP);
-        UdpPacket::new_unchecked(l4).set_dst_port(udp_port);
-        VxlanHeader::new_unchecked(&mut *vx).init(0);
-        // Destination port and the VXLAN flags word; the VNI is per packet.
-        let ip_sum = csum_add(
-            pseudo,
-            &[(udp_port >> 8) as u8, udp_port as u8, vx[0], vx[1]],
-        );
-        Template {
-            bytes: b,
-            len: OUTER6_LEN,
-            ip_sum,
-            v6: true,
-            zero_csum,
-        }
-    }
-
-    /// The outer IP packet's length for an inner frame of `inner` bytes.
-    #[inline(always)]
-    pub fn ip_len(&self, inner: usize) -> usize {
-        inner + self.len - ETH_LEN
+impl RemoteState {
+    /// A remote reached through the state's first tunnel only.
+    pub fn new(ip: IpAddr, template: Option<Template>) -> RemoteState {
+        let mut templates = [None; MAX_TUNNELS];
+        templates[0] = template;
+        RemoteState { ip, templates }
     }
 }
 
@@ -243,7 +159,8 @@ pub struct State {
     pub generation: u64,
     pub our_ip: IpAddr,
     pub our_mac: [u8; 6],
-    pub udp_port: u16,
+    /// The tunnels of the VNIs, each once.
+    pub tunnels: Tunnels,
     pub mtu: u16,
     pub accept_unknown_sources: bool,
     pub strict_reserved: bool,
@@ -270,5 +187,20 @@ impl State {
     #[inline(always)]
     pub fn remote(&self, i: u32) -> Option<&RemoteState> {
         self.remotes.get(i as usize).and_then(Option::as_ref)
+    }
+
+    /// The outer header to remote `r` through tunnel `tun`; None while
+    /// the remote's next hop is unresolved.
+    #[inline(always)]
+    pub fn template(&self, r: u32, tun: TunnelIdx) -> Option<&Template> {
+        // A tunnel index is below MAX_TUNNELS by construction: the mask
+        // spares the bounds check.
+        self.remote(r)?.templates[tun as usize & (MAX_TUNNELS - 1)].as_ref()
+    }
+
+    /// The tunnel that UDP destination port `port` carries.
+    #[inline(always)]
+    pub fn tunnel_on(&self, port: u16) -> Option<(TunnelIdx, Encap)> {
+        self.tunnels.on_port(port)
     }
 }

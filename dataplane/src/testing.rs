@@ -7,6 +7,7 @@ use hashbrown::HashMap;
 use vtep_config::Vni;
 
 use crate::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
+use crate::tunnel::{Tunnel, Tunnels};
 
 pub const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -21,7 +22,15 @@ pub fn sample_state() -> State {
     sample_state_with(
         OUR_IP.into(),
         PEER_IP.into(),
-        Template::new(PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, 4789, 64, true),
+        Template::new(
+            PEER_MAC,
+            OUR_MAC,
+            OUR_IP,
+            PEER_IP,
+            Tunnel::vxlan(4789),
+            64,
+            true,
+        ),
     )
 }
 
@@ -31,7 +40,15 @@ pub fn sample_state6() -> State {
     sample_state_with(
         OUR_IP6.into(),
         PEER_IP6.into(),
-        Template::new6(PEER_MAC, OUR_MAC, OUR_IP6, PEER_IP6, 4789, 64, false),
+        Template::new6(
+            PEER_MAC,
+            OUR_MAC,
+            OUR_IP6,
+            PEER_IP6,
+            Tunnel::vxlan(4789),
+            64,
+            false,
+        ),
     )
 }
 
@@ -48,7 +65,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
         generation: 1,
         our_ip,
         our_mac: OUR_MAC,
-        udp_port: 4789,
+        tunnels: Tunnels::new(&[Tunnel::vxlan(4789)]).expect("one tunnel"),
         mtu: 1500,
         accept_unknown_sources: false,
         strict_reserved: false,
@@ -61,6 +78,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
                 flood: vec![0],
                 ports: vec![(0, None)],
                 police: None,
+                tunnel: 0,
             })),
             Some(VniState::new(VniSettings {
                 vni: Vni::new(200).unwrap(),
@@ -70,14 +88,12 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
                 flood: vec![0],
                 ports: vec![(0, Some(10))],
                 police: None,
+                tunnel: 0,
             })),
         ],
         vni_index,
         access: vec![acc],
-        remotes: vec![Some(RemoteState {
-            ip: peer,
-            template: Some(t),
-        })],
+        remotes: vec![Some(RemoteState::new(peer, Some(t)))],
         remote_index,
         udp6_zero_rx: true,
         kernel: false,

@@ -15,14 +15,14 @@ use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
 use crate::decap::DecapCache;
 use crate::drops::DropReason;
-use crate::encap::IpIds;
 use crate::fdb::{frame_keys, HitMap, SharedFdb};
 use crate::forward::{access_burst, underlay_burst, Ctx, Io, Known, Packet, RxCsum, COPY_BURST};
 pub use crate::forward::{Event, LearnAt};
 use crate::police::{Clock, Credits};
 use crate::state::State;
 use crate::stats::{bump, Tally, WorkerStats};
-use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, OUTER_LEN};
+use crate::tunnel::{IpIds, COMMON_OUTER_LEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
@@ -292,7 +292,7 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
     };
     for i in 0..rx.len() {
         let Some(m) = rx.get(i) else { break };
-        m.prefetch_headroom(OUTER_LEN);
+        m.prefetch_headroom(COMMON_OUTER_LEN);
         let Some(e) = EthernetFrame::new_checked(m.data()) else {
             continue;
         };

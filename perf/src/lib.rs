@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use pcap_file::pcap::{PcapPacket, PcapWriter};
 use vtep_dataplane::buf::{PacketBuf, VecBuf};
-use vtep_dataplane::encap::encapsulate;
 use vtep_dataplane::state::Template;
+use vtep_dataplane::tunnel::{encapsulate, Tunnel};
 use vtep_dataplane::wire::{
     EthernetFrame, Ipv4Packet, UdpPacket, ETHERTYPE_IPV4, ETH_LEN, IPV4_LEN, PROTO_UDP,
 };
@@ -66,7 +66,7 @@ pub fn vxlan_from(
     vni: u32,
     inner: &[u8],
 ) -> Vec<u8> {
-    let t = Template::new(dst_mac, src_mac, src, dst, 4789, 64, false);
+    let t = Template::new(dst_mac, src_mac, src, dst, Tunnel::vxlan(4789), 64, false);
     let mut b = VecBuf::new(inner);
     encapsulate(&mut b, &t, vni, 9000).expect("fixture fits");
     b.data().to_vec()

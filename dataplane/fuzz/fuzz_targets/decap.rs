@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     });
     for st in states {
         match classify_underlay(data, st) {
-            Ok(Underlay::Vxlan { inner_off, inner_len, .. }) => {
+            Ok(Underlay::Tunnel {
+                inner_off,
+                inner_len,
+                ..
+            }) => {
                 assert!(inner_off + inner_len <= data.len());
                 assert!(inner_len >= 14);
             }

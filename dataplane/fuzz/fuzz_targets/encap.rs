@@ -7,9 +7,10 @@ use std::sync::OnceLock;
 use vtep_dataplane::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::decap::{classify_underlay, Underlay};
 use vtep_dataplane::drops::DropReason;
-use vtep_dataplane::encap::{classify_access, encapsulate, push_vlan};
+use vtep_dataplane::encap::{classify_access, push_vlan};
 use vtep_dataplane::state::{State, Template};
 use vtep_dataplane::testing::{OUR_IP, OUR_IP6, OUR_MAC, PEER_IP, PEER_IP6, PEER_MAC};
+use vtep_dataplane::tunnel::{encapsulate, Tunnel};
 
 fuzz_target!(|data: &[u8]| {
     static ST: OnceLock<[(State, Template); 2]> = OnceLock::new();
@@ -18,17 +19,35 @@ fuzz_target!(|data: &[u8]| {
         [
             (
                 vtep_dataplane::testing::sample_state(),
-                Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4789, 64, false),
+                Template::new(
+                    OUR_MAC,
+                    PEER_MAC,
+                    PEER_IP,
+                    OUR_IP,
+                    Tunnel::vxlan(4789),
+                    64,
+                    false,
+                ),
             ),
             (
                 vtep_dataplane::testing::sample_state6(),
-                Template::new6(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 4789, 64, false),
+                Template::new6(
+                    OUR_MAC,
+                    PEER_MAC,
+                    PEER_IP6,
+                    OUR_IP6,
+                    Tunnel::vxlan(4789),
+                    64,
+                    false,
+                ),
             ),
         ]
     });
     for (st, t) in both {
         let mut b = VecBuf::new(data);
-        let Ok(vni) = classify_access(&mut b, &st.access[0]) else { return };
+        let Ok(vni) = classify_access(&mut b, &st.access[0]) else {
+            return;
+        };
         let frame = b.data().to_vec();
         let mut tagged = b.clone();
         let _ = push_vlan(&mut tagged, 10);
@@ -37,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         match classify_underlay(b.data(), st) {
-            Ok(Underlay::Vxlan { inner_off, inner_len, .. }) => {
+            Ok(Underlay::Tunnel {
+                inner_off,
+                inner_len,
+                ..
+            }) => {
                 assert_eq!(&b.data()[inner_off..inner_off + inner_len], &frame[..]);
             }
             // What encap writes always has a right checksum.

@@ -10,11 +10,14 @@ use vtep_config::Underlay;
 
 use super::tables::Tables;
 use crate::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
+use crate::tunnel::{Tunnel, Tunnels, MAX_TUNNELS};
 
 /// The State for `generation`.
 pub fn build(t: &Tables, generation: u64) -> State {
     let c = &t.cfg;
     let u = &c.underlay;
+    // Every VNI is VXLAN on the underlay's port.
+    let tunnels = [Tunnel::vxlan(u.udp_port)];
     let mut vnis: Vec<Option<VniState>> = vec![None; t.vnis.table_len()];
     let mut vni_index = HashMap::new();
     for v in &c.vnis {
@@ -44,6 +47,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
                 .collect(),
             ports,
             police: t.police.get(&v.id).cloned(),
+            tunnel: 0,
         }));
     }
     let access = c
@@ -63,12 +67,13 @@ pub fn build(t: &Tables, generation: u64) -> State {
         .slots()
         .iter()
         .map(|r| {
-            r.map(|ip| RemoteState {
-                ip,
-                template: u
-                    .next_hop(ip)
-                    .and_then(|nh| t.neigh.mac(nh))
-                    .and_then(|mac| template(u, t.our_mac, mac, ip)),
+            r.map(|ip| {
+                let mac = u.next_hop(ip).and_then(|nh| t.neigh.mac(nh));
+                let mut templates = [None; MAX_TUNNELS];
+                for (slot, tun) in templates.iter_mut().zip(&tunnels) {
+                    *slot = mac.and_then(|mac| template(u, *tun, t.our_mac, mac, ip));
+                }
+                RemoteState { ip, templates }
             })
         })
         .collect();
@@ -76,7 +81,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
         generation,
         our_ip: u.address,
         our_mac: t.our_mac,
-        udp_port: u.udp_port,
+        tunnels: Tunnels::new(&tunnels).expect("one tunnel"),
         mtu: u.mtu,
         accept_unknown_sources: u.accept_unknown_sources,
         strict_reserved: u.strict_reserved,
@@ -91,19 +96,26 @@ pub fn build(t: &Tables, generation: u64) -> State {
     }
 }
 
-/// The outer header towards remote `ip` through next-hop MAC `mac`; None
-/// for an address of the other family (the config refuses those).
-fn template(u: &Underlay, our_mac: [u8; 6], mac: [u8; 6], ip: IpAddr) -> Option<Template> {
+/// The outer header of `tunnel` towards remote `ip` through next-hop MAC
+/// `mac`; None for an address of the other family (the config refuses
+/// those).
+fn template(
+    u: &Underlay,
+    tunnel: Tunnel,
+    our_mac: [u8; 6],
+    mac: [u8; 6],
+    ip: IpAddr,
+) -> Option<Template> {
     match (u.address, ip) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => Some(Template::new(
-            mac, our_mac, src, dst, u.udp_port, u.ttl, u.df,
-        )),
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            Some(Template::new(mac, our_mac, src, dst, tunnel, u.ttl, u.df))
+        }
         (IpAddr::V6(src), IpAddr::V6(dst)) => Some(Template::new6(
             mac,
             our_mac,
             src,
             dst,
-            u.udp_port,
+            tunnel,
             u.ttl,
             u.udp6_zero_checksum_tx,
         )),
@@ -146,16 +158,13 @@ mod tests {
             .get(Ipv4Addr::new(198, 51, 100, 2).into())
             .unwrap();
         let st = build(&t, 1);
-        assert!(st.remote(on_link).unwrap().template.is_none());
-        assert!(st.remote(routed).unwrap().template.is_none());
+        assert!(st.template(on_link, 0).is_none());
+        assert!(st.template(routed, 0).is_none());
         let gw_mac = [2, 0, 0, 0, 0, 0xfe];
         assert!(t.learn_neighbor(Ipv4Addr::new(192, 0, 2, 254).into(), gw_mac, 1));
         let st = build(&t, 2);
-        assert!(
-            st.remote(on_link).unwrap().template.is_none(),
-            "on-link: its own MAC"
-        );
-        let tpl = st.remote(routed).unwrap().template.unwrap();
+        assert!(st.template(on_link, 0).is_none(), "on-link: its own MAC");
+        let tpl = *st.template(routed, 0).unwrap();
         assert_eq!(&tpl.bytes[0..6], &gw_mac, "off-link: through the gateway");
         assert_eq!(
             &tpl.bytes[30..34],

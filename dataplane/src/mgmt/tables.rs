@@ -473,18 +473,15 @@ pub(crate) mod tests {
         );
         let st = super::super::publish::build(&t, 1);
         let routed = t.remotes.get(ip("2001:db8:9::5")).unwrap();
-        let tpl = st.remote(routed).unwrap().template.unwrap();
-        assert!(tpl.v6 && tpl.len == crate::wire::OUTER6_LEN);
+        let tpl = *st.template(routed, 0).unwrap();
+        assert!(tpl.v6 && tpl.len == crate::tunnel::vxlan::OUTER6_LEN);
         assert_eq!(&tpl.bytes[0..6], &m, "through the gateway's MAC");
         assert_eq!(&tpl.bytes[12..14], &[0x86, 0xdd]);
         let on_link = t.remotes.get(ip("2001:db8:1::2")).unwrap();
-        assert!(
-            st.remote(on_link).unwrap().template.is_none(),
-            "not resolved yet"
-        );
+        assert!(st.template(on_link, 0).is_none(), "not resolved yet");
         assert!(t.learn_neighbor(ip("2001:db8:1::2"), [2, 0, 0, 0, 0, 6], 2));
         let st = super::super::publish::build(&t, 2);
-        assert!(st.remote(on_link).unwrap().template.is_some());
+        assert!(st.template(on_link, 0).is_some());
         // Re-asked before expiry, forgotten after, like ARP entries.
         let (ask, forgot) = t
             .neigh

@@ -21,7 +21,7 @@ pub const DF: u16 = 0x4000;
 /// More-fragments flag and fragment offset.
 const MF_OFFSET_MASK: u16 = 0x3fff;
 
-mod field {
+pub(crate) mod field {
     pub const VER_IHL: usize = 0;
     pub const TOTAL_LEN: usize = 2;
     pub const IDENT: usize = 4;

@@ -3,8 +3,9 @@
 //! [`ipv6`], [`arp`], [`icmp`] (echo) and [`icmpv6`] (echo, neighbour
 //! discovery). Each view is built with `new_checked`,
 //! which checks the length once; after that no accessor panics. Fields
-//! live at named offsets in each file's `field` module; no other module of
-//! the daemon reads headers at raw offsets.
+//! live at named offsets in each file's `field` module; code elsewhere
+//! that reads or writes at fixed offsets (the tunnels' writers and fast
+//! checks) derives them from those constants.
 
 pub mod arp;
 pub mod checksum;
@@ -32,10 +33,6 @@ pub const IPV4_LEN: usize = ipv4::MIN_HEADER_LEN;
 pub const UDP_LEN: usize = udp::HEADER_LEN;
 pub const VXLAN_LEN: usize = vxlan::HEADER_LEN;
 pub const IPV6_LEN: usize = ipv6::HEADER_LEN;
-/// Outer Ethernet + IPv4 + UDP + VXLAN, without options.
-pub const OUTER_LEN: usize = ETH_LEN + IPV4_LEN + UDP_LEN + VXLAN_LEN;
-/// Outer Ethernet + IPv6 + UDP + VXLAN: the largest outer header.
-pub const OUTER6_LEN: usize = ETH_LEN + IPV6_LEN + UDP_LEN + VXLAN_LEN;
 
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;

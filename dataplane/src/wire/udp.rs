@@ -9,7 +9,7 @@ use super::{be16, put16};
 
 pub const HEADER_LEN: usize = 8;
 
-mod field {
+pub(crate) mod field {
     pub const SPORT: usize = 0;
     pub const DPORT: usize = 2;
     pub const LEN: usize = 4;

@@ -14,7 +14,7 @@ pub const HEADER_LEN: usize = 8;
 /// The I flag: the VNI is valid.
 pub const FLAG_I: u8 = 0x08;
 
-mod field {
+pub(crate) mod field {
     use std::ops::Range;
     pub const FLAGS: usize = 0;
     pub const RESERVED1: Range<usize> = 1..4;

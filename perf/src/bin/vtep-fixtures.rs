@@ -125,13 +125,21 @@ fn ipv6_seeds() -> Vec<Vec<u8>> {
     use vtep_dataplane::state::Template;
     use vtep_dataplane::testing::{OUR_IP6, OUR_MAC, PEER_IP6, PEER_MAC};
     use vtep_dataplane::wire::icmpv6;
-    let t = Template::new6(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, 4789, 64, false);
+    let t = Template::new6(
+        OUR_MAC,
+        PEER_MAC,
+        PEER_IP6,
+        OUR_IP6,
+        vtep_dataplane::tunnel::Tunnel::vxlan(4789),
+        64,
+        false,
+    );
     let mut b = VecBuf::new(&vtep_perf::corpus::inner(
         [2, 0, 0, 0, 0, 1],
         [2, 0, 0, 0, 0, 2],
         1,
     ));
-    vtep_dataplane::encap::encapsulate(&mut b, &t, 100, 9000).expect("fits");
+    vtep_dataplane::tunnel::encapsulate(&mut b, &t, 100, 9000).expect("fits");
     let echo = [128u8, 0, 0, 0, 0, 1, 0, 1, b'x'];
     vec![
         b.data().to_vec(),

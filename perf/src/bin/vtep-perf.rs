@@ -138,13 +138,13 @@ fn decap6_fixture() -> Vec<Vec<u8>> {
                 [2, 0, 0, 0, 2, r as u8],
                 remote_ip6(r),
                 std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
-                4789,
+                vtep_dataplane::tunnel::Tunnel::vxlan(4789),
                 64,
                 false,
             );
             // The IPv4 fixture's inner frame, re-wrapped.
             let mut b = vtep_dataplane::buf::VecBuf::new(&f[50..]);
-            vtep_dataplane::encap::encapsulate(&mut b, &t, 100, 9000).expect("fits");
+            vtep_dataplane::tunnel::encapsulate(&mut b, &t, 100, 9000).expect("fits");
             b.data().to_vec()
         })
         .collect()

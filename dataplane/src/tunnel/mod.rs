@@ -1,0 +1,380 @@
+//! Tunnels: the outer headers a frame travels in between VTEPs. Each
+//! encapsulation ([`Encap`]) owns, in a file of its own, its part of the
+//! outer-header template, the writers that patch a template per packet,
+//! and the checks of its header on receipt; the forwarding stages reach
+//! them only through this module ([`Template`], [`encapsulate_with`],
+//! [`prepend4`], [`write_header`]), so that another encapsulation is a
+//! variant and a match arm here, not a change to forwarding.
+//!
+//! The template of a remote is built once per tunnel (an encapsulation on
+//! its UDP port, [`Tunnel`]) when the state is published: Ethernet and IP
+//! here, the tunnel's own headers by its module. Per packet only lengths,
+//! checksums, the source port, the flow label and the VNI are patched.
+
+pub mod vxlan;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::buf::PacketBuf;
+use crate::drops::DropReason;
+use crate::wire::{
+    csum_add, EthernetFrame, Ipv4Packet, Ipv6Packet, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_LEN,
+    IPV4_LEN, IPV6_LEN,
+};
+
+/// An encapsulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encap {
+    /// RFC 7348.
+    Vxlan,
+}
+
+impl Encap {
+    /// The name used in config, stats and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encap::Vxlan => "vxlan",
+        }
+    }
+
+    /// The outer IP protocol.
+    fn ip_proto(self) -> u8 {
+        match self {
+            Encap::Vxlan => crate::wire::PROTO_UDP,
+        }
+    }
+}
+
+/// A tunnel: an encapsulation on its UDP destination port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tunnel {
+    pub encap: Encap,
+    pub port: u16,
+}
+
+impl Tunnel {
+    pub const fn vxlan(port: u16) -> Tunnel {
+        Tunnel {
+            encap: Encap::Vxlan,
+            port,
+        }
+    }
+}
+
+/// The index of a tunnel in the published state (`State::tunnels`).
+pub type TunnelIdx = u8;
+
+/// The most tunnels one state holds (each remote keeps a template per
+/// tunnel, inline).
+pub const MAX_TUNNELS: usize = 4;
+
+/// The tunnels of a state, each once, by [`TunnelIdx`]. Inline, since
+/// decap finds the tunnel of every packet by its UDP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tunnels {
+    /// 0 for an unused slot (no tunnel is on port 0).
+    ports: [u16; MAX_TUNNELS],
+    encaps: [Encap; MAX_TUNNELS],
+    len: usize,
+}
+
+impl Tunnels {
+    /// The tunnels of `list` in its order; None if there are more than
+    /// [`MAX_TUNNELS`] or one is on port 0.
+    pub fn new(list: &[Tunnel]) -> Option<Tunnels> {
+        if list.len() > MAX_TUNNELS || list.iter().any(|t| t.port == 0) {
+            return None;
+        }
+        let mut t = Tunnels {
+            ports: [0; MAX_TUNNELS],
+            encaps: [Encap::Vxlan; MAX_TUNNELS],
+            len: list.len(),
+        };
+        for (i, x) in list.iter().enumerate() {
+            t.ports[i] = x.port;
+            t.encaps[i] = x.encap;
+        }
+        Some(t)
+    }
+
+    /// The tunnel on UDP destination port `port`.
+    #[inline(always)]
+    pub fn on_port(&self, port: u16) -> Option<(TunnelIdx, Encap)> {
+        let i = self.ports.iter().position(|&p| p == port)?;
+        (port != 0).then(|| (i as TunnelIdx, self.encaps[i]))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Tunnel> + '_ {
+        (0..self.len).map(|i| Tunnel {
+            encap: self.encaps[i],
+            port: self.ports[i],
+        })
+    }
+}
+
+/// The largest outer header of any tunnel.
+pub const MAX_OUTER_LEN: usize = vxlan::OUTER6_LEN;
+
+/// The outer header of the common case (IPv4 without options, VXLAN),
+/// whose headroom a worker prefetches before encapsulating.
+pub const COMMON_OUTER_LEN: usize = vxlan::OUTER4_LEN;
+
+/// The outer headers (Ethernet, IPv4 or IPv6, the tunnel's) towards one
+/// remote through one tunnel, built once; per packet only lengths,
+/// checksums, source port, flow label and VNI are patched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Template {
+    /// The header: the first [`Template::len`] bytes.
+    pub bytes: [u8; MAX_OUTER_LEN],
+    pub len: usize,
+    pub encap: Encap,
+    /// IPv4: ones'-complement sum of the IPv4 header with length and
+    /// checksum 0. IPv6: sum of the UDP checksum's constant words (the
+    /// pseudo-header's addresses and next header, the tunnel's constant
+    /// header words).
+    pub ip_sum: u32,
+    pub v6: bool,
+    /// IPv6: send a zero UDP checksum (RFC 6935) instead of computing it.
+    pub zero_csum: bool,
+}
+
+impl Template {
+    /// The IPv4 template of `tunnel`: TTL `ttl`, DF as given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        dst_mac: [u8; 6],
+        src_mac: [u8; 6],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        tunnel: Tunnel,
+        ttl: u8,
+        df: bool,
+    ) -> Template {
+        let mut b = [0u8; MAX_OUTER_LEN];
+        let (l2, rest) = b.split_at_mut(ETH_LEN);
+        let (l3, l4) = rest.split_at_mut(IPV4_LEN);
+        ethernet(l2, dst_mac, src_mac, ETHERTYPE_IPV4);
+        let mut ip = Ipv4Packet::new_unchecked(l3);
+        ip.init(ttl, tunnel.encap.ip_proto(), src, dst, df);
+        let ip_sum = ip.partial_sum();
+        let tail = match tunnel.encap {
+            Encap::Vxlan => vxlan::init(l4, tunnel.port).0,
+        };
+        Template {
+            bytes: b,
+            len: ETH_LEN + IPV4_LEN + tail,
+            encap: tunnel.encap,
+            ip_sum,
+            v6: false,
+            zero_csum: true,
+        }
+    }
+
+    /// The IPv6 template of `tunnel`: hop limit `hop`, flow label and
+    /// lengths per packet, the UDP checksum computed per packet unless
+    /// `zero_csum`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new6(
+        dst_mac: [u8; 6],
+        src_mac: [u8; 6],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        tunnel: Tunnel,
+        hop: u8,
+        zero_csum: bool,
+    ) -> Template {
+        let mut b = [0u8; MAX_OUTER_LEN];
+        let (l2, rest) = b.split_at_mut(ETH_LEN);
+        let (l3, l4) = rest.split_at_mut(IPV6_LEN);
+        ethernet(l2, dst_mac, src_mac, ETHERTYPE_IPV6);
+        let proto = tunnel.encap.ip_proto();
+        let mut ip = Ipv6Packet::new_unchecked(l3);
+        ip.init(hop, proto, src, dst);
+        let pseudo = ip.pseudo_sum(0, proto);
+        let (tail, fixed) = match tunnel.encap {
+            Encap::Vxlan => vxlan::init(l4, tunnel.port),
+        };
+        Template {
+            bytes: b,
+            len: ETH_LEN + IPV6_LEN + tail,
+            encap: tunnel.encap,
+            ip_sum: csum_add(pseudo, &fixed.to_be_bytes()),
+            v6: true,
+            zero_csum,
+        }
+    }
+
+    /// The outer IP packet's length for an inner frame of `inner` bytes.
+    #[inline(always)]
+    pub fn ip_len(&self, inner: usize) -> usize {
+        inner + self.len - ETH_LEN
+    }
+}
+
+fn ethernet(l2: &mut [u8], dst: [u8; 6], src: [u8; 6], ethertype: u16) {
+    let mut e = EthernetFrame::new_unchecked(l2);
+    e.set_dst(dst);
+    e.set_src(src);
+    e.set_ethertype(ethertype);
+}
+
+/// The per-packet fields of an outer header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outer {
+    pub vni: u32,
+    /// UDP source port (the inner flow's entropy).
+    pub sport: u16,
+    /// IPv4 identification: RFC 6864 wants it unique per source,
+    /// destination and protocol while fragments may exist (DF clear);
+    /// each worker counts its own (see [`IpIds`]).
+    pub ip_id: u16,
+    /// The inner flow's hash: the IPv6 flow label is taken from it.
+    pub hash: u32,
+}
+
+impl Outer {
+    /// The fields for a frame of flow hash `hash` in `vni`.
+    #[inline(always)]
+    pub fn new(vni: u32, hash: u32, ip_id: u16) -> Outer {
+        Outer {
+            vni,
+            sport: source_port(hash),
+            ip_id,
+            hash,
+        }
+    }
+}
+
+/// UDP source port for a flow hash: always in 49152..=65535 (RFC 7348
+/// §5).
+#[inline(always)]
+pub fn source_port(hash: u32) -> u16 {
+    0xc000 | (hash as u16 & 0x3fff)
+}
+
+/// The IPv6 flow label for a flow hash (RFC 6438): its top 20 bits,
+/// never 0 (which would mean "no label").
+#[inline(always)]
+pub fn flow_label(hash: u32) -> u32 {
+    (hash >> 12).max(1)
+}
+
+/// A worker's IPv4 identification counter. Workers start a quarter of the
+/// space apart so that two of them sending to one remote do not repeat
+/// each other's recent values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IpIds(pub(crate) u16);
+
+impl IpIds {
+    pub fn for_worker(w: usize) -> IpIds {
+        IpIds((w as u16).wrapping_mul(0x4000))
+    }
+
+    #[inline(always)]
+    pub fn take(&mut self) -> u16 {
+        self.0 = self.0.wrapping_add(1);
+        self.0
+    }
+}
+
+/// What the UDP checksum of an outer header from `t` needs of the inner
+/// frame `f`: its sum over IPv6 with checksums on, else nothing.
+#[inline(always)]
+pub fn inner_sum(t: &Template, f: &[u8]) -> u32 {
+    if t.v6 && !t.zero_csum {
+        csum_add(0, f)
+    } else {
+        0
+    }
+}
+
+/// Prepends `t` with the lengths, checksum, source port (from the frame's
+/// flow hash) and VNI patched, identification 0. Fails (buffer unchanged)
+/// if the outer IP packet would exceed `mtu`.
+#[inline(always)]
+pub fn encapsulate<B: PacketBuf>(
+    b: &mut B,
+    t: &Template,
+    vni: u32,
+    mtu: u16,
+) -> Result<(), DropReason> {
+    let o = Outer::new(vni, crate::encap::flow_hash(b.data()), 0);
+    encapsulate_with(b, t, mtu, o)
+}
+
+/// [`encapsulate`] with the per-packet fields given (the copies of a
+/// flooded frame share the original's flow hash). IPv4 keeps its own
+/// straight path; IPv6 branches off once.
+#[inline(always)]
+pub fn encapsulate_with<B: PacketBuf>(
+    b: &mut B,
+    t: &Template,
+    mtu: u16,
+    o: Outer,
+) -> Result<(), DropReason> {
+    let inner = b.len();
+    if t.ip_len(inner) > mtu as usize {
+        return Err(DropReason::MtuExceeded);
+    }
+    if t.v6 {
+        return encapsulate6(b, t, o);
+    }
+    prepend4(b, t, inner, o)
+}
+
+/// Prepends the IPv4 template `t` to a frame of `inner` bytes that fits
+/// the MTU, patched for `o`.
+#[inline(always)]
+pub fn prepend4<B: PacketBuf>(
+    b: &mut B,
+    t: &Template,
+    inner: usize,
+    o: Outer,
+) -> Result<(), DropReason> {
+    match t.encap {
+        Encap::Vxlan => {
+            let h = b
+                .prepend(vxlan::OUTER4_LEN)
+                .and_then(|h| h.first_chunk_mut())
+                .ok_or(DropReason::NoHeadroom)?;
+            vxlan::write4(h, t, inner, o);
+        }
+    }
+    Ok(())
+}
+
+/// [`encapsulate_with`] over IPv6, for a frame that fits the MTU.
+#[inline(never)]
+fn encapsulate6<B: PacketBuf>(b: &mut B, t: &Template, o: Outer) -> Result<(), DropReason> {
+    let inner = b.len();
+    let isum = inner_sum(t, b.data());
+    let h = b.prepend(t.len).ok_or(DropReason::NoHeadroom)?;
+    write6(h, t, inner, o, isum);
+    Ok(())
+}
+
+/// Writes the outer header of `t` for an inner frame of `inner` bytes
+/// into `h` (its first `t.len` bytes); `isum` is the inner frame's sum
+/// ([`inner_sum`]). For headers kept apart from their frame.
+#[inline(always)]
+pub fn write_header(h: &mut [u8; MAX_OUTER_LEN], t: &Template, inner: usize, o: Outer, isum: u32) {
+    if t.v6 {
+        write6(&mut h[..t.len], t, inner, o, isum);
+        return;
+    }
+    match t.encap {
+        Encap::Vxlan => {
+            if let Some(h4) = h.first_chunk_mut() {
+                vxlan::write4(h4, t, inner, o);
+            }
+        }
+    }
+}
+
+/// The IPv6 writer of `t`'s tunnel (`h` is `t.len` bytes).
+#[inline(always)]
+fn write6(h: &mut [u8], t: &Template, inner: usize, o: Outer, isum: u32) {
+    match t.encap {
+        Encap::Vxlan => vxlan::write6(h, t, inner, o, isum),
+    }
+}
