@@ -94,7 +94,14 @@ fn soak() {
         j["end"]["sum"]["lost_packets"].as_u64().unwrap(),
         j["end"]["sum"]["packets"].as_u64().unwrap(),
     );
-    std::thread::sleep(Duration::from_secs(5)); // past the aging time
+    // The churn ages out (3 s after its last frame, at the next aging
+    // round) and the pool refills: polled, since a busy machine delays
+    // both.
+    let settled = |st: &serde_json::Value| {
+        st["fdb"]["entries"].as_u64().is_some_and(|n| n <= 10)
+            && st["mempool"]["available"] == st["mempool"]["size"]
+    };
+    vtep_perf::lab::wait_for(60, || settled(&lab.ctl(&["stats"])));
     let st = lab.ctl(&["stats"]);
     let rss_end = rss_kib(pid);
     eprintln!(
