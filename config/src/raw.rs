@@ -310,46 +310,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let devices = crate::eal_devices(&eal_args);
 
     let dp_span = raw.dataplane.as_ref().map(|d| d.span());
-    let dataplane = match raw.dataplane {
-        None => Dataplane {
-            workers: 1,
-            fdb_capacity: d_fdb_capacity() as usize,
-            learn_queue: d_learn_queue() as usize,
-            idle_sleep_us: 0,
-            burst: 32,
-            mbufs: 16383,
-        },
-        Some(d) => {
-            let s = d.span();
-            let d = d.into_inner();
-            Dataplane {
-                workers: c.range("dataplane.workers", s.clone(), d.workers, 1, 64)? as usize,
-                fdb_capacity: c.range(
-                    "dataplane.fdb_capacity",
-                    s.clone(),
-                    d.fdb_capacity,
-                    1024,
-                    1 << 24,
-                )? as usize,
-                learn_queue: c.range(
-                    "dataplane.learn_queue",
-                    s.clone(),
-                    d.learn_queue,
-                    16,
-                    1 << 22,
-                )? as usize,
-                idle_sleep_us: c.range(
-                    "dataplane.idle_sleep_us",
-                    s.clone(),
-                    d.idle_sleep_us,
-                    0,
-                    10_000,
-                )? as u32,
-                burst: c.range("dataplane.burst", s.clone(), d.burst, 1, MAX_BURST)? as usize,
-                mbufs: c.range("dataplane.mbufs", s, d.mbufs, 1023, 1 << 26)? as u32,
-            }
-        }
-    };
+    let dataplane = dataplane(&c, raw.dataplane)?;
 
     match crate::eal_lcores(&eal_args) {
         Err(e) => return c.err("eal.args", eal_span, e),
@@ -761,57 +722,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         fdb.push(StaticFdb { vni, mac, at });
     }
 
-    let control = match raw.control {
-        None => Control {
-            socket: d_socket().into(),
-            metrics: None,
-            group: None,
-            state_file: None,
-        },
-        Some(ctl) => {
-            let s = ctl.span();
-            let ctl = ctl.into_inner();
-            let metrics = match ctl.metrics {
-                Some(m) => Some(m.parse::<SocketAddr>().or_else(|_| {
-                    c.err(
-                        "control.metrics",
-                        s.clone(),
-                        format!("{m:?} is not ADDR:PORT"),
-                    )
-                })?),
-                None => None,
-            };
-            if ctl.socket.trim().is_empty() {
-                return c.err(
-                    "control.socket",
-                    s,
-                    "empty path: name the control socket, e.g. /run/vtep/vtep.sock",
-                );
-            }
-            if let Some(g) = &ctl.group {
-                if !matches!(nix::unistd::Group::from_name(g), Ok(Some(_))) {
-                    return c.err(
-                        "control.group",
-                        s,
-                        format!("group {g:?} does not exist on this host"),
-                    );
-                }
-            }
-            if ctl
-                .state_file
-                .as_deref()
-                .is_some_and(|p| p.trim().is_empty())
-            {
-                return c.err("control.state_file", s, "empty path");
-            }
-            Control {
-                socket: PathBuf::from(ctl.socket),
-                metrics,
-                group: ctl.group,
-                state_file: ctl.state_file.map(PathBuf::from),
-            }
-        }
-    };
+    let control = control(&c, raw.control)?;
 
     let evpn = match raw.evpn {
         None => None,
@@ -833,6 +744,94 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
 
 /// `[evpn]`: the namespace of the exception interface and the kernel
 /// mirror, where FRR runs.
+/// `[dataplane]`; an absent section is an empty one (every key has its
+/// default).
+fn dataplane(c: &Ctx, raw: Option<Spanned<RawDataplane>>) -> Result<Dataplane, ConfigError> {
+    let (s, d) = section(raw);
+    Ok(Dataplane {
+        workers: c.range("dataplane.workers", s.clone(), d.workers, 1, 64)? as usize,
+        fdb_capacity: c.range(
+            "dataplane.fdb_capacity",
+            s.clone(),
+            d.fdb_capacity,
+            1024,
+            1 << 24,
+        )? as usize,
+        learn_queue: c.range(
+            "dataplane.learn_queue",
+            s.clone(),
+            d.learn_queue,
+            16,
+            1 << 22,
+        )? as usize,
+        idle_sleep_us: c.range(
+            "dataplane.idle_sleep_us",
+            s.clone(),
+            d.idle_sleep_us,
+            0,
+            10_000,
+        )? as u32,
+        burst: c.range("dataplane.burst", s.clone(), d.burst, 1, MAX_BURST)? as usize,
+        mbufs: c.range("dataplane.mbufs", s, d.mbufs, 1023, 1 << 26)? as u32,
+    })
+}
+
+/// A section as written, with its span; an absent one as if written
+/// empty, so that its defaults are those of its keys (0..0: no line).
+fn section<T: serde::de::DeserializeOwned>(raw: Option<Spanned<T>>) -> (std::ops::Range<usize>, T) {
+    match raw {
+        Some(r) => (r.span(), r.into_inner()),
+        None => (
+            0..0,
+            toml::from_str("").expect("every key of the section has a default"),
+        ),
+    }
+}
+
+/// `[control]`; an absent section is an empty one.
+fn control(c: &Ctx, raw: Option<Spanned<RawControl>>) -> Result<Control, ConfigError> {
+    let (s, ctl) = section(raw);
+    let metrics = match ctl.metrics {
+        Some(m) => Some(m.parse::<SocketAddr>().or_else(|_| {
+            c.err(
+                "control.metrics",
+                s.clone(),
+                format!("{m:?} is not ADDR:PORT"),
+            )
+        })?),
+        None => None,
+    };
+    if ctl.socket.trim().is_empty() {
+        return c.err(
+            "control.socket",
+            s,
+            "empty path: name the control socket, e.g. /run/vtep/vtep.sock",
+        );
+    }
+    if let Some(g) = &ctl.group {
+        if !matches!(nix::unistd::Group::from_name(g), Ok(Some(_))) {
+            return c.err(
+                "control.group",
+                s,
+                format!("group {g:?} does not exist on this host"),
+            );
+        }
+    }
+    if ctl
+        .state_file
+        .as_deref()
+        .is_some_and(|p| p.trim().is_empty())
+    {
+        return c.err("control.state_file", s, "empty path");
+    }
+    Ok(Control {
+        socket: PathBuf::from(ctl.socket),
+        metrics,
+        group: ctl.group,
+        state_file: ctl.state_file.map(PathBuf::from),
+    })
+}
+
 fn evpn(
     c: &Ctx<'_>,
     span: std::ops::Range<usize>,

@@ -76,6 +76,28 @@ fn sample_parses() {
     );
 }
 
+/// An absent `[dataplane]` or `[control]` takes the defaults of an empty
+/// one (written once, on the keys).
+#[test]
+fn absent_sections_are_empty_ones() {
+    let body = SAMPLE
+        .replace("[dataplane]\nworkers = 1\nburst = 32\nmbufs = 16383\n", "")
+        .replace(
+            "[control]\nsocket = \"/run/vtep/vtep.sock\"\nmetrics = \"127.0.0.1:9477\"\n",
+            "",
+        );
+    assert!(!body.contains("[dataplane]") && !body.contains("[control]"));
+    let absent = Config::parse(&body).unwrap();
+    let empty = Config::parse(&format!("{body}[dataplane]\n[control]\n")).unwrap();
+    assert_eq!(absent, empty);
+    assert_eq!(absent.dataplane.workers, 1);
+    assert_eq!(absent.dataplane.fdb_capacity, 262_144);
+    assert_eq!(
+        absent.control.socket,
+        std::path::PathBuf::from("/run/vtep/vtep.sock")
+    );
+}
+
 #[test]
 fn unknown_key_names_key_and_line() {
     let t = SAMPLE.replace("ttl = 64", "ttl = 64\nttll = 3");
