@@ -74,3 +74,17 @@ fn the_reference_lists_every_key_the_parser_accepts_and_no_other() {
         "in docs/config.md, not accepted by the parser: {unknown:?}"
     );
 }
+
+/// The README's minimal config is valid.
+#[test]
+fn the_readme_config_parses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let toml = readme
+        .split_once("```toml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a toml block in README.md")
+        .0;
+    let c = vtep_config::Config::parse(toml).unwrap_or_else(|e| panic!("README config: {e}"));
+    assert_eq!(c.vnis.len(), 1);
+}

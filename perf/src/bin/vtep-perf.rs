@@ -59,7 +59,7 @@ const MACS: u32 = 4096;
 /// source's two loads per packet (the stored mbuf, its data) took over a
 /// quarter of vtepd's samples and halved its rate, while testpmd's
 /// barely moved: that measured the generator's memory, not forwarding
-/// (perf/RESULTS.md). `encap-1m` measures vtepd's own misses.
+/// (docs/performance.md). `encap-1m` measures vtepd's own misses.
 const FRAMES: u32 = MACS;
 const FLOWS: u32 = 256;
 /// The large-FDB scenario: entries learned before measuring, and frames in
