@@ -5,15 +5,16 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use vtep_dataplane::buf::{PacketBuf, VecBuf};
-use vtep_dataplane::decap::classify_underlay;
-use vtep_dataplane::encap::{classify_access, flow_hash};
-use vtep_dataplane::fdb::{key, Entry, FdbWriter, Target};
-use vtep_dataplane::state::Template;
+use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+use vtep_dataplane::datapath::decap::classify_underlay;
+use vtep_dataplane::datapath::encap::classify_access;
+use vtep_dataplane::datapath::fdb::{key, Entry, FdbWriter, Target};
+use vtep_dataplane::datapath::flow::flow_hash;
+use vtep_dataplane::datapath::state::Template;
+use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
 use vtep_dataplane::testing::{
     bench_frame as frame, sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
 };
-use vtep_dataplane::tunnel::{encapsulate, Tunnel};
 
 fn bench(c: &mut Criterion) {
     let st = sample_state();

@@ -12,19 +12,19 @@ use std::hint::black_box;
 
 use crossbeam::queue::ArrayQueue;
 use vtep_config::Config;
-use vtep_dataplane::buf::{PacketBuf, VecBuf};
-use vtep_dataplane::decap::{classify_underlay, DecapCache};
-use vtep_dataplane::encap::classify_access;
-use vtep_dataplane::fdb::HitMap;
-use vtep_dataplane::forward::{access_burst, underlay_burst, Ctx};
-use vtep_dataplane::mgmt::{publish, tables::Tables};
-use vtep_dataplane::police::Credits;
-use vtep_dataplane::state::Template;
-use vtep_dataplane::stats::{Tally, WorkerStats};
+use vtep_dataplane::control::{publish, tables::Tables};
+use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+use vtep_dataplane::datapath::decap::{classify_underlay, DecapCache};
+use vtep_dataplane::datapath::encap::classify_access;
+use vtep_dataplane::datapath::fdb::HitMap;
+use vtep_dataplane::datapath::forward::{access_burst, underlay_burst, Ctx};
+use vtep_dataplane::datapath::police::Credits;
+use vtep_dataplane::datapath::state::Template;
+use vtep_dataplane::datapath::stats::{Tally, WorkerStats};
+use vtep_dataplane::datapath::tunnel::{encapsulate, IpIds, Tunnel};
 use vtep_dataplane::testing::{
     bench_frame as frame, config_text, sample_state, SinkIo, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
 };
-use vtep_dataplane::tunnel::{encapsulate, IpIds, Tunnel};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -1,30 +1,19 @@
-//! The vtep data plane: packet formats, FDB, encap/decap pipeline, workers
-//! and the management thread. No `unsafe` here: DPDK is reached through the
-//! `dpdk` crate.
+//! The vtep data plane, by plane:
+//! - [`wire`]: packet formats as views over bytes (pure, no DPDK);
+//! - [`datapath`]: what the workers run: tunnels, FDB, the published
+//!   state, classification, forwarding rules, policing, counters, ports
+//!   and the worker loop;
+//! - [`control`]: the management thread and what it serves: tables,
+//!   publication, neighbours, punted packets, the state file, the control
+//!   socket, metrics, telemetry and the EVPN mirror;
+//! - [`daemon`]: what `vtepd` runs before the planes start (host checks);
+//! - [`testing`]: fixtures for tests, fuzz targets and benchmarks.
+//!
+//! No `unsafe` here: DPDK is reached through the `dpdk` crate.
 #![forbid(unsafe_code)]
 
-pub mod buf;
-pub mod decap;
-pub mod drops;
-pub mod encap;
-pub mod fdb;
-pub mod forward;
-pub mod state;
-pub mod tunnel;
-pub mod wire;
-
 pub mod control;
-pub mod fdbmgr;
-#[cfg(test)]
-mod forward_tests;
-pub mod metrics;
-pub mod mgmt;
-#[cfg(test)]
-mod pipeline_tests;
-pub mod police;
-pub mod ports;
-pub mod preflight;
-pub mod stats;
-pub mod telemetry;
+pub mod daemon;
+pub mod datapath;
 pub mod testing;
-pub mod worker;
+pub mod wire;

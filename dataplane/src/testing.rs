@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::HashMap;
 use vtep_config::Vni;
 
-use crate::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
-use crate::tunnel::{Tunnel, Tunnels};
+use crate::datapath::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
+use crate::datapath::tunnel::{Tunnel, Tunnels};
 
 pub const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -148,34 +148,34 @@ pub fn free_port() -> u16 {
 }
 
 /// Plain byte buffers as forwarded packets (one segment, no NIC verdicts).
-impl crate::forward::Packet for crate::buf::VecBuf {
+impl crate::datapath::forward::Packet for crate::datapath::buf::VecBuf {
     fn segments(&self) -> u16 {
         1
     }
 }
 
-/// An [`Io`](crate::forward::Io) over plain buffers that keeps what would
+/// An [`Io`](crate::datapath::forward::Io) over plain buffers that keeps what would
 /// be sent in `sent` (for the caller to reuse): the whole forwarding path
 /// without DPDK, for instruction counts and benchmarks.
 #[derive(Debug, Default)]
 pub struct SinkIo {
     pub access: u64,
     pub underlay: u64,
-    pub sent: Vec<crate::buf::VecBuf>,
+    pub sent: Vec<crate::datapath::buf::VecBuf>,
 }
 
-impl crate::forward::Io for SinkIo {
-    type Pkt = crate::buf::VecBuf;
-    type Copies = std::vec::IntoIter<crate::buf::VecBuf>;
+impl crate::datapath::forward::Io for SinkIo {
+    type Pkt = crate::datapath::buf::VecBuf;
+    type Copies = std::vec::IntoIter<crate::datapath::buf::VecBuf>;
 
     fn copy(&mut self, src: &Self::Pkt) -> Option<Self::Pkt> {
-        use crate::buf::PacketBuf;
-        Some(crate::buf::VecBuf::new(src.data()))
+        use crate::datapath::buf::PacketBuf;
+        Some(crate::datapath::buf::VecBuf::new(src.data()))
     }
     fn copies(&mut self, src: &Self::Pkt, n: usize) -> Option<Self::Copies> {
-        use crate::buf::PacketBuf;
+        use crate::datapath::buf::PacketBuf;
         let copies: Vec<_> = (0..n)
-            .map(|_| crate::buf::VecBuf::new(src.data()))
+            .map(|_| crate::datapath::buf::VecBuf::new(src.data()))
             .collect();
         Some(copies.into_iter())
     }
@@ -183,10 +183,10 @@ impl crate::forward::Io for SinkIo {
         true
     }
     fn shared(&mut self, src: &Self::Pkt, header: &[u8]) -> Option<Self::Pkt> {
-        use crate::buf::PacketBuf;
+        use crate::datapath::buf::PacketBuf;
         let mut b = header.to_vec();
         b.extend_from_slice(src.data());
-        Some(crate::buf::VecBuf::new(&b))
+        Some(crate::datapath::buf::VecBuf::new(&b))
     }
     // Inlined as the worker's queues are, so that instruction counts
     // measure the forwarding path, not calls into the sink.
@@ -196,14 +196,19 @@ impl crate::forward::Io for SinkIo {
         _port: u16,
         p: Self::Pkt,
         is_copy: bool,
-        t: &mut crate::stats::Tally,
+        t: &mut crate::datapath::stats::Tally,
     ) {
         t.flood_copies += u64::from(is_copy);
         self.access += 1;
         self.sent.push(p);
     }
     #[inline(always)]
-    fn send_underlay(&mut self, p: Self::Pkt, is_copy: bool, t: &mut crate::stats::Tally) {
+    fn send_underlay(
+        &mut self,
+        p: Self::Pkt,
+        is_copy: bool,
+        t: &mut crate::datapath::stats::Tally,
+    ) {
         t.flood_copies += u64::from(is_copy);
         self.underlay += 1;
         self.sent.push(p);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{ctl, read_pcap};
 use etherparse::{PacketBuilder, SlicedPacket};
-use vtep_dataplane::mgmt::punt;
+use vtep_dataplane::control::punt;
 use vtep_dataplane::wire::{icmpv6, Ipv6Packet};
 
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];

@@ -13,9 +13,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapPacket, PcapWriter};
-use vtep_dataplane::buf::{PacketBuf, VecBuf};
-use vtep_dataplane::state::Template;
-use vtep_dataplane::tunnel::{encapsulate, Tunnel};
+use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+use vtep_dataplane::datapath::state::Template;
+use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
 use vtep_dataplane::wire::{
     EthernetFrame, Ipv4Packet, UdpPacket, ETHERTYPE_IPV4, ETH_LEN, IPV4_LEN, PROTO_UDP,
 };

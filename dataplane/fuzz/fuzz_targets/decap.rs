@@ -4,10 +4,10 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use vtep_dataplane::buf::{PacketBuf, VecBuf};
-use vtep_dataplane::decap::{classify_underlay, Underlay};
-use vtep_dataplane::mgmt::punt;
-use vtep_dataplane::state::State;
+use vtep_dataplane::control::punt;
+use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+use vtep_dataplane::datapath::decap::{classify_underlay, Underlay};
+use vtep_dataplane::datapath::state::State;
 
 fuzz_target!(|data: &[u8]| {
     static ST: OnceLock<[State; 2]> = OnceLock::new();

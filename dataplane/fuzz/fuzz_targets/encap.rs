@@ -4,13 +4,13 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use vtep_dataplane::buf::{PacketBuf, VecBuf};
-use vtep_dataplane::decap::{classify_underlay, Underlay};
-use vtep_dataplane::drops::DropReason;
-use vtep_dataplane::encap::{classify_access, push_vlan};
-use vtep_dataplane::state::{State, Template};
+use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+use vtep_dataplane::datapath::decap::{classify_underlay, Underlay};
+use vtep_dataplane::datapath::drops::DropReason;
+use vtep_dataplane::datapath::encap::{classify_access, push_vlan};
+use vtep_dataplane::datapath::state::{State, Template};
+use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
 use vtep_dataplane::testing::{OUR_IP, OUR_IP6, OUR_MAC, PEER_IP, PEER_IP6, PEER_MAC};
-use vtep_dataplane::tunnel::{encapsulate, Tunnel};
 
 fuzz_target!(|data: &[u8]| {
     static ST: OnceLock<[(State, Template); 2]> = OnceLock::new();

@@ -13,13 +13,13 @@ use crossbeam::queue::ArrayQueue;
 use dpdk::{Eal, Mempool, Port, PortConfig};
 use tracing::{error, info, warn};
 use vtep_config::Config;
-use vtep_dataplane::fdb::HitMap;
-use vtep_dataplane::mgmt::kernel::{self, KernelPath};
-use vtep_dataplane::mgmt::tables::Tables;
-use vtep_dataplane::mgmt::{Mgmt, WorkerLink};
-use vtep_dataplane::ports::{self, Role, Want};
-use vtep_dataplane::stats::WorkerStats;
-use vtep_dataplane::worker::Worker;
+use vtep_dataplane::control::kernel::{self, KernelPath};
+use vtep_dataplane::control::tables::Tables;
+use vtep_dataplane::control::{Mgmt, WorkerLink};
+use vtep_dataplane::datapath::fdb::HitMap;
+use vtep_dataplane::datapath::ports::{self, Role, Want};
+use vtep_dataplane::datapath::stats::WorkerStats;
+use vtep_dataplane::datapath::worker::Worker;
 
 #[derive(Parser)]
 #[command(name = "vtepd", version, about = "VXLAN tunnel end point on DPDK")]
@@ -54,12 +54,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.preflight {
-        let findings = vtep_dataplane::preflight::check(&cfg, std::path::Path::new("/"));
+        let findings = vtep_dataplane::daemon::preflight::check(&cfg, std::path::Path::new("/"));
         println!("{}: configuration is valid", args.config.display());
         for f in &findings {
             println!("{f}");
         }
-        return if vtep_dataplane::preflight::passed(&findings) {
+        return if vtep_dataplane::daemon::preflight::passed(&findings) {
             println!("vtepd can start");
             ExitCode::SUCCESS
         } else {
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
     } else {
         sub.init();
     }
-    if let Err(e) = vtep_dataplane::preflight::evpn_netns(&cfg, std::path::Path::new("/")) {
+    if let Err(e) = vtep_dataplane::daemon::preflight::evpn_netns(&cfg, std::path::Path::new("/")) {
         error!("{e}");
         eprintln!("vtepd: {e}");
         return ExitCode::from(1);
@@ -162,10 +162,10 @@ fn take<T>(v: &mut [Vec<Option<T>>], p: usize, q: usize) -> T {
 fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     // A control socket path or group that cannot work fails before any
     // port or worker starts; the socket itself appears once all are up.
-    vtep_dataplane::control::check(&cfg.control.socket, cfg.control.group.as_deref())
+    vtep_dataplane::control::server::check(&cfg.control.socket, cfg.control.group.as_deref())
         .map_err(|e| format!("control socket: {e}"))?;
     check_lcores_online(&cfg)?;
-    if let Err(e) = dpdk::log::redirect(vtep_dataplane::telemetry::dpdk_log) {
+    if let Err(e) = dpdk::log::redirect(vtep_dataplane::control::telemetry::dpdk_log) {
         warn!("DPDK log stays on stderr: {e}");
     }
     let eal = Eal::init(&cfg.eal_args).map_err(|e| e.to_string())?;
@@ -426,12 +426,12 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
         .map_err(|e| e.to_string())?;
 
-    let (req_tx, requests) = vtep_dataplane::control::channel();
+    let (req_tx, requests) = vtep_dataplane::control::server::channel();
     // Joined at the end so the socket is gone before vtepd exits.
     let control_listener =
-        vtep_dataplane::control::bind(&cfg.control.socket, cfg.control.group.as_deref())
+        vtep_dataplane::control::server::bind(&cfg.control.socket, cfg.control.group.as_deref())
             .map_err(|e| format!("control socket: {e}"))?;
-    let control = vtep_dataplane::control::serve(
+    let control = vtep_dataplane::control::server::serve(
         control_listener,
         &cfg.control.socket,
         req_tx.clone(),
@@ -439,12 +439,12 @@ fn run(cfg: Config, path: PathBuf) -> Result<(), String> {
     )
     .map_err(|e| format!("control socket {}: {e}", cfg.control.socket.display()))?;
     if let Some(addr) = cfg.control.metrics {
-        vtep_dataplane::metrics::start(addr, req_tx.clone(), running.clone())
+        vtep_dataplane::control::metrics::start(addr, req_tx.clone(), running.clone())
             .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
         info!(%addr, "Prometheus metrics at http://{addr}/metrics");
     }
     info!(socket = %cfg.control.socket.display(), "control socket ready");
-    vtep_dataplane::telemetry::register(&req_tx);
+    vtep_dataplane::control::telemetry::register(&req_tx);
     mgmt.gratuitous_arp();
 
     let mut failure = None;

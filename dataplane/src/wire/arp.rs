@@ -7,8 +7,8 @@
 
 use std::net::Ipv4Addr;
 
+use super::bytes::{be16, ipv4_at, mac_at, put16};
 use super::ethernet::{EthernetFrame, ETHERTYPE_ARP, HEADER_LEN as ETH_LEN};
-use super::{be16, ipv4_at, mac_at, put16};
 
 pub const LEN: usize = 28;
 pub const REQUEST: u16 = 1;

@@ -6,7 +6,7 @@
 //! | dst  | src  |8100| TCI | type | payload ...  802.1Q (TCI: PCP DEI VID)
 //! ```
 
-use super::{be16, mac_at, put16};
+use super::bytes::{be16, mac_at, put16};
 
 pub const HEADER_LEN: usize = 14;
 pub const VLAN_TAG_LEN: usize = 4;

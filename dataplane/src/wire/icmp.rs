@@ -5,8 +5,8 @@
 //! |           Identifier          |        Sequence Number        |
 //! ```
 
+use super::bytes::put16;
 use super::checksum::checksum;
-use super::put16;
 
 pub const HEADER_LEN: usize = 8;
 pub const ECHO_REQUEST: u8 = 8;

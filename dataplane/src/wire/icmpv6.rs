@@ -11,10 +11,11 @@
 
 use std::net::Ipv6Addr;
 
+use super::bytes::{mac_at, put16};
 use super::checksum::{csum_add, csum_fold};
+use super::ethernet::HEADER_LEN as ETH_LEN;
 use super::ethernet::{EthernetFrame, ETHERTYPE_IPV6};
 use super::ipv6::{self, Ipv6Packet};
-use super::{put16, ETH_LEN};
 
 pub const PROTO_ICMPV6: u8 = 58;
 pub const ECHO_REQUEST: u8 = 128;
@@ -68,7 +69,7 @@ impl Nd {
                 return None;
             }
             if opts[0] == want && len >= 8 {
-                lladdr = Some(super::mac_at(opts, 2));
+                lladdr = Some(mac_at(opts, 2));
             }
             opts = &opts[len..];
         }

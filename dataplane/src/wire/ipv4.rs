@@ -12,8 +12,8 @@
 
 use std::net::Ipv4Addr;
 
+use super::bytes::{be16, ipv4_at, put16};
 use super::checksum::{checksum, csum_add};
-use super::{be16, ipv4_at, put16};
 
 pub const MIN_HEADER_LEN: usize = 20;
 /// The DF flag in the flags/fragment-offset word.

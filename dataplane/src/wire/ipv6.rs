@@ -9,8 +9,8 @@
 
 use std::net::Ipv6Addr;
 
+use super::bytes::{be16, put16};
 use super::checksum::csum_add;
-use super::{be16, put16};
 
 pub const HEADER_LEN: usize = 40;
 

@@ -5,7 +5,7 @@
 //! |            Length             |           Checksum            |
 //! ```
 
-use super::{be16, put16};
+use super::bytes::{be16, put16};
 
 pub const HEADER_LEN: usize = 8;
 

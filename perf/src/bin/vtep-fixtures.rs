@@ -120,9 +120,9 @@ fn write_seeds(dir: &std::path::Path) -> std::io::Result<()> {
 /// IPv6 sample VTEP 2001:db8:1::1): VXLAN from the remote, a neighbour
 /// solicitation for the VTEP, an echo request to it.
 fn ipv6_seeds() -> Vec<Vec<u8>> {
-    use vtep_dataplane::buf::{PacketBuf, VecBuf};
-    use vtep_dataplane::mgmt::punt;
-    use vtep_dataplane::state::Template;
+    use vtep_dataplane::control::punt;
+    use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+    use vtep_dataplane::datapath::state::Template;
     use vtep_dataplane::testing::{OUR_IP6, OUR_MAC, PEER_IP6, PEER_MAC};
     use vtep_dataplane::wire::icmpv6;
     let t = Template::new6(
@@ -130,7 +130,7 @@ fn ipv6_seeds() -> Vec<Vec<u8>> {
         PEER_MAC,
         PEER_IP6,
         OUR_IP6,
-        vtep_dataplane::tunnel::Tunnel::vxlan(4789),
+        vtep_dataplane::datapath::tunnel::Tunnel::vxlan(4789),
         64,
         false,
     );
@@ -139,7 +139,7 @@ fn ipv6_seeds() -> Vec<Vec<u8>> {
         [2, 0, 0, 0, 0, 2],
         1,
     ));
-    vtep_dataplane::tunnel::encapsulate(&mut b, &t, 100, 9000).expect("fits");
+    vtep_dataplane::datapath::tunnel::encapsulate(&mut b, &t, 100, 9000).expect("fits");
     let echo = [128u8, 0, 0, 0, 0, 1, 0, 1, b'x'];
     vec![
         b.data().to_vec(),

@@ -127,24 +127,24 @@ fn bum_fixture() -> Vec<Vec<u8>> {
 
 /// [`decap_fixture`] over IPv6 (UDP checksums computed).
 fn decap6_fixture() -> Vec<Vec<u8>> {
-    use vtep_dataplane::buf::PacketBuf;
+    use vtep_dataplane::datapath::buf::PacketBuf;
     decap_fixture()
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let r = (i as u32 / 7) % REMOTES;
-            let t = vtep_dataplane::state::Template::new6(
+            let t = vtep_dataplane::datapath::state::Template::new6(
                 VTEP_MAC,
                 [2, 0, 0, 0, 2, r as u8],
                 remote_ip6(r),
                 std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
-                vtep_dataplane::tunnel::Tunnel::vxlan(4789),
+                vtep_dataplane::datapath::tunnel::Tunnel::vxlan(4789),
                 64,
                 false,
             );
             // The IPv4 fixture's inner frame, re-wrapped.
-            let mut b = vtep_dataplane::buf::VecBuf::new(&f[50..]);
-            vtep_dataplane::tunnel::encapsulate(&mut b, &t, 100, 9000).expect("fits");
+            let mut b = vtep_dataplane::datapath::buf::VecBuf::new(&f[50..]);
+            vtep_dataplane::datapath::tunnel::encapsulate(&mut b, &t, 100, 9000).expect("fits");
             b.data().to_vec()
         })
         .collect()

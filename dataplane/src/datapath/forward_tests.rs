@@ -7,19 +7,21 @@ use std::net::{IpAddr, Ipv4Addr};
 use crossbeam::queue::ArrayQueue;
 use vtep_config::{Config, Vni};
 
-use crate::buf::{PacketBuf, VecBuf};
-use crate::decap::DecapCache;
-use crate::drops::DropReason;
-use crate::fdb::{HitMap, Target};
-use crate::forward::{access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Packet, RxCsum};
-use crate::mgmt::publish;
-use crate::mgmt::punt::arp_request;
-use crate::mgmt::tables::Tables;
-use crate::police::Credits;
-use crate::state::{State, Template};
-use crate::stats::{Tally, WorkerStats};
-use crate::tunnel::vxlan::OUTER4_LEN;
-use crate::tunnel::{IpIds, Tunnel};
+use crate::control::publish;
+use crate::control::punt::arp_request;
+use crate::control::tables::Tables;
+use crate::datapath::buf::{PacketBuf, VecBuf};
+use crate::datapath::decap::DecapCache;
+use crate::datapath::drops::DropReason;
+use crate::datapath::fdb::{HitMap, Target};
+use crate::datapath::forward::{
+    access_packet, underlay_packet, Ctx, Event, Io, LearnAt, Packet, RxCsum,
+};
+use crate::datapath::police::Credits;
+use crate::datapath::state::{State, Template};
+use crate::datapath::stats::{Tally, WorkerStats};
+use crate::datapath::tunnel::vxlan::OUTER4_LEN;
+use crate::datapath::tunnel::{IpIds, Tunnel};
 use crate::wire::arp::{self, Arp};
 use crate::wire::{EthernetFrame, Ipv4Packet, VxlanHeader};
 
@@ -269,7 +271,7 @@ impl World {
             (s, d) => panic!("{s} to {d}: one family"),
         };
         let mut b = VecBuf::new(inner);
-        crate::tunnel::encapsulate(&mut b, &t, vni, 9000).unwrap();
+        crate::datapath::tunnel::encapsulate(&mut b, &t, vni, 9000).unwrap();
         b.data().to_vec()
     }
 }
@@ -423,14 +425,14 @@ fn the_nics_rss_hash_is_the_flow_hash_of_the_source_port() {
     let t = w.run(&mut io, |cx, io| access_packet(cx, io, p, 0));
     assert_eq!(t.forwarded, 1);
     let sport = u16::from_be_bytes([io.underlay[0].0[34], io.underlay[0].0[35]]);
-    assert_eq!(sport, crate::tunnel::source_port(0x0bad_1234));
+    assert_eq!(sport, crate::datapath::tunnel::source_port(0x0bad_1234));
     // Without a hash from the NIC, the software hash of the frame.
     let mut io = rec();
     w.access(&mut io, 0, &f);
     let sport = u16::from_be_bytes([io.underlay[0].0[34], io.underlay[0].0[35]]);
     assert_eq!(
         sport,
-        crate::tunnel::source_port(crate::encap::flow_hash(&f))
+        crate::datapath::tunnel::source_port(crate::datapath::flow::flow_hash(&f))
     );
 }
 
@@ -765,8 +767,10 @@ fn a_run_from_one_host_is_looked_up_once_and_a_move_is_still_seen() {
 /// on an IPv4 underlay; H2 static on port 0 (with static local entries).
 mod known_unicast {
     use super::*;
-    use crate::forward::{access_burst, decap_known, encap_known, underlay_burst, Known, Run};
-    use crate::state::State;
+    use crate::datapath::forward::{
+        access_burst, decap_known, encap_known, underlay_burst, Known, Run,
+    };
+    use crate::datapath::state::State;
 
     const FAR2: [u8; 6] = [2, 0, 0, 0, 0, 0xbb];
     const FAR3: [u8; 6] = [2, 0, 0, 0, 0, 0xcc];
@@ -1388,7 +1392,7 @@ mod known_unicast {
                 taken.push("learned remote");
             }
             let mut io = rec();
-            let mut enc = crate::stats::Sum::default();
+            let mut enc = crate::datapath::stats::Sum::default();
             takes_exactly(&mut w, &mut io, frames(), &taken, |cx, io, p| {
                 if learning {
                     encap_known::<_, true>(cx, io, p, k, &mut enc).err()

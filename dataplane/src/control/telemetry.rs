@@ -7,7 +7,7 @@ use dpdk::telemetry::TelValue;
 use tracing::{error, info, warn};
 use vtep_api::{Location, Request, Response};
 
-use crate::control::{ask, Ask};
+use crate::control::server::{ask, Ask};
 
 /// `/vtep/stats` and `/vtep/fdb` in DPDK's telemetry socket, answered by
 /// the management thread like any control request.

@@ -3,7 +3,7 @@
 //! and the entries added through the API. Pure (time passed in, no DPDK):
 //! reconciliation and every control operation are unit-tested here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -13,14 +13,17 @@ use vtep_config::{Config, FdbAt, MacAddr, Vni};
 use super::neigh::Neighbors;
 use super::persist::{SavedEntry, StateFile};
 use super::reconcile::{self, RemoteTable, VniIndex};
-use crate::fdb::{Target, VniIdx};
-use crate::fdbmgr::{FdbManager, Learned, VniPolicy};
-use crate::police::VniPolice;
-use crate::stats::MAX_VNIS;
-use crate::worker::{Event, LearnAt};
+use crate::control::fdbmgr::{FdbManager, Learned, VniPolicy};
+use crate::datapath::fdb::{Target, VniIdx};
+use crate::datapath::police::VniPolice;
+use crate::datapath::stats::MAX_VNIS;
+use crate::datapath::worker::{Event, LearnAt};
 
 /// Most ARP-suppression bindings kept (all VNIs together).
 const MAX_ARP_BINDINGS: usize = 1 << 20;
+
+/// Flood lists learned from EVPN type-3 routes, per VNI.
+pub type EvpnFlood = BTreeMap<Vni, BTreeSet<IpAddr>>;
 
 pub struct Tables {
     pub cfg: Config,
@@ -37,7 +40,7 @@ pub struct Tables {
     /// limiters (and their state) across reloads that leave them alone.
     pub police: HashMap<Vni, Arc<VniPolice>>,
     /// Flood-list entries from EVPN type-3 routes (`[evpn]`).
-    pub evpn_flood: super::evpn::EvpnFlood,
+    pub evpn_flood: EvpnFlood,
     /// Set when the workers' State must be rebuilt.
     pub dirty: bool,
 }
@@ -347,7 +350,7 @@ pub(crate) mod tests {
         let mut t =
             tables("[[fdb]]\nvni = 200\nmac = \"02:00:00:00:00:bb\"\nport = \"net_ring1\"\n");
         let v = t.vnis.get(Vni::new(200).unwrap()).unwrap();
-        let k = crate::fdb::key(v, [2, 0, 0, 0, 0, 0xbb]);
+        let k = crate::datapath::fdb::key(v, [2, 0, 0, 0, 0, 0xbb]);
         let (_, e) = t.fdb.shared().load().lookup(k).expect("installed");
         assert_eq!(e.target, Target::Local(0));
         assert!(e.is_static);
@@ -474,7 +477,7 @@ pub(crate) mod tests {
         let st = super::super::publish::build(&t, 1);
         let routed = t.remotes.get(ip("2001:db8:9::5")).unwrap();
         let tpl = *st.template(routed, 0).unwrap();
-        assert!(tpl.v6 && tpl.len == crate::tunnel::vxlan::OUTER6_LEN);
+        assert!(tpl.v6 && tpl.len == crate::datapath::tunnel::vxlan::OUTER6_LEN);
         assert_eq!(&tpl.bytes[0..6], &m, "through the gateway's MAC");
         assert_eq!(&tpl.bytes[12..14], &[0x86, 0xdd]);
         let on_link = t.remotes.get(ip("2001:db8:1::2")).unwrap();

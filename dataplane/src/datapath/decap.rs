@@ -1,16 +1,16 @@
 //! Underlay side: check an arriving frame against this VTEP's rules, in
 //! order — Ethernet, IPv4 or IPv6, UDP, the tunnel's header (its own
-//! checks, in [`crate::tunnel`]), source, inner frame — and say what it
+//! checks, in [`crate::datapath::tunnel`]), source, inner frame — and say what it
 //! is. Every failure is a named drop.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dpdk::RxCsum;
 
-use crate::drops::DropReason;
-use crate::fdb::VniIdx;
-use crate::state::State;
-use crate::tunnel::{vxlan, Encap};
+use crate::datapath::drops::DropReason;
+use crate::datapath::fdb::VniIdx;
+use crate::datapath::state::State;
+use crate::datapath::tunnel::{vxlan, Encap};
 use crate::wire::ethernet;
 use crate::wire::icmp::IcmpEcho;
 use crate::wire::icmpv6::{self, Nd};
@@ -124,7 +124,7 @@ impl DecapCache {
     /// The access port the FDB gave for key `k` at version `version` (see
     /// [`FdbTable::version`]), if remembered.
     ///
-    /// [`FdbTable::version`]: crate::fdb::FdbTable::version
+    /// [`FdbTable::version`]: crate::datapath::fdb::FdbTable::version
     #[inline(always)]
     pub(crate) fn local(&self, k: u64, version: u64) -> Option<u16> {
         let w = &self.dsts[dst_way(k)];
@@ -552,10 +552,10 @@ fn tunneled(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buf::{PacketBuf, VecBuf};
-    use crate::state::Template;
+    use crate::datapath::buf::{PacketBuf, VecBuf};
+    use crate::datapath::state::Template;
+    use crate::datapath::tunnel::{encapsulate, Tunnel};
     use crate::testing::{sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
-    use crate::tunnel::{encapsulate, Tunnel};
     use proptest::prelude::*;
 
     /// VXLAN from the sample state's remote to us carrying an inner frame

@@ -9,8 +9,8 @@ use hashbrown::HashMap;
 use vtep_config::Underlay;
 
 use super::tables::Tables;
-use crate::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
-use crate::tunnel::{Tunnel, Tunnels, MAX_TUNNELS};
+use crate::datapath::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
+use crate::datapath::tunnel::{Tunnel, Tunnels, MAX_TUNNELS};
 
 /// The State for `generation`.
 pub fn build(t: &Tables, generation: u64) -> State {

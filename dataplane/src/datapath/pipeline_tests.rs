@@ -5,13 +5,14 @@ use std::net::Ipv4Addr;
 
 use etherparse::{Ipv4Header, PacketBuilder, SlicedPacket};
 
-use crate::buf::{PacketBuf, VecBuf};
-use crate::decap::{classify_underlay, Underlay};
-use crate::drops::DropReason;
-use crate::encap::{classify_access, flow_hash, push_vlan};
-use crate::state::{State, Template};
-use crate::tunnel::vxlan::OUTER4_LEN;
-use crate::tunnel::{encapsulate, source_port, Tunnel};
+use crate::datapath::buf::{PacketBuf, VecBuf};
+use crate::datapath::decap::{classify_underlay, Underlay};
+use crate::datapath::drops::DropReason;
+use crate::datapath::encap::{classify_access, push_vlan};
+use crate::datapath::flow::flow_hash;
+use crate::datapath::state::{State, Template};
+use crate::datapath::tunnel::vxlan::OUTER4_LEN;
+use crate::datapath::tunnel::{encapsulate, source_port, Tunnel};
 
 use crate::testing::{OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
 
@@ -462,14 +463,14 @@ fn decap_drop_rules() {
         Ok(Underlay::Tunnel { remote: None, .. })
     ));
     assert_eq!(
-        crate::decap::outer_source(&q),
+        crate::datapath::decap::outer_source(&q),
         Some(std::net::Ipv4Addr::new(192, 0, 2, 77).into())
     );
 }
 
 #[test]
 fn decap_sees_arp_and_echo() {
-    use crate::mgmt::punt::arp_request;
+    use crate::control::punt::arp_request;
     let st = state();
     let req = arp_request(PEER_MAC, PEER_IP, OUR_IP);
     assert_eq!(classify_underlay(&req, &st), Ok(Underlay::Arp));
@@ -540,7 +541,7 @@ mod roundtrip {
                 Ok(Underlay::Tunnel { vni: v, remote: s, inner_off, inner_len, reserved_set, .. }) => {
                     prop_assert_eq!(v, 0);
                     prop_assert_eq!(s, Some(0));
-                    prop_assert_eq!(crate::decap::outer_source(&out), Some(src.into()));
+                    prop_assert_eq!(crate::datapath::decap::outer_source(&out), Some(src.into()));
                     prop_assert!(!reserved_set);
                     prop_assert_eq!(&out[inner_off..inner_off + inner_len], &frame[..]);
                 }
@@ -560,11 +561,11 @@ mod roundtrip {
 /// expect, and decap takes it back; each way it can be wrong is named.
 mod ipv6 {
     use super::*;
-    use crate::decap::{classify_underlay, Underlay};
-    use crate::drops::DropReason;
-    use crate::mgmt::punt;
+    use crate::control::punt;
+    use crate::datapath::decap::{classify_underlay, Underlay};
+    use crate::datapath::drops::DropReason;
+    use crate::datapath::tunnel::vxlan::OUTER6_LEN;
     use crate::testing::{sample_state6, OUR_IP6, PEER_IP6};
-    use crate::tunnel::vxlan::OUTER6_LEN;
     use crate::wire::icmpv6;
     use crate::wire::Ipv6Packet;
 
@@ -605,7 +606,7 @@ mod ipv6 {
             assert_eq!(h.payload_length() as usize, f.len() + 16);
             assert_eq!(
                 h.flow_label().value(),
-                crate::tunnel::flow_label(flow_hash(&f))
+                crate::datapath::tunnel::flow_label(flow_hash(&f))
             );
             let etherparse::TransportSlice::Udp(u) = p.transport.unwrap() else {
                 panic!("not UDP")
@@ -664,7 +665,10 @@ mod ipv6 {
                     ..
                 } => {
                     assert_eq!((vni, remote), (1, Some(0)));
-                    assert_eq!(crate::decap::outer_source(&p), Some(PEER_IP6.into()));
+                    assert_eq!(
+                        crate::datapath::decap::outer_source(&p),
+                        Some(PEER_IP6.into())
+                    );
                     assert_eq!((inner_off, inner_len), (OUTER6_LEN, p.len() - OUTER6_LEN));
                 }
                 u => panic!("{u:?}"),
@@ -812,7 +816,7 @@ type Verdict = Result<Underlay, DropReason>;
 
 #[test]
 fn frames_for_the_vtep_go_to_the_kernel_when_it_has_one() {
-    use crate::mgmt::punt;
+    use crate::control::punt;
     use crate::testing::{sample_state6, OUR_IP6, PEER_IP6};
     use crate::wire::icmpv6;
     let mut st = state();

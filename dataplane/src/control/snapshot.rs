@@ -10,8 +10,8 @@ use vtep_api::{
 use vtep_config::MacAddr;
 
 use super::Mgmt;
-use crate::drops::DropReason;
-use crate::stats::{PktBytes, Tally};
+use crate::datapath::drops::DropReason;
+use crate::datapath::stats::{PktBytes, Tally};
 
 impl Mgmt {
     /// The workers' accounting summed.
@@ -24,14 +24,14 @@ impl Mgmt {
     }
 
     /// A counter summed over the workers.
-    fn sum(&self, f: impl Fn(&crate::stats::WorkerStats) -> &PktBytes) -> (u64, u64) {
+    fn sum(&self, f: impl Fn(&crate::datapath::stats::WorkerStats) -> &PktBytes) -> (u64, u64) {
         self.workers
             .iter()
             .map(|w| f(&w.stats).get())
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     }
 
-    fn sum_atomic(&self, f: impl Fn(&crate::stats::WorkerStats) -> u64) -> u64 {
+    fn sum_atomic(&self, f: impl Fn(&crate::datapath::stats::WorkerStats) -> u64) -> u64 {
         self.workers.iter().map(|w| f(&w.stats)).sum()
     }
 

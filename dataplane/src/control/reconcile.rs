@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 use vtep_config::{Config, MacAddr, Vni};
 
-use crate::fdb::VniIdx;
-use crate::stats::{MAX_REMOTES, MAX_VNIS};
+use crate::datapath::fdb::VniIdx;
+use crate::datapath::stats::{MAX_REMOTES, MAX_VNIS};
 
 /// VNI -> index into the workers' VNI tables and counters.
 #[derive(Debug, Default, Clone)]

@@ -14,17 +14,20 @@ use std::net::{IpAddr, Ipv4Addr};
 use crossbeam::queue::ArrayQueue;
 pub use dpdk::RxCsum;
 
-use crate::buf::PacketBuf;
-use crate::decap::{classify_known, classify_underlay_cached, outer_source, DecapCache, Underlay};
-use crate::drops::DropReason;
-use crate::encap::{classify_access, flow_hash, flow_hash_macs, push_vlan};
-use crate::fdb::{
+use crate::datapath::buf::PacketBuf;
+use crate::datapath::decap::{
+    classify_known, classify_underlay_cached, outer_source, DecapCache, Underlay,
+};
+use crate::datapath::drops::DropReason;
+use crate::datapath::encap::{classify_access, push_vlan};
+use crate::datapath::fdb::{
     frame_keys, key_is_group, key_mac, key_parts, Entry, FdbTable, HitMap, Target, VniIdx,
 };
-use crate::police::{Credits, Dir};
-use crate::state::{State, VniSettings};
-use crate::stats::{bump, KeyedSum, PktBytes, Sum, Tally, WorkerStats};
-use crate::tunnel::{
+use crate::datapath::flow::{flow_hash, flow_hash_macs};
+use crate::datapath::police::{Credits, Dir};
+use crate::datapath::state::{State, VniSettings};
+use crate::datapath::stats::{bump, KeyedSum, PktBytes, Sum, Tally, WorkerStats};
+use crate::datapath::tunnel::{
     encapsulate_with, inner_sum, prepend4, write_header, IpIds, Outer, TunnelIdx, MAX_OUTER_LEN,
 };
 use crate::wire::arp::{self, Arp};
@@ -664,7 +667,7 @@ impl Known {
 }
 
 /// A burst from access port `port`. When the encap fast path may serve
-/// the port's untagged VNI ([`FastPaths`](crate::state::FastPaths)), its frames of known unicast
+/// the port's untagged VNI ([`FastPaths`](crate::datapath::state::FastPaths)), its frames of known unicast
 /// to a remote over IPv4 take [`encap_known`], with the VNI's checks made once for
 /// the burst and its counters summed; every other frame, and any frame
 /// that path gives back, takes [`access_packet`]. Both give the same
@@ -770,7 +773,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
 
 /// A burst from the underlay. VXLAN from a known remote to a MAC the FDB
 /// has on an access port, in a VNI the decap fast path may serve
-/// ([`FastPaths`](crate::state::FastPaths)), takes [`decap_known`], with the VNIs' decap counters summed
+/// ([`FastPaths`](crate::datapath::state::FastPaths)), takes [`decap_known`], with the VNIs' decap counters summed
 /// over runs of one VNI; everything else, and any packet that path gives
 /// back, takes [`underlay_packet`]. Both give the same output, counters
 /// and events (a test runs every kind of packet through both).

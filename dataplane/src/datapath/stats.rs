@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::drops::DropReason;
+use crate::datapath::drops::DropReason;
 
 /// Most VNIs and remote VTEPs one appliance tracks counters for.
 pub const MAX_VNIS: usize = 4096;

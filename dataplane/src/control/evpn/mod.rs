@@ -1,9 +1,11 @@
 //! BGP EVPN through FRR (`[evpn]`): the kernel mirror of each VNI in the
 //! EVPN namespace, and the management thread's side of it. zebra reads the
 //! mirror (local MACs, VNIs) and writes into it (remote MACs, flood lists);
-//! [`super::netlink`] carries both ways; this file turns them into FDB
+//! [`netlink`] carries both ways; this file turns them into FDB
 //! entries of kind `evpn` and flood-list entries, and the FDB's local
 //! changes into mirror requests. The table logic is pure and unit-tested.
+
+pub mod netlink;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -11,9 +13,9 @@ use std::process::Command;
 
 use vtep_config::{Config, Vni};
 
-use super::netlink::{self, ToMirror, Update};
-use super::tables::Tables;
-use crate::fdb::Target;
+use super::tables::{EvpnFlood, Tables};
+use crate::datapath::fdb::Target;
+use netlink::{ToMirror, Update};
 
 /// Where a flood-list entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,9 +32,6 @@ impl FloodSource {
         }
     }
 }
-
-/// Flood lists learned from EVPN type-3 routes, per VNI.
-pub type EvpnFlood = BTreeMap<Vni, BTreeSet<IpAddr>>;
 
 impl Tables {
     /// A VNI's flood list with each entry's sources (config first).
@@ -89,7 +88,7 @@ impl Tables {
                 let Some(r) = self.evpn_remote(remote) else {
                     return false;
                 };
-                if self.fdb.kind(i, mac) == Some(crate::fdbmgr::Kind::Learned) {
+                if self.fdb.kind(i, mac) == Some(crate::control::fdbmgr::Kind::Learned) {
                     tracing::info!(vni, mac = %vtep_config::MacAddr(mac), %remote, "MAC moved away (EVPN)");
                 }
                 match self.fdb.add_evpn(i, mac, Target::Remote(r), sticky, now) {
@@ -170,7 +169,7 @@ impl Tables {
         }
         // EVPN entries the mirror no longer has go.
         for r in self.fdb.rows(now) {
-            if r.kind != crate::fdbmgr::Kind::Evpn {
+            if r.kind != crate::control::fdbmgr::Kind::Evpn {
                 continue;
             }
             let Some(v) = self.vnis.vni_of(r.vni) else {
@@ -351,9 +350,9 @@ pub fn remove_mirror(netns: &str, vni: u32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fdbmgr::Kind;
+    use crate::control::fdbmgr::Kind;
+    use crate::datapath::worker::{Event, LearnAt};
     use crate::testing::config_text;
-    use crate::worker::{Event, LearnAt};
     use netlink::Snapshot;
 
     const K1: &str = "192.0.2.2";

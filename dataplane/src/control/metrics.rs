@@ -25,7 +25,7 @@ use hyper::body::Bytes;
 use hyper::{Method, Request as HttpRequest, Response as HttpResponse, StatusCode};
 use vtep_api::{PortXstats, Request, Response, Stats};
 
-use crate::control::{ask, Ask};
+use crate::control::server::{ask, Ask};
 
 /// Content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -590,7 +590,7 @@ mod tests {
 
     /// Answers every stats request with `sample()` until the channel closes.
     fn fake_mgmt() -> Sender<Ask> {
-        let (tx, rx) = crate::control::channel();
+        let (tx, rx) = crate::control::server::channel();
         std::thread::spawn(move || {
             while let Ok((req, reply)) = rx.recv() {
                 let answer = match req {

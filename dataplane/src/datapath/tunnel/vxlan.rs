@@ -4,13 +4,13 @@
 //! step-by-step one that names each drop). Offsets come from the `wire`
 //! views' field constants.
 
-use crate::drops::DropReason;
+use crate::datapath::drops::DropReason;
 use crate::wire::{
     csum_fold, ipv4, udp, vxlan, Ipv6Packet, UdpPacket, VxlanHeader, ETH_LEN, IPV4_LEN, IPV6_LEN,
     UDP_LEN, VXLAN_LEN,
 };
 
-use super::{flow_label, Outer, Template};
+use super::outer::{flow_label, Outer, Template};
 
 /// The outer IPv4 header in an IPv4 template.
 const IP4: usize = ETH_LEN;
@@ -22,6 +22,7 @@ pub(crate) const VX4: usize = UDP4 + UDP_LEN;
 pub const OUTER4_LEN: usize = VX4 + VXLAN_LEN;
 /// Outer Ethernet + IPv6 + UDP + VXLAN.
 pub const OUTER6_LEN: usize = ETH_LEN + IPV6_LEN + UDP_LEN + VXLAN_LEN;
+const _: () = assert!(OUTER6_LEN <= super::outer::MAX_OUTER_LEN);
 
 /// Writes the UDP header (destination `port`) and the VXLAN header (I
 /// set, VNI per packet) at the start of `l4`; returns their length and

@@ -134,7 +134,7 @@ fn under(root: &Path, p: &str) -> PathBuf {
 
 /// Estimated hugepage memory the configuration needs.
 pub fn hugepage_need(cfg: &Config) -> u64 {
-    let per_mbuf = u64::from(crate::ports::mbuf_data_room(cfg)) + MBUF_OVERHEAD;
+    let per_mbuf = u64::from(crate::datapath::ports::mbuf_data_room(cfg)) + MBUF_OVERHEAD;
     u64::from(cfg.dataplane.mbufs) * per_mbuf + EAL_OVERHEAD
 }
 

@@ -11,9 +11,9 @@ use vtep_config::{MacAddr, Vni};
 
 use super::persist::{self};
 use super::tables::Tables;
-use crate::fdb::{Target, VniIdx};
-use crate::fdbmgr::Kind;
-use crate::state::State;
+use crate::control::fdbmgr::Kind;
+use crate::datapath::fdb::{Target, VniIdx};
+use crate::datapath::state::State;
 
 impl Tables {
     /// The index of a configured VNI given by number.
@@ -267,7 +267,7 @@ impl Tables {
 mod tests {
     use super::super::tables::tests::tables;
     use super::*;
-    use crate::worker::{Event, LearnAt};
+    use crate::datapath::worker::{Event, LearnAt};
 
     const AA: &str = "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:aa\"\nremote = \"192.0.2.3\"\n";
 

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::buf::PacketBuf;
+use crate::datapath::buf::PacketBuf;
 use crate::wire::arp::{self, Arp};
 use crate::wire::icmp::IcmpEcho;
 use crate::wire::icmpv6::{self, Nd};
@@ -263,7 +263,7 @@ fn echo_reply_in_place<B: PacketBuf>(b: &mut B, our_mac: [u8; 6]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buf::VecBuf;
+    use crate::datapath::buf::VecBuf;
     use crate::testing::{OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
 
     #[test]

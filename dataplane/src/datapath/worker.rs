@@ -1,7 +1,7 @@
 //! A poll-mode worker: one per configured lcore, running on an EAL worker
 //! lcore (pinned by EAL; not a registered thread, see vtepd). It owns RX
 //! queue `w` of every port and TX queue `w` of every port, and per burst:
-//! receives, forwards every packet (the rules are in [`crate::forward`]),
+//! receives, forwards every packet (the rules are in [`crate::datapath::forward`]),
 //! collects output per port and sends it in bursts. No locks, allocations
 //! or system calls in the loop; learn events and punted packets leave over
 //! bounded queues whose overflow is counted, never waited on.
@@ -13,15 +13,17 @@ use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
 use dpdk::{Burst, Mbuf, Mempool, RxQueue, TxQueue};
 
-use crate::decap::DecapCache;
-use crate::drops::DropReason;
-use crate::fdb::{frame_keys, HitMap, SharedFdb};
-use crate::forward::{access_burst, underlay_burst, Ctx, Io, Known, Packet, RxCsum, COPY_BURST};
-pub use crate::forward::{Event, LearnAt};
-use crate::police::{Clock, Credits};
-use crate::state::State;
-use crate::stats::{bump, Tally, WorkerStats};
-use crate::tunnel::{IpIds, COMMON_OUTER_LEN};
+use crate::datapath::decap::DecapCache;
+use crate::datapath::drops::DropReason;
+use crate::datapath::fdb::{frame_keys, HitMap, SharedFdb};
+use crate::datapath::forward::{
+    access_burst, underlay_burst, Ctx, Io, Known, Packet, RxCsum, COPY_BURST,
+};
+pub use crate::datapath::forward::{Event, LearnAt};
+use crate::datapath::police::{Clock, Credits};
+use crate::datapath::state::State;
+use crate::datapath::stats::{bump, Tally, WorkerStats};
+use crate::datapath::tunnel::{IpIds, COMMON_OUTER_LEN};
 use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN};
 
 /// Largest RX burst.
@@ -50,7 +52,7 @@ pub struct Worker {
     pub inject: Option<Arc<ArrayQueue<Mbuf>>>,
     pub stats: Arc<WorkerStats>,
     pub running: Arc<AtomicBool>,
-    /// The underlay NIC fills the outer IPv4 checksum (see [`crate::ports`]).
+    /// The underlay NIC fills the outer IPv4 checksum (see [`crate::datapath::ports`]).
     pub tx_ip_csum: bool,
     /// Flood copies to remotes may share the payload.
     pub share_floods: bool,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::fdb::{key, key_parts, Entry, FdbWriter, HitMap, Target, VniIdx};
+use crate::datapath::fdb::{key, key_parts, Entry, FdbWriter, HitMap, Target, VniIdx};
 
 /// A MAC that moves this many times within [`DAMP_WINDOW_MS`] is damped.
 pub const DAMP_MOVES: u32 = 5;
@@ -190,7 +190,7 @@ impl FdbManager {
         target: Target,
         sticky: bool,
         now: u64,
-    ) -> Result<bool, crate::fdb::Full> {
+    ) -> Result<bool, crate::datapath::fdb::Full> {
         let k = key(vni, mac);
         let old = self.meta.get(&k).copied();
         match old {
@@ -232,7 +232,7 @@ impl FdbManager {
         self.kind(vni, mac) == Some(Kind::Evpn) && self.remove(vni, mac)
     }
 
-    pub fn shared(&self) -> crate::fdb::SharedFdb {
+    pub fn shared(&self) -> crate::datapath::fdb::SharedFdb {
         self.w.shared()
     }
 
@@ -379,7 +379,7 @@ impl FdbManager {
         mac: [u8; 6],
         target: Target,
         now: u64,
-    ) -> Result<(), crate::fdb::Full> {
+    ) -> Result<(), crate::datapath::fdb::Full> {
         let k = key(vni, mac);
         let slot = self.w.insert(
             k,

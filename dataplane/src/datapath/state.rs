@@ -9,10 +9,10 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use vtep_config::Vni;
 
-use crate::fdb::VniIdx;
-use crate::police::VniPolice;
-pub use crate::tunnel::Template;
-use crate::tunnel::{Encap, TunnelIdx, Tunnels, MAX_TUNNELS};
+use crate::datapath::fdb::VniIdx;
+use crate::datapath::police::VniPolice;
+pub use crate::datapath::tunnel::Template;
+use crate::datapath::tunnel::{Encap, TunnelIdx, Tunnels, MAX_TUNNELS};
 
 /// What a VNI is configured to do, as the workers read it.
 #[derive(Debug, Clone)]

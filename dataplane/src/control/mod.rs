@@ -3,23 +3,29 @@
 //! FDB, resolves underlay neighbours, answers control requests and
 //! publishes a new [`State`] when something changed.
 //!
-//! The parts: [`tables`] (what it knows), [`reconcile`] (config changes and
-//! stable indexes), [`publish`] (the workers' State), [`neigh`] (ARP
-//! resolution), [`punt`] (frames to and from the underlay), [`persist`]
-//! (the state file), [`api`] (control handlers) and [`snapshot`] (counter
-//! views). This file ties them to DPDK: queues, mempool and ports.
+//! The parts: [`tables`] (what it knows), [`fdbmgr`] (the FDB's writer),
+//! [`reconcile`] (config changes and stable indexes), [`publish`] (the
+//! workers' State), [`neigh`] (ARP and ND resolution), [`punt`] (frames to
+//! and from the underlay), [`kernel`] (the exception path), [`persist`]
+//! (the state file), [`api`] (control handlers), [`snapshot`] (counter
+//! views), [`server`] (the control socket), [`metrics`] (Prometheus),
+//! [`telemetry`] (DPDK telemetry) and [`evpn`] (the EVPN mirror). This
+//! file ties them to DPDK: queues, mempool and ports.
 
 pub mod api;
 pub mod evpn;
+pub mod fdbmgr;
 pub mod kernel;
+pub mod metrics;
 pub mod neigh;
-pub mod netlink;
 pub mod persist;
 pub mod publish;
 pub mod punt;
 pub mod reconcile;
+pub mod server;
 pub mod snapshot;
 pub mod tables;
+pub mod telemetry;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -32,12 +38,13 @@ use dpdk::{Mbuf, Mempool, Port};
 use vtep_api::{MgmtCounters, Reloaded, Request, Response};
 use vtep_config::{Config, MacAddr};
 
-use crate::drops::DropReason;
-use crate::fdb::HitMap;
-use crate::fdbmgr::Learned;
-use crate::state::State;
-use crate::stats::WorkerStats;
-use crate::worker::Event;
+use crate::control::fdbmgr::Learned;
+use crate::datapath::drops::DropReason;
+use crate::datapath::fdb::HitMap;
+use crate::datapath::state::State;
+use crate::datapath::stats::WorkerStats;
+use crate::datapath::worker::Event;
+use evpn::netlink;
 use tables::Tables;
 
 /// How often the FDB is aged and links are looked at.

@@ -172,7 +172,7 @@ pub fn setup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mgmt::punt;
+    use crate::control::punt;
     use crate::testing::{OUR_IP, OUR_IP6, OUR_MAC, PEER_IP, PEER_IP6, PEER_MAC};
 
     #[test]

@@ -1,0 +1,3 @@
+//! What `vtepd` runs before the data and control planes start.
+
+pub mod preflight;

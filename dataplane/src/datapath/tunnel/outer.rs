@@ -1,0 +1,100 @@
+//! The shapes of an outer header: which encapsulation, the template built
+//! once per remote and tunnel, and the fields patched per packet. Data
+//! only: the tunnel modules write them, [`super`] builds them.
+
+use crate::wire::{ETH_LEN, IPV6_LEN, UDP_LEN, VXLAN_LEN};
+
+/// The largest outer header of any tunnel: VXLAN over IPv6 (each tunnel
+/// module asserts that its own fit).
+pub const MAX_OUTER_LEN: usize = ETH_LEN + IPV6_LEN + UDP_LEN + VXLAN_LEN;
+
+/// An encapsulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encap {
+    /// RFC 7348.
+    Vxlan,
+}
+
+impl Encap {
+    /// The name used in config, stats and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encap::Vxlan => "vxlan",
+        }
+    }
+
+    /// The outer IP protocol.
+    pub(super) fn ip_proto(self) -> u8 {
+        match self {
+            Encap::Vxlan => crate::wire::PROTO_UDP,
+        }
+    }
+}
+
+/// The outer headers (Ethernet, IPv4 or IPv6, the tunnel's) towards one
+/// remote through one tunnel, built once; per packet only lengths,
+/// checksums, source port, flow label and VNI are patched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Template {
+    /// The header: the first [`Template::len`] bytes.
+    pub bytes: [u8; MAX_OUTER_LEN],
+    pub len: usize,
+    pub encap: Encap,
+    /// IPv4: ones'-complement sum of the IPv4 header with length and
+    /// checksum 0. IPv6: sum of the UDP checksum's constant words (the
+    /// pseudo-header's addresses and next header, the tunnel's constant
+    /// header words).
+    pub ip_sum: u32,
+    pub v6: bool,
+    /// IPv6: send a zero UDP checksum (RFC 6935) instead of computing it.
+    pub zero_csum: bool,
+}
+
+impl Template {
+    /// The outer IP packet's length for an inner frame of `inner` bytes.
+    #[inline(always)]
+    pub fn ip_len(&self, inner: usize) -> usize {
+        inner + self.len - ETH_LEN
+    }
+}
+
+/// The per-packet fields of an outer header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outer {
+    pub vni: u32,
+    /// UDP source port (the inner flow's entropy).
+    pub sport: u16,
+    /// IPv4 identification: RFC 6864 wants it unique per source,
+    /// destination and protocol while fragments may exist (DF clear);
+    /// each worker counts its own (see [`IpIds`]).
+    pub ip_id: u16,
+    /// The inner flow's hash: the IPv6 flow label is taken from it.
+    pub hash: u32,
+}
+
+impl Outer {
+    /// The fields for a frame of flow hash `hash` in `vni`.
+    #[inline(always)]
+    pub fn new(vni: u32, hash: u32, ip_id: u16) -> Outer {
+        Outer {
+            vni,
+            sport: source_port(hash),
+            ip_id,
+            hash,
+        }
+    }
+}
+
+/// UDP source port for a flow hash: always in 49152..=65535 (RFC 7348
+/// §5).
+#[inline(always)]
+pub fn source_port(hash: u32) -> u16 {
+    0xc000 | (hash as u16 & 0x3fff)
+}
+
+/// The IPv6 flow label for a flow hash (RFC 6438): its top 20 bits,
+/// never 0 (which would mean "no label").
+#[inline(always)]
+pub fn flow_label(hash: u32) -> u32 {
+    (hash >> 12).max(1)
+}
