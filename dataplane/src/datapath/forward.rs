@@ -28,10 +28,11 @@ use crate::datapath::police::{Credits, Dir};
 use crate::datapath::state::{State, VniSettings};
 use crate::datapath::stats::{bump, KeyedSum, PktBytes, Sum, Tally, WorkerStats};
 use crate::datapath::tunnel::{
-    encapsulate_with, inner_sum, prepend4, write_header, IpIds, Outer, TunnelIdx, MAX_OUTER_LEN,
+    encapsulate_with, inner_sum, outer4_len, prepend4, write_header, IpIds, Outer, TunnelIdx,
+    MAX_OUTER_LEN,
 };
 use crate::wire::arp::{self, Arp};
-use crate::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+use crate::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN};
 
 /// Flood copies made per bulk call.
 pub const COPY_BURST: usize = 32;
@@ -746,7 +747,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
         return Err(m);
     };
     let inner = m.len();
-    if t.v6 || t.ip_len(inner) > st.mtu as usize {
+    if t.v6 || inner + outer4_len(t.encap) - ETH_LEN > st.mtu as usize {
         return Err(m);
     }
     // From here on the frame is this path's.
@@ -762,12 +763,15 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
     cx.tally.rx += 1;
     // send_remote's work, less the checks made above: an IPv4 template
     // and a frame that fits.
-    if let Err(reason) = prepend4(&mut m, t, inner, o) {
-        cx.tally.drop(reason);
-        return Ok(());
-    }
+    let len = match prepend4(&mut m, t, inner, o) {
+        Ok(len) => len,
+        Err(reason) => {
+            cx.tally.drop(reason);
+            return Ok(());
+        }
+    };
     enc.add(inner);
-    queue_remote(cx, io, m, r, inner + t.len, false);
+    queue_remote(cx, io, m, r, inner + len, false);
     Ok(())
 }
 

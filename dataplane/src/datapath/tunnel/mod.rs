@@ -230,18 +230,28 @@ pub fn encapsulate_with<B: PacketBuf>(
     if t.v6 {
         return encapsulate6(b, t, o);
     }
-    prepend4(b, t, inner, o)
+    prepend4(b, t, inner, o).map(|_| ())
+}
+
+/// The length of `encap`'s outer header over IPv4 without options: a
+/// constant per encapsulation, so the fast path need not read it from
+/// the template.
+#[inline(always)]
+pub fn outer4_len(encap: Encap) -> usize {
+    match encap {
+        Encap::Vxlan => vxlan::OUTER4_LEN,
+    }
 }
 
 /// Prepends the IPv4 template `t` to a frame of `inner` bytes that fits
-/// the MTU, patched for `o`.
+/// the MTU, patched for `o`; gives the outer header's length.
 #[inline(always)]
 pub fn prepend4<B: PacketBuf>(
     b: &mut B,
     t: &Template,
     inner: usize,
     o: Outer,
-) -> Result<(), DropReason> {
+) -> Result<usize, DropReason> {
     match t.encap {
         Encap::Vxlan => {
             let h = b
@@ -249,9 +259,9 @@ pub fn prepend4<B: PacketBuf>(
                 .and_then(|h| h.first_chunk_mut())
                 .ok_or(DropReason::NoHeadroom)?;
             vxlan::write4(h, t, inner, o);
+            Ok(vxlan::OUTER4_LEN)
         }
     }
-    Ok(())
 }
 
 /// [`encapsulate_with`] over IPv6, for a frame that fits the MTU.
