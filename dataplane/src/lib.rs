@@ -6,7 +6,8 @@
 //! - [`control`]: the management thread and what it serves: tables,
 //!   publication, neighbours, punted packets, the state file, the control
 //!   socket, metrics, telemetry and the EVPN mirror;
-//! - [`daemon`]: what `vtepd` runs before the planes start (host checks);
+//! - [`daemon`]: vtepd's life: start-up in stages, serving, stopping,
+//!   and the host checks of `--preflight`;
 //! - [`testing`]: fixtures for tests, fuzz targets and benchmarks.
 //!
 //! No `unsafe` here: DPDK is reached through the `dpdk` crate.
