@@ -2,14 +2,10 @@
 //! in as pcap files, and the pcaps vtepd writes are checked: outer headers,
 //! VNIs, replication, VLAN restore, learning, drops and the accounting.
 
-mod common;
-
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use common::{ctl, read_pcap};
 use etherparse::{PacketBuilder, SlicedPacket};
 use serde_json::Value;
+use vtep_testsupport::eal::pcap_config;
+use vtep_testsupport::{read_pcap, write_pcap, Daemon};
 
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 const R2_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
@@ -78,8 +74,7 @@ fn echo_request() -> Vec<u8> {
 
 #[test]
 fn pcap_end_to_end() {
-    let dir = std::env::temp_dir().join(format!("vtep-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Daemon::dir_for("e2e");
     let p = |n: &str| dir.join(n);
 
     let access_in = vec![
@@ -102,11 +97,10 @@ fn pcap_end_to_end() {
         arp_request([192, 0, 2, 2], [192, 0, 2, 1]),  // ARP for the VTEP address
         echo_request(),                               // ping of the VTEP address
     ];
-    let sock = p("vtep.sock");
-    let cfg = common::pcap_config(
+    write_pcap(&p("ul_in.pcap"), &underlay_in).unwrap();
+    write_pcap(&p("acc_in.pcap"), &access_in).unwrap();
+    let cfg = pcap_config(
         &dir,
-        &underlay_in,
-        &access_in,
         r#"address = "192.0.2.1/24"
 [[neighbor]]
 ip = "192.0.2.2"
@@ -129,9 +123,10 @@ vni = 100
 mac = "02:00:00:00:00:aa"
 remote = "192.0.2.2""#,
     );
-    let mut d = common::start(&dir, &cfg);
+    let vtepd = std::path::Path::new(env!("CARGO_BIN_EXE_vtepd"));
+    let mut d = Daemon::start(vtepd, &dir, &Daemon::prefix_for("e2e"), &cfg);
     let total = (access_in.len() + underlay_in.len()) as u64;
-    let stats = common::wait_rx(&sock, total);
+    let stats = d.wait_rx(total, 20);
     let a = &stats["accounting"];
     let n = |v: &Value| v.as_u64().unwrap();
     assert_eq!(
@@ -155,19 +150,17 @@ remote = "192.0.2.2""#,
     // Each remote of a flood gets a copy; the original is accounted as
     // forwarded once: 2 + 2 copies for VNI 100's broadcasts, 1 for VNI 200's.
     assert_eq!(n(&a["flood_copies"]), 5);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while ctl(&sock, &["stats"])["management"]["echo_replies_sent"] != 1 {
-        assert!(Instant::now() < deadline, "no echo reply");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let neigh = ctl(&sock, &["neigh", "show"]);
+    d.wait_stats(5, "the echo reply sent", |s| {
+        s["management"]["echo_replies_sent"] == 1
+    });
+    let neigh = d.ctl(&["neigh", "show"]);
     assert!(neigh
         .as_array()
         .unwrap()
         .iter()
         .any(|n| n["ip"] == "192.0.2.2" && n["state"] == "static"));
 
-    let fdb = ctl(&sock, &["fdb", "show"]);
+    let fdb = d.ctl(&["fdb", "show"]);
     let rows = fdb.as_array().unwrap();
     let find = |mac: &str| rows.iter().find(|r| r["mac"] == mac).cloned();
     let local = find("02:00:00:00:00:01").expect("tenant MAC learned");
@@ -178,13 +171,7 @@ remote = "192.0.2.2""#,
     assert_eq!(find("02:00:00:00:00:aa").unwrap()["kind"], "static");
 
     // SIGTERM: workers stop, ports close and the pcap writers flush.
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(d.child.id().to_string())
-        .status()
-        .unwrap();
-    let st = d.child.wait().unwrap();
-    assert!(st.success(), "vtepd exits 0 on SIGTERM");
+    assert!(d.stop(), "vtepd exits 0 on SIGTERM");
     // Structured logs: every line is JSON, DPDK's own too (target "dpdk"),
     // without colour codes; one per port and per worker at start, none per
     // packet.
@@ -208,7 +195,7 @@ remote = "192.0.2.2""#,
     assert!(ours.iter().all(|v| v["level"].is_string()));
     assert!(ours.len() < 20, "no per-packet log lines: {}", ours.len());
 
-    let ul_all = read_pcap(&p("ul_out.pcap"));
+    let ul_all = read_pcap(&p("ul_out.pcap")).unwrap();
     let is_arp = |f: &Vec<u8>, oper: u8| f.len() >= 42 && f[12..14] == [8, 6] && f[21] == oper;
     let garp = ul_all
         .iter()
@@ -290,7 +277,7 @@ remote = "192.0.2.2""#,
     }
     assert_eq!(by_dst.get(&([192, 0, 2, 3], 200)), Some(&1));
 
-    let acc_out = read_pcap(&p("acc_out.pcap"));
+    let acc_out = read_pcap(&p("acc_out.pcap")).unwrap();
     assert_eq!(acc_out.len(), 2);
     assert!(
         acc_out.contains(&inner_100),

@@ -5,16 +5,13 @@
 //! headers dropped by name; neighbour solicitations and ICMPv6 echo are
 //! answered; an unsolicited advertisement goes out at start.
 
-mod common;
-
 use std::net::Ipv6Addr;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{ctl, read_pcap};
 use etherparse::{PacketBuilder, SlicedPacket};
 use vtep_dataplane::control::punt;
 use vtep_dataplane::wire::{icmpv6, Ipv6Packet};
+use vtep_testsupport::eal::pcap_config;
+use vtep_testsupport::{read_pcap, write_pcap, Daemon};
 
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 const R2_MAC: [u8; 6] = [2, 0, 0, 0, 2, 2];
@@ -52,8 +49,7 @@ fn vxlan6(src: [u8; 16], vni: u32, inner: &[u8]) -> Vec<u8> {
 
 #[test]
 fn pcap_ipv6_end_to_end() {
-    let dir = std::env::temp_dir().join(format!("vtep-e2e6-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Daemon::dir_for("e2e6");
     let p = |n: &str| dir.join(n);
     let big = tenant_frame([0xff; 6], TENANT, 700);
     let access_in = vec![
@@ -82,11 +78,10 @@ fn pcap_ipv6_end_to_end() {
         punt::neighbor_solicit(R2_MAC, r26, ours6),
         icmpv6::frame(OUR_MAC, R2_MAC, r26, ours6, 64, &echo),
     ];
-    let sock = p("vtep.sock");
-    let cfg = common::pcap_config(
+    write_pcap(&p("ul_in.pcap"), &underlay_in).unwrap();
+    write_pcap(&p("acc_in.pcap"), &access_in).unwrap();
+    let cfg = pcap_config(
         &dir,
-        &underlay_in,
-        &access_in,
         r#"address = "2001:db8:1::1/64"
 [[neighbor]]
 ip = "2001:db8:1::2"
@@ -105,8 +100,9 @@ vni = 100
 mac = "02:00:00:00:00:aa"
 remote = "2001:db8:1::2""#,
     );
-    let mut d = common::start(&dir, &cfg);
-    let stats = common::wait_rx(&sock, (access_in.len() + underlay_in.len()) as u64);
+    let vtepd = std::path::Path::new(env!("CARGO_BIN_EXE_vtepd"));
+    let mut d = Daemon::start(vtepd, &dir, &Daemon::prefix_for("e2e6"), &cfg);
+    let stats = d.wait_rx((access_in.len() + underlay_in.len()) as u64, 20);
     let a = &stats["accounting"];
     let n = |k: &str| a[k].as_u64().unwrap();
     assert_eq!(n("rx_packets"), n("forwarded") + n("dropped") + n("punted"));
@@ -123,16 +119,11 @@ remote = "2001:db8:1::2""#,
     assert_eq!(n("punted"), 2, "the solicitation and the echo request");
     assert_eq!(n("forwarded"), 5, "3 from the access port, 2 delivered");
     assert_eq!(n("flood_copies"), 4);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let m = &ctl(&sock, &["stats"])["management"];
-        if m["echo_replies_sent"] == 1 && m["nd_advertisements_sent"] == 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "answers not sent: {m}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let fdb = ctl(&sock, &["fdb", "show"]);
+    d.wait_stats(5, "the echo reply and two advertisements sent", |s| {
+        let m = &s["management"];
+        m["echo_replies_sent"] == 1 && m["nd_advertisements_sent"] == 2
+    });
+    let fdb = d.ctl(&["fdb", "show"]);
     assert!(
         fdb.as_array()
             .unwrap()
@@ -140,14 +131,9 @@ remote = "2001:db8:1::2""#,
             .any(|r| r["mac"] == "02:00:00:00:00:bb" && r["remote"] == "2001:db8:1::2"),
         "learned behind an IPv6 remote: {fdb}"
     );
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(d.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(d.child.wait().unwrap().success());
+    assert!(d.stop());
 
-    let ul_all = read_pcap(&p("ul_out.pcap"));
+    let ul_all = read_pcap(&p("ul_out.pcap")).unwrap();
     let icmp6 = |t: u8| {
         ul_all
             .iter()
@@ -206,6 +192,6 @@ remote = "2001:db8:1::2""#,
     assert_eq!(shared.len(), 2);
     assert!(shared.iter().all(|f| f[70..] == big[..]));
 
-    let acc_out = read_pcap(&p("acc_out.pcap"));
+    let acc_out = read_pcap(&p("acc_out.pcap")).unwrap();
     assert_eq!(acc_out, vec![inner.clone(), inner], "both delivered intact");
 }

@@ -4,7 +4,6 @@
 //! has no --no-pci option, so it runs in a mount namespace where the PCI
 //! device directory is empty: it cannot see, let alone touch, the NIC.
 
-use std::fs::File;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -34,17 +33,7 @@ fn dumpcap_captures_vtepd_ports() {
         vtep_perf_frame([0xff; 6]),
         vtep_perf_frame([2, 0, 0, 0, 0, 0xaa]),
     ];
-    let mut w =
-        pcap_file::pcap::PcapWriter::new(File::create(dir.join("acc.pcap")).unwrap()).unwrap();
-    for f in &frames {
-        w.write_packet(&pcap_file::pcap::PcapPacket::new(
-            Duration::ZERO,
-            f.len() as u32,
-            f,
-        ))
-        .unwrap();
-    }
-    drop(w);
+    vtep_testsupport::write_pcap(&dir.join("acc.pcap"), &frames).unwrap();
     let cfg = format!(
         r#"[eal]
 args = ["-l", "0-1", "--no-pci", "-m", "256", "--file-prefix={prefix}",

@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use vtep_testsupport::wait_some;
 
 /// Children killed and files removed when the test ends, also on failure.
 struct Cleanup {
@@ -38,20 +40,6 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         return None;
     }
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
-}
-
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let t = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -110,7 +98,7 @@ metrics = "127.0.0.1:{metrics}"
             .spawn()
             .unwrap(),
     );
-    let text = wait_for("vtepd's /metrics", 30, || http_get(metrics, "/metrics"));
+    let text = wait_some("vtepd's /metrics", 30, || http_get(metrics, "/metrics"));
 
     let check = Command::new("promtool")
         .args(["check", "metrics"])
@@ -161,18 +149,18 @@ metrics = "127.0.0.1:{metrics}"
         let r = v["data"]["result"].as_array()?.clone();
         (!r.is_empty()).then_some(r)
     };
-    let up = wait_for("Prometheus to scrape vtepd", 60, || {
+    let up = wait_some("Prometheus to scrape vtepd", 60, || {
         query("up%7Bjob%3D%22vtep%22%7D")
     });
     assert_eq!(up[0]["value"][1], "1", "target up: {up:?}");
-    let ports = wait_for("vtep_port_up", 30, || query("vtep_port_up"));
+    let ports = wait_some("vtep_port_up", 30, || query("vtep_port_up"));
     let mut names: Vec<&str> = ports
         .iter()
         .filter_map(|s| s["metric"]["port"].as_str())
         .collect();
     names.sort();
     assert_eq!(names, ["net_null0", "net_null1"]);
-    let drops = wait_for("vtep_drops_total", 30, || query("vtep_drops_total"));
+    let drops = wait_some("vtep_drops_total", 30, || query("vtep_drops_total"));
     assert!(
         drops.len() > 30,
         "one series per drop reason: {}",
@@ -188,6 +176,6 @@ metrics = "127.0.0.1:{metrics}"
         // net_null1 makes up zeroed frames: its device counts them.
         "vtep_port_xstat%7Bport%3D%22net_null1%22%7D",
     ] {
-        wait_for(q, 10, || query(q));
+        wait_some(q, 10, || query(q));
     }
 }

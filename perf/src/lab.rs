@@ -24,7 +24,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
+pub use vtep_testsupport::{must, sh, wait_for, Daemon, Reaper};
 
 /// How `vtepd` attaches to the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,18 +164,6 @@ fn quiet(pre: &str, name: &str) {
     ));
 }
 
-/// Polls `f` every 250 ms until it holds (true) or `secs` pass (false).
-pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    false
-}
-
 /// (kind, where) of `mac` in a `vtepctl --json fdb show` listing; where is
 /// the remote VTEP or the access port.
 pub fn fdb_row(fdb: &serde_json::Value, mac: &str) -> Option<(String, String)> {
@@ -183,25 +173,6 @@ pub fn fdb_row(fdb: &serde_json::Value, mac: &str) -> Option<(String, String)> {
             (e["kind"].as_str().unwrap_or("").to_string(), at.to_string())
         })
     })
-}
-
-/// Runs `sh -c cmd`; returns (success, stdout + stderr).
-pub fn sh(cmd: &str) -> (bool, String) {
-    match Command::new("sh").arg("-c").arg(cmd).output() {
-        Ok(o) => {
-            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
-            s.push_str(&String::from_utf8_lossy(&o.stderr));
-            (o.status.success(), s)
-        }
-        Err(e) => (false, e.to_string()),
-    }
-}
-
-/// Runs `cmd` and panics with its output if it fails.
-pub fn must(cmd: &str) -> String {
-    let (ok, out) = sh(cmd);
-    assert!(ok, "lab command failed: {cmd}\n{out}");
-    out
 }
 
 /// The `vtepd` binary: $VTEPD, else the workspace's release build.
@@ -1038,23 +1009,6 @@ impl Drop for Lab {
 
 /// A child process killed (and reaped) when dropped, so a failing test
 /// never leaves a spinning vtepd behind.
-pub struct Reaper(pub Child);
-
-impl Reaper {
-    /// SIGTERM, then wait; true if it exited 0.
-    pub fn stop(&mut self) -> bool {
-        let _ = sh(&format!("kill -TERM {}", self.0.id()));
-        self.0.wait().map(|s| s.success()).unwrap_or(false)
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Sends raw Ethernet frames from `iface` in namespace `role`.
 pub fn send_frames(lab: &Lab, role: &str, iface: &str, frames: &[Vec<u8>]) -> bool {
     let path = lab.dir.join(format!("frames-{role}.hex"));
@@ -1266,113 +1220,16 @@ raise SystemExit(1)
     Some((v, it.next()?.to_string()))
 }
 
-/// A vtepd run outside the lab (pcap and null ports): a directory of its
-/// own, killed on drop, with the directory and the DPDK runtime directory
-/// (`--file-prefix=vtep-TAG-PID`, the convention these tests follow)
-/// removed.
-pub struct Daemon {
-    pub dir: PathBuf,
-    prefix: String,
-    child: Option<Reaper>,
-}
-
-impl Daemon {
-    /// The directory for `tag` in this process, created.
-    pub fn dir_for(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("vtep-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).expect("daemon dir");
-        d
-    }
-
-    /// The EAL file prefix a config for `tag` should use.
-    pub fn prefix_for(tag: &str) -> String {
-        format!("vtep-{tag}-{}", std::process::id())
-    }
-
-    /// Writes `config` to DIR/vtep.toml, starts vtepd and waits for its
-    /// control socket (which the config must put at DIR/vtep.sock).
-    pub fn start(tag: &str, config: &str) -> Daemon {
-        let dir = Daemon::dir_for(tag);
-        std::fs::write(dir.join("vtep.toml"), config).expect("write config");
-        let child = Command::new(vtepd_path())
-            .arg("--config")
-            .arg(dir.join("vtep.toml"))
-            .stderr(std::fs::File::create(dir.join("log")).expect("log"))
-            .spawn()
-            .expect("start vtepd");
-        let d = Daemon {
-            dir,
-            prefix: Daemon::prefix_for(tag),
-            child: Some(Reaper(child)),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !d.socket().exists() {
-            assert!(
-                Instant::now() < deadline,
-                "vtepd did not start:\n{}",
-                d.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.dir.join("vtep.sock")
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    /// `vtepctl --json ARGS`, or Null if it failed.
-    pub fn ctl(&self, args: &[&str]) -> serde_json::Value {
-        let o = Command::new(vtepctl_path())
-            .arg("--socket")
-            .arg(self.socket())
-            .arg("--json")
-            .args(args)
-            .output();
-        o.ok()
-            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
-            .unwrap_or(serde_json::Value::Null)
-    }
-
-    /// Waits until workers and ports have seen `n` frames (received, or
-    /// refused by the port); returns the stats then.
-    pub fn wait_frames(&self, n: u64, secs: u64) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.ctl(&["stats"]);
-            let rx = s["accounting"]["rx_packets"].as_u64().unwrap_or(0);
-            let port_err: u64 = s["ports"]
-                .as_array()
-                .map(|a| a.iter().map(|p| p["rx_errors"].as_u64().unwrap_or(0)).sum())
-                .unwrap_or(0);
-            if rx + port_err == n {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "vtepd saw {rx} + {port_err} of {n} frames:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM and wait; true if vtepd exited 0.
-    pub fn stop(&mut self) -> bool {
-        self.child.take().map(|mut c| c.stop()).unwrap_or(false)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        drop(self.child.take());
-        let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
-    }
+/// The workspace's release vtepd (or $VTEPD) outside the lab (pcap and
+/// null ports), on `config` in [`Daemon::dir_for`]`(tag)`, whose EAL file
+/// prefix must be [`Daemon::prefix_for`]`(tag)`.
+pub fn daemon(tag: &str, config: &str) -> Daemon {
+    Daemon::start(
+        &vtepd_path(),
+        &Daemon::dir_for(tag),
+        &Daemon::prefix_for(tag),
+        config,
+    )
 }
 
 /// Starts a one-shot iperf3 server in namespace `role`.

@@ -7,12 +7,9 @@ pub mod flows;
 pub mod lab;
 pub mod ndr;
 
-use std::fs::File;
 use std::net::Ipv4Addr;
-use std::path::Path;
-use std::time::Duration;
+pub use vtep_testsupport::write_pcap;
 
-use pcap_file::pcap::{PcapPacket, PcapWriter};
 use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
 use vtep_dataplane::datapath::state::Template;
 use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
@@ -70,16 +67,6 @@ pub fn vxlan_from(
     let mut b = VecBuf::new(inner);
     encapsulate(&mut b, &t, vni, 9000).expect("fixture fits");
     b.data().to_vec()
-}
-
-/// Writes frames to a pcap file.
-pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> std::io::Result<()> {
-    let mut w = PcapWriter::new(File::create(path)?).map_err(std::io::Error::other)?;
-    for f in frames {
-        w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, f))
-            .map_err(std::io::Error::other)?;
-    }
-    Ok(())
 }
 
 /// Removes what DPDK leaves for a file prefix (runtime dir, hugepage files).

@@ -3,24 +3,13 @@
 //! (drop reason, forward or punt), the valid frames all come out intact,
 //! vtepd stays up, and rx == forwarded + dropped + punted exactly.
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::time::Duration;
 
-use pcap_file::pcap::PcapReader;
 use vtep_perf::corpus::{
     self, access_cases, good_vxlan, inner, underlay_cases, Expect, CORPUS_CONFIG,
 };
 use vtep_perf::lab::Daemon;
-use vtep_perf::write_pcap;
-
-fn read_pcap(p: &std::path::Path) -> Vec<Vec<u8>> {
-    let mut r = PcapReader::new(File::open(p).unwrap()).unwrap();
-    let mut v = Vec::new();
-    while let Some(x) = r.next_packet() {
-        v.push(x.unwrap().data.into_owned());
-    }
-    v
-}
+use vtep_testsupport::{read_pcap, write_pcap};
 
 #[test]
 fn corpus_replay() {
@@ -63,7 +52,7 @@ socket = "{d}/vtep.sock"
         d = dir.display(),
         prefix = Daemon::prefix_for("corpus"),
     );
-    let mut vtepd = Daemon::start("corpus", &cfg);
+    let mut vtepd = vtep_perf::lab::daemon("corpus", &cfg);
     let total = (ul_in.len() + acc_in.len()) as u64;
     vtepd.wait_frames(total, 20);
     std::thread::sleep(Duration::from_millis(300));
@@ -141,7 +130,7 @@ socket = "{d}/vtep.sock"
         .iter()
         .all(|r| r["ip"] != "192.0.2.99"));
     assert!(vtepd.stop(), "vtepd stayed up and exits cleanly");
-    let acc_out = read_pcap(&dir.join("acc_out.pcap"));
+    let acc_out = read_pcap(&dir.join("acc_out.pcap")).unwrap();
     for v in &ul_valid {
         assert!(
             acc_out.contains(v),
@@ -149,6 +138,7 @@ socket = "{d}/vtep.sock"
         );
     }
     let ul_out: Vec<_> = read_pcap(&dir.join("ul_out.pcap"))
+        .unwrap()
         .into_iter()
         .filter(|f| f.len() > 50 && f[12..14] == [8, 0])
         .collect();

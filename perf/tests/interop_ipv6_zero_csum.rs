@@ -50,10 +50,8 @@ fn ipv6_zero_checksums_and_a_link_local_gateway() {
         .status();
     let _ = tcpdump.wait();
     // Both ways over the wire with a zero UDP checksum.
-    let mut r = pcap_file::pcap::PcapReader::new(std::fs::File::open(&cap).unwrap()).unwrap();
     let mut seen = std::collections::BTreeMap::new();
-    while let Some(p) = r.next_packet() {
-        let f = p.unwrap().data.into_owned();
+    for f in vtep_testsupport::read_pcap(&cap).unwrap() {
         // Ethernet (14), IPv6 (40): source at 22..38, UDP checksum at 60.
         let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&f[22..38]).unwrap());
         let csum = u16::from_be_bytes([f[60], f[61]]);

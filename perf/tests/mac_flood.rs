@@ -78,7 +78,7 @@ socket = "{d}/vtep.sock"
         d = dir.display(),
         prefix = Daemon::prefix_for("macflood"),
     );
-    let mut vtepd = Daemon::start("macflood", &cfg);
+    let mut vtepd = vtep_perf::lab::daemon("macflood", &cfg);
     let vni = |stats: &serde_json::Value, id: u64| {
         stats["vnis"]
             .as_array()

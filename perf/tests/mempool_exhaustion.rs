@@ -55,7 +55,7 @@ socket = "{d}/vtep.sock"
         d = dir.display(),
         prefix = Daemon::prefix_for("exhaust"),
     );
-    let mut vtepd = Daemon::start("exhaust", &cfg);
+    let mut vtepd = vtep_perf::lab::daemon("exhaust", &cfg);
     let ctl = || vtepd.ctl(&["stats"]);
     std::thread::sleep(Duration::from_secs(1));
     let a = ctl();

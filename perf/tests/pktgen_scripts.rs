@@ -117,7 +117,7 @@ impl Rig {
             "\n[control]\nsocket = \"{}\"\n",
             Daemon::dir_for(tag).join("vtep.sock").display()
         ));
-        rig.vtepd = Some(Daemon::start(tag, &config));
+        rig.vtepd = Some(vtep_perf::lab::daemon(tag, &config));
         rig
     }
 

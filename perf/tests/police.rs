@@ -186,7 +186,7 @@ fn a_vni_is_held_to_its_rate_both_ways_and_reload_changes_it() {
     let dir = Daemon::dir_for("police");
     fixtures(&dir);
     let prefix = Daemon::prefix_for("police");
-    let d = Daemon::start("police", &config(&dir, &prefix, 1, "rate_mbps = 20"));
+    let d = vtep_perf::lab::daemon("police", &config(&dir, &prefix, 1, "rate_mbps = 20"));
     let shown = d.ctl(&["vni", "show"]);
     let v100 = shown
         .as_array()
@@ -296,7 +296,7 @@ fn two_workers_together_stay_within_the_limit() {
     let dir = Daemon::dir_for("police2w");
     fixtures(&dir);
     let prefix = Daemon::prefix_for("police2w");
-    let d = Daemon::start(
+    let d = vtep_perf::lab::daemon(
         "police2w",
         &config(&dir, &prefix, 2, "rate_mbps = 30\nflood_pps = 1000"),
     );

@@ -1,11 +1,8 @@
 //! net_pcap reads a pcap file the test writes and writes one the test reads.
 mod common;
 
-use std::fs::File;
-use std::time::Duration;
-
 use dpdk::{Burst, Mempool, Port, PortConfig};
-use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
+use vtep_testsupport::{read_pcap, write_pcap};
 
 #[test]
 fn pcap_in_and_out() {
@@ -22,13 +19,7 @@ fn pcap_in_and_out() {
             )
         })
         .collect();
-    {
-        let mut w = PcapWriter::new(File::create(&inp).unwrap()).unwrap();
-        for f in &frames {
-            w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, f))
-                .unwrap();
-        }
-    }
+    write_pcap(&inp, &frames).unwrap();
     {
         let eal = common::eal(&[format!(
             "net_pcap0,rx_pcap={},tx_pcap={}",
@@ -52,11 +43,7 @@ fn pcap_in_and_out() {
         assert_eq!(tx[0].tx(&mut b), (frames.len(), 0));
         // Dropping the port closes it, which flushes the pcap writer.
     }
-    let mut r = PcapReader::new(File::open(&outp).unwrap()).unwrap();
-    let mut got = Vec::new();
-    while let Some(p) = r.next_packet() {
-        got.push(p.unwrap().data.into_owned());
-    }
+    let got = read_pcap(&outp).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(got, frames);
 }

@@ -33,19 +33,7 @@ pub fn eal(vdevs: &[String]) -> Eal {
     eal
 }
 
-pub fn sh(cmd: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .output()
-        .expect("spawn sh");
-    assert!(
-        out.status.success(),
-        "command failed: {cmd}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use vtep_testsupport::must as sh;
 
 /// A network namespace, deleted (with everything in it) on drop.
 pub struct Netns(pub String);
