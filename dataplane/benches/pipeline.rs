@@ -10,23 +10,12 @@ use vtep_dataplane::datapath::decap::classify_underlay;
 use vtep_dataplane::datapath::encap::classify_access;
 use vtep_dataplane::datapath::fdb::{key, Entry, FdbWriter, Target};
 use vtep_dataplane::datapath::flow::flow_hash;
-use vtep_dataplane::datapath::state::Template;
-use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
-use vtep_dataplane::testing::{
-    bench_frame as frame, sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
-};
+use vtep_dataplane::datapath::tunnel::encapsulate;
+use vtep_dataplane::testing::{bench_frame as frame, peer_to_us, sample_state, us_to_peer};
 
 fn bench(c: &mut Criterion) {
     let st = sample_state();
-    let t = Template::new(
-        PEER_MAC,
-        OUR_MAC,
-        OUR_IP,
-        PEER_IP,
-        Tunnel::vxlan(4789),
-        64,
-        false,
-    );
+    let t = us_to_peer();
     let frames: Vec<Vec<u8>> = (0..256).map(frame).collect();
 
     let mut g = c.benchmark_group("packet");
@@ -43,15 +32,7 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let peer = Template::new(
-        OUR_MAC,
-        PEER_MAC,
-        PEER_IP,
-        OUR_IP,
-        Tunnel::vxlan(4789),
-        64,
-        false,
-    );
+    let peer = peer_to_us();
     let vx: Vec<Vec<u8>> = frames
         .iter()
         .map(|f| {

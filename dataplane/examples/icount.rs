@@ -19,11 +19,10 @@ use vtep_dataplane::datapath::encap::classify_access;
 use vtep_dataplane::datapath::fdb::HitMap;
 use vtep_dataplane::datapath::forward::{access_burst, underlay_burst, Ctx};
 use vtep_dataplane::datapath::police::Credits;
-use vtep_dataplane::datapath::state::Template;
 use vtep_dataplane::datapath::stats::{Tally, WorkerStats};
-use vtep_dataplane::datapath::tunnel::{encapsulate, IpIds, Tunnel};
+use vtep_dataplane::datapath::tunnel::{encapsulate, IpIds};
 use vtep_dataplane::testing::{
-    bench_frame as frame, config_text, sample_state, SinkIo, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC,
+    bench_frame as frame, config_text, peer_to_us, sample_state, us_to_peer, SinkIo, OUR_MAC,
 };
 
 fn main() {
@@ -31,26 +30,10 @@ fn main() {
     let what = args.next().unwrap_or_default();
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1000);
     let st = sample_state();
-    let out = Template::new(
-        PEER_MAC,
-        OUR_MAC,
-        OUR_IP,
-        PEER_IP,
-        Tunnel::vxlan(4789),
-        64,
-        false,
-    );
+    let out = us_to_peer();
     let frames: Vec<Vec<u8>> = (0..256).map(frame).collect();
     let mut bufs: Vec<VecBuf> = frames.iter().map(|f| VecBuf::new(f)).collect();
-    let back = Template::new(
-        OUR_MAC,
-        PEER_MAC,
-        PEER_IP,
-        OUR_IP,
-        Tunnel::vxlan(4789),
-        64,
-        false,
-    );
+    let back = peer_to_us();
     let vxlan: Vec<Vec<u8>> = frames
         .iter()
         .map(|f| {
@@ -130,15 +113,7 @@ fn forward(dir: &str, rounds: usize) -> u64 {
     let mut decap = DecapCache::default();
     let mut ip_ids = IpIds::default();
     let mut credits = Credits::default();
-    let back = Template::new(
-        OUR_MAC,
-        PEER_MAC,
-        PEER_IP,
-        OUR_IP,
-        Tunnel::vxlan(4789),
-        64,
-        false,
-    );
+    let back = peer_to_us();
     let mut bufs: Vec<VecBuf> = frames
         .iter()
         .map(|f| {

@@ -101,6 +101,34 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
     }
 }
 
+/// The sample remote's VXLAN template towards this VTEP: what it sends
+/// (UDP 4789, TTL 64, DF clear).
+pub fn peer_to_us() -> Template {
+    Template::new(
+        OUR_MAC,
+        PEER_MAC,
+        PEER_IP,
+        OUR_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    )
+}
+
+/// This VTEP's VXLAN template towards the sample remote (UDP 4789, TTL
+/// 64, DF clear).
+pub fn us_to_peer() -> Template {
+    Template::new(
+        PEER_MAC,
+        OUR_MAC,
+        OUR_IP,
+        PEER_IP,
+        Tunnel::vxlan(4789),
+        64,
+        false,
+    )
+}
+
 /// A valid config (VTEP 192.0.2.1/24, gateway 192.0.2.254, VNI 100
 /// untagged and VNI 200 on VID 10 of net_ring1, flood to 192.0.2.2) with
 /// `extra` TOML appended.

@@ -10,7 +10,7 @@ use vtep_dataplane::datapath::drops::DropReason;
 use vtep_dataplane::datapath::encap::{classify_access, push_vlan};
 use vtep_dataplane::datapath::state::{State, Template};
 use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
-use vtep_dataplane::testing::{OUR_IP, OUR_IP6, OUR_MAC, PEER_IP, PEER_IP6, PEER_MAC};
+use vtep_dataplane::testing::{OUR_IP6, OUR_MAC, PEER_IP6, PEER_MAC};
 
 fuzz_target!(|data: &[u8]| {
     static ST: OnceLock<[(State, Template); 2]> = OnceLock::new();
@@ -19,15 +19,7 @@ fuzz_target!(|data: &[u8]| {
         [
             (
                 vtep_dataplane::testing::sample_state(),
-                Template::new(
-                    OUR_MAC,
-                    PEER_MAC,
-                    PEER_IP,
-                    OUR_IP,
-                    Tunnel::vxlan(4789),
-                    64,
-                    false,
-                ),
+                vtep_dataplane::testing::peer_to_us(),
             ),
             (
                 vtep_dataplane::testing::sample_state6(),

@@ -247,15 +247,7 @@ fn access_classification_and_vlan_strip() {
 
 /// A VXLAN packet from the peer to us, as the peer would build it.
 fn from_peer(vni: u32, f: &[u8]) -> Vec<u8> {
-    let t = Template::new(
-        OUR_MAC,
-        PEER_MAC,
-        PEER_IP,
-        OUR_IP,
-        Tunnel::vxlan(4789),
-        64,
-        false,
-    );
+    let t = crate::testing::peer_to_us();
     let mut b = VecBuf::new(f);
     encapsulate(&mut b, &t, vni, 9000).unwrap();
     b.data().to_vec()
@@ -726,15 +718,7 @@ mod ipv6 {
             Err(DropReason::Udp6ZeroChecksum)
         );
         // IPv4 VXLAN to an IPv6 VTEP is not for it.
-        let v4 = Template::new(
-            OUR_MAC,
-            PEER_MAC,
-            PEER_IP,
-            OUR_IP,
-            Tunnel::vxlan(4789),
-            64,
-            false,
-        );
+        let v4 = crate::testing::peer_to_us();
         let mut b = VecBuf::new(&super::inner(1, 10));
         encapsulate(&mut b, &v4, 100, 9000).unwrap();
         assert_eq!(classify_underlay(b.data(), &st), Err(DropReason::NotOurIp));
