@@ -333,8 +333,39 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         Ok(_) => {}
     }
 
-    let us = raw.underlay.span();
-    let u = raw.underlay.into_inner();
+    let underlay = underlay(&c, raw.underlay, &devices)?;
+    let neighbors = neighbors(&c, raw.neighbor, &underlay)?;
+    let (vnis, vni_lines) = vnis(&c, raw.vni, &underlay, &dataplane)?;
+    let access = access(&c, raw.access, &devices, &underlay, &vni_lines)?;
+    let fdb = fdb(&c, raw.fdb, &underlay, &vni_lines, &access)?;
+    let control = control(&c, raw.control)?;
+
+    let evpn = match raw.evpn {
+        None => None,
+        Some(e) => Some(evpn(&c, e.span(), &underlay, e.into_inner())?),
+    };
+
+    Ok(Config {
+        eal_args,
+        dataplane,
+        underlay,
+        neighbors,
+        access,
+        vnis,
+        fdb,
+        control,
+        evpn,
+    })
+}
+
+/// `[underlay]`.
+fn underlay(
+    c: &Ctx,
+    raw: Spanned<RawUnderlay>,
+    devices: &BTreeSet<String>,
+) -> Result<Underlay, ConfigError> {
+    let us = raw.span();
+    let u = raw.into_inner();
     let (addr, plen) = match u.address.split_once('/') {
         Some((a, p)) => {
             let a = c.ip("underlay.address", us.clone(), a)?;
@@ -440,7 +471,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     }
     if let Some(g) = &u.gateway {
         let g = c.peer_ip("underlay.gateway", us.clone(), g, &underlay)?;
-        check_peer(&c, &underlay, "underlay.gateway", us.clone(), g)?;
+        check_peer(c, &underlay, "underlay.gateway", us.clone(), g)?;
         if !underlay.on_link(g) || g == addr {
             return c.err(
                 "underlay.gateway",
@@ -450,27 +481,38 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         underlay.gateway = Some(g);
     }
-    check_device(&c, &devices, "underlay.port", us.clone(), &underlay.port)?;
+    check_device(c, devices, "underlay.port", us.clone(), &underlay.port)?;
     if let Some(k) = &u.kernel_port {
-        underlay.kernel_port = Some(kernel_port(&c, &devices, us.clone(), &underlay, k)?);
+        underlay.kernel_port = Some(kernel_port(c, devices, us.clone(), &underlay, k)?);
     }
+    Ok(underlay)
+}
 
+/// `[[neighbor]]`: static underlay neighbours.
+fn neighbors(
+    c: &Ctx,
+    raw: Vec<Spanned<RawNeighbor>>,
+    underlay: &Underlay,
+) -> Result<Vec<Neighbor>, ConfigError> {
     let mut neighbors = Vec::new();
     let mut seen_nb = HashSet::new();
-    for n in raw.neighbor {
+    for n in raw {
         let s = n.span();
         let n = n.into_inner();
-        let ip = c.peer_ip("neighbor.ip", s.clone(), &n.ip, &underlay)?;
+        let ip = c.peer_ip("neighbor.ip", s.clone(), &n.ip, underlay)?;
         let mac = c.mac("neighbor.mac", s.clone(), &n.mac)?;
         if mac.is_multicast() || mac.is_zero() {
             return c.err("neighbor.mac", s, format!("{mac} is not a unicast MAC"));
         }
-        check_peer(&c, &underlay, "neighbor.ip", s.clone(), ip)?;
+        check_peer(c, underlay, "neighbor.ip", s.clone(), ip)?;
         if !underlay.on_link(ip) {
             return c.err(
                 "neighbor.ip",
                 s,
-                format!("{ip} is not on the on-link prefix {addr}/{plen}"),
+                format!(
+                    "{ip} is not on the on-link prefix {}/{}",
+                    underlay.address, underlay.prefix_len
+                ),
             );
         }
         if !seen_nb.insert(ip) {
@@ -478,10 +520,22 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         neighbors.push(Neighbor { ip, mac });
     }
+    Ok(neighbors)
+}
 
+/// The span of each VNI's `[[vni]]` section.
+type VniSpans = BTreeMap<Vni, std::ops::Range<usize>>;
+
+/// `[[vni]]`, with the span of each VNI's section.
+fn vnis(
+    c: &Ctx,
+    raw: Vec<Spanned<RawVni>>,
+    underlay: &Underlay,
+    dataplane: &Dataplane,
+) -> Result<(Vec<VniConfig>, VniSpans), ConfigError> {
     let mut vnis: Vec<VniConfig> = Vec::new();
     let mut vni_lines = BTreeMap::new();
-    for v in raw.vni {
+    for v in raw {
         let s = v.span();
         let v = v.into_inner();
         let id = c.vni("vni.id", s.clone(), v.id)?;
@@ -490,9 +544,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         let mut flood = Vec::new();
         for f in &v.flood {
-            let ip = c.peer_ip("vni.flood", s.clone(), f, &underlay)?;
-            check_peer(&c, &underlay, "vni.flood", s.clone(), ip)?;
-            check_routable(&c, "vni.flood", s.clone(), ip)?;
+            let ip = c.peer_ip("vni.flood", s.clone(), f, underlay)?;
+            check_peer(c, underlay, "vni.flood", s.clone(), ip)?;
+            check_routable(c, "vni.flood", s.clone(), ip)?;
             if !flood.contains(&ip) {
                 flood.push(ip);
             }
@@ -558,17 +612,27 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             },
         });
     }
+    Ok((vnis, vni_lines))
+}
 
+/// `[[access]]`: every VNI must be carried by one of them.
+fn access(
+    c: &Ctx,
+    raw: Vec<Spanned<RawAccess>>,
+    devices: &BTreeSet<String>,
+    underlay: &Underlay,
+    vni_lines: &VniSpans,
+) -> Result<Vec<Access>, ConfigError> {
     let mut access = Vec::new();
     let mut used_vnis = BTreeSet::new();
     let mut ports = BTreeSet::from([underlay.port.clone()]);
     if let Some(k) = &underlay.kernel_port {
         ports.insert(k.device.clone());
     }
-    for a in raw.access {
+    for a in raw {
         let s = a.span();
         let a = a.into_inner();
-        check_device(&c, &devices, "access.port", s.clone(), &a.port)?;
+        check_device(c, devices, "access.port", s.clone(), &a.port)?;
         if !ports.insert(a.port.clone()) {
             return c.err(
                 "access.port",
@@ -645,7 +709,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             mtu,
         });
     }
-    for (v, s) in &vni_lines {
+    for (v, s) in vni_lines {
         if !used_vnis.contains(v) {
             return c.err(
                 "vni.id",
@@ -661,10 +725,20 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
             msg: "no [[access]] port: a VTEP needs at least one".into(),
         });
     }
+    Ok(access)
+}
 
+/// `[[fdb]]`: static entries.
+fn fdb(
+    c: &Ctx,
+    raw: Vec<Spanned<RawFdb>>,
+    underlay: &Underlay,
+    vni_lines: &VniSpans,
+    access: &[Access],
+) -> Result<Vec<StaticFdb>, ConfigError> {
     let mut fdb = Vec::new();
     let mut seen = HashSet::new();
-    for f in raw.fdb {
+    for f in raw {
         let s = f.span();
         let f = f.into_inner();
         let vni = c.vni("fdb.vni", s.clone(), f.vni)?;
@@ -677,9 +751,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         let at = match (&f.remote, &f.port) {
             (Some(r), None) => {
-                let remote = c.peer_ip("fdb.remote", s.clone(), r, &underlay)?;
-                check_peer(&c, &underlay, "fdb.remote", s.clone(), remote)?;
-                check_routable(&c, "fdb.remote", s.clone(), remote)?;
+                let remote = c.peer_ip("fdb.remote", s.clone(), r, underlay)?;
+                check_peer(c, underlay, "fdb.remote", s.clone(), remote)?;
+                check_routable(c, "fdb.remote", s.clone(), remote)?;
                 if !underlay.on_link(remote) && underlay.gateway.is_none() {
                     return c.err(
                         "fdb.remote",
@@ -721,29 +795,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
         }
         fdb.push(StaticFdb { vni, mac, at });
     }
-
-    let control = control(&c, raw.control)?;
-
-    let evpn = match raw.evpn {
-        None => None,
-        Some(e) => Some(evpn(&c, e.span(), &underlay, e.into_inner())?),
-    };
-
-    Ok(Config {
-        eal_args,
-        dataplane,
-        underlay,
-        neighbors,
-        access,
-        vnis,
-        fdb,
-        control,
-        evpn,
-    })
+    Ok(fdb)
 }
 
-/// `[evpn]`: the namespace of the exception interface and the kernel
-/// mirror, where FRR runs.
 /// `[dataplane]`; an absent section is an empty one (every key has its
 /// default).
 fn dataplane(c: &Ctx, raw: Option<Spanned<RawDataplane>>) -> Result<Dataplane, ConfigError> {
@@ -832,6 +886,8 @@ fn control(c: &Ctx, raw: Option<Spanned<RawControl>>) -> Result<Control, ConfigE
     })
 }
 
+/// `[evpn]`: the namespace of the exception interface and the kernel
+/// mirror, where FRR runs.
 fn evpn(
     c: &Ctx<'_>,
     span: std::ops::Range<usize>,
