@@ -69,14 +69,16 @@ impl Daemon {
                 .child
                 .as_mut()
                 .is_some_and(|c| !matches!(c.0.try_wait(), Ok(None)));
-            exited || d.ctl(&["status"]).is_object()
+            exited || d.answers()
         });
-        assert!(
-            up && d.ctl(&["status"]).is_object(),
-            "vtepd did not start:\n{}",
-            d.log()
-        );
+        assert!(up && d.answers(), "vtepd did not start:\n{}", d.log());
         d
+    }
+
+    /// Whether the control socket answers `status` (not with an error).
+    pub fn answers(&self) -> bool {
+        let v = self.ctl(&["status"]);
+        v.is_object() && v.get("error").is_none()
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -87,8 +89,9 @@ impl Daemon {
         std::fs::read_to_string(self.dir.join("vtepd.log")).unwrap_or_default()
     }
 
-    /// `vtepctl --json ARGS`: its answer, or Null if it could not give
-    /// one.
+    /// `vtepctl --json ARGS`: its answer (an object with `error` when
+    /// vtepd refused or could not be reached), or Null if vtepctl gave
+    /// no JSON.
     pub fn ctl(&self, args: &[&str]) -> Value {
         Command::new(&self.vtepctl)
             .arg("--socket")
