@@ -127,7 +127,9 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
         Command::new(vtepd_path())
             .arg("--config")
             .arg(&cfg)
-            .env("RUST_LOG", "warn")
+            // Start-up and shutdown steps logged: how far it got if it
+            // does not exit cleanly.
+            .env("RUST_LOG", "info")
             .stderr(log)
             .spawn()
             .map_err(|e| format!("vtepd: {e}"))?,
@@ -157,7 +159,10 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("vtep-loadgen: {e}"))?;
-    let stopped = vtepd.stop();
+    // SIGTERM and wait, keeping the status for the report.
+    let _ = crate::lab::sh(&format!("kill -TERM {}", vtepd.0.id()));
+    let status = vtepd.0.wait();
+    let stopped = status.as_ref().is_ok_and(|s| s.success());
     let text = String::from_utf8_lossy(&out.stdout);
     std::fs::write(o.dir.join("loadgen.log"), out.stderr.as_slice()).ok();
     let lines: Vec<Value> = text
@@ -176,7 +181,11 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
     }
     if !stopped {
         return Err(format!(
-            "vtepd did not exit cleanly; see {}/vtepd.log",
+            "vtepd did not exit cleanly ({}); see {}/vtepd.log",
+            match &status {
+                Ok(s) => s.to_string(),
+                Err(e) => e.to_string(),
+            },
             o.dir.display()
         ));
     }
