@@ -20,16 +20,11 @@ pub(crate) fn state() -> State {
     crate::testing::sample_state()
 }
 
+/// The sample state's template towards its remote.
 fn template() -> Template {
-    Template::new(
-        PEER_MAC,
-        OUR_MAC,
-        OUR_IP,
-        PEER_IP,
-        Tunnel::vxlan(4789),
-        64,
-        true,
-    )
+    *state()
+        .template(0, 0)
+        .expect("the sample remote is resolved")
 }
 
 /// An inner tenant frame: Ethernet/IPv4/UDP with `payload` bytes.
