@@ -47,6 +47,8 @@ pub type TunnelIdx = u8;
 /// The most tunnels one state holds (each remote keeps a template per
 /// tunnel, inline).
 pub const MAX_TUNNELS: usize = 4;
+// `State::template` masks a tunnel index with MAX_TUNNELS - 1.
+const _: () = assert!(MAX_TUNNELS.is_power_of_two());
 
 /// The tunnels of a state, each once, by [`TunnelIdx`]. Inline, since
 /// decap finds the tunnel of every packet by its UDP port.
