@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod counters;
 pub mod rates;
 pub mod views;
 

@@ -23,6 +23,7 @@ use crossbeam::channel::Sender;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request as HttpRequest, Response as HttpResponse, StatusCode};
+use vtep_api::counters::{self, Scope};
 use vtep_api::{PortXstats, Request, Response, Stats};
 
 use crate::control::server::{ask, Ask};
@@ -78,347 +79,43 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// One family per counter of `scope`, a sample per row labelled by `label`.
+fn families<T>(o: &mut String, scope: &Scope<T>, rows: &[T], label: impl Fn(&T) -> String) {
+    for c in scope.counters {
+        let mut f = Family::new(o, c.metric, c.kind.name(), c.help);
+        for r in rows {
+            match scope.label {
+                Some(l) => f.sample(&[(l, &label(r))], (c.get)(r)),
+                None => f.sample(&[], (c.get)(r)),
+            };
+        }
+    }
+}
+
 /// Renders a stats snapshot and the ports' extended statistics (the
-/// non-zero ones) as Prometheus text.
+/// non-zero ones) as Prometheus text: the families of the counter tables,
+/// then the two labelled by data (drop reasons, driver xstat names).
 pub fn render(st: &Stats, xstats: &[PortXstats]) -> String {
     let mut o = String::with_capacity(16 * 1024);
-    let counter = |o: &mut String, name: &str, help: &str, v: u64| {
-        Family::new(o, name, "counter", help).sample(&[], v);
-    };
-    let gauge = |o: &mut String, name: &str, help: &str, v: u64| {
-        Family::new(o, name, "gauge", help).sample(&[], v);
-    };
-
-    let mut f = Family::new(
-        &mut o,
-        "vtep_port_up",
-        "gauge",
-        "1 when the port's link is up",
-    );
-    for p in &st.ports {
-        f.sample(&[("port", &p.name)], u8::from(p.link_up));
-    }
-    type PortField = fn(&vtep_api::PortStats) -> u64;
-    let port_counters: [(&str, &str, PortField); 8] = [
-        ("rx_packets", "Packets received by the port", |p| {
-            p.rx_packets
-        }),
-        ("tx_packets", "Packets sent by the port", |p| p.tx_packets),
-        ("rx_bytes", "Bytes received by the port", |p| p.rx_bytes),
-        ("tx_bytes", "Bytes sent by the port", |p| p.tx_bytes),
-        (
-            "rx_missed",
-            "Packets the port dropped for lack of RX descriptors",
-            |p| p.rx_missed,
-        ),
-        (
-            "rx_nombuf",
-            "Packets the port dropped for lack of mbufs",
-            |p| p.rx_nombuf,
-        ),
-        ("rx_errors", "Erroneous packets the port received", |p| {
-            p.rx_errors
-        }),
-        ("tx_errors", "Packets the port failed to send", |p| {
-            p.tx_errors
-        }),
-    ];
-    for (k, help, get) in port_counters {
-        let mut f = Family::new(&mut o, &format!("vtep_port_{k}_total"), "counter", help);
-        for p in &st.ports {
-            f.sample(&[("port", &p.name)], get(p));
-        }
-    }
-    type VniField = fn(&vtep_api::VniStats) -> u64;
-    let vni_counters: [(&str, &str, VniField); 11] = [
-        ("encap_packets", "Frames encapsulated into the VNI", |v| {
-            v.encap_packets
-        }),
-        (
-            "encap_bytes",
-            "Bytes of frames encapsulated into the VNI",
-            |v| v.encap_bytes,
-        ),
-        ("decap_packets", "Frames decapsulated from the VNI", |v| {
-            v.decap_packets
-        }),
-        (
-            "decap_bytes",
-            "Bytes of frames decapsulated from the VNI",
-            |v| v.decap_bytes,
-        ),
-        (
-            "flood_packets",
-            "Broadcast, multicast and unknown-unicast frames flooded",
-            |v| v.flood_packets,
-        ),
-        ("flood_bytes", "Bytes of flooded frames", |v| v.flood_bytes),
-        (
-            "policed_encap_packets",
-            "Frames from access ports dropped over the VNI's rate_mbps",
-            |v| v.policed_encap_packets,
-        ),
-        (
-            "policed_encap_bytes",
-            "Bytes of frames from access ports dropped over the VNI's rate_mbps",
-            |v| v.policed_encap_bytes,
-        ),
-        (
-            "policed_decap_packets",
-            "Frames from the underlay dropped over the VNI's rate_mbps",
-            |v| v.policed_decap_packets,
-        ),
-        (
-            "policed_decap_bytes",
-            "Bytes of frames from the underlay dropped over the VNI's rate_mbps",
-            |v| v.policed_decap_bytes,
-        ),
-        (
-            "storm_control_packets",
-            "Broadcast, multicast and unknown-unicast frames dropped over the VNI's flood_pps",
-            |v| v.storm_control_packets,
-        ),
-    ];
-    for (k, help, get) in vni_counters {
-        let mut f = Family::new(&mut o, &format!("vtep_vni_{k}_total"), "counter", help);
-        for v in &st.vnis {
-            f.sample(&[("vni", &v.id.to_string())], get(v));
-        }
-    }
-    let mut f = Family::new(
-        &mut o,
-        "vtep_vni_learned_macs",
-        "gauge",
-        "Learned MAC addresses in the VNI",
-    );
-    for v in &st.vnis {
-        f.sample(&[("vni", &v.id.to_string())], v.learned_macs);
-    }
-    type RemoteField = fn(&vtep_api::RemoteStats) -> u64;
-    let remote_counters: [(&str, &str, RemoteField); 4] = [
-        ("tx_packets", "Packets sent to the remote VTEP", |r| {
-            r.tx_packets
-        }),
-        ("tx_bytes", "Bytes sent to the remote VTEP", |r| r.tx_bytes),
-        ("rx_packets", "Packets received from the remote VTEP", |r| {
-            r.rx_packets
-        }),
-        ("rx_bytes", "Bytes received from the remote VTEP", |r| {
-            r.rx_bytes
-        }),
-    ];
-    for (k, help, get) in remote_counters {
-        let mut f = Family::new(&mut o, &format!("vtep_remote_{k}_total"), "counter", help);
-        for r in &st.remotes {
-            f.sample(&[("remote", &r.ip)], get(r));
-        }
-    }
-    let mut f = Family::new(
-        &mut o,
-        "vtep_drops_total",
-        "counter",
-        "Packets dropped, by reason",
-    );
+    families(&mut o, &counters::PORTS, &st.ports, |p| p.name.clone());
+    families(&mut o, &counters::VNIS, &st.vnis, |v| v.id.to_string());
+    families(&mut o, &counters::REMOTES, &st.remotes, |r| r.ip.clone());
+    families(&mut o, &counters::WORKERS, &st.workers, |w| {
+        w.index.to_string()
+    });
+    families(&mut o, &counters::DAEMON, std::slice::from_ref(st), |_| {
+        String::new()
+    });
+    let d = counters::DROPS;
+    let mut f = Family::new(&mut o, d.metric, d.kind, d.help);
     for (reason, n) in &st.drops {
         f.sample(&[("reason", reason)], n);
     }
-    let a = &st.accounting;
-    counter(
-        &mut o,
-        "vtep_rx_packets_total",
-        "Packets received by the workers",
-        a.rx_packets,
-    );
-    counter(
-        &mut o,
-        "vtep_forwarded_total",
-        "Packets forwarded",
-        a.forwarded,
-    );
-    counter(
-        &mut o,
-        "vtep_dropped_total",
-        "Packets dropped (sum of vtep_drops_total)",
-        a.dropped,
-    );
-    counter(
-        &mut o,
-        "vtep_punted_total",
-        "Packets handed to the management thread",
-        a.punted,
-    );
-    counter(
-        &mut o,
-        "vtep_flood_copies_total",
-        "Copies made by head-end replication",
-        a.flood_copies,
-    );
-    counter(
-        &mut o,
-        "vtep_flood_copy_drops_total",
-        "Flood copies that could not be made or sent",
-        st.flood_copy_drops,
-    );
-    counter(
-        &mut o,
-        "vtep_learn_events_dropped_total",
-        "Learn and ARP-snoop events refused by a full queue",
-        st.learn_events_dropped,
-    );
-    counter(
-        &mut o,
-        "vtep_vxlan_reserved_set_total",
-        "VXLAN packets received with reserved bits set",
-        st.vxlan_reserved_bits_seen,
-    );
-    gauge(
-        &mut o,
-        "vtep_fdb_entries",
-        "FDB entries, static and learned",
-        st.fdb.entries,
-    );
-    let fdb = &st.fdb.counters;
-    for (k, help, v) in [
-        ("learned", "MACs learned", fdb.learned),
-        ("moved", "MAC moves (VM migration)", fdb.moved),
-        ("aged", "Learned MACs aged out", fdb.aged),
-        ("damped", "MAC moves suppressed by flap damping", fdb.damped),
-        (
-            "mac_limit_drops",
-            "MACs not learned because the VNI reached mac_limit",
-            fdb.mac_limit_drops,
-        ),
-        (
-            "table_full",
-            "MACs not learned because the FDB table was full",
-            fdb.table_full,
-        ),
-    ] {
-        counter(&mut o, &format!("vtep_fdb_{k}_total"), help, v);
-    }
-    let m = &st.management;
-    for (k, help, v) in [
-        ("reloads", "Config reloads applied", m.reloads),
-        (
-            "reload_failures",
-            "Config reloads refused (running config kept)",
-            m.reloads_rejected,
-        ),
-        (
-            "arp_requests_sent",
-            "ARP requests the VTEP sent on the underlay",
-            m.arp_requests_sent,
-        ),
-        (
-            "arp_replies_sent",
-            "ARP replies the VTEP sent for its address",
-            m.arp_replies_sent,
-        ),
-        (
-            "echo_replies_sent",
-            "ICMP and ICMPv6 echo replies the VTEP sent",
-            m.echo_replies_sent,
-        ),
-        (
-            "nd_solicitations_sent",
-            "IPv6 neighbour solicitations the VTEP sent on the underlay",
-            m.nd_solicitations_sent,
-        ),
-        (
-            "nd_advertisements_sent",
-            "IPv6 neighbour advertisements the VTEP sent for its address",
-            m.nd_advertisements_sent,
-        ),
-        (
-            "neighbor_updates",
-            "Underlay neighbour MAC changes",
-            m.neighbor_updates,
-        ),
-        (
-            "mgmt_tx_failed",
-            "Management frames that could not be sent",
-            m.mgmt_tx_failed,
-        ),
-        (
-            "kernel_rx_frames",
-            "Frames the kernel sent out of the underlay port (exception path)",
-            m.kernel_rx_frames,
-        ),
-        (
-            "kernel_tx_frames",
-            "Frames handed to the kernel (exception path)",
-            m.kernel_tx_frames,
-        ),
-        (
-            "kernel_tx_failed",
-            "Frames for the kernel its tap refused",
-            m.kernel_tx_failed,
-        ),
-        (
-            "evpn_updates_in",
-            "Remote MAC and flood-list changes read from the EVPN kernel mirror",
-            m.evpn_updates_in,
-        ),
-        (
-            "evpn_updates_out",
-            "Local MAC changes written to the EVPN kernel mirror",
-            m.evpn_updates_out,
-        ),
-        (
-            "evpn_resyncs",
-            "Full reads of the EVPN kernel mirror",
-            m.evpn_resyncs,
-        ),
-        (
-            "evpn_errors",
-            "Netlink failures of the EVPN kernel mirror",
-            m.evpn_errors,
-        ),
-    ] {
-        counter(&mut o, &format!("vtep_{k}_total"), help, v);
-    }
-    gauge(
-        &mut o,
-        "vtep_mempool_mbufs",
-        "Mbufs in the packet pool",
-        st.mempool.size,
-    );
-    gauge(
-        &mut o,
-        "vtep_mempool_in_use",
-        "Mbufs of the packet pool in use",
-        st.mempool.in_use(),
-    );
-    // Driver-defined names and kinds (counters and gauges mixed): untyped.
-    let mut f = Family::new(
-        &mut o,
-        "vtep_port_xstat",
-        "untyped",
-        "Non-zero extended statistics of the port's device, by driver name",
-    );
+    let x = counters::XSTATS;
+    let mut f = Family::new(&mut o, x.metric, x.kind, x.help);
     for p in xstats {
         for (name, v) in p.xstats.iter().filter(|(_, v)| **v != 0) {
             f.sample(&[("port", &p.name), ("name", name)], v);
-        }
-    }
-    type WorkerField = fn(&vtep_api::WorkerStats) -> u64;
-    let worker_counters: [(&str, &str, WorkerField); 3] = [
-        (
-            "busy_cycles",
-            "TSC cycles the worker spent on bursts with packets",
-            |w| w.busy_cycles,
-        ),
-        ("rx_packets", "Packets received by the worker", |w| {
-            w.rx_packets
-        }),
-        ("bursts", "Bursts with packets handled by the worker", |w| {
-            w.bursts
-        }),
-    ];
-    for (k, help, get) in worker_counters {
-        let mut f = Family::new(&mut o, &format!("vtep_worker_{k}_total"), "counter", help);
-        for w in &st.workers {
-            f.sample(&[("worker", &w.index.to_string())], get(w));
         }
     }
     o

@@ -5,7 +5,7 @@
 use crossbeam::channel::Sender;
 use dpdk::telemetry::TelValue;
 use tracing::{error, info, warn};
-use vtep_api::{Location, Request, Response};
+use vtep_api::{counters, Location, Request, Response};
 
 use crate::control::server::{ask, Ask};
 
@@ -17,36 +17,22 @@ pub fn register(tx: &Sender<Ask>) {
         let Ok(Response::Stats(d)) = ask(&t, Request::Stats) else {
             return Vec::new();
         };
-        let a = &d.accounting;
-        let mut out: Vec<(String, TelValue)> = [
-            ("rx_packets", a.rx_packets),
-            ("forwarded", a.forwarded),
-            ("dropped", a.dropped),
-            ("punted", a.punted),
-            ("flood_copies", a.flood_copies),
-            ("flood_copy_drops", d.flood_copy_drops),
-            ("learn_events_dropped", d.learn_events_dropped),
-            ("fdb_entries", d.fdb.entries),
-            ("fdb_learned", d.fdb.counters.learned),
-            ("fdb_moved", d.fdb.counters.moved),
-            ("fdb_aged", d.fdb.counters.aged),
-            ("mempool_in_use", d.mempool.in_use()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), TelValue::U64(v)))
-        .collect();
+        let mut out: Vec<(String, TelValue)> = counters::DAEMON
+            .counters
+            .iter()
+            .filter_map(|c| Some((c.telemetry?.to_string(), TelValue::U64((c.get)(&d)))))
+            .collect();
         for (k, v) in d.drops.iter().filter(|(_, v)| **v != 0) {
             out.push((format!("drop_{k}"), TelValue::U64(*v)));
         }
-        // Per VNI, what its limits dropped (non-zero only).
+        // Per VNI, the counters with a telemetry key (non-zero only).
         for v in &d.vnis {
-            for (k, n) in [
-                ("policed_encap", v.policed_encap_packets),
-                ("policed_decap", v.policed_decap_packets),
-                ("storm_control", v.storm_control_packets),
-            ] {
-                if n != 0 {
-                    out.push((format!("vni{}_{k}", v.id), TelValue::U64(n)));
+            for c in counters::VNIS.counters {
+                match (c.telemetry, (c.get)(v)) {
+                    (Some(k), n) if n != 0 => {
+                        out.push((format!("vni{}_{k}", v.id), TelValue::U64(n)))
+                    }
+                    _ => {}
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! - [`pcap`]: pcap files in and out;
 //! - [`eal`]: configs for vtepd on net_pcap ports;
 //! - [`sh`], [`must`], [`Reaper`]: commands and child processes;
+//! - [`doc_table`]: a table in the docs held to the code that writes it;
 //! - [`wait_for`], [`wait_some`]: readiness by polling for the condition,
 //!   never by sleeping for it.
 #![forbid(unsafe_code)]
@@ -78,6 +79,30 @@ impl Drop for Reaper {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Holds a generated table in a document: the table that starts at the
+/// line beginning with `head` and runs to the next blank line must be
+/// `table`. With `VTEP_BLESS` set in the environment it rewrites the
+/// document instead.
+pub fn doc_table(path: &std::path::Path, head: &str, table: &str) {
+    let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let at = doc
+        .find(&format!("\n{head}"))
+        .unwrap_or_else(|| panic!("{} has no table headed {head:?}", path.display()))
+        + 1;
+    let end = doc[at..].find("\n\n").map_or(doc.len(), |e| at + e + 1);
+    let want = format!("{}{table}{}", &doc[..at], &doc[end..]);
+    if std::env::var_os("VTEP_BLESS").is_some() {
+        std::fs::write(path, &want).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    assert!(
+        doc == want,
+        "{} differs from the code's table headed {head:?}; \
+         run the test with VTEP_BLESS=1 to rewrite it",
+        path.display()
+    );
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use vtep_api::client::{call, CallError};
+use vtep_api::counters;
 use vtep_api::rates::{rates, Rates};
 use vtep_api::{
     Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, PortXstats, Reloaded, Request, Stats,
@@ -383,64 +384,37 @@ fn stats_text(d: &Stats) {
         a.punted,
         a.flood_copies
     );
-    out!(
-        "{:<24} {:<4} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
-        "port",
-        "link",
-        "rx",
-        "tx",
-        "missed",
-        "nombuf",
-        "rx_err",
-        "tx_err"
+    let ports: Vec<_> = d
+        .ports
+        .iter()
+        .map(|p| {
+            let link = if p.link_up { "up" } else { "down" };
+            (format!("{:<24} {link:<4}", p.name), p)
+        })
+        .collect();
+    table(
+        &format!("{:<24} {:<4}", "port", "link"),
+        &ports,
+        &counters::PORTS,
     );
-    for p in &d.ports {
-        out!(
-            "{:<24} {:<4} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
-            p.name,
-            if p.link_up { "up" } else { "down" },
-            p.rx_packets,
-            p.tx_packets,
-            p.rx_missed,
-            p.rx_nombuf,
-            p.rx_errors,
-            p.tx_errors
-        );
-    }
-    out!(
-        "{:<10} {:>12} {:>12} {:>12} {:>8} {:>12} {:>12} {:>10}",
-        "vni",
-        "encap",
-        "decap",
-        "flood",
-        "macs",
-        "policed_enc",
-        "policed_dec",
-        "storm"
-    );
-    for v in &d.vnis {
-        out!(
-            "{:<10} {:>12} {:>12} {:>12} {:>8} {:>12} {:>12} {:>10}",
-            v.id,
-            v.encap_packets,
-            v.decap_packets,
-            v.flood_packets,
-            v.learned_macs,
-            v.policed_encap_packets,
-            v.policed_decap_packets,
-            v.storm_control_packets
-        );
-    }
-    // IPv4 addresses keep the old 16 columns; IPv6 ones widen them.
+    let vnis: Vec<_> = d
+        .vnis
+        .iter()
+        .map(|v| (format!("{:<10}", v.id), v))
+        .collect();
+    table(&format!("{:<10}", "vni"), &vnis, &counters::VNIS);
+    // IPv4 addresses keep 16 columns; IPv6 ones widen them.
     let w = d
         .remotes
         .iter()
         .map(|r| r.ip.len() + 1)
         .fold(16, usize::max);
-    out!("{:<w$} {:>12} {:>12}", "remote", "tx", "rx");
-    for r in &d.remotes {
-        out!("{:<w$} {:>12} {:>12}", r.ip, r.tx_packets, r.rx_packets);
-    }
+    let remotes: Vec<_> = d
+        .remotes
+        .iter()
+        .map(|r| (format!("{:<w$}", r.ip), r))
+        .collect();
+    table(&format!("{:<w$}", "remote"), &remotes, &counters::REMOTES);
     out!("drops:");
     for (k, v) in d.drops.iter().filter(|(_, v)| **v != 0) {
         out!("  {k:<28} {v}");
@@ -462,6 +436,24 @@ fn stats_text(d: &Stats) {
             w.cycles_per_packet,
             w.avg_burst
         );
+    }
+}
+
+/// Rows under a header: each row's own first columns, then one column per
+/// counter of `scope` that has one.
+fn table<T>(head: &str, rows: &[(String, &T)], scope: &counters::Scope<T>) {
+    let width = |h: &str| h.len().max(11) + 1;
+    let mut line = head.to_string();
+    for (h, _) in scope.columns() {
+        line.push_str(&format!("{h:>w$}", w = width(h)));
+    }
+    out!("{line}");
+    for (first, r) in rows {
+        let mut line = first.clone();
+        for (h, get) in scope.columns() {
+            line.push_str(&format!("{:>w$}", get(r), w = width(h)));
+        }
+        out!("{line}");
     }
 }
 
