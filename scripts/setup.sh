@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev build-essential
       iproute2 ethtool python3 tcpdump iperf3 iputils-ping libpcap-dev
       prometheus
-      # the BGP EVPN lab (perf/tests/evpn.rs): zebra and bgpd per namespace
+      # the BGP EVPN lab (dataplane/lab/tests/evpn.rs): zebra and bgpd per namespace
       frr
       # pktgen-dpdk's build (perf/pktgen/build.sh) for the pktgen script tests
       meson ninja-build liblua5.3-dev libnuma-dev)

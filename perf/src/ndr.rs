@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::lab::{vtepd_path, Reaper};
-use crate::{bench_mac, DpdkFiles};
+use vtep_lab::bench_mac;
+use vtep_lab::{vtepd_path, Reaper};
+use vtep_testsupport::dpdk_files::DpdkFiles;
 
 /// How to run the search.
 #[derive(Debug, Clone)]
@@ -160,7 +161,7 @@ pub fn run(o: &NdrOptions) -> Result<NdrReport, String> {
         .output()
         .map_err(|e| format!("vtep-loadgen: {e}"))?;
     // SIGTERM and wait, keeping the status for the report.
-    let _ = crate::lab::sh(&format!("kill -TERM {}", vtepd.0.id()));
+    let _ = vtep_lab::sh(&format!("kill -TERM {}", vtepd.0.id()));
     let status = vtepd.0.wait();
     let stopped = status.as_ref().is_ok_and(|s| s.success());
     let text = String::from_utf8_lossy(&out.stdout);

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use vtep_perf::lab::{must, sh, Daemon};
+use vtep_lab::{must, sh, Daemon};
 
 fn pktgen_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("pktgen")
@@ -117,7 +117,7 @@ impl Rig {
             "\n[control]\nsocket = \"{}\"\n",
             Daemon::dir_for(tag).join("vtep.sock").display()
         ));
-        rig.vtepd = Some(vtep_perf::lab::daemon(tag, &config));
+        rig.vtepd = Some(vtep_lab::daemon(tag, &config));
         rig
     }
 

@@ -151,6 +151,6 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         drop(self.child.take());
         let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
+        crate::dpdk_files::remove_dpdk_files(&self.prefix);
     }
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod daemon;
+pub mod dpdk_files;
 pub mod eal;
 pub mod pcap;
 

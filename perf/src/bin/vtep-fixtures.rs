@@ -6,7 +6,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use vtep_perf::{tenant_udp, vxlan_from, write_pcap};
+use vtep_lab::{tenant_udp, vxlan_from};
+use vtep_testsupport::write_pcap;
 
 #[derive(Parser)]
 #[command(about = "Write deterministic pcap fixtures for the vtepd demo")]
@@ -88,7 +89,7 @@ fn main() -> std::io::Result<()> {
 
 /// Seeds for the fuzz targets: every corpus case, valid frames, configs.
 fn write_seeds(dir: &std::path::Path) -> std::io::Result<()> {
-    use vtep_perf::corpus::{
+    use vtep_lab::corpus::{
         access_cases, good_vxlan, inner, underlay_cases, CORPUS_CONFIG, REMOTE_TENANT, TENANT,
     };
     for t in ["decap", "encap", "config"] {
@@ -134,7 +135,7 @@ fn ipv6_seeds() -> Vec<Vec<u8>> {
         64,
         false,
     );
-    let mut b = VecBuf::new(&vtep_perf::corpus::inner(
+    let mut b = VecBuf::new(&vtep_lab::corpus::inner(
         [2, 0, 0, 0, 0, 1],
         [2, 0, 0, 0, 0, 2],
         1,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dpdk::{Burst, Eal, Mempool, Port, PortConfig, RxQueue, TxQueue};
 use serde_json::json;
-use vtep_perf::{bench_mac, tenant_udp, vxlan_from};
+use vtep_lab::{bench_mac, tenant_udp, vxlan_from};
 
 #[derive(Parser)]
 #[command(about = "RFC 2544-style NDR search against vtepd over memif")]
@@ -382,7 +382,7 @@ fn main() {
     let r = run(a);
     // DPDK leaves its runtime directory and hugepage files behind.
     if let Some(p) = prefix {
-        vtep_perf::remove_dpdk_files(&p);
+        vtep_testsupport::dpdk_files::remove_dpdk_files(&p);
     }
     if let Err(e) = r {
         eprintln!("vtep-loadgen: {e}");

@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::Value;
-use vtep_perf::lab::{rss_kib, vtepctl_path, vtepd_path, Reaper};
-use vtep_perf::{bench_mac, ndr, remove_dpdk_files, tenant_udp, vxlan_from, write_pcap};
+use vtep_lab::{bench_mac, tenant_udp, vxlan_from};
+use vtep_lab::{rss_kib, vtepctl_path, vtepd_path, Reaper};
+use vtep_perf::ndr;
+use vtep_testsupport::dpdk_files::remove_dpdk_files;
+use vtep_testsupport::write_pcap;
 
 #[derive(Parser)]
 #[command(about = "Measure vtepd against DPDK's forwarding ceiling")]

@@ -29,7 +29,7 @@ pub fn eal(vdevs: &[String]) -> Eal {
     let eal = Eal::init(&args).expect("EAL init");
     // Nothing needs the runtime directory after init (no secondary
     // processes): remove it now so no run, even a failing one, leaves it.
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-test-{}", std::process::id()));
+    vtep_testsupport::dpdk_files::remove_dpdk_files(&format!("vtep-test-{}", std::process::id()));
     eal
 }
 

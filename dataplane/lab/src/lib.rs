@@ -1,0 +1,1280 @@
+//! The functional lab: network namespaces around a running `vtepd`, for
+//! the interop, robustness and soak tests (`tests/`), the benchmarks and
+//! the demo (`vtep-lab`): Linux kernel VXLAN peers (the reference VTEP) with
+//! bridges and tenant hosts behind them, an underlay router, and tenant
+//! hosts on `vtepd`'s access ports.
+//!
+//! ```text
+//!  t0 10.0.0.10 ─acc0─┐                     ┌─ k1 192.0.2.2 ── vx100 ─ br ─ t1 10.0.0.11
+//!                    vtepd 192.0.2.1 ─ ul(br, 192.0.2.254)            └ vx200 ─ br2 ─ t3 10.0.0.13
+//!  t4 (802.1Q) ─acc1─┘                      └─ 198.51.100.1 ── k2 198.51.100.2 ── vx100 ─ br ─ t2 10.0.0.12
+//! ```
+//!
+//! With `ipv6`, the underlay is IPv6 only (the tenants stay IPv4): vtepd
+//! 2001:db8:1::1/64, router 2001:db8:1::fe, k1 2001:db8:1::2 on-link and
+//! k2 2001:db8:2::2 behind the router (2001:db8:2::1); the kernel VTEPs
+//! keep Linux's default checksum settings over IPv6 (send computed UDP
+//! checksums, refuse zero ones).
+//!
+//! `vtepd` runs in the test's own namespace and binds net_af_packet to veth
+//! ends there (no addresses), or creates net_tap devices that the lab moves
+//! into place. Every name carries the process id; [`Lab::drop`] deletes
+//! everything, and [`Lab::new`] first removes what a killed earlier run of
+//! the same id left. Offloads are turned off on every interface so
+//! af_packet never sees partial checksums or GSO frames.
+
+#![forbid(unsafe_code)]
+
+pub mod corpus;
+pub mod flows;
+pub mod frames;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub use frames::{bench_mac, tenant_udp, vxlan_from};
+use std::time::{Duration, Instant};
+pub use vtep_testsupport::{must, sh, wait_for, Daemon, Reaper};
+
+/// How `vtepd` attaches to the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    AfPacket,
+    Tap,
+    /// net_pcap on the same veths as af_packet (libpcap on the kernel
+    /// interface): the vdev here whose driver takes jumbo frames.
+    Pcap,
+}
+
+/// What the lab sets up.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub kind: PortKind,
+    /// Static FDB entries for t1 and t2; otherwise everything is learned.
+    pub static_fdb: bool,
+    /// VNI 200 with a tenant behind k1 and a tagged access port (VID 20).
+    pub vni200: bool,
+    pub arp_suppress: bool,
+    /// Extra keys for the `[[vni]] id = 100` section (e.g. "aging_secs = 3").
+    pub vni100_extra: String,
+    /// Extra text appended to the vtepd config (after `[control]`);
+    /// `{dir}` stands for the lab's directory.
+    pub extra_config: String,
+    /// Underlay MTU of every link and of vtepd; tenants get 50 less.
+    pub mtu: u16,
+    /// vtepd workers; with 2, lcore 2 shares CPU 0 with the main lcore
+    /// (this machine has two), and every port has two queue pairs.
+    pub workers: usize,
+    /// An IPv6 underlay (see the module doc).
+    pub ipv6: bool,
+    /// Extra keys for vtepd's `[underlay]` section.
+    pub underlay_extra: String,
+    /// vtepd's gateway instead of the router's address on its link.
+    pub gateway: Option<String>,
+    /// Extra options for the kernel VTEPs' `ip link add ... type vxlan`.
+    pub kernel_vxlan_extra: String,
+    /// The exception path: vtepd runs in a namespace of its own ("vn",
+    /// af_packet ports only) with `[underlay] kernel_port` on a net_tap
+    /// whose interface (`vl<pid>kt`) carries the VTEP address there.
+    pub kernel_port: bool,
+    /// BGP EVPN (implies `kernel_port`): vtepd's `[evpn] netns` is the
+    /// namespace "cp", where its FRR runs; k1 and k2 are EVPN VTEPs too
+    /// (`nolearning`, no static remote), each with its own FRR; the three
+    /// speakers form a full iBGP mesh (AS 65000) with `advertise-all-vni`.
+    /// vtepd's config has no flood list and no static FDB entries.
+    pub evpn: bool,
+    /// With `evpn`: a second vtepd (VTEP 192.0.2.3, namespace "vn2", its
+    /// FRR in "cp2", tenant t5 10.0.0.15 on its access port) in the same
+    /// fabric; every FRR peers with it too.
+    pub evpn_second: bool,
+}
+
+/// The second vtepd's VTEP address and tenant (see `evpn_second`).
+pub const VTEP2_IP: &str = "192.0.2.3";
+pub const T5_MAC: &str = "02:00:00:00:00:15";
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            kind: PortKind::AfPacket,
+            static_fdb: true,
+            vni200: false,
+            arp_suppress: false,
+            vni100_extra: String::new(),
+            extra_config: String::new(),
+            mtu: 1500,
+            workers: 1,
+            ipv6: false,
+            underlay_extra: String::new(),
+            gateway: None,
+            kernel_vxlan_extra: String::new(),
+            kernel_port: false,
+            evpn: false,
+            evpn_second: false,
+        }
+    }
+}
+
+pub const T0_MAC: &str = "02:00:00:00:00:10";
+pub const T1_MAC: &str = "02:00:00:00:00:11";
+pub const T2_MAC: &str = "02:00:00:00:00:12";
+pub const T3_MAC: &str = "02:00:00:00:00:13";
+pub const T4_MAC: &str = "02:00:00:00:00:14";
+pub const VTEP_IP: &str = "192.0.2.1";
+pub const K1_IP: &str = "192.0.2.2";
+pub const K2_IP: &str = "198.51.100.2";
+
+/// The underlay's addresses in one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addrs {
+    pub vtep: &'static str,
+    pub k1: &'static str,
+    pub k2: &'static str,
+    /// The router on vtepd's and k1's link (vtepd's gateway).
+    pub gw: &'static str,
+    /// The router on k2's link.
+    pub k2_gw: &'static str,
+    pub plen: u8,
+    /// Bytes VXLAN adds to a tenant IP packet.
+    pub overhead: u16,
+}
+
+pub const V4: Addrs = Addrs {
+    vtep: VTEP_IP,
+    k1: K1_IP,
+    k2: K2_IP,
+    gw: "192.0.2.254",
+    k2_gw: "198.51.100.1",
+    plen: 24,
+    overhead: 50,
+};
+
+pub const V6: Addrs = Addrs {
+    vtep: "2001:db8:1::1",
+    k1: "2001:db8:1::2",
+    k2: "2001:db8:2::2",
+    gw: "2001:db8:1::fe",
+    k2_gw: "2001:db8:2::1",
+    plen: 64,
+    overhead: 70,
+};
+
+/// Turns off offloads (af_packet would see partial checksums and GSO
+/// frames) and IPv6 (its multicast chatter would blur flood counts) on an
+/// interface; `pre` runs the commands in its namespace.
+fn quiet(pre: &str, name: &str) {
+    let _ = sh(&format!(
+        "{pre}ethtool -K {name} tx off rx off tso off gso off gro off >/dev/null 2>&1"
+    ));
+    // Keep 802.1Q tags in the frames rather than in packet metadata.
+    let _ = sh(&format!(
+        "{pre}sysctl -qw net.ipv6.conf.{name}.disable_ipv6=1"
+    ));
+}
+
+/// (kind, where) of `mac` in a `vtepctl --json fdb show` listing; where is
+/// the remote VTEP or the access port.
+pub fn fdb_row(fdb: &serde_json::Value, mac: &str) -> Option<(String, String)> {
+    fdb.as_array()?.iter().find_map(|e| {
+        (e["mac"] == mac).then(|| {
+            let at = e["remote"].as_str().or(e["port"].as_str()).unwrap_or("");
+            (e["kind"].as_str().unwrap_or("").to_string(), at.to_string())
+        })
+    })
+}
+
+/// The `vtepd` binary: $VTEPD, else the workspace's release build.
+pub fn vtepd_path() -> PathBuf {
+    if let Ok(p) = std::env::var("VTEPD") {
+        return p.into();
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/vtepd");
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo build --release --bins` first",
+        p.display()
+    );
+    p
+}
+
+/// The vtepctl beside vtepd (a `VTEPD=` build's own), else the one of
+/// this workspace's release build.
+pub fn vtepctl_path() -> PathBuf {
+    let beside = vtepd_path().with_file_name("vtepctl");
+    if beside.exists() {
+        return beside;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/vtepctl")
+}
+
+pub struct Lab {
+    pub id: String,
+    pub opts: LabOptions,
+    pub dir: PathBuf,
+    pub vtepd: Option<Child>,
+    /// The second vtepd of an EVPN lab.
+    vtepd2: Option<Child>,
+    namespaces: Vec<String>,
+    links: Vec<String>,
+    /// Namespaces whose FRR daemons the lab started.
+    frr: Vec<String>,
+}
+
+impl Lab {
+    /// The underlay addresses of this lab.
+    pub fn addrs(&self) -> &'static Addrs {
+        if self.opts.ipv6 {
+            &V6
+        } else {
+            &V4
+        }
+    }
+
+    /// Gives underlay interface `iface` of `role` address `ip` (IPv6: on,
+    /// without duplicate address detection, so it is usable at once).
+    fn underlay_addr(&self, role: &str, iface: &str, ip: &str, plen: u8) {
+        if self.opts.ipv6 {
+            self.must_exec(
+                role,
+                &format!("sysctl -qw net.ipv6.conf.{iface}.disable_ipv6=0"),
+            );
+            self.must_exec(role, &format!("ip addr add {ip}/{plen} dev {iface} nodad"));
+        } else {
+            self.must_exec(role, &format!("ip addr add {ip}/{plen} dev {iface}"));
+        }
+    }
+
+    /// Namespace name for a role (t0, t1, k1, ul, ...).
+    pub fn ns(&self, role: &str) -> String {
+        format!("vtl{}{role}", self.id)
+    }
+
+    /// Interface name for a role, short enough for IFNAMSIZ.
+    pub fn ifname(&self, role: &str) -> String {
+        format!("vl{}{role}", self.id)
+    }
+
+    /// Runs `cmd` inside the namespace of `role`.
+    pub fn exec(&self, role: &str, cmd: &str) -> (bool, String) {
+        sh(&format!("ip netns exec {} {cmd}", self.ns(role)))
+    }
+
+    pub fn must_exec(&self, role: &str, cmd: &str) -> String {
+        must(&format!("ip netns exec {} {cmd}", self.ns(role)))
+    }
+
+    /// Builds the lab and starts vtepd in it.
+    pub fn new(mut opts: LabOptions) -> Lab {
+        opts.kernel_port |= opts.evpn;
+        if opts.evpn {
+            opts.static_fdb = false;
+        }
+        let id = std::process::id().to_string();
+        let mut lab = Lab {
+            dir: std::env::temp_dir().join(format!("vtep-lab-{id}")),
+            id,
+            opts,
+            vtepd: None,
+            vtepd2: None,
+            namespaces: Vec::new(),
+            links: Vec::new(),
+            frr: Vec::new(),
+        };
+        lab.remove_leftovers();
+        std::fs::create_dir_all(&lab.dir).expect("lab dir");
+        lab.build_peers();
+        if lab.opts.kind != PortKind::Tap {
+            lab.build_af_packet_ports();
+        }
+        if lab.opts.evpn {
+            lab.add_ns("cp");
+        }
+        lab.start_vtepd();
+        if lab.opts.kind == PortKind::Tap {
+            lab.wire_taps();
+        }
+        if lab.opts.evpn {
+            let a = lab.addrs();
+            let mut speakers = vec![("cp", a.vtep), ("k1", a.k1), ("k2", a.k2)];
+            if lab.opts.evpn_second {
+                lab.start_second_vtepd();
+                speakers.push(("cp2", VTEP2_IP));
+            }
+            for (role, me) in &speakers {
+                let peers: Vec<&str> = speakers
+                    .iter()
+                    .map(|(_, ip)| *ip)
+                    .filter(|ip| ip != me)
+                    .collect();
+                lab.start_frr(role, me, &peers);
+            }
+        }
+        lab
+    }
+
+    /// The second vtepd of an EVPN lab: its own namespaces, underlay port
+    /// on the router's bridge, tenant t5, exception path and mirror.
+    fn start_second_vtepd(&mut self) {
+        for r in ["vn2", "cp2", "t5"] {
+            self.add_ns(r);
+        }
+        self.veth(("ud2", Some("vn2")), ("uu2", Some("ul")));
+        self.must_exec(
+            "ul",
+            &format!("ip link set {} master br0", self.ifname("uu2")),
+        );
+        self.veth(("a2", Some("vn2")), ("a2h", Some("t5")));
+        self.tenant("t5", &self.ifname("a2h"), T5_MAC, "10.0.0.15");
+        let text = format!(
+            r#"[eal]
+args = ["--lcores", "0@1,1@0", "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}-2", "--vdev=net_af_packet0,iface={ud}", "--vdev=net_af_packet1,iface={a2}", "--vdev=net_tap9,iface={kt}"]
+
+[dataplane]
+mbufs = 16383
+idle_sleep_us = 100
+
+[underlay]
+port = "net_af_packet0"
+address = "{VTEP2_IP}/24"
+gateway = "192.0.2.254"
+mtu = {mtu}
+kernel_port = "net_tap9"
+
+[[access]]
+port = "net_af_packet1"
+vni = 100
+
+[[vni]]
+id = 100
+
+[evpn]
+netns = "{cp2}"
+
+[control]
+socket = "{sock}"
+"#,
+            id = self.id,
+            ud = self.ifname("ud2"),
+            a2 = self.ifname("a2"),
+            kt = self.ifname("kt2"),
+            mtu = self.opts.mtu,
+            cp2 = self.ns("cp2"),
+            sock = self.socket2().display(),
+        );
+        let cfg = self.dir.join("vtep2.toml");
+        std::fs::write(&cfg, text).expect("write config");
+        let log = std::fs::File::create(self.dir.join("vtepd2.log")).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns("vn2")])
+            .arg(vtepd_path())
+            .arg("--config")
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start vtepd");
+        self.vtepd2 = Some(child);
+        let log = self.dir.join("vtepd2.log");
+        wait_socket(&self.socket2(), self.vtepd2.as_mut(), &log);
+    }
+
+    /// The second vtepd's control socket.
+    pub fn socket2(&self) -> PathBuf {
+        self.dir.join("vtep2.sock")
+    }
+
+    /// Starts zebra and bgpd in the namespace of `role` (their sockets
+    /// under /var/run/frr/<namespace>/), speaking EVPN to `peers`.
+    fn start_frr(&mut self, role: &str, router_id: &str, peers: &[&str]) {
+        let ns = self.ns(role);
+        let run = format!("/var/run/frr/{ns}");
+        must(&format!("mkdir -p {run} && chown frr:frr {run}"));
+        let mut bgp = format!(
+            "frr defaults datacenter\nhostname {role}\nlog file {dir}/frr-{role}.log\n!\nrouter bgp 65000\n bgp router-id {router_id}\n no bgp default ipv4-unicast\n",
+            dir = self.dir.display()
+        );
+        for p in peers {
+            bgp.push_str(&format!(" neighbor {p} remote-as 65000\n"));
+        }
+        bgp.push_str(" address-family l2vpn evpn\n");
+        for p in peers {
+            bgp.push_str(&format!("  neighbor {p} activate\n"));
+        }
+        bgp.push_str("  advertise-all-vni\n exit-address-family\n");
+        let conf = |d: &str| self.dir.join(format!("{d}-{role}.conf"));
+        // Peers behind the router are reached by the default route, which
+        // zebra's next-hop tracking ignores unless told.
+        std::fs::write(
+            conf("zebra"),
+            format!("hostname {role}\nip nht resolve-via-default\n"),
+        )
+        .expect("zebra conf");
+        std::fs::write(conf("bgpd"), bgp).expect("bgpd conf");
+        must(&format!("chown -R frr:frr {}", self.dir.display()));
+        for d in ["zebra", "bgpd"] {
+            must(&format!(
+                "ip netns exec {ns} /usr/lib/frr/{d} -d -N {ns} -f {} -i {run}/{d}.pid -A 127.0.0.1",
+                conf(d).display()
+            ));
+        }
+        self.frr.push(ns);
+    }
+
+    /// EVPN labs: a host `role` behind vtepd's access port (on t0's
+    /// bridge), e.g. a VM that migrated there.
+    pub fn access_host(&mut self, role: &str, mac: &str, ip: &str) {
+        self.add_ns(role);
+        let (h, b) = (format!("{role}h"), format!("{role}b"));
+        self.veth((&h, Some(role)), (&b, Some("t0")));
+        self.must_exec("t0", &format!("ip link set {} master tb", self.ifname(&b)));
+        self.tenant(role, &self.ifname(&h), mac, ip);
+    }
+
+    /// Established EVPN sessions of the FRR of `role`: summary lines whose
+    /// State/PfxRcd column is a prefix count.
+    pub fn evpn_sessions(&self, role: &str) -> usize {
+        self.vtysh(role, "show bgp l2vpn evpn summary")
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 9 && f[1] == "4" && f[9].parse::<u32>().is_ok()
+            })
+            .count()
+    }
+
+    /// Runs `vtysh -c cmd` against the FRR of `role`.
+    pub fn vtysh(&self, role: &str, cmd: &str) -> String {
+        // stderr: vtysh complains that there is no vtysh.conf.
+        sh(&format!(
+            "vtysh -N {} -c '{cmd}' 2>/dev/null",
+            self.ns(role)
+        ))
+        .1
+    }
+
+    /// Removes namespaces and links of this id, and of labs whose process
+    /// is gone (a killed run), so a new run always starts clean.
+    fn remove_leftovers(&self) {
+        let stale = |name: &str, prefix: &str| -> bool {
+            let Some(rest) = name.strip_prefix(prefix) else {
+                return false;
+            };
+            let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            !pid.is_empty() && (pid == self.id || !Path::new(&format!("/proc/{pid}")).exists())
+        };
+        let (_, list) = sh("ip netns list");
+        if let Ok(dirs) = std::fs::read_dir("/var/run/frr") {
+            for d in dirs.flatten() {
+                let name = d.file_name().to_string_lossy().into_owned();
+                if stale(&name, "vtl") {
+                    stop_frr(&name);
+                }
+            }
+        }
+        for line in list.lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            if stale(name, "vtl") {
+                let _ = sh(&format!("ip netns del {name}"));
+            }
+        }
+        let (_, links) = sh("ip -o link show");
+        for l in links.lines() {
+            if let Some(name) = l
+                .split(':')
+                .nth(1)
+                .map(|s| s.trim().split('@').next().unwrap_or(""))
+            {
+                if stale(name, "vl") {
+                    let _ = sh(&format!("ip link del {name}"));
+                }
+            }
+        }
+    }
+
+    fn add_ns(&mut self, role: &str) {
+        let n = self.ns(role);
+        must(&format!("ip netns add {n}"));
+        self.namespaces.push(n.clone());
+        must(&format!("ip -n {n} link set lo up"));
+        let _ = sh(&format!(
+            "ip netns exec {n} sysctl -qw net.ipv6.conf.all.disable_ipv6=1"
+        ));
+        let _ = sh(&format!(
+            "ip netns exec {n} sysctl -qw net.ipv6.conf.default.disable_ipv6=1"
+        ));
+    }
+
+    /// A veth pair between two namespaces (None = the test's own).
+    fn veth(&mut self, a: (&str, Option<&str>), b: (&str, Option<&str>)) {
+        let (an, bn) = (self.ifname(a.0), self.ifname(b.0));
+        must(&format!(
+            "ip link add name {an} mtu {m} type veth peer name {bn} mtu {m}",
+            m = self.opts.mtu
+        ));
+        self.links.push(an.clone());
+        for (name, ns) in [(&an, a.1), (&bn, b.1)] {
+            if let Some(ns) = ns {
+                must(&format!("ip link set {name} netns {}", self.ns(ns)));
+            }
+            let pre = ns
+                .map(|n| format!("ip netns exec {} ", self.ns(n)))
+                .unwrap_or_default();
+            quiet(&pre, name);
+            must(&format!("{pre}ip link set {name} up"));
+        }
+    }
+
+    /// A tenant host: namespace `role` with `iface` addressed in the overlay.
+    fn tenant(&self, role: &str, iface: &str, mac: &str, ip: &str) {
+        let mtu = self.opts.mtu - self.addrs().overhead;
+        self.must_exec(
+            role,
+            &format!("ip link set {iface} address {mac} mtu {mtu}"),
+        );
+        self.must_exec(role, &format!("ip addr add {ip}/24 dev {iface}"));
+    }
+
+    /// A kernel VTEP: vxlan device for `vni` bridged with a veth to a tenant.
+    fn kernel_vtep(&mut self, k: &str, local: &str, vni: u32, tenant: &str, mac: &str, ip: &str) {
+        let vx = format!("vx{vni}");
+        let br = format!("br{vni}");
+        let a = self.addrs();
+        // Under EVPN, zebra fills the FDB (flood list included).
+        let remote = if self.opts.evpn {
+            "nolearning".to_string()
+        } else {
+            format!("remote {}", a.vtep)
+        };
+        self.must_exec(
+            k,
+            &format!(
+                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} {remote} dstport 4789 {}",
+                self.opts.mtu - a.overhead,
+                self.opts.kernel_vxlan_extra
+            ),
+        );
+        let kn = k.trim_start_matches('k');
+        self.must_exec(
+            k,
+            &format!(
+                "ip link add name {br} address 02:00:00:0{kn}:fe:{:02x} type bridge",
+                vni & 0xff
+            ),
+        );
+        self.must_exec(k, &format!("ip link set {vx} master {br}"));
+        quiet(&format!("ip netns exec {} ", self.ns(k)), &vx);
+        quiet(&format!("ip netns exec {} ", self.ns(k)), &br);
+        self.must_exec(k, &format!("ip link set {vx} up"));
+        self.must_exec(k, &format!("ip link set {br} up"));
+        let (kp, tp) = (format!("{tenant}k"), format!("{tenant}h"));
+        self.veth((&kp, Some(k)), (&tp, Some(tenant)));
+        self.must_exec(k, &format!("ip link set {} master {br}", self.ifname(&kp)));
+        self.tenant(tenant, &self.ifname(&tp), mac, ip);
+    }
+
+    fn build_peers(&mut self) {
+        for r in ["ul", "k1", "k2", "t0", "t1", "t2"] {
+            self.add_ns(r);
+        }
+        if self.opts.vni200 {
+            self.add_ns("t3");
+            self.add_ns("t4");
+        }
+        // Underlay router: a bridge for 192.0.2.0/24, a routed leg to k2.
+        // A fixed bridge MAC: by default it takes the lowest port MAC.
+        self.must_exec(
+            "ul",
+            "ip link add name br0 address 02:00:00:00:fe:fe type bridge",
+        );
+        quiet(&format!("ip netns exec {} ", self.ns("ul")), "br0");
+        let a = self.addrs();
+        self.underlay_addr("ul", "br0", a.gw, a.plen);
+        if self.opts.ipv6 {
+            // vtepd sends no MLD reports for its solicited-node group:
+            // the bridge must not prune multicast to its port.
+            self.must_exec("ul", "ip link set br0 type bridge mcast_snooping 0");
+            self.must_exec("ul", "sysctl -qw net.ipv6.conf.all.forwarding=1");
+        }
+        self.must_exec("ul", "ip link set br0 up");
+        self.must_exec("ul", "sysctl -qw net.ipv4.ip_forward=1");
+        self.veth(("k1u", Some("ul")), ("k1d", Some("k1")));
+        self.must_exec(
+            "ul",
+            &format!("ip link set {} master br0", self.ifname("k1u")),
+        );
+        self.underlay_addr("k1", &self.ifname("k1d"), a.k1, a.plen);
+        self.veth(("k2u", Some("ul")), ("k2d", Some("k2")));
+        self.underlay_addr("ul", &self.ifname("k2u"), a.k2_gw, a.plen);
+        self.underlay_addr("k2", &self.ifname("k2d"), a.k2, a.plen);
+        self.must_exec("k2", &format!("ip route add default via {}", a.k2_gw));
+        self.kernel_vtep("k1", a.k1, 100, "t1", T1_MAC, "10.0.0.11");
+        self.kernel_vtep("k2", a.k2, 100, "t2", T2_MAC, "10.0.0.12");
+        if self.opts.vni200 {
+            self.kernel_vtep("k1", a.k1, 200, "t3", T3_MAC, "10.0.0.13");
+        }
+    }
+
+    /// The namespace vtepd runs in: None for the test's own.
+    fn vtepd_ns(&self) -> Option<&'static str> {
+        self.opts.kernel_port.then_some("vn")
+    }
+
+    fn build_af_packet_ports(&mut self) {
+        let here = self.vtepd_ns();
+        if let Some(n) = here {
+            self.add_ns(n);
+        }
+        // vtepd's underlay: one end where it runs (bound by af_packet), one
+        // in the router's bridge.
+        self.veth(("ud", here), ("uu", Some("ul")));
+        self.must_exec(
+            "ul",
+            &format!("ip link set {} master br0", self.ifname("uu")),
+        );
+        self.veth(("a0", here), ("a0h", Some("t0")));
+        if self.opts.evpn {
+            // t0 on a bridge, so that more hosts can join vtepd's access
+            // port (see `access_host`).
+            let a0h = self.ifname("a0h");
+            self.must_exec("t0", "ip link add tb type bridge");
+            quiet(&format!("ip netns exec {} ", self.ns("t0")), "tb");
+            self.must_exec("t0", &format!("ip link set {a0h} master tb"));
+            self.tenant("t0", "tb", T0_MAC, "10.0.0.10");
+            self.must_exec("t0", "ip link set tb up");
+        } else {
+            self.tenant("t0", &self.ifname("a0h"), T0_MAC, "10.0.0.10");
+        }
+        if self.opts.vni200 {
+            self.veth(("a1", here), ("a1h", Some("t4")));
+            self.must_exec(
+                "t4",
+                &format!("ip link set {} address {T4_MAC}", self.ifname("a1h")),
+            );
+        }
+    }
+
+    /// Moves the taps vtepd created into place.
+    fn wire_taps(&mut self) {
+        let ud = self.ifname("ud");
+        must(&format!("ip link set {ud} netns {}", self.ns("ul")));
+        // The kernel side of a tap starts with the DPDK port's MAC; a bridge
+        // treats a port's own MAC as local and would swallow vtepd's frames.
+        self.must_exec("ul", &format!("ip link set {ud} address 02:00:00:00:fe:01"));
+        self.must_exec("ul", &format!("ip link set {ud} master br0"));
+        quiet(&format!("ip netns exec {} ", self.ns("ul")), &ud);
+        self.must_exec("ul", &format!("ip link set {ud} up"));
+        let a0 = self.ifname("a0");
+        must(&format!("ip link set {a0} netns {}", self.ns("t0")));
+        quiet(&format!("ip netns exec {} ", self.ns("t0")), &a0);
+        self.tenant("t0", &a0, T0_MAC, "10.0.0.10");
+        self.must_exec("t0", &format!("ip link set {a0} up"));
+        if self.opts.vni200 {
+            let a1 = self.ifname("a1");
+            must(&format!("ip link set {a1} netns {}", self.ns("t4")));
+            quiet(&format!("ip netns exec {} ", self.ns("t4")), &a1);
+            self.must_exec("t4", &format!("ip link set {a1} address {T4_MAC} up"));
+        }
+    }
+
+    /// The access interface of tenant t0 (inside its namespace).
+    pub fn t0_iface(&self) -> String {
+        match self.opts.kind {
+            PortKind::AfPacket | PortKind::Pcap => self.ifname("a0h"),
+            PortKind::Tap => self.ifname("a0"),
+        }
+    }
+
+    /// The trunk interface in t4 (tagged frames, VID 20 = VNI 200).
+    pub fn t4_iface(&self) -> String {
+        match self.opts.kind {
+            PortKind::AfPacket | PortKind::Pcap => self.ifname("a1h"),
+            PortKind::Tap => self.ifname("a1"),
+        }
+    }
+
+    /// The router-side interface facing vtepd's underlay port.
+    pub fn underlay_capture_iface(&self) -> String {
+        match self.opts.kind {
+            PortKind::AfPacket | PortKind::Pcap => self.ifname("uu"),
+            PortKind::Tap => self.ifname("ud"),
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("vtep.sock")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("vtep.toml")
+    }
+
+    pub fn config_text(&self) -> String {
+        let dev = |n: u32, role: &str| match self.opts.kind {
+            PortKind::AfPacket => {
+                format!(
+                    "\"--vdev=net_af_packet{n},iface={},qpairs={}\"",
+                    self.ifname(role),
+                    self.opts.workers
+                )
+            }
+            PortKind::Tap => format!("\"--vdev=net_tap{n},iface={}\"", self.ifname(role)),
+            PortKind::Pcap => format!(
+                "\"--vdev=net_pcap{n},rx_iface_in={i},tx_iface={i}\"",
+                i = self.ifname(role)
+            ),
+        };
+        let name = |n: u32| match self.opts.kind {
+            PortKind::AfPacket => format!("net_af_packet{n}"),
+            PortKind::Tap => format!("net_tap{n}"),
+            PortKind::Pcap => format!("net_pcap{n}"),
+        };
+        let a = self.addrs();
+        let mut devs = vec![dev(0, "ud"), dev(1, "a0")];
+        if self.opts.vni200 {
+            devs.push(dev(2, "a1"));
+        }
+        let mut ul_extra = self.opts.underlay_extra.clone();
+        if self.opts.kernel_port {
+            devs.push(format!("\"--vdev=net_tap9,iface={}\"", self.ifname("kt")));
+            ul_extra.push_str("\nkernel_port = \"net_tap9\"");
+        }
+        let flood = if self.opts.evpn {
+            String::new()
+        } else {
+            format!("\"{}\", \"{}\"", a.k1, a.k2)
+        };
+        let mut c = format!(
+            r#"[eal]
+args = [{lcores}, "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix=vtep-lab-{id}", {devs}]
+
+[dataplane]
+workers = {workers}
+mbufs = 16383
+{idle}
+[underlay]
+port = "{ul}"
+address = "{vtep}/{plen}"
+gateway = "{gw}"
+mtu = {mtu}
+{ul_extra}
+
+[[access]]
+port = "{a0}"
+vni = 100
+
+[[vni]]
+id = 100
+flood = [{flood}]
+arp_suppress = {sup}
+{v100}
+"#,
+            id = self.id,
+            lcores = match self.opts.workers {
+                1 => "\"-l\", \"0-1\"",
+                _ => "\"--lcores\", \"0@0,1@1,2@0\"",
+            },
+            workers = self.opts.workers,
+            // EVPN labs share two cores with FRR (and a second vtepd).
+            idle = if self.opts.evpn {
+                "idle_sleep_us = 100\n"
+            } else {
+                ""
+            },
+            mtu = self.opts.mtu,
+            devs = devs.join(", "),
+            ul = name(0),
+            a0 = name(1),
+            sup = self.opts.arp_suppress,
+            v100 = self.opts.vni100_extra,
+            vtep = a.vtep,
+            plen = a.plen,
+            gw = self.opts.gateway.as_deref().unwrap_or(a.gw),
+            ul_extra = ul_extra,
+        );
+        if self.opts.vni200 {
+            c.push_str(&format!(
+                "\n[[access]]\nport = \"{}\"\nvlans = {{ 20 = 200 }}\n\n[[vni]]\nid = 200\nflood = [\"{}\"]\n",
+                name(2),
+                a.k1
+            ));
+        }
+        if self.opts.static_fdb {
+            c.push_str(&format!(
+                "\n[[fdb]]\nvni = 100\nmac = \"{T1_MAC}\"\nremote = \"{}\"\n\n[[fdb]]\nvni = 100\nmac = \"{T2_MAC}\"\nremote = \"{}\"\n",
+                a.k1, a.k2
+            ));
+        }
+        if self.opts.evpn {
+            c.push_str(&format!("\n[evpn]\nnetns = \"{}\"\n", self.ns("cp")));
+        }
+        c.push_str(&format!(
+            "\n[control]\nsocket = \"{}\"\n",
+            self.socket().display()
+        ));
+        c.push_str(
+            &self
+                .opts
+                .extra_config
+                .replace("{dir}", &self.dir.display().to_string()),
+        );
+        c
+    }
+
+    fn start_vtepd(&mut self) {
+        if !self.config_path().exists() {
+            std::fs::write(self.config_path(), self.config_text()).expect("write config");
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("vtepd.log"))
+            .expect("log file");
+        let mut cmd = match self.vtepd_ns() {
+            Some(n) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &self.ns(n)]).arg(vtepd_path());
+                c
+            }
+            None => Command::new(vtepd_path()),
+        };
+        let child = cmd
+            .arg("--config")
+            .arg(self.config_path())
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start vtepd");
+        self.vtepd = Some(child);
+        wait_socket(
+            &self.socket(),
+            self.vtepd.as_mut(),
+            &self.dir.join("vtepd.log"),
+        );
+        if self.opts.kind == PortKind::Tap {
+            for role in ["ud", "a0"] {
+                let n = self.ifname(role);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !sh(&format!("ip link show {n}")).0 {
+                    assert!(Instant::now() < deadline, "tap {n} did not appear");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    /// Stops vtepd (SIGTERM) and starts it again with the same config.
+    pub fn restart_vtepd(&mut self) -> Option<i32> {
+        let code = self.stop_vtepd();
+        let _ = std::fs::remove_file(self.socket());
+        self.start_vtepd();
+        code
+    }
+
+    /// Rewrites the config file (for reload tests).
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("vtepd.log")).unwrap_or_default()
+    }
+
+    /// `vtepctl --json ARGS` parsed.
+    pub fn ctl(&self, args: &[&str]) -> serde_json::Value {
+        self.ctl_at(&self.socket(), args)
+    }
+
+    /// `vtepctl --json` against the second vtepd of an EVPN lab.
+    pub fn ctl2(&self, args: &[&str]) -> serde_json::Value {
+        self.ctl_at(&self.socket2(), args)
+    }
+
+    fn ctl_at(&self, socket: &Path, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(socket)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("vtepctl");
+        assert!(
+            out.status.success(),
+            "vtepctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("vtepctl JSON")
+    }
+
+    /// Sum of drop counters, leaving out the reasons caused by underlay
+    /// chatter unrelated to test flows (frames for other hosts on the
+    /// router's bridge).
+    pub fn drops_but_noise(&self) -> u64 {
+        const NOISE: [&str; 2] = ["underlay_not_our_mac", "underlay_not_our_ip"];
+        let st = self.ctl(&["stats"]);
+        st["drops"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| !NOISE.contains(&k.as_str()))
+                    .map(|(_, v)| v.as_u64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// `vtepctl ARGS` as text.
+    pub fn ctl_text(&self, args: &[&str]) -> String {
+        let out = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .output()
+            .expect("vtepctl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Pings `ip` from `role` until it answers (or `secs` pass).
+    pub fn ping(&self, role: &str, ip: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.exec(role, &format!("ping -c 1 -W 1 {ip}")).0 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Sends SIGTERM to vtepd and waits; returns its exit status code.
+    pub fn stop_vtepd(&mut self) -> Option<i32> {
+        let mut c = self.vtepd.take()?;
+        let _ = sh(&format!("kill -TERM {}", c.id()));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Waits up to 20 s for a starting vtepd's control socket; panics with its
+/// log if it exits or does not get there.
+fn wait_socket(socket: &Path, child: Option<&mut Child>, log: &Path) {
+    let log = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut child = child;
+    while !socket.exists() {
+        if let Some(Ok(Some(st))) = child.as_mut().map(|c| c.try_wait()) {
+            panic!("vtepd exited with {st}:\n{}", log());
+        }
+        assert!(Instant::now() < deadline, "vtepd did not start:\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops the FRR daemons of a namespace (by their pid files).
+fn stop_frr(ns: &str) {
+    let run = format!("/var/run/frr/{ns}");
+    let _ = sh(&format!(
+        "for p in {run}/*.pid; do [ -f $p ] && kill $(cat $p); done; sleep 0.2; for p in {run}/*.pid; do [ -f $p ] && kill -9 $(cat $p) 2>/dev/null; done; rm -rf {run}"
+    ));
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for mut c in [self.vtepd.take(), self.vtepd2.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in &self.frr {
+            stop_frr(ns);
+        }
+        for n in self.namespaces.iter().rev() {
+            let _ = sh(&format!("ip netns del {n}"));
+        }
+        for l in &self.links {
+            let _ = sh(&format!("ip link del {l} 2>/dev/null"));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-lab-{}", self.id));
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/vtep-lab-{}-2", self.id));
+    }
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test
+/// never leaves a spinning vtepd behind.
+/// Sends raw Ethernet frames from `iface` in namespace `role`.
+pub fn send_frames(lab: &Lab, role: &str, iface: &str, frames: &[Vec<u8>]) -> bool {
+    let path = lab.dir.join(format!("frames-{role}.hex"));
+    let text: String = frames
+        .iter()
+        .map(|f| f.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n")
+        .collect();
+    if std::fs::write(&path, text).is_err() {
+        return false;
+    }
+    lab.exec(
+        role,
+        &format!(
+            "python3 -c \"import socket; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('{iface}', 0)); \
+             [s.send(bytes.fromhex(l.strip())) for l in open('{}') if l.strip()]\"",
+            path.display()
+        ),
+    )
+    .0
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// What one iperf3 run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct IperfResult {
+    pub bps: f64,
+    pub min_interval_bps: f64,
+    pub retransmits: u64,
+}
+
+/// Runs iperf3 for `secs` from `client` to a one-shot server started in
+/// `server` (address `ip`) with `extra` client options; its JSON report.
+fn iperf_json(
+    lab: &Lab,
+    client: &str,
+    server: &str,
+    ip: &str,
+    secs: u32,
+    extra: &str,
+) -> serde_json::Value {
+    let mut srv = Command::new("ip")
+        .args(["netns", "exec", &lab.ns(server), "iperf3", "-s", "-1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    std::thread::sleep(Duration::from_millis(500));
+    let out = lab.must_exec(client, &format!("iperf3 -c {ip} -t {secs} -i 1 -J {extra}"));
+    let _ = srv.kill();
+    let _ = srv.wait();
+    // Any warning iperf3 prints on stderr follows the JSON.
+    serde_json::Deserializer::from_str(&out)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("iperf3 JSON:\n{out}"))
+}
+
+/// Runs an iperf3 TCP test of `secs` from `client` to the server started
+/// in `server` (address `ip`); `reverse` makes the server send.
+pub fn iperf(
+    lab: &Lab,
+    client: &str,
+    server: &str,
+    ip: &str,
+    secs: u32,
+    reverse: bool,
+) -> IperfResult {
+    let v = iperf_json(
+        lab,
+        client,
+        server,
+        ip,
+        secs,
+        if reverse { "-R" } else { "" },
+    );
+    let bps = v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let min_interval_bps = v["intervals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["sum"]["bits_per_second"].as_f64())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .unwrap_or(0.0);
+    IperfResult {
+        bps,
+        min_interval_bps,
+        retransmits: v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0),
+    }
+}
+
+/// What an iperf3 UDP run delivered: datagrams sent and received, and
+/// the receiver's rate of UDP payload, bit/s.
+#[derive(Debug, Clone, Copy)]
+pub struct UdpResult {
+    pub sent: u64,
+    pub received: u64,
+    pub received_bps: f64,
+}
+
+/// Runs iperf3 over UDP: `len`-byte datagrams offered at `bps` for `secs`
+/// from `client` to `server` (address `ip`); `reverse` makes the server send.
+#[allow(clippy::too_many_arguments)]
+pub fn iperf_udp(
+    lab: &Lab,
+    client: &str,
+    server: &str,
+    ip: &str,
+    secs: u32,
+    reverse: bool,
+    bps: u64,
+    len: usize,
+) -> UdpResult {
+    let r = if reverse { "-R" } else { "" };
+    let v = iperf_json(
+        lab,
+        client,
+        server,
+        ip,
+        secs,
+        &format!("-u -b {bps} -l {len} {r}"),
+    );
+    let sum = &v["end"]["sum"];
+    let sent = sum["packets"].as_u64().unwrap_or(0);
+    let lost = sum["lost_packets"].as_u64().unwrap_or(0);
+    let secs = sum["seconds"].as_f64().unwrap_or(secs as f64);
+    let received = sent.saturating_sub(lost);
+    UdpResult {
+        sent,
+        received,
+        received_bps: (received * len as u64 * 8) as f64 / secs,
+    }
+}
+
+/// Sends an 802.1Q-tagged ARP request (VID `vid`) for `target` from the
+/// interface `iface` in namespace `role`, and waits for the answer. Returns
+/// the VID the answer carried and the MAC it gave. The tag is read from the
+/// frame or, where the kernel moved it to packet metadata, from the
+/// socket's auxiliary data (this kernel may have no 802.1Q module at all).
+pub fn tagged_arp(
+    lab: &Lab,
+    role: &str,
+    iface: &str,
+    vid: u16,
+    mac: &str,
+    ip: &str,
+    target: &str,
+) -> Option<(u16, String)> {
+    let script = format!(
+        r#"
+import socket, struct, time
+ETH_P_ALL = 3
+SOL_PACKET, PACKET_AUXDATA = 263, 8
+mac = bytes.fromhex('{mac}'.replace(':', ''))
+spa, tpa = socket.inet_aton('{ip}'), socket.inet_aton('{target}')
+arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, mac, spa, b'\0' * 6, tpa)
+frame = b'\xff' * 6 + mac + struct.pack('!HH', 0x8100, {vid}) + struct.pack('!H', 0x0806) + arp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+s.bind(('{iface}', 0))
+s.settimeout(1)
+end = time.time() + 5
+while time.time() < end:
+    s.send(frame)
+    t = time.time() + 1
+    while time.time() < t:
+        try:
+            d, anc, _, addr = s.recvmsg(65535, 1024)
+        except socket.timeout:
+            break
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        vid, et, off = None, struct.unpack('!H', d[12:14])[0], 14
+        if et == 0x8100:
+            vid, et, off = struct.unpack('!H', d[14:16])[0] & 0xfff, struct.unpack('!H', d[16:18])[0], 18
+        for lvl, typ, data in anc:
+            if lvl == SOL_PACKET and typ == PACKET_AUXDATA and len(data) >= 20:
+                st, _, _, _, _, tci = struct.unpack('IIIHHH', data[:18])
+                if st & (1 << 4):
+                    vid = tci & 0xfff
+        if et == 0x0806 and struct.unpack('!H', d[off+6:off+8])[0] == 2 and d[off+14:off+18] == tpa:
+            print(vid, d[off+8:off+14].hex(':'))
+            raise SystemExit(0)
+raise SystemExit(1)
+"#
+    );
+    let path = lab.dir.join(format!("tagged-arp-{vid}.py"));
+    std::fs::write(&path, script).ok()?;
+    let (ok, out) = lab.exec(role, &format!("python3 {}", path.display()));
+    if !ok {
+        return None;
+    }
+    let mut it = out.split_whitespace();
+    let v = it.next()?.parse().ok()?;
+    Some((v, it.next()?.to_string()))
+}
+
+/// The workspace's release vtepd (or $VTEPD) outside the lab (pcap and
+/// null ports), on `config` in [`Daemon::dir_for`]`(tag)`, whose EAL file
+/// prefix must be [`Daemon::prefix_for`]`(tag)`.
+pub fn daemon(tag: &str, config: &str) -> Daemon {
+    Daemon::start(
+        &vtepd_path(),
+        &Daemon::dir_for(tag),
+        &Daemon::prefix_for(tag),
+        config,
+    )
+}
+
+/// Starts a one-shot iperf3 server in namespace `role`.
+pub fn iperf_server(lab: &Lab, role: &str) -> Reaper {
+    let c = Command::new("ip")
+        .args(["netns", "exec", &lab.ns(role), "iperf3", "-s", "-1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    std::thread::sleep(Duration::from_millis(500));
+    Reaper(c)
+}
+
+/// A TCP exchange with a one-shot server in `server` bound to `ip:port`
+/// (IPv4 or IPv6): the client in `client` connects (retrying for 5 s),
+/// sends "open" and returns what came back ("OPEN" when it worked), or the
+/// client's output on failure.
+pub fn tcp_exchange(lab: &Lab, server: &str, client: &str, ip: &str, port: u16) -> String {
+    let fam = if ip.contains(':') {
+        "AF_INET6"
+    } else {
+        "AF_INET"
+    };
+    let srv = format!(
+        "exec python3 -c \"import socket\ns=socket.socket(socket.{fam})\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('{ip}', {port}))\ns.listen(1)\nc,_=s.accept()\nc.sendall(c.recv(64).upper())\nc.close()\""
+    );
+    let mut s = Reaper(
+        Command::new("ip")
+            .args(["netns", "exec", &lab.ns(server), "sh", "-c", &srv])
+            .spawn()
+            .expect("TCP server"),
+    );
+    let cli = format!(
+        "python3 -c \"import socket,time\nfor i in range(50):\n  try:\n    s=socket.create_connection(('{ip}',{port}),2); break\n  except OSError: time.sleep(0.1)\ns.sendall(b'open')\nprint(s.recv(64).decode())\""
+    );
+    let (_, out) = lab.exec(client, &format!("sh -c '{}'", cli.replace('\'', "'\\''")));
+    s.stop();
+    out
+}

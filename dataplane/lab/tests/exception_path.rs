@@ -1,0 +1,82 @@
+//! The exception path (`[underlay] kernel_port`): vtepd runs in a namespace
+//! of its own with a net_tap whose kernel interface carries the VTEP
+//! address. The kernel there is on the underlay through vtepd's port: it
+//! answers pings (on-link and routed), resolves its neighbours by ARP
+//! through the tap, and serves TCP on port 179 (BGP's) to a peer behind
+//! the router, while VXLAN keeps flowing through the data plane.
+use vtep_lab::{tcp_exchange, Lab, LabOptions, K1_IP, VTEP_IP};
+
+#[test]
+fn the_kernel_reaches_the_underlay_through_vtepd() {
+    let lab = Lab::new(LabOptions {
+        kernel_port: true,
+        ..LabOptions::default()
+    });
+    assert!(
+        lab.ping("t0", "10.0.0.11", 20),
+        "overlay t0 -> t1\n{}",
+        lab.log()
+    );
+    assert!(lab.ping("t0", "10.0.0.12", 20), "overlay t0 -> t2");
+    assert!(
+        lab.ping("k1", VTEP_IP, 10),
+        "k1 pings the VTEP address\n{}",
+        lab.log()
+    );
+    assert!(
+        lab.ping("k2", VTEP_IP, 10),
+        "k2 pings it through the router"
+    );
+
+    // The kernel side: the interface is dressed as the VTEP, and the
+    // kernel resolved its default gateway by ARP through the tap.
+    let kt = lab.ifname("kt");
+    let (_, a) = lab.exec("vn", &format!("ip -4 addr show dev {kt}"));
+    assert!(a.contains(&format!("{VTEP_IP}/24")), "{a}");
+    let (_, n) = lab.exec("vn", "ip neigh show 192.0.2.254");
+    assert!(n.contains("lladdr"), "gateway resolved by the kernel: {n}");
+
+    // TCP to port 179 from a peer behind the router, both ways.
+    let out = tcp_exchange(&lab, "vn", "k2", VTEP_IP, 179);
+    assert!(out.contains("OPEN"), "TCP across the exception path: {out}");
+
+    let st = lab.ctl(&["stats"]);
+    let m = &st["management"];
+    let n = |k: &str| m[k].as_u64().unwrap();
+    assert_eq!(n("echo_replies_sent"), 0, "the kernel answers pings: {m}");
+    assert!(
+        n("kernel_tx_frames") >= 10 && n("kernel_rx_frames") >= 10,
+        "{m}"
+    );
+    assert_eq!(n("kernel_tx_failed"), 0, "{m}");
+    let a = &st["accounting"];
+    let c = |k: &str| a[k].as_u64().unwrap();
+    assert_eq!(c("rx_packets"), c("forwarded") + c("dropped") + c("punted"));
+    for r in [
+        "underlay_protocol",
+        "icmp_unsupported",
+        "udp_not_vxlan_port",
+    ] {
+        assert_eq!(st["drops"][r], 0, "{r}: {}", st["drops"]);
+    }
+    assert!(
+        st["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "net_tap9"),
+        "the tap is in the port statistics"
+    );
+    // vtepd still resolves its own next hops (ARP is shared).
+    let neigh = lab.ctl(&["neigh", "show"]);
+    for ip in [K1_IP, "192.0.2.254"] {
+        assert!(
+            neigh
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["ip"] == ip && x["state"] == "reachable"),
+            "{ip}: {neigh}"
+        );
+    }
+}
