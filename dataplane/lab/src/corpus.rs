@@ -161,6 +161,23 @@ fn cut_consistent(base: &[u8], n: usize) -> Vec<u8> {
     f
 }
 
+/// `base` with its source MAC (at `at`) broadcast, multicast and zero:
+/// each dropped as `reason`.
+fn bad_sources(name: &str, side: Side, base: &[u8], at: usize, reason: &'static str) -> Vec<Case> {
+    type Set = fn(&mut [u8]);
+    let bad: [(&str, Set); 3] = [
+        ("broadcast", |m| m.copy_from_slice(&[0xff; 6])),
+        ("multicast", |m| m[0] = 0x01),
+        ("zero", |m| m.copy_from_slice(&[0; 6])),
+    ];
+    bad.into_iter()
+        .map(|(what, set)| {
+            let frame = edit(base, |f| set(&mut f[at..at + 6]), false);
+            case(&format!("{name} {what}"), side, frame, Expect::Drop(reason))
+        })
+        .collect()
+}
+
 fn u16at(f: &mut [u8], at: usize, v: u16) {
     f[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
@@ -351,24 +368,6 @@ pub fn underlay_cases() -> Vec<Case> {
             Drop("inner_vlan_tagged"),
         ),
         case(
-            "inner source broadcast",
-            U,
-            edit(&g, |f| f[56..62].copy_from_slice(&[0xff; 6]), false),
-            Drop("inner_src_invalid"),
-        ),
-        case(
-            "inner source multicast",
-            U,
-            edit(&g, |f| f[56] = 0x01, false),
-            Drop("inner_src_invalid"),
-        ),
-        case(
-            "inner source zero",
-            U,
-            edit(&g, |f| f[56..62].copy_from_slice(&[0; 6]), false),
-            Drop("inner_src_invalid"),
-        ),
-        case(
             "arp hardware length 8",
             U,
             edit(
@@ -497,6 +496,7 @@ pub fn underlay_cases() -> Vec<Case> {
         Ipv4Addr::new(10, 0, 0, 1),
     );
     bad_arp[18] = 9;
+    v.extend(bad_sources("inner source", U, &g, 56, "inner_src_invalid"));
     v.push(case(
         "tenant arp with bad lengths",
         U,
@@ -518,7 +518,7 @@ pub fn access_cases() -> Vec<Case> {
         t.extend_from_slice(&f[12..]);
         t
     };
-    vec![
+    let mut v = vec![
         case("zero-length frame", A, vec![], Drop("access_runt")),
         case(
             "ethernet truncated",
@@ -531,24 +531,6 @@ pub fn access_cases() -> Vec<Case> {
             A,
             tag(&good, 0x8100, 10)[..16].to_vec(),
             Drop("access_runt"),
-        ),
-        case(
-            "source broadcast",
-            A,
-            edit(&good, |f| f[6..12].copy_from_slice(&[0xff; 6]), false),
-            Drop("access_src_invalid"),
-        ),
-        case(
-            "source multicast",
-            A,
-            edit(&good, |f| f[6] = 0x01, false),
-            Drop("access_src_invalid"),
-        ),
-        case(
-            "source zero",
-            A,
-            edit(&good, |f| f[6..12].copy_from_slice(&[0; 6]), false),
-            Drop("access_src_invalid"),
         ),
         case("QinQ 88a8", A, tag(&good, 0x88a8, 10), Drop("access_qinq")),
         case(
@@ -600,7 +582,9 @@ pub fn access_cases() -> Vec<Case> {
             ),
             Forward,
         ),
-    ]
+    ];
+    v.extend(bad_sources("source", A, &good, 6, "access_src_invalid"));
+    v
 }
 
 fn inner_sized(payload: usize) -> Vec<u8> {

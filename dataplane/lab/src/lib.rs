@@ -1068,16 +1068,9 @@ fn iperf_json(
     secs: u32,
     extra: &str,
 ) -> serde_json::Value {
-    let mut srv = Command::new("ip")
-        .args(["netns", "exec", &lab.ns(server), "iperf3", "-s", "-1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("iperf3 server");
-    std::thread::sleep(Duration::from_millis(500));
+    let srv = iperf_server(lab, server);
     let out = lab.must_exec(client, &format!("iperf3 -c {ip} -t {secs} -i 1 -J {extra}"));
-    let _ = srv.kill();
-    let _ = srv.wait();
+    drop(srv);
     // Any warning iperf3 prints on stderr follows the JSON.
     serde_json::Deserializer::from_str(&out)
         .into_iter::<serde_json::Value>()
@@ -1240,7 +1233,8 @@ pub fn daemon(tag: &str, config: &str) -> Daemon {
     )
 }
 
-/// Starts a one-shot iperf3 server in namespace `role`.
+/// Starts a one-shot iperf3 server in namespace `role`; returns once it
+/// listens.
 pub fn iperf_server(lab: &Lab, role: &str) -> Reaper {
     let c = Command::new("ip")
         .args(["netns", "exec", &lab.ns(role), "iperf3", "-s", "-1"])
@@ -1248,8 +1242,13 @@ pub fn iperf_server(lab: &Lab, role: &str) -> Reaper {
         .stderr(Stdio::null())
         .spawn()
         .expect("iperf3 server");
-    std::thread::sleep(Duration::from_millis(500));
-    Reaper(c)
+    let srv = Reaper(c);
+    let listening = format!("ip netns exec {} ss -Hltn 'sport = :5201'", lab.ns(role));
+    assert!(
+        wait_for(10, || sh(&listening).1.contains("5201")),
+        "iperf3 server in {role} did not listen"
+    );
+    srv
 }
 
 /// A TCP exchange with a one-shot server in `server` bound to `ip:port`
