@@ -731,12 +731,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
     let (dk, sk) = frame_keys(k.vni, h12);
     // A tag, a group destination, or a source that is a group address or
     // zero: access_packet decides (the key's low 48 bits are the MAC).
-    if et == ETHERTYPE_VLAN
-        || et == ETHERTYPE_QINQ
-        || key_is_group(dk)
-        || key_is_group(sk)
-        || key_mac(sk) == 0
-    {
+    if et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ || key_is_group(dk | sk) || key_mac(sk) == 0 {
         return Err(m);
     }
     let st = cx.st;
