@@ -646,6 +646,9 @@ pub(crate) struct Known {
     out: VniOut,
     learning: bool,
     port: u16,
+    /// The longest frame that fits the underlay MTU once encapsulated in
+    /// the VNI's tunnel over IPv4.
+    max_inner: usize,
 }
 
 impl Known {
@@ -654,11 +657,14 @@ impl Known {
     pub(crate) fn of(st: &State, port: u16) -> Option<Known> {
         let vni = st.access.get(port as usize)?.untagged?;
         let vs = st.vni(vni)?;
+        let out = VniOut::of(vs);
+        let encap = st.tunnels.get(out.tun)?.encap;
         vs.fast().encap.then(|| Known {
             vni,
-            out: VniOut::of(vs),
+            out,
             learning: vs.learning,
             port,
+            max_inner: (st.mtu as usize + ETH_LEN).saturating_sub(outer4_len(encap)),
         })
     }
 
@@ -742,7 +748,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
         return Err(m);
     };
     let inner = m.len();
-    if t.v6 || inner + outer4_len(t.encap) - ETH_LEN > st.mtu as usize {
+    if t.v6 || inner > k.max_inner {
         return Err(m);
     }
     // From here on the frame is this path's.

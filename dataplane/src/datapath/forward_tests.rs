@@ -986,6 +986,9 @@ mod known_unicast {
         };
         vec![
             ("known remote", plain(frame(FAR, H1, 46))),
+            // 1464 bytes and 50 of VXLAN over IPv4: the 1500-byte MTU.
+            ("the longest frame that fits", plain(frame(FAR, H1, 1450))),
+            ("one byte over the MTU", plain(frame(FAR, H1, 1451))),
             ("known remote, new source", plain(frame(FAR, h3, 46))),
             (
                 "known remote, NIC hash",
@@ -1383,6 +1386,7 @@ mod known_unicast {
             let mut taken = vec![
                 "ARP reply to a remote host",
                 "known remote",
+                "the longest frame that fits",
                 "known remote, new source",
                 "known remote, NIC hash",
                 "known remote again",
@@ -1402,7 +1406,7 @@ mod known_unicast {
             });
             assert_eq!(enc.packets, taken.len() as u64 - 1);
             // Forwarded: those with headroom; the last dropped for lack of it.
-            assert_eq!(io.underlay.len(), 5 + usize::from(learning));
+            assert_eq!(io.underlay.len(), 6 + usize::from(learning));
             if learning {
                 assert_learned(&w, w.vni(100), [2, 0, 0, 0, 0, 3], LearnAt::Local(0));
             }

@@ -86,11 +86,17 @@ impl Tunnels {
         (port != 0).then(|| (i as TunnelIdx, self.encaps[i]))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = Tunnel> + '_ {
-        (0..self.len).map(|i| Tunnel {
+    /// The tunnel of index `i`.
+    pub fn get(&self, i: TunnelIdx) -> Option<Tunnel> {
+        let i = i as usize;
+        (i < self.len).then(|| Tunnel {
             encap: self.encaps[i],
             port: self.ports[i],
         })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Tunnel> + '_ {
+        (0..self.len as TunnelIdx).filter_map(|i| self.get(i))
     }
 }
 
