@@ -54,13 +54,16 @@ const _: () = assert!(MAX_TUNNELS.is_power_of_two());
 /// decap finds the tunnel of every packet by its UDP port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tunnels {
-    /// 0 for an unused slot (no tunnel is on port 0).
-    ports: [u16; MAX_TUNNELS],
+    /// A UDP port, or [`Tunnels::UNUSED`] (which no port equals, so a
+    /// lookup needs no second test).
+    ports: [u32; MAX_TUNNELS],
     encaps: [Encap; MAX_TUNNELS],
     len: usize,
 }
 
 impl Tunnels {
+    const UNUSED: u32 = u32::MAX;
+
     /// The tunnels of `list` in its order; None if there are more than
     /// [`MAX_TUNNELS`] or one is on port 0.
     pub fn new(list: &[Tunnel]) -> Option<Tunnels> {
@@ -68,12 +71,12 @@ impl Tunnels {
             return None;
         }
         let mut t = Tunnels {
-            ports: [0; MAX_TUNNELS],
+            ports: [Self::UNUSED; MAX_TUNNELS],
             encaps: [Encap::Vxlan; MAX_TUNNELS],
             len: list.len(),
         };
         for (i, x) in list.iter().enumerate() {
-            t.ports[i] = x.port;
+            t.ports[i] = x.port as u32;
             t.encaps[i] = x.encap;
         }
         Some(t)
@@ -82,8 +85,8 @@ impl Tunnels {
     /// The tunnel on UDP destination port `port`.
     #[inline(always)]
     pub fn on_port(&self, port: u16) -> Option<(TunnelIdx, Encap)> {
-        let i = self.ports.iter().position(|&p| p == port)?;
-        (port != 0).then(|| (i as TunnelIdx, self.encaps[i]))
+        let i = self.ports.iter().position(|&p| p == port as u32)?;
+        Some((i as TunnelIdx, self.encaps[i]))
     }
 
     /// The tunnel of index `i`.
@@ -91,7 +94,7 @@ impl Tunnels {
         let i = i as usize;
         (i < self.len).then(|| Tunnel {
             encap: self.encaps[i],
-            port: self.ports[i],
+            port: self.ports[i] as u16,
         })
     }
 
@@ -305,5 +308,26 @@ pub fn write_header(h: &mut [u8; MAX_OUTER_LEN], t: &Template, inner: usize, o: 
 fn write6(h: &mut [u8], t: &Template, inner: usize, o: Outer, isum: u32) {
     match t.encap {
         Encap::Vxlan => vxlan::write6(h, t, inner, o, isum),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_finds_its_tunnel_and_no_other() {
+        let t = Tunnels::new(&[Tunnel::vxlan(4789), Tunnel::vxlan(8472)]).unwrap();
+        assert_eq!(t.on_port(4789), Some((0, Encap::Vxlan)));
+        assert_eq!(t.on_port(8472), Some((1, Encap::Vxlan)));
+        // Unused slots match no port, 0 and 65535 included.
+        for p in [0, 1, 4790, u16::MAX] {
+            assert_eq!(t.on_port(p), None, "{p}");
+        }
+        assert_eq!(t.get(1), Some(Tunnel::vxlan(8472)));
+        assert_eq!(t.get(2), None);
+        assert_eq!(t.iter().count(), 2);
+        assert_eq!(Tunnels::new(&[Tunnel::vxlan(0)]), None);
+        assert_eq!(Tunnels::new(&[Tunnel::vxlan(1); MAX_TUNNELS + 1]), None);
     }
 }
