@@ -29,27 +29,13 @@ macro_rules! field {
         #[inline(always)]
         fn $get(&self) -> $t {
             // SAFETY: the offset comes from offsetof on this DPDK's rte_mbuf.
-            unsafe {
-                self.0
-                    .as_ptr()
-                    .cast::<u8>()
-                    .add(sys::$off as usize)
-                    .cast::<$t>()
-                    .read()
-            }
+            unsafe { self.at::<$t>(sys::$off as usize).read() }
         }
         #[inline(always)]
         #[allow(dead_code)]
         fn $set(&mut self, v: $t) {
             // SAFETY: as above; we own the mbuf.
-            unsafe {
-                self.0
-                    .as_ptr()
-                    .cast::<u8>()
-                    .add(sys::$off as usize)
-                    .cast::<$t>()
-                    .write(v)
-            }
+            unsafe { self.at::<$t>(sys::$off as usize).write(v) }
         }
     };
 }
@@ -60,6 +46,12 @@ impl Mbuf {
     #[inline(always)]
     pub(crate) unsafe fn from_raw(raw: NonNull<sys::rte_mbuf>) -> Mbuf {
         Mbuf(raw)
+    }
+
+    /// The field at byte offset `off` of the rte_mbuf, as a `T`.
+    #[inline(always)]
+    fn at<T>(&self, off: usize) -> *mut T {
+        self.0.as_ptr().cast::<u8>().wrapping_add(off).cast()
     }
 
     /// Gives up ownership, e.g. to hand the mbuf to `rte_eth_tx_burst`.
