@@ -1,7 +1,8 @@
 //! Wire formats as zero-copy views over byte buffers, one file per header:
 //! [`ethernet`] (with 802.1Q), [`ipv4`], [`udp`], [`vxlan`] (RFC 7348 §5),
-//! [`ipv6`], [`arp`], [`icmp`] (echo) and [`icmpv6`] (echo, neighbour
-//! discovery). Each view is built with `new_checked`,
+//! [`geneve`] (RFC 8926, with its options), [`gre`] (with a key, as NVGRE
+//! uses it, RFC 7637), [`ipv6`], [`arp`], [`icmp`] (echo) and [`icmpv6`]
+//! (echo, neighbour discovery). Each view is built with `new_checked`,
 //! which checks the length once; after that no accessor panics. Fields
 //! live at named offsets in each file's `field` module; code elsewhere
 //! that reads or writes at fixed offsets (the tunnels' writers and fast
@@ -11,6 +12,8 @@ pub mod arp;
 mod bytes;
 pub mod checksum;
 pub mod ethernet;
+pub mod geneve;
+pub mod gre;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
@@ -23,6 +26,8 @@ pub use checksum::{checksum, csum_add, csum_fold};
 pub use ethernet::{
     EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
 };
+pub use geneve::GeneveHeader;
+pub use gre::GreHeader;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::Ipv6Packet;
 pub use udp::UdpPacket;
@@ -33,11 +38,14 @@ pub const VLAN_LEN: usize = ethernet::VLAN_TAG_LEN;
 pub const IPV4_LEN: usize = ipv4::MIN_HEADER_LEN;
 pub const UDP_LEN: usize = udp::HEADER_LEN;
 pub const VXLAN_LEN: usize = vxlan::HEADER_LEN;
+pub const GENEVE_LEN: usize = geneve::HEADER_LEN;
+pub const NVGRE_LEN: usize = gre::HEADER_LEN;
 pub const IPV6_LEN: usize = ipv6::HEADER_LEN;
 
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+pub const PROTO_GRE: u8 = gre::PROTO_GRE;
 pub const PROTO_ICMPV6: u8 = icmpv6::PROTO_ICMPV6;
 
 pub(crate) use bytes::be16;
