@@ -7,7 +7,7 @@ use hashbrown::HashMap;
 use vtep_config::Vni;
 
 use crate::datapath::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
-use crate::datapath::tunnel::{Tunnel, Tunnels};
+use crate::datapath::tunnel::{Tunnel, TunnelIdx, Tunnels, MAX_TUNNELS};
 
 pub const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -98,6 +98,42 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
         udp6_zero_rx: true,
         kernel: false,
         arp: HashMap::new(),
+    }
+}
+
+/// [`sample_state`] (or over IPv6 [`sample_state6`]) with `tunnels`, VNI
+/// 100 on tunnel `vni_tunnels[0]` and 200 on `vni_tunnels[1]`, and the
+/// remote's template for each tunnel (IPv6: UDP checksums computed).
+pub fn sample_state_tunnels(v6: bool, tunnels: &[Tunnel], vni_tunnels: [TunnelIdx; 2]) -> State {
+    let mut st = if v6 { sample_state6() } else { sample_state() };
+    st.tunnels = Tunnels::new(tunnels).expect("valid tunnels");
+    let mut templates = [None; MAX_TUNNELS];
+    for (slot, t) in templates.iter_mut().zip(tunnels) {
+        *slot = Some(if v6 {
+            Template::new6(PEER_MAC, OUR_MAC, OUR_IP6, PEER_IP6, *t, 64, false)
+        } else {
+            Template::new(PEER_MAC, OUR_MAC, OUR_IP, PEER_IP, *t, 64, true)
+        });
+    }
+    if let Some(Some(r)) = st.remotes.get_mut(0) {
+        r.templates = templates;
+    }
+    for (v, tun) in st.vnis.iter_mut().zip(vni_tunnels) {
+        if let Some(x) = v {
+            let mut s = (**x).clone();
+            s.tunnel = tun;
+            *x = VniState::new(s);
+        }
+    }
+    st
+}
+
+/// What the sample remote sends this VTEP through `tunnel`.
+pub fn peer_to_us_in(v6: bool, tunnel: Tunnel) -> Template {
+    if v6 {
+        Template::new6(OUR_MAC, PEER_MAC, PEER_IP6, OUR_IP6, tunnel, 64, false)
+    } else {
+        Template::new(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, tunnel, 64, false)
     }
 }
 

@@ -10,7 +10,7 @@ use dpdk::RxCsum;
 use crate::datapath::drops::DropReason;
 use crate::datapath::fdb::VniIdx;
 use crate::datapath::state::State;
-use crate::datapath::tunnel::{vxlan, Encap};
+use crate::datapath::tunnel::{geneve, nvgre, vxlan, Encap, TunnelIdx};
 use crate::wire::ethernet;
 use crate::wire::icmp::IcmpEcho;
 use crate::wire::icmpv6::{self, Nd};
@@ -19,7 +19,8 @@ use crate::wire::ipv6::{self, Ipv6Error};
 use crate::wire::{
     be16, csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket,
     ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN,
-    IPV4_LEN, IPV6_LEN, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_LEN, VXLAN_LEN,
+    GENEVE_LEN, IPV4_LEN, IPV6_LEN, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_LEN,
+    VXLAN_LEN,
 };
 
 /// What an underlay frame is, once checked.
@@ -85,7 +86,8 @@ pub fn outer_source(d: &[u8]) -> Option<IpAddr> {
 #[derive(Debug, Clone, Copy)]
 pub struct DecapCache {
     generation: u64,
-    vni: Option<(u32, VniIdx)>,
+    /// A VNI, its index and its tunnel.
+    vni: Option<(u32, VniIdx, TunnelIdx)>,
     src: Option<(IpAddr, Option<u32>)>,
     /// The fast path's IPv4 sources, direct-mapped by [`src4_way`]: a
     /// burst from a few remotes, interleaved, finds each here.
@@ -251,12 +253,19 @@ fn fast4(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<U
     {
         return None;
     }
-    let (_, encap) = st.tunnel_on(be16(h, at::DPORT))?;
+    let (tun, encap) = st.tunnel_on(be16(h, at::DPORT))?;
     let (vni, reserved_set, hdr) = match encap {
         Encap::Vxlan => {
             let (v, r) = vxlan::fast_header(h[at::TUN..].first_chunk()?, st.strict_reserved)?;
             (v, r, VXLAN_LEN)
         }
+        Encap::Geneve => (
+            geneve::fast_header(h[at::TUN..].first_chunk()?)?,
+            false,
+            GENEVE_LEN,
+        ),
+        // Not on UDP.
+        Encap::Nvgre => return None,
     };
     let inner = at::TUN + hdr;
     let csum_ok = match csum {
@@ -288,14 +297,17 @@ fn fast4(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<U
     {
         return None;
     }
-    let vni = match cache.vni {
-        Some((v, i)) if v == vni => i,
+    let (vni, vtun) = match cache.vni {
+        Some((v, i, t)) if v == vni => (i, t),
         _ => {
-            let i = *st.vni_index.get(&vni)?;
-            cache.vni = Some((vni, i));
-            i
+            let (i, t) = st.vni_tunnel(vni)?;
+            cache.vni = Some((vni, i, t));
+            (i, t)
         }
     };
+    if vtun != tun {
+        return None;
+    }
     let s4 = u32::from_be_bytes([h[at::SRC], h[at::SRC + 1], h[at::SRC + 2], h[at::SRC + 3]]);
     let way = &mut cache.src4s[src4_way(s4)];
     let remote = if way.0 == s4 && s4 != 0 {
@@ -378,8 +390,15 @@ fn classify_steps(
         return Err(DropReason::NotOurIp);
     }
     let src = IpAddr::V4(ip.src());
+    let at = ETH_LEN + ip.header_len();
     match ip.protocol() {
         PROTO_UDP => {}
+        PROTO_GRE => {
+            return match st.tunnels.gre() {
+                Some(tun) => tunneled(tun, Encap::Nvgre, ip.payload(), src, at, st, cache),
+                None => to_kernel(st, DropReason::UnderlayProto),
+            }
+        }
         // With an exception path the kernel answers pings.
         PROTO_ICMP if st.kernel => return Ok(Underlay::Kernel),
         PROTO_ICMP => {
@@ -391,11 +410,10 @@ fn classify_steps(
         _ => return to_kernel(st, DropReason::UnderlayProto),
     }
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
-    let Some((_, encap)) = st.tunnel_on(udp.dst_port()) else {
+    let Some((tun, encap)) = st.tunnel_on(udp.dst_port()) else {
         return to_kernel(st, DropReason::UdpPort);
     };
-    let at = ETH_LEN + ip.header_len() + UDP_LEN;
-    tunneled(encap, udp.payload(), src, at, st, cache)
+    tunneled(tun, encap, udp.payload(), src, at + UDP_LEN, st, cache)
 }
 
 /// An IPv6 packet (`p`, after Ethernet) on an IPv6 underlay: VXLAN to our
@@ -432,8 +450,23 @@ fn classify6(
     if dst != ours && !group {
         return Err(DropReason::NotOurIp);
     }
+    let src = IpAddr::V6(ip.src());
     match ip.next_header() {
         PROTO_UDP if !group => {}
+        PROTO_GRE if !group => {
+            return match st.tunnels.gre() {
+                Some(tun) => tunneled(
+                    tun,
+                    Encap::Nvgre,
+                    ip.payload(),
+                    src,
+                    ETH_LEN + IPV6_LEN,
+                    st,
+                    cache,
+                ),
+                None => to_kernel(st, DropReason::UnderlayProto),
+            }
+        }
         PROTO_ICMPV6 => return icmp6(&ip, dst == ours, st.kernel),
         _ if group => return Err(DropReason::UnderlayProto),
         // Hop-by-hop, routing, fragment, destination options, AH, ESP,
@@ -445,7 +478,7 @@ fn classify6(
         _ => return to_kernel(st, DropReason::UnderlayProto),
     }
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
-    let Some((_, encap)) = st.tunnel_on(udp.dst_port()) else {
+    let Some((tun, encap)) = st.tunnel_on(udp.dst_port()) else {
         return to_kernel(st, DropReason::UdpPort);
     };
     // The UDP checksum is mandatory over IPv6 (RFC 8200 §8.1); tunnels
@@ -461,8 +494,8 @@ fn classify6(
     {
         return Err(DropReason::UdpChecksum);
     }
-    let src = IpAddr::V6(ip.src());
     tunneled(
+        tun,
         encap,
         udp.payload(),
         src,
@@ -499,10 +532,12 @@ fn icmp6<T: AsRef<[u8]>>(
     }
 }
 
-/// The header of encapsulation `encap` and the inner frame in UDP payload
-/// `v` (at offset `at` of the packet) from `src`.
+/// The header of tunnel `tun` (of encapsulation `encap`) and the inner
+/// frame in `v` (the UDP payload, or for NVGRE the IP payload, at offset
+/// `at` of the packet) from `src`.
 #[inline(always)]
 fn tunneled(
+    tun: TunnelIdx,
     encap: Encap,
     v: &[u8],
     src: IpAddr,
@@ -512,15 +547,20 @@ fn tunneled(
 ) -> Result<Underlay, DropReason> {
     let (vni, reserved_set, payload) = match encap {
         Encap::Vxlan => vxlan::parse(v, st.strict_reserved)?,
+        Encap::Geneve => geneve::parse(v).map(|(vni, p)| (vni, false, p))?,
+        Encap::Nvgre => nvgre::parse(v).map(|(vni, p)| (vni, false, p))?,
     };
-    let vni = match cache.vni {
-        Some((v, i)) if v == vni => i,
+    let (vni, vtun) = match cache.vni {
+        Some((v, i, t)) if v == vni => (i, t),
         _ => {
-            let i = *st.vni_index.get(&vni).ok_or(DropReason::VniUnknown)?;
-            cache.vni = Some((vni, i));
-            i
+            let (i, t) = st.vni_tunnel(vni).ok_or(DropReason::VniUnknown)?;
+            cache.vni = Some((vni, i, t));
+            (i, t)
         }
     };
+    if vtun != tun {
+        return Err(DropReason::EncapMismatch);
+    }
     let remote = match cache.src {
         Some((ip, r)) if ip == src => r,
         _ => {

@@ -21,3 +21,5 @@ pub mod worker;
 mod forward_tests;
 #[cfg(test)]
 mod pipeline_tests;
+#[cfg(test)]
+mod tunnel_tests;

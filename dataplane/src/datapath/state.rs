@@ -203,4 +203,11 @@ impl State {
     pub fn tunnel_on(&self, port: u16) -> Option<(TunnelIdx, Encap)> {
         self.tunnels.on_port(port)
     }
+
+    /// VNI `vni`'s index and tunnel, if this VTEP serves it.
+    #[inline(always)]
+    pub fn vni_tunnel(&self, vni: u32) -> Option<(VniIdx, TunnelIdx)> {
+        let i = *self.vni_index.get(&vni)?;
+        Some((i, self.vni(i)?.tunnel))
+    }
 }

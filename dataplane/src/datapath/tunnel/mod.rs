@@ -11,7 +11,10 @@
 //! here, the tunnel's own headers by its module. Per packet only lengths,
 //! checksums, the source port, the flow label and the VNI are patched.
 
+pub mod geneve;
+pub mod nvgre;
 mod outer;
+pub mod udp;
 pub mod vxlan;
 
 pub use outer::{flow_label, source_port, Encap, Outer, Template, MAX_OUTER_LEN};
@@ -25,11 +28,14 @@ use crate::wire::{
     IPV4_LEN, IPV6_LEN,
 };
 
-/// A tunnel: an encapsulation on its UDP destination port.
+/// A tunnel: an encapsulation on its UDP destination port (NVGRE: on IP
+/// protocol 47, port 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tunnel {
     pub encap: Encap,
     pub port: u16,
+    /// NVGRE: 8 bits of the flow hash in the FlowID.
+    pub flow_id: bool,
 }
 
 impl Tunnel {
@@ -37,6 +43,23 @@ impl Tunnel {
         Tunnel {
             encap: Encap::Vxlan,
             port,
+            flow_id: false,
+        }
+    }
+
+    pub const fn geneve(port: u16) -> Tunnel {
+        Tunnel {
+            encap: Encap::Geneve,
+            port,
+            flow_id: false,
+        }
+    }
+
+    pub const fn nvgre(flow_id: bool) -> Tunnel {
+        Tunnel {
+            encap: Encap::Nvgre,
+            port: 0,
+            flow_id,
         }
     }
 }
@@ -51,33 +74,45 @@ pub const MAX_TUNNELS: usize = 4;
 const _: () = assert!(MAX_TUNNELS.is_power_of_two());
 
 /// The tunnels of a state, each once, by [`TunnelIdx`]. Inline, since
-/// decap finds the tunnel of every packet by its UDP port.
+/// decap finds the tunnel of every packet by its UDP port or protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tunnels {
     /// A UDP port, or [`Tunnels::UNUSED`] (which no port equals, so a
-    /// lookup needs no second test).
+    /// lookup needs no second test; NVGRE's slot holds it too).
     ports: [u32; MAX_TUNNELS],
-    encaps: [Encap; MAX_TUNNELS],
+    tunnels: [Tunnel; MAX_TUNNELS],
     len: usize,
+    /// NVGRE's tunnel, if any.
+    gre: Option<TunnelIdx>,
 }
 
 impl Tunnels {
     const UNUSED: u32 = u32::MAX;
 
     /// The tunnels of `list` in its order; None if there are more than
-    /// [`MAX_TUNNELS`] or one is on port 0.
+    /// [`MAX_TUNNELS`], one over UDP is on port 0, or two are on one port
+    /// or both NVGRE.
     pub fn new(list: &[Tunnel]) -> Option<Tunnels> {
-        if list.len() > MAX_TUNNELS || list.iter().any(|t| t.port == 0) {
+        if list.len() > MAX_TUNNELS {
             return None;
         }
         let mut t = Tunnels {
             ports: [Self::UNUSED; MAX_TUNNELS],
-            encaps: [Encap::Vxlan; MAX_TUNNELS],
+            tunnels: [Tunnel::vxlan(0); MAX_TUNNELS],
             len: list.len(),
+            gre: None,
         };
         for (i, x) in list.iter().enumerate() {
-            t.ports[i] = x.port as u32;
-            t.encaps[i] = x.encap;
+            t.tunnels[i] = *x;
+            if x.encap == Encap::Nvgre {
+                if t.gre.replace(i as TunnelIdx).is_some() {
+                    return None;
+                }
+            } else if x.port == 0 || t.ports.contains(&(x.port as u32)) {
+                return None;
+            } else {
+                t.ports[i] = x.port as u32;
+            }
         }
         Some(t)
     }
@@ -86,26 +121,29 @@ impl Tunnels {
     #[inline(always)]
     pub fn on_port(&self, port: u16) -> Option<(TunnelIdx, Encap)> {
         let i = self.ports.iter().position(|&p| p == port as u32)?;
-        Some((i as TunnelIdx, self.encaps[i]))
+        Some((i as TunnelIdx, self.tunnels[i].encap))
+    }
+
+    /// NVGRE's tunnel (IP protocol 47), if any.
+    #[inline(always)]
+    pub fn gre(&self) -> Option<TunnelIdx> {
+        self.gre
     }
 
     /// The tunnel of index `i`.
     pub fn get(&self, i: TunnelIdx) -> Option<Tunnel> {
         let i = i as usize;
-        (i < self.len).then(|| Tunnel {
-            encap: self.encaps[i],
-            port: self.ports[i] as u16,
-        })
+        (i < self.len).then(|| self.tunnels[i])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Tunnel> + '_ {
-        (0..self.len as TunnelIdx).filter_map(|i| self.get(i))
+        self.tunnels[..self.len].iter().copied()
     }
 }
 
-/// The outer header of the common case (IPv4 without options, VXLAN),
-/// whose headroom a worker prefetches before encapsulating.
-pub const COMMON_OUTER_LEN: usize = vxlan::OUTER4_LEN;
+/// The outer header of the common case (IPv4 without options, VXLAN or
+/// Geneve), whose headroom a worker prefetches before encapsulating.
+pub const COMMON_OUTER_LEN: usize = udp::OUTER4_LEN;
 
 impl Template {
     /// The IPv4 template of `tunnel`: TTL `ttl`, DF as given.
@@ -128,6 +166,8 @@ impl Template {
         let ip_sum = ip.partial_sum();
         let tail = match tunnel.encap {
             Encap::Vxlan => vxlan::init(l4, tunnel.port).0,
+            Encap::Geneve => geneve::init(l4, tunnel.port).0,
+            Encap::Nvgre => nvgre::init(l4),
         };
         Template {
             bytes: b,
@@ -136,6 +176,7 @@ impl Template {
             ip_sum,
             v6: false,
             zero_csum: true,
+            flow_id: tunnel.flow_id,
         }
     }
 
@@ -162,6 +203,9 @@ impl Template {
         let pseudo = ip.pseudo_sum(0, proto);
         let (tail, fixed) = match tunnel.encap {
             Encap::Vxlan => vxlan::init(l4, tunnel.port),
+            Encap::Geneve => geneve::init(l4, tunnel.port),
+            // No UDP: nothing is summed.
+            Encap::Nvgre => (nvgre::init(l4), 0),
         };
         Template {
             bytes: b,
@@ -169,7 +213,8 @@ impl Template {
             encap: tunnel.encap,
             ip_sum: csum_add(pseudo, &fixed.to_be_bytes()),
             v6: true,
-            zero_csum,
+            zero_csum: zero_csum || tunnel.encap == Encap::Nvgre,
+            flow_id: tunnel.flow_id,
         }
     }
 }
@@ -250,7 +295,8 @@ pub fn encapsulate_with<B: PacketBuf>(
 #[inline(always)]
 pub fn outer4_len(encap: Encap) -> usize {
     match encap {
-        Encap::Vxlan => vxlan::OUTER4_LEN,
+        Encap::Vxlan | Encap::Geneve => udp::OUTER4_LEN,
+        Encap::Nvgre => nvgre::OUTER4_LEN,
     }
 }
 
@@ -264,13 +310,21 @@ pub fn prepend4<B: PacketBuf>(
     o: Outer,
 ) -> Result<usize, DropReason> {
     match t.encap {
-        Encap::Vxlan => {
+        Encap::Vxlan | Encap::Geneve => {
             let h = b
-                .prepend(vxlan::OUTER4_LEN)
+                .prepend(udp::OUTER4_LEN)
                 .and_then(|h| h.first_chunk_mut())
                 .ok_or(DropReason::NoHeadroom)?;
-            vxlan::write4(h, t, inner, o);
-            Ok(vxlan::OUTER4_LEN)
+            udp::write4(h, t, inner, o);
+            Ok(udp::OUTER4_LEN)
+        }
+        Encap::Nvgre => {
+            let h = b
+                .prepend(nvgre::OUTER4_LEN)
+                .and_then(|h| h.first_chunk_mut())
+                .ok_or(DropReason::NoHeadroom)?;
+            nvgre::write4(h, t, inner, o);
+            Ok(nvgre::OUTER4_LEN)
         }
     }
 }
@@ -295,9 +349,14 @@ pub fn write_header(h: &mut [u8; MAX_OUTER_LEN], t: &Template, inner: usize, o: 
         return;
     }
     match t.encap {
-        Encap::Vxlan => {
+        Encap::Vxlan | Encap::Geneve => {
             if let Some(h4) = h.first_chunk_mut() {
-                vxlan::write4(h4, t, inner, o);
+                udp::write4(h4, t, inner, o);
+            }
+        }
+        Encap::Nvgre => {
+            if let Some(h4) = h.first_chunk_mut() {
+                nvgre::write4(h4, t, inner, o);
             }
         }
     }
@@ -307,7 +366,8 @@ pub fn write_header(h: &mut [u8; MAX_OUTER_LEN], t: &Template, inner: usize, o: 
 #[inline(always)]
 fn write6(h: &mut [u8], t: &Template, inner: usize, o: Outer, isum: u32) {
     match t.encap {
-        Encap::Vxlan => vxlan::write6(h, t, inner, o, isum),
+        Encap::Vxlan | Encap::Geneve => udp::write6(h, t, inner, o, isum),
+        Encap::Nvgre => nvgre::write6(h, t, inner, o),
     }
 }
 
@@ -328,6 +388,17 @@ mod tests {
         assert_eq!(t.get(2), None);
         assert_eq!(t.iter().count(), 2);
         assert_eq!(Tunnels::new(&[Tunnel::vxlan(0)]), None);
+        // One encapsulation per port, one NVGRE tunnel.
+        assert_eq!(Tunnels::new(&[Tunnel::vxlan(7), Tunnel::geneve(7)]), None);
+        assert_eq!(
+            Tunnels::new(&[Tunnel::nvgre(false), Tunnel::nvgre(true)]),
+            None
+        );
+        let g = Tunnels::new(&[Tunnel::geneve(6081), Tunnel::nvgre(false)]).unwrap();
+        assert_eq!(g.gre(), Some(1));
+        assert_eq!(g.on_port(0), None, "NVGRE has no port");
+        assert_eq!(g.on_port(6081), Some((0, Encap::Geneve)));
+        assert_eq!(t.gre(), None);
         assert_eq!(Tunnels::new(&[Tunnel::vxlan(1); MAX_TUNNELS + 1]), None);
     }
 }

@@ -11,8 +11,12 @@ pub const MAX_OUTER_LEN: usize = ETH_LEN + IPV6_LEN + UDP_LEN + VXLAN_LEN;
 /// An encapsulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encap {
-    /// RFC 7348.
+    /// RFC 7348, over UDP.
     Vxlan,
+    /// RFC 8926, over UDP; sent without options.
+    Geneve,
+    /// RFC 7637: GRE with a key, straight on IP.
+    Nvgre,
 }
 
 impl Encap {
@@ -20,13 +24,16 @@ impl Encap {
     pub fn name(self) -> &'static str {
         match self {
             Encap::Vxlan => "vxlan",
+            Encap::Geneve => "geneve",
+            Encap::Nvgre => "nvgre",
         }
     }
 
     /// The outer IP protocol.
     pub(super) fn ip_proto(self) -> u8 {
         match self {
-            Encap::Vxlan => crate::wire::PROTO_UDP,
+            Encap::Vxlan | Encap::Geneve => crate::wire::PROTO_UDP,
+            Encap::Nvgre => crate::wire::PROTO_GRE,
         }
     }
 }
@@ -48,6 +55,8 @@ pub struct Template {
     pub v6: bool,
     /// IPv6: send a zero UDP checksum (RFC 6935) instead of computing it.
     pub zero_csum: bool,
+    /// NVGRE: 8 bits of the flow hash in the key's FlowID.
+    pub flow_id: bool,
 }
 
 impl Template {

@@ -1,103 +1,26 @@
 //! VXLAN (RFC 7348) as a tunnel: its UDP and VXLAN headers in the
-//! template, the writers that patch them per packet, and the checks of
-//! the VXLAN header on receipt (the fast one at fixed offsets, and the
-//! step-by-step one that names each drop). Offsets come from the `wire`
-//! views' field constants.
+//! template, and the checks of the VXLAN header on receipt (the fast one
+//! at fixed offsets, and the step-by-step one that names each drop). The
+//! per-packet writers are [`super::udp`]'s, shared with Geneve. Offsets
+//! come from the `wire` views' field constants.
 
 use crate::datapath::drops::DropReason;
-use crate::wire::{
-    csum_fold, ipv4, udp, vxlan, Ipv6Packet, UdpPacket, VxlanHeader, ETH_LEN, IPV4_LEN, IPV6_LEN,
-    UDP_LEN, VXLAN_LEN,
-};
+use crate::wire::{vxlan, VxlanHeader, VXLAN_LEN};
 
-use super::outer::{flow_label, Outer, Template};
+pub use super::udp::{OUTER4_LEN, OUTER6_LEN};
 
-/// The outer IPv4 header in an IPv4 template.
-const IP4: usize = ETH_LEN;
-/// The UDP header after IPv4 without options.
-pub(crate) const UDP4: usize = IP4 + IPV4_LEN;
-/// The VXLAN header after IPv4 without options and UDP.
-pub(crate) const VX4: usize = UDP4 + UDP_LEN;
-/// Outer Ethernet + IPv4 + UDP + VXLAN, without options.
-pub const OUTER4_LEN: usize = VX4 + VXLAN_LEN;
-/// Outer Ethernet + IPv6 + UDP + VXLAN.
-pub const OUTER6_LEN: usize = ETH_LEN + IPV6_LEN + UDP_LEN + VXLAN_LEN;
-const _: () = assert!(OUTER6_LEN <= super::outer::MAX_OUTER_LEN);
+// The shared writers put the VNI at bytes 4..7 of the tunnel header.
+const _: () =
+    assert!(vxlan::field::VNI.start == super::udp::VNI_AT && VXLAN_LEN == super::udp::HEADER_LEN);
 
 /// Writes the UDP header (destination `port`) and the VXLAN header (I
 /// set, VNI per packet) at the start of `l4`; returns their length and
 /// the header words that never change, as the IPv6 UDP checksum adds
 /// them (destination port, flags).
 pub(super) fn init(l4: &mut [u8], port: u16) -> (usize, u32) {
-    let (u, vx) = l4.split_at_mut(UDP_LEN);
-    UdpPacket::new_unchecked(u).set_dst_port(port);
-    let mut h = VxlanHeader::new_unchecked(&mut *vx);
-    h.init(0);
-    let flags = u16::from_be_bytes([vx[0], vx[1]]);
-    (UDP_LEN + VXLAN_LEN, (port as u32) << 16 | flags as u32)
-}
-
-/// Writes the outer IPv4 header for an inner frame of `inner_len` bytes
-/// into `h`: the template, then lengths, identification, checksum (from
-/// the template's precomputed sum), source port and VNI. Fixed offsets
-/// into a fixed-size header, fields that sit together stored together:
-/// no bounds checks and six stores after the copy (this runs once per
-/// encapsulated packet).
-#[inline(always)]
-pub fn write4(h: &mut [u8; OUTER4_LEN], t: &Template, inner_len: usize, o: Outer) {
-    const LEN_ID: usize = IP4 + ipv4::field::TOTAL_LEN;
-    const CSUM: usize = IP4 + ipv4::field::CSUM;
-    const SPORT: usize = UDP4 + udp::field::SPORT;
-    const ULEN: usize = UDP4 + udp::field::LEN;
-    const VNI: usize = VX4 + vxlan::field::VNI.start;
-    // Total length and identification are adjacent.
-    const _: () = assert!(ipv4::field::IDENT == ipv4::field::TOTAL_LEN + 2);
-    let ip_len = (inner_len + OUTER4_LEN - ETH_LEN) as u16;
-    let csum = csum_fold(t.ip_sum + ip_len as u32 + o.ip_id as u32);
-    if let Some(b) = t.bytes.first_chunk::<OUTER4_LEN>() {
-        *h = *b;
-    }
-    let len_id = (ip_len as u32) << 16 | o.ip_id as u32;
-    h[LEN_ID..LEN_ID + 4].copy_from_slice(&len_id.to_be_bytes());
-    h[CSUM..CSUM + 2].copy_from_slice(&csum.to_be_bytes());
-    h[SPORT..SPORT + 2].copy_from_slice(&o.sport.to_be_bytes());
-    h[ULEN..ULEN + 2].copy_from_slice(&(ip_len - IPV4_LEN as u16).to_be_bytes());
-    // VNI (24 bits) and the reserved byte after it (zero).
-    h[VNI..VNI + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
-}
-
-/// [`write4`] over IPv6 (`h` is [`OUTER6_LEN`] bytes): payload and UDP
-/// lengths, flow label, source port, VNI, and the UDP checksum
-/// (mandatory over IPv6, RFC 8200 §8.1) from the template's constant sum,
-/// the per-packet words and the inner frame's sum `isum`; zero if the
-/// template says so (RFC 6935).
-#[inline(always)]
-pub fn write6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer, isum: u32) {
-    let udp_len = inner_len + UDP_LEN + VXLAN_LEN;
-    h.copy_from_slice(&t.bytes[..OUTER6_LEN]);
-    let (_, rest) = h.split_at_mut(ETH_LEN);
-    let (l3, rest) = rest.split_at_mut(IPV6_LEN);
-    let (l4, vx) = rest.split_at_mut(UDP_LEN);
-    let mut ip = Ipv6Packet::new_unchecked(l3);
-    ip.set_payload_len(udp_len as u16);
-    ip.set_flow_label(flow_label(o.hash));
-    VxlanHeader::new_unchecked(vx).set_vni(o.vni);
-    let mut udp = UdpPacket::new_unchecked(l4);
-    udp.set_src_port(o.sport);
-    udp.set_len(udp_len as u16);
-    if !t.zero_csum {
-        // Length twice (pseudo-header and UDP header), the source port,
-        // the VNI's two words, the inner frame.
-        let s = t.ip_sum
-            + 2 * udp_len as u32
-            + o.sport as u32
-            + (o.vni >> 8)
-            + ((o.vni & 0xff) << 8)
-            + isum;
-        // A computed 0 is sent as all ones (RFC 768).
-        let c = csum_fold(s);
-        udp.set_checksum(if c == 0 { 0xffff } else { c });
-    }
+    let mut h = [0u8; VXLAN_LEN];
+    VxlanHeader::new_unchecked(&mut h[..]).init(0);
+    super::udp::init(l4, port, h)
 }
 
 /// The VXLAN header `h` as the fast path reads it: (VNI, reserved bits
@@ -135,6 +58,7 @@ pub fn parse(v: &[u8], strict: bool) -> Result<(u32, bool, &[u8]), DropReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::UDP_LEN;
 
     /// The fast check and the steps agree on every header.
     #[test]
@@ -160,7 +84,7 @@ mod tests {
     #[test]
     fn init_returns_the_constant_words() {
         let mut l4 = [0u8; UDP_LEN + VXLAN_LEN];
-        assert_eq!(init(&mut l4, 4789), (16, 4789 << 16 | 0x0800));
+        assert_eq!(init(&mut l4, 4789), (16, 4789 + 0x0800));
         assert_eq!(l4[2..4], 4789u16.to_be_bytes());
         assert_eq!(l4[8], vxlan::FLAG_I);
     }

@@ -1,0 +1,118 @@
+//! The UDP tunnels whose header is 8 bytes with the VNI in bytes 4..7
+//! and a zero byte after it: VXLAN, and Geneve without options. Their
+//! outer headers differ only in the template's constant bytes, so one
+//! pair of writers patches both per packet.
+
+use crate::wire::{
+    csum_fold, ipv4, udp, Ipv6Packet, UdpPacket, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN,
+};
+
+use super::outer::{flow_label, Outer, Template};
+
+/// The tunnel header's length.
+pub const HEADER_LEN: usize = 8;
+/// Where the VNI starts in the tunnel header.
+pub const VNI_AT: usize = 4;
+/// The outer IPv4 header in an IPv4 template.
+const IP4: usize = ETH_LEN;
+/// The UDP header after IPv4 without options.
+pub(crate) const UDP4: usize = IP4 + IPV4_LEN;
+/// The tunnel header after IPv4 without options and UDP.
+pub(crate) const TUN4: usize = UDP4 + UDP_LEN;
+/// Outer Ethernet + IPv4 + UDP + tunnel header, without options.
+pub const OUTER4_LEN: usize = TUN4 + HEADER_LEN;
+/// Outer Ethernet + IPv6 + UDP + tunnel header.
+pub const OUTER6_LEN: usize = ETH_LEN + IPV6_LEN + UDP_LEN + HEADER_LEN;
+const _: () = assert!(OUTER6_LEN <= super::outer::MAX_OUTER_LEN);
+
+/// Writes UDP (destination `port`) and the tunnel's constant `header`
+/// (VNI zero) at the start of `l4`; returns their length and the words
+/// that never change as the IPv6 UDP checksum adds them (the destination
+/// port and the header's first two words).
+pub(super) fn init(l4: &mut [u8], port: u16, header: [u8; HEADER_LEN]) -> (usize, u32) {
+    let (u, h) = l4.split_at_mut(UDP_LEN);
+    UdpPacket::new_unchecked(u).set_dst_port(port);
+    h[..HEADER_LEN].copy_from_slice(&header);
+    let w0 = u16::from_be_bytes([header[0], header[1]]) as u32;
+    let w1 = u16::from_be_bytes([header[2], header[3]]) as u32;
+    (UDP_LEN + HEADER_LEN, port as u32 + w0 + w1)
+}
+
+/// Writes the outer IPv4 header for an inner frame of `inner_len` bytes
+/// into `h`: the template, then lengths, identification, checksum (from
+/// the template's precomputed sum), source port and VNI. Fixed offsets
+/// into a fixed-size header, fields that sit together stored together:
+/// no bounds checks and six stores after the copy (this runs once per
+/// encapsulated packet).
+#[inline(always)]
+pub fn write4(h: &mut [u8; OUTER4_LEN], t: &Template, inner_len: usize, o: Outer) {
+    const LEN_ID: usize = IP4 + ipv4::field::TOTAL_LEN;
+    const CSUM: usize = IP4 + ipv4::field::CSUM;
+    const SPORT: usize = UDP4 + udp::field::SPORT;
+    const ULEN: usize = UDP4 + udp::field::LEN;
+    const VNI: usize = TUN4 + VNI_AT;
+    // Total length and identification are adjacent.
+    const _: () = assert!(ipv4::field::IDENT == ipv4::field::TOTAL_LEN + 2);
+    let ip_len = (inner_len + OUTER4_LEN - ETH_LEN) as u16;
+    let csum = csum_fold(t.ip_sum + ip_len as u32 + o.ip_id as u32);
+    if let Some(b) = t.bytes.first_chunk::<OUTER4_LEN>() {
+        *h = *b;
+    }
+    let len_id = (ip_len as u32) << 16 | o.ip_id as u32;
+    h[LEN_ID..LEN_ID + 4].copy_from_slice(&len_id.to_be_bytes());
+    h[CSUM..CSUM + 2].copy_from_slice(&csum.to_be_bytes());
+    h[SPORT..SPORT + 2].copy_from_slice(&o.sport.to_be_bytes());
+    h[ULEN..ULEN + 2].copy_from_slice(&(ip_len - IPV4_LEN as u16).to_be_bytes());
+    // VNI (24 bits) and the reserved byte after it (zero).
+    h[VNI..VNI + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
+}
+
+/// [`write4`] over IPv6 (`h` is [`OUTER6_LEN`] bytes): payload and UDP
+/// lengths, flow label, source port, VNI, and the UDP checksum
+/// (mandatory over IPv6, RFC 8200 §8.1) from the template's constant sum,
+/// the per-packet words and the inner frame's sum `isum`; zero if the
+/// template says so (RFC 6935).
+#[inline(always)]
+pub fn write6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer, isum: u32) {
+    let udp_len = inner_len + UDP_LEN + HEADER_LEN;
+    h.copy_from_slice(&t.bytes[..OUTER6_LEN]);
+    let (_, rest) = h.split_at_mut(ETH_LEN);
+    let (l3, rest) = rest.split_at_mut(IPV6_LEN);
+    let (l4, vx) = rest.split_at_mut(UDP_LEN);
+    let mut ip = Ipv6Packet::new_unchecked(l3);
+    ip.set_payload_len(udp_len as u16);
+    ip.set_flow_label(flow_label(o.hash));
+    vx[VNI_AT..VNI_AT + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
+    let mut udp = UdpPacket::new_unchecked(l4);
+    udp.set_src_port(o.sport);
+    udp.set_len(udp_len as u16);
+    if !t.zero_csum {
+        // Length twice (pseudo-header and UDP header), the source port,
+        // the VNI's two words, the inner frame.
+        let s = t.ip_sum
+            + 2 * udp_len as u32
+            + o.sport as u32
+            + (o.vni >> 8)
+            + ((o.vni & 0xff) << 8)
+            + isum;
+        // A computed 0 is sent as all ones (RFC 768).
+        let c = csum_fold(s);
+        udp.set_checksum(if c == 0 { 0xffff } else { c });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The IPv6 checksum's constant words: the destination port and the
+    /// header's first two words.
+    #[test]
+    fn init_returns_the_constant_words() {
+        let mut l4 = [0u8; UDP_LEN + HEADER_LEN];
+        let h = [0x08, 0, 0x65, 0x58, 9, 9, 9, 9];
+        assert_eq!(init(&mut l4, 4789, h), (16, 4789 + 0x0800 + 0x6558));
+        assert_eq!(l4[2..4], 4789u16.to_be_bytes());
+        assert_eq!(l4[8..], h);
+    }
+}
