@@ -74,7 +74,12 @@ pub struct Underlay {
     pub address: IpAddr,
     pub prefix_len: u8,
     pub gateway: Option<IpAddr>,
+    /// VXLAN's UDP port, unless a VNI says another.
     pub udp_port: u16,
+    /// Geneve's UDP port, unless a VNI says another.
+    pub geneve_port: u16,
+    /// NVGRE: put 8 bits of the inner flow hash in the FlowID (else 0).
+    pub nvgre_flow_id: bool,
     pub mtu: u16,
     /// IPv4 TTL or IPv6 hop limit of outer packets.
     pub ttl: u8,
@@ -105,13 +110,12 @@ impl Underlay {
         self.address.is_ipv6()
     }
 
-    /// Bytes VXLAN adds to a tenant IP packet on this underlay.
-    pub fn encap_overhead(&self) -> u16 {
-        if self.is_ipv6() {
-            ENCAP_OVERHEAD_V6
-        } else {
-            ENCAP_OVERHEAD
-        }
+    /// Bytes `encap` adds to a tenant IP packet on this underlay, as its
+    /// MTU counts them: the inner Ethernet header, the tunnel's headers
+    /// and the outer IP header.
+    pub fn encap_overhead(&self, encap: Encap) -> u16 {
+        let ip = if self.is_ipv6() { 40 } else { 20 };
+        14 + encap.header_len() + ip
     }
 
     /// True when `ip` is inside this VTEP's on-link prefix (for IPv6 also
@@ -168,21 +172,82 @@ pub struct Access {
     /// 802.1Q VID -> VNI.
     pub vlans: BTreeMap<u16, Vni>,
     /// Port MTU: the largest tenant IP packet; at most the underlay MTU
-    /// less [`ENCAP_OVERHEAD`], which is the default.
+    /// less the largest [`Underlay::encap_overhead`] of the port's VNIs,
+    /// which is the default.
     pub mtu: u16,
 }
 
-/// Bytes VXLAN adds to a tenant IP packet as the underlay's MTU counts them:
-/// the inner Ethernet header (14), VXLAN (8), UDP (8) and the outer IPv4
-/// header (20).
-pub const ENCAP_OVERHEAD: u16 = 50;
+/// `[[vni]] encap`: how a VNI's frames travel on the underlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Encap {
+    /// RFC 7348, over UDP.
+    Vxlan,
+    /// RFC 8926, over UDP; sent without options.
+    Geneve,
+    /// RFC 7637: GRE (IP protocol 47) with the VNI as VSID in its key.
+    Nvgre,
+}
 
-/// The same over IPv6: the outer IPv6 header is 40 bytes.
-pub const ENCAP_OVERHEAD_V6: u16 = 70;
+impl Encap {
+    pub const ALL: [Encap; 3] = [Encap::Vxlan, Encap::Geneve, Encap::Nvgre];
+
+    /// As the config and vtepctl spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encap::Vxlan => "vxlan",
+            Encap::Geneve => "geneve",
+            Encap::Nvgre => "nvgre",
+        }
+    }
+
+    /// Bytes between the outer IP header and the inner frame: UDP and
+    /// VXLAN or Geneve (without options) 16, GRE with a key 8.
+    pub fn header_len(self) -> u16 {
+        match self {
+            Encap::Vxlan | Encap::Geneve => 16,
+            Encap::Nvgre => 8,
+        }
+    }
+
+    pub fn over_udp(self) -> bool {
+        self != Encap::Nvgre
+    }
+}
+
+impl std::fmt::Display for Encap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A tunnel: an encapsulation and, over UDP, its destination port. The
+/// VNIs of one tunnel share it; a packet's tunnel is found by its UDP
+/// port or IP protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tunnel {
+    pub encap: Encap,
+    /// None for NVGRE.
+    pub udp_port: Option<u16>,
+}
+
+impl std::fmt::Display for Tunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.udp_port {
+            Some(p) => write!(f, "{} on UDP {p}", self.encap),
+            None => write!(f, "{}", self.encap),
+        }
+    }
+}
+
+/// The most tunnels one config may use (distinct encapsulations and UDP
+/// ports over its VNIs).
+pub const MAX_TUNNELS: usize = 4;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VniConfig {
     pub id: Vni,
+    /// `encap` and `udp_port`.
+    pub tunnel: Tunnel,
     pub flood: Vec<IpAddr>,
     pub learning: bool,
     pub arp_suppress: bool,
@@ -297,6 +362,18 @@ impl Config {
 
     pub fn vni(&self, id: Vni) -> Option<&VniConfig> {
         self.vnis.iter().find(|v| v.id == id)
+    }
+
+    /// The tunnels the VNIs use, each once, in the order of the first VNI
+    /// of each (at most [`MAX_TUNNELS`]: the parser refuses more).
+    pub fn tunnels(&self) -> Vec<Tunnel> {
+        let mut t: Vec<Tunnel> = Vec::new();
+        for v in &self.vnis {
+            if !t.contains(&v.tunnel) {
+                t.push(v.tunnel);
+            }
+        }
+        t
     }
 }
 

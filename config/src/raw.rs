@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::{
-    Access, Config, ConfigError, Control, Dataplane, FdbAt, MacAddr, Neighbor, RateLimit,
+    Access, Config, ConfigError, Control, Dataplane, Encap, FdbAt, MacAddr, Neighbor, RateLimit,
     StaticFdb, Underlay, Vni, VniConfig,
 };
 
@@ -71,6 +71,10 @@ struct RawUnderlay {
     gateway: Option<String>,
     #[serde(default = "d_udp")]
     udp_port: i64,
+    #[serde(default = "d_geneve")]
+    geneve_port: i64,
+    #[serde(default)]
+    nvgre_flow_id: bool,
     #[serde(default = "d_mtu")]
     mtu: i64,
     #[serde(default = "d_ttl")]
@@ -107,6 +111,9 @@ struct RawAccess {
 #[serde(deny_unknown_fields)]
 struct RawVni {
     id: i64,
+    #[serde(default = "d_encap")]
+    encap: String,
+    udp_port: Option<i64>,
     #[serde(default)]
     flood: Vec<String>,
     #[serde(default = "d_true")]
@@ -157,6 +164,12 @@ fn d_learn_queue() -> i64 {
 }
 fn d_udp() -> i64 {
     4789
+}
+fn d_geneve() -> i64 {
+    6081
+}
+fn d_encap() -> String {
+    "vxlan".into()
 }
 fn d_mtu() -> i64 {
     1500
@@ -336,13 +349,20 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let underlay = underlay(&c, raw.underlay, &devices)?;
     let neighbors = neighbors(&c, raw.neighbor, &underlay)?;
     let (vnis, vni_lines) = vnis(&c, raw.vni, &underlay, &dataplane)?;
-    let access = access(&c, raw.access, &devices, &underlay, &vni_lines)?;
+    let access = access(&c, raw.access, &devices, &underlay, &vnis, &vni_lines)?;
     let fdb = fdb(&c, raw.fdb, &underlay, &vni_lines, &access)?;
     let control = control(&c, raw.control)?;
 
     let evpn = match raw.evpn {
         None => None,
-        Some(e) => Some(evpn(&c, e.span(), &underlay, e.into_inner())?),
+        Some(e) => Some(evpn(
+            &c,
+            e.span(),
+            &underlay,
+            &vnis,
+            &vni_lines,
+            e.into_inner(),
+        )?),
     };
 
     Ok(Config {
@@ -403,6 +423,8 @@ fn underlay(
         prefix_len: plen,
         gateway: None,
         udp_port: c.range("underlay.udp_port", us.clone(), u.udp_port, 1, 65535)? as u16,
+        geneve_port: c.range("underlay.geneve_port", us.clone(), u.geneve_port, 1, 65535)? as u16,
+        nvgre_flow_id: u.nvgre_flow_id,
         mtu: c.range("underlay.mtu", us.clone(), u.mtu, 576, 9216)? as u16,
         ttl: c.range("underlay.ttl", us.clone(), u.ttl, 1, 255)? as u8,
         df: u.df,
@@ -542,6 +564,34 @@ fn vnis(
         if vni_lines.insert(id, s.clone()).is_some() {
             return c.err("vni.id", s, format!("VNI {id} is defined twice"));
         }
+        let tunnel = tunnel(c, s.clone(), &v, underlay)?;
+        if let Some(o) = vnis
+            .iter()
+            .find(|o| o.tunnel.udp_port == tunnel.udp_port && o.tunnel.encap != tunnel.encap)
+        {
+            return c.err(
+                "vni.udp_port",
+                s,
+                format!(
+                    "VNI {id} is {tunnel} but VNI {} is {} on that port: a UDP port carries one encapsulation",
+                    o.id, o.tunnel
+                ),
+            );
+        }
+        let mut tunnels: Vec<_> = vnis.iter().map(|o| o.tunnel).collect();
+        tunnels.push(tunnel);
+        tunnels.sort_unstable();
+        tunnels.dedup();
+        if tunnels.len() > crate::MAX_TUNNELS {
+            return c.err(
+                "vni.encap",
+                s,
+                format!(
+                    "VNI {id} would make a fifth tunnel ({tunnel}): at most {} encapsulation and UDP port pairs",
+                    crate::MAX_TUNNELS
+                ),
+            );
+        }
         let mut flood = Vec::new();
         for f in &v.flood {
             let ip = c.peer_ip("vni.flood", s.clone(), f, underlay)?;
@@ -560,6 +610,7 @@ fn vnis(
         }
         vnis.push(VniConfig {
             id,
+            tunnel,
             flood,
             learning: v.learning,
             arp_suppress: v.arp_suppress,
@@ -615,12 +666,46 @@ fn vnis(
     Ok((vnis, vni_lines))
 }
 
+/// `[[vni]] encap` and `udp_port`.
+fn tunnel(
+    c: &Ctx,
+    s: std::ops::Range<usize>,
+    v: &RawVni,
+    u: &Underlay,
+) -> Result<crate::Tunnel, ConfigError> {
+    let Some(encap) = Encap::ALL.into_iter().find(|e| e.name() == v.encap) else {
+        return c.err(
+            "vni.encap",
+            s,
+            format!(
+                "{:?}: the encapsulations are \"vxlan\", \"geneve\" and \"nvgre\"",
+                v.encap
+            ),
+        );
+    };
+    let udp_port = match (encap, v.udp_port) {
+        (Encap::Nvgre, Some(_)) => {
+            return c.err(
+                "vni.udp_port",
+                s,
+                "NVGRE is IP protocol 47, not UDP: remove udp_port",
+            )
+        }
+        (Encap::Nvgre, None) => None,
+        (_, Some(p)) => Some(c.range("vni.udp_port", s, p, 1, 65535)? as u16),
+        (Encap::Vxlan, None) => Some(u.udp_port),
+        (Encap::Geneve, None) => Some(u.geneve_port),
+    };
+    Ok(crate::Tunnel { encap, udp_port })
+}
+
 /// `[[access]]`: every VNI must be carried by one of them.
 fn access(
     c: &Ctx,
     raw: Vec<Spanned<RawAccess>>,
     devices: &BTreeSet<String>,
     underlay: &Underlay,
+    vnis: &[VniConfig],
     vni_lines: &VniSpans,
 ) -> Result<Vec<Access>, ConfigError> {
     let mut access = Vec::new();
@@ -683,9 +768,15 @@ fn access(
             }
             used_vnis.insert(*v);
         }
-        // A tenant frame of the access MTU plus 50 bytes of VXLAN
-        // encapsulation must fit the underlay MTU.
-        let overhead = underlay.encap_overhead();
+        // A tenant frame of the access MTU plus its VNI's encapsulation
+        // must fit the underlay MTU: the largest overhead of the port's.
+        let (overhead, encap) = vni
+            .iter()
+            .chain(vlans.values())
+            .filter_map(|v| vnis.iter().find(|x| x.id == *v))
+            .map(|x| (underlay.encap_overhead(x.tunnel.encap), x.tunnel.encap))
+            .max()
+            .unwrap_or((underlay.encap_overhead(Encap::Vxlan), Encap::Vxlan));
         let most = underlay.mtu as i64 - overhead as i64;
         let mtu = match a.mtu {
             None => most as u16,
@@ -695,7 +786,7 @@ fn access(
                     s,
                     format!(
                         "{m} does not fit the underlay: underlay.mtu {} less {overhead} bytes of \
-                         VXLAN encapsulation leaves {most}; raise underlay.mtu or lower this",
+                         {encap} encapsulation leaves {most}; raise underlay.mtu or lower this",
                         underlay.mtu
                     ),
                 )
@@ -892,6 +983,8 @@ fn evpn(
     c: &Ctx<'_>,
     span: std::ops::Range<usize>,
     u: &Underlay,
+    vnis: &[VniConfig],
+    vni_lines: &VniSpans,
     e: RawEvpn,
 ) -> Result<crate::Evpn, ConfigError> {
     let key = "evpn.netns";
@@ -915,6 +1008,27 @@ fn evpn(
             key,
             span,
             "EVPN over an IPv6 underlay is not supported yet (FRR before 10.6 has no IPv6 VTEPs)",
+        );
+    }
+    // FRR's kernel mirror is VXLAN devices on one port.
+    let vxlan = crate::Tunnel {
+        encap: Encap::Vxlan,
+        udp_port: Some(u.udp_port),
+    };
+    if let Some(v) = vnis.iter().find(|v| v.tunnel != vxlan) {
+        let key = if v.tunnel.encap == Encap::Vxlan {
+            "vni.udp_port"
+        } else {
+            "vni.encap"
+        };
+        return c.err(
+            key,
+            vni_lines[&v.id].clone(),
+            format!(
+                "VNI {} is {}: with [evpn] every VNI is VXLAN on underlay.udp_port ({}), \
+                 since FRR's EVPN works through kernel VXLAN devices",
+                v.id, v.tunnel, u.udp_port
+            ),
         );
     }
     Ok(crate::Evpn {

@@ -465,7 +465,8 @@ fn ipv6_underlay_parses() {
     assert_eq!(u.address, "2001:db8:1::1".parse::<IpAddr>().unwrap());
     assert_eq!(u.prefix_len, 64);
     assert_eq!(u.gateway, Some("fe80::1".parse().unwrap()));
-    assert_eq!(u.encap_overhead(), 70);
+    assert_eq!(u.encap_overhead(Encap::Vxlan), 70);
+    assert_eq!(u.encap_overhead(Encap::Nvgre), 62);
     assert_eq!(
         c.access[0].mtu, 1430,
         "1500 less 70 bytes of VXLAN over IPv6"
@@ -686,4 +687,160 @@ fn idle_sleep_is_off_by_default_and_bounded() {
     );
     let e = err(&with("20000"));
     assert!(e.contains("dataplane.idle_sleep_us"), "{e}");
+}
+
+/// SAMPLE with VNI 200 given `settings` (TOML lines).
+fn vni200(settings: &str) -> String {
+    SAMPLE.replace(
+        "[[vni]]\nid = 200\n",
+        &format!("[[vni]]\nid = 200\n{settings}\n"),
+    )
+}
+
+#[test]
+fn each_vni_has_an_encapsulation_and_port() {
+    let c = Config::parse(SAMPLE).unwrap();
+    let vxlan = Tunnel {
+        encap: Encap::Vxlan,
+        udp_port: Some(4789),
+    };
+    assert!(c.vnis.iter().all(|v| v.tunnel == vxlan));
+    assert_eq!(c.tunnels(), vec![vxlan]);
+    assert_eq!(
+        (c.underlay.geneve_port, c.underlay.nvgre_flow_id),
+        (6081, false)
+    );
+
+    let c = Config::parse(&vni200("encap = \"geneve\"")).unwrap();
+    let geneve = Tunnel {
+        encap: Encap::Geneve,
+        udp_port: Some(6081),
+    };
+    assert_eq!(c.tunnels(), vec![vxlan, geneve]);
+    let c = Config::parse(&vni200("encap = \"geneve\"\nudp_port = 7000")).unwrap();
+    assert_eq!(c.vnis[1].tunnel.udp_port, Some(7000));
+    let c = Config::parse(
+        &vni200("encap = \"geneve\"")
+            .replace("udp_port = 4789", "udp_port = 4789\ngeneve_port = 6000"),
+    )
+    .unwrap();
+    assert_eq!(c.vnis[1].tunnel.udp_port, Some(6000));
+    // flannel's VXLAN port beside 4789.
+    let c = Config::parse(&vni200("udp_port = 8472")).unwrap();
+    assert_eq!(
+        c.tunnels()[1],
+        Tunnel {
+            encap: Encap::Vxlan,
+            udp_port: Some(8472)
+        }
+    );
+    let c = Config::parse(&vni200("encap = \"nvgre\"").replace(
+        "accept_unknown_sources = false",
+        "accept_unknown_sources = false\nnvgre_flow_id = true",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.vnis[1].tunnel,
+        Tunnel {
+            encap: Encap::Nvgre,
+            udp_port: None
+        }
+    );
+    assert!(c.underlay.nvgre_flow_id);
+}
+
+#[test]
+fn bad_encapsulations_are_refused_with_the_line() {
+    let e = err(&vni200("encap = \"stt\""));
+    assert!(
+        e.contains("vni.encap at line 38") && e.contains("\"geneve\""),
+        "{e}"
+    );
+    let e = err(&vni200("encap = \"nvgre\"\nudp_port = 4789"));
+    assert!(
+        e.contains("vni.udp_port at line 39") && e.contains("IP protocol 47"),
+        "{e}"
+    );
+    let e = err(&vni200("udp_port = 0"));
+    assert!(e.contains("vni.udp_port"), "{e}");
+    // One port, two encapsulations.
+    let e = err(&vni200("encap = \"geneve\"\nudp_port = 4789"));
+    assert!(e.contains("a UDP port carries one encapsulation"), "{e}");
+    let e = err(&SAMPLE.replace("udp_port = 4789", "udp_port = 4789\ngeneve_port = 0"));
+    assert!(e.contains("underlay.geneve_port"), "{e}");
+}
+
+#[test]
+fn at_most_four_tunnels() {
+    let mut text = SAMPLE.replace(
+        "vlans = { 10 = 200 }",
+        "vlans = { 10 = 200, 11 = 201, 12 = 202, 13 = 203 }",
+    );
+    for (id, port) in [(201, 5000), (202, 5001), (203, 5002)] {
+        text.push_str(&format!("\n[[vni]]\nid = {id}\nudp_port = {port}\n"));
+    }
+    assert_eq!(Config::parse(&text).unwrap().tunnels().len(), 4);
+    let text5 = text.replace("vlans = { 10 = 200,", "vlans = { 14 = 204, 10 = 200,")
+        + "\n[[vni]]\nid = 204\nencap = \"nvgre\"\n";
+    let e = err(&text5);
+    assert!(e.contains("fifth tunnel (nvgre)"), "{e}");
+}
+
+#[test]
+fn the_access_mtu_leaves_room_for_the_largest_encapsulation_of_the_port() {
+    // NVGRE adds 42 bytes over IPv4, VXLAN and Geneve 50.
+    let only_nvgre = SAMPLE
+        .replace("vlans = { 10 = 200 }\n", "")
+        .replace(
+            "[[vni]]\nid = 100\n",
+            "[[vni]]\nid = 100\nencap = \"nvgre\"\n",
+        )
+        .replace("[[vni]]\nid = 200\n", "");
+    let c = Config::parse(&only_nvgre).unwrap();
+    assert_eq!(c.access[0].mtu, 1458);
+    let c = Config::parse(&vni200("encap = \"nvgre\"")).unwrap();
+    assert_eq!(c.access[0].mtu, 1450, "VNI 100 is VXLAN on the same port");
+    let e = err(&only_nvgre.replace(
+        "port = \"net_af_packet1\"\nvni = 100\n",
+        "port = \"net_af_packet1\"\nvni = 100\nmtu = 1459\n",
+    ));
+    assert!(
+        e.contains("42 bytes of nvgre encapsulation leaves 1458"),
+        "{e}"
+    );
+}
+
+#[test]
+fn evpn_vnis_are_vxlan_on_the_underlay_port() {
+    let evpn = "[evpn]\nnetns = \"vtep\"\n";
+    let base = SAMPLE
+        .replace(
+            "accept_unknown_sources = false",
+            "accept_unknown_sources = false\nkernel_port = \"net_tap9\"",
+        )
+        .replace(
+            "--vdev=net_af_packet1,iface=acc0\"",
+            "--vdev=net_af_packet1,iface=acc0\", \"--vdev=net_tap9,iface=vtep0\"",
+        );
+    let with = |settings: &str| {
+        format!(
+            "{}\n{evpn}",
+            base.replace(
+                "[[vni]]\nid = 200\n",
+                &format!("[[vni]]\nid = 200\n{settings}\n")
+            )
+        )
+    };
+    assert!(
+        Config::parse(&with("")).is_ok(),
+        "{:?}",
+        Config::parse(&with(""))
+    );
+    let e = err(&with("encap = \"geneve\""));
+    assert!(
+        e.contains("vni.encap at line 39") && e.contains("FRR"),
+        "{e}"
+    );
+    let e = err(&with("udp_port = 8472"));
+    assert!(e.contains("vni.udp_port at line 39"), "{e}");
 }

@@ -72,6 +72,9 @@ pub struct PortStats {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct VniStats {
     pub id: u32,
+    /// `vxlan`, `geneve` or `nvgre`.
+    #[serde(default = "vxlan")]
+    pub encap: String,
     pub encap_packets: u64,
     pub encap_bytes: u64,
     pub decap_packets: u64,
@@ -223,6 +226,12 @@ pub struct FdbEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VniInfo {
     pub id: u32,
+    /// `vxlan`, `geneve` or `nvgre`.
+    #[serde(default = "vxlan")]
+    pub encap: String,
+    /// The tunnel's UDP destination port (none for NVGRE).
+    #[serde(default)]
+    pub udp_port: Option<u16>,
     /// The head-end replication list (config and EVPN together).
     pub flood: Vec<String>,
     /// The same list, each entry with where it came from.
@@ -242,6 +251,11 @@ pub struct VniInfo {
     /// Storm control: BUM frames per second from access ports.
     #[serde(default)]
     pub flood_pps: Option<u32>,
+}
+
+/// The encapsulation of a VNI from a vtepd that did not say.
+fn vxlan() -> String {
+    "vxlan".into()
 }
 
 /// One flood-list entry: `{"remote", "source"}`, source `config` or `evpn`.

@@ -206,6 +206,8 @@ impl Tables {
                     .unwrap_or_default();
                 Some(VniInfo {
                     id: v.id.get(),
+                    encap: v.tunnel.encap.name().into(),
+                    udp_port: v.tunnel.udp_port,
                     flood: self
                         .flood_remotes(v.id)
                         .iter()

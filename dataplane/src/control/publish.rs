@@ -10,14 +10,13 @@ use vtep_config::Underlay;
 
 use super::tables::Tables;
 use crate::datapath::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
-use crate::datapath::tunnel::{Tunnel, Tunnels, MAX_TUNNELS};
+use crate::datapath::tunnel::{Tunnel, TunnelIdx, Tunnels, MAX_TUNNELS};
 
 /// The State for `generation`.
 pub fn build(t: &Tables, generation: u64) -> State {
     let c = &t.cfg;
     let u = &c.underlay;
-    // Every VNI is VXLAN on the underlay's port.
-    let tunnels = [Tunnel::vxlan(u.udp_port)];
+    let tunnels: Vec<Tunnel> = c.tunnels().into_iter().map(|t| tunnel(u, t)).collect();
     let mut vnis: Vec<Option<VniState>> = vec![None; t.vnis.table_len()];
     let mut vni_index = HashMap::new();
     for v in &c.vnis {
@@ -47,7 +46,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
                 .collect(),
             ports,
             police: t.police.get(&v.id).cloned(),
-            tunnel: 0,
+            tunnel: c.tunnels().iter().position(|x| *x == v.tunnel).unwrap_or(0) as TunnelIdx,
         }));
     }
     let access = c
@@ -81,7 +80,8 @@ pub fn build(t: &Tables, generation: u64) -> State {
         generation,
         our_ip: u.address,
         our_mac: t.our_mac,
-        tunnels: Tunnels::new(&tunnels).expect("one tunnel"),
+        tunnels: Tunnels::new(&tunnels)
+            .expect("the config holds at most MAX_TUNNELS tunnels, one encapsulation per port"),
         mtu: u.mtu,
         accept_unknown_sources: u.accept_unknown_sources,
         strict_reserved: u.strict_reserved,
@@ -93,6 +93,15 @@ pub fn build(t: &Tables, generation: u64) -> State {
         udp6_zero_rx: u.udp6_zero_checksum_rx,
         kernel: u.kernel_port.is_some(),
         arp: t.arp_bind.clone(),
+    }
+}
+
+/// The data path's tunnel for the config's `t`.
+fn tunnel(u: &Underlay, t: vtep_config::Tunnel) -> Tunnel {
+    match (t.encap, t.udp_port) {
+        (vtep_config::Encap::Vxlan, p) => Tunnel::vxlan(p.unwrap_or(u.udp_port)),
+        (vtep_config::Encap::Geneve, p) => Tunnel::geneve(p.unwrap_or(u.geneve_port)),
+        (vtep_config::Encap::Nvgre, _) => Tunnel::nvgre(u.nvgre_flow_id),
     }
 }
 
@@ -129,6 +138,7 @@ mod tests {
 
     use super::super::tables::tests::tables;
     use super::*;
+    use crate::datapath::tunnel::Encap;
     use vtep_config::Vni;
 
     #[test]
@@ -171,5 +181,36 @@ mod tests {
             &[198, 51, 100, 2],
             "outer destination is the remote"
         );
+    }
+
+    #[test]
+    fn each_vni_travels_in_its_tunnel() {
+        let mut t = tables("encap = \"geneve\"\n");
+        let peer_ip = Ipv4Addr::new(192, 0, 2, 2);
+        assert!(t.learn_neighbor(peer_ip.into(), [2, 0, 0, 0, 2, 2], 1));
+        let st = build(&t, 1);
+        assert_eq!(
+            st.tunnels.iter().collect::<Vec<_>>(),
+            vec![Tunnel::vxlan(4789), Tunnel::geneve(6081)]
+        );
+        let i100 = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        let i200 = t.vnis.get(Vni::new(200).unwrap()).unwrap();
+        assert_eq!(
+            (st.vni(i100).unwrap().tunnel, st.vni(i200).unwrap().tunnel),
+            (0, 1)
+        );
+        let peer = t.remotes.get(peer_ip.into()).unwrap();
+        for (tun, encap, port) in [(0, Encap::Vxlan, 4789u16), (1, Encap::Geneve, 6081)] {
+            let tpl = st.template(peer, tun).unwrap();
+            assert_eq!(tpl.encap, encap);
+            assert_eq!(
+                tpl.bytes[36..38],
+                port.to_be_bytes(),
+                "UDP destination port"
+            );
+        }
+        let t = tables("encap = \"nvgre\"\n");
+        let st = build(&t, 1);
+        assert_eq!(st.tunnels.gre(), Some(1));
     }
 }

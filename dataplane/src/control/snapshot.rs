@@ -126,6 +126,12 @@ impl Mgmt {
                 let storm = self.sum_atomic(|s| s.vnis[i].storm_dropped.load(Relaxed));
                 VniStats {
                     id: v.get(),
+                    encap: t
+                        .cfg
+                        .vni(v)
+                        .map(|c| c.tunnel.encap.name())
+                        .unwrap_or("vxlan")
+                        .into(),
                     encap_packets: e.0,
                     encap_bytes: e.1,
                     decap_packets: d.0,

@@ -337,6 +337,10 @@ mod tests {
     fn credits_restart_when_the_limits_change() {
         let v = |rate| VniConfig {
             id: vtep_config::Vni::new(100).unwrap(),
+            tunnel: vtep_config::Tunnel {
+                encap: vtep_config::Encap::Vxlan,
+                udp_port: Some(4789),
+            },
             flood: vec![],
             learning: true,
             arp_suppress: false,

@@ -400,9 +400,13 @@ fn stats_text(d: &Stats) {
     let vnis: Vec<_> = d
         .vnis
         .iter()
-        .map(|v| (format!("{:<10}", v.id), v))
+        .map(|v| (format!("{:<10} {:<6}", v.id, v.encap), v))
         .collect();
-    table(&format!("{:<10}", "vni"), &vnis, &counters::VNIS);
+    table(
+        &format!("{:<10} {:<6}", "vni", "encap"),
+        &vnis,
+        &counters::VNIS,
+    );
     // IPv4 addresses keep 16 columns; IPv6 ones widen them.
     let w = d
         .remotes
@@ -517,8 +521,10 @@ fn vni_text(d: &Vec<VniInfo>) {
             })
             .collect();
         out!(
-            "vni {}: learning {} arp_suppress {} macs {}/{} flood [{}] ports [{}] rate {}{} flood_pps {}",
+            "vni {}: {}{} learning {} arp_suppress {} macs {}/{} flood [{}] ports [{}] rate {}{} flood_pps {}",
             v.id,
+            v.encap,
+            v.udp_port.map(|p| format!("/{p}")).unwrap_or_default(),
             v.learning,
             v.arp_suppress,
             v.learned_macs,
