@@ -8,6 +8,9 @@ PKGS=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev build-essential
       prometheus
       # the BGP EVPN lab (dataplane/lab/tests/evpn.rs): zebra and bgpd per namespace
       frr
+      # the Geneve and NVGRE peer (dataplane/lab/tests/interop_ovs.rs):
+      # Open vSwitch on its userspace datapath, no kernel module
+      openvswitch-switch
       # pktgen-dpdk's build (perf/pktgen/build.sh) for the pktgen script tests
       meson ninja-build liblua5.3-dev libnuma-dev)
 

@@ -28,6 +28,7 @@
 pub mod corpus;
 pub mod flows;
 pub mod frames;
+pub mod ovs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,6 +36,34 @@ use std::process::{Child, Command, Stdio};
 pub use frames::{bench_mac, tenant_udp, vxlan_from};
 use std::time::{Duration, Instant};
 pub use vtep_testsupport::{must, sh, wait_for, Daemon, Reaper};
+
+/// A running tcpdump ([`Lab::capture`]).
+pub struct Capture {
+    child: Option<Child>,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Stops tcpdump (SIGINT: it writes out what it holds) and gives the
+    /// frames it captured.
+    pub fn frames(mut self) -> Vec<Vec<u8>> {
+        if let Some(mut c) = self.child.take() {
+            let _ = sh(&format!("kill -INT {}", c.id()));
+            let _ = c.wait();
+        }
+        vtep_testsupport::read_pcap(&self.file)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.file.display()))
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
 
 /// How `vtepd` attaches to the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +83,11 @@ pub struct LabOptions {
     pub static_fdb: bool,
     /// VNI 200 with a tenant behind k1 and a tagged access port (VID 20).
     pub vni200: bool,
+    /// With `vni200`: VNI 200 on this UDP port instead of 4789, and k1's
+    /// device for it set up as flannel's VXLAN backend sets up a node's
+    /// (`nolearning`, the FDB written by the agent: here an entry for the
+    /// trunk tenant and the all-zero entry, both to vtepd).
+    pub vni200_port: Option<u16>,
     pub arp_suppress: bool,
     /// Extra keys for the `[[vni]] id = 100` section (e.g. "aging_secs = 3").
     pub vni100_extra: String,
@@ -83,6 +117,13 @@ pub struct LabOptions {
     /// speakers form a full iBGP mesh (AS 65000) with `advertise-all-vni`.
     /// vtepd's config has no flood list and no static FDB entries.
     pub evpn: bool,
+    /// An Open vSwitch peer (userspace datapath, namespace "ov", VTEP
+    /// 192.0.2.4 on the router's bridge) carrying VNI 300 in Geneve and
+    /// VNI 400 in NVGRE (GRE key 400 << 8), each on a bridge of its own
+    /// with one tenant (t8 10.0.0.18 and t9 10.0.0.19); vtepd carries them
+    /// on access ports of their own (t6 10.0.0.16 and t7 10.0.0.17).
+    /// IPv4, af_packet ports.
+    pub ovs: bool,
     /// With `evpn`: a second vtepd (VTEP 192.0.2.3, namespace "vn2", its
     /// FRR in "cp2", tenant t5 10.0.0.15 on its access port) in the same
     /// fabric; every FRR peers with it too.
@@ -99,6 +140,7 @@ impl Default for LabOptions {
             kind: PortKind::AfPacket,
             static_fdb: true,
             vni200: false,
+            vni200_port: None,
             arp_suppress: false,
             vni100_extra: String::new(),
             extra_config: String::new(),
@@ -111,9 +153,17 @@ impl Default for LabOptions {
             kernel_port: false,
             evpn: false,
             evpn_second: false,
+            ovs: false,
         }
     }
 }
+
+/// The Open vSwitch peer's VTEP address ([`LabOptions::ovs`]).
+pub const OVS_IP: &str = "192.0.2.4";
+pub const T6_MAC: &str = "02:00:00:00:00:16";
+pub const T7_MAC: &str = "02:00:00:00:00:17";
+pub const T8_MAC: &str = "02:00:00:00:00:18";
+pub const T9_MAC: &str = "02:00:00:00:00:19";
 
 pub const T0_MAC: &str = "02:00:00:00:00:10";
 pub const T1_MAC: &str = "02:00:00:00:00:11";
@@ -218,6 +268,8 @@ pub struct Lab {
     links: Vec<String>,
     /// Namespaces whose FRR daemons the lab started.
     frr: Vec<String>,
+    /// The Open vSwitch peer.
+    pub ovs: Option<ovs::Ovs>,
 }
 
 impl Lab {
@@ -279,7 +331,12 @@ impl Lab {
             namespaces: Vec::new(),
             links: Vec::new(),
             frr: Vec::new(),
+            ovs: None,
         };
+        assert!(
+            !lab.opts.ovs || (lab.opts.kind == PortKind::AfPacket && !lab.opts.ipv6),
+            "the OVS peer is built for af_packet ports over IPv4"
+        );
         lab.remove_leftovers();
         std::fs::create_dir_all(&lab.dir).expect("lab dir");
         lab.build_peers();
@@ -292,6 +349,9 @@ impl Lab {
         lab.start_vtepd();
         if lab.opts.kind == PortKind::Tap {
             lab.wire_taps();
+        }
+        if lab.opts.ovs {
+            lab.pin_vtepd_in_ovs();
         }
         if lab.opts.evpn {
             let a = lab.addrs();
@@ -541,7 +601,8 @@ socket = "{sock}"
         let br = format!("br{vni}");
         let a = self.addrs();
         // Under EVPN, zebra fills the FDB (flood list included).
-        let remote = if self.opts.evpn {
+        let agent = (vni == 200).then_some(self.opts.vni200_port).flatten();
+        let remote = if self.opts.evpn || agent.is_some() {
             "nolearning".to_string()
         } else {
             format!("remote {}", a.vtep)
@@ -549,11 +610,20 @@ socket = "{sock}"
         self.must_exec(
             k,
             &format!(
-                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} {remote} dstport 4789 {}",
+                "ip link add name {vx} mtu {} type vxlan id {vni} local {local} {remote} dstport {} {}",
                 self.opts.mtu - a.overhead,
+                agent.unwrap_or(4789),
                 self.opts.kernel_vxlan_extra
             ),
         );
+        if agent.is_some() {
+            for mac in [T4_MAC, "00:00:00:00:00:00"] {
+                self.must_exec(
+                    k,
+                    &format!("bridge fdb append {mac} dev {vx} dst {}", a.vtep),
+                );
+            }
+        }
         let kn = k.trim_start_matches('k');
         self.must_exec(
             k,
@@ -613,6 +683,75 @@ socket = "{sock}"
         if self.opts.vni200 {
             self.kernel_vtep("k1", a.k1, 200, "t3", T3_MAC, "10.0.0.13");
         }
+        if self.opts.ovs {
+            self.build_ovs();
+        }
+    }
+
+    /// The Open vSwitch peer (see [`LabOptions::ovs`]).
+    fn build_ovs(&mut self) {
+        for r in ["ov", "t6", "t7", "t8", "t9"] {
+            self.add_ns(r);
+        }
+        self.veth(("ovu", Some("ul")), ("ovd", Some("ov")));
+        self.must_exec(
+            "ul",
+            &format!("ip link set {} master br0", self.ifname("ovu")),
+        );
+        let ovd = self.ifname("ovd");
+        // OVS answers ARP for its VTEP address on br-phy; the kernel must
+        // not answer it on the veth with the veth's MAC.
+        self.must_exec("ov", &format!("ip link set {ovd} arp off up"));
+        quiet(&format!("ip netns exec {} ", self.ns("ov")), &ovd);
+        let o = ovs::Ovs::start(&self.ns("ov"), &self.dir.join("ovs"));
+        o.bridge("br-phy");
+        o.vsctl(&format!("add-port br-phy {ovd}"));
+        self.must_exec("ov", &format!("ip addr add {OVS_IP}/24 dev br-phy"));
+        self.must_exec("ov", "ip link set br-phy up");
+        let vtep = self.addrs().vtep;
+        for (br, tun, opts, t, mac, ip) in [
+            (
+                "br-g",
+                "gnv",
+                "type=geneve options:key=300",
+                "t8",
+                T8_MAC,
+                "10.0.0.18",
+            ),
+            (
+                "br-n",
+                "gre",
+                "type=gre options:key=102400",
+                "t9",
+                T9_MAC,
+                "10.0.0.19",
+            ),
+        ] {
+            o.bridge(br);
+            o.vsctl(&format!(
+                "add-port {br} {tun} -- set interface {tun} {opts} options:remote_ip={vtep}"
+            ));
+            let (op, tp) = (format!("{t}o"), format!("{t}h"));
+            self.veth((&op, Some("ov")), (&tp, Some(t)));
+            let opn = self.ifname(&op);
+            quiet(&format!("ip netns exec {} ", self.ns("ov")), &opn);
+            self.must_exec("ov", &format!("ip link set {opn} up"));
+            o.vsctl(&format!("add-port {br} {opn}"));
+            let tpn = self.ifname(&tp);
+            quiet(&format!("ip netns exec {} ", self.ns(t)), &tpn);
+            self.tenant(t, &tpn, mac, ip);
+            self.must_exec(t, &format!("ip link set {tpn} up"));
+        }
+        self.ovs = Some(o);
+    }
+
+    /// Tells OVS vtepd's MAC (it would learn it from vtepd's ARP too).
+    fn pin_vtepd_in_ovs(&self) {
+        let st = self.ctl(&["status"]);
+        let mac = st["vtep_mac"].as_str().unwrap_or_default().to_string();
+        if let Some(o) = &self.ovs {
+            o.appctl(&format!("tnl/neigh/set br-phy {} {mac}", self.addrs().vtep));
+        }
     }
 
     /// The namespace vtepd runs in: None for the test's own.
@@ -644,6 +783,16 @@ socket = "{sock}"
             self.must_exec("t0", "ip link set tb up");
         } else {
             self.tenant("t0", &self.ifname("a0h"), T0_MAC, "10.0.0.10");
+        }
+        if self.opts.ovs {
+            for (a, t, mac, ip) in [
+                ("g2", "t6", T6_MAC, "10.0.0.16"),
+                ("n2", "t7", T7_MAC, "10.0.0.17"),
+            ] {
+                let h = format!("{a}h");
+                self.veth((a, here), (&h, Some(t)));
+                self.tenant(t, &self.ifname(&h), mac, ip);
+            }
         }
         if self.opts.vni200 {
             self.veth(("a1", here), ("a1h", Some("t4")));
@@ -693,6 +842,60 @@ socket = "{sock}"
         }
     }
 
+    /// tcpdump in namespace `role` on `iface` for packets matching
+    /// `filter`, started: this returns once tcpdump says it listens.
+    pub fn capture(&self, role: &str, iface: &str, filter: &str) -> Capture {
+        use std::io::BufRead;
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = self.dir.join(format!("capture-{n}-{role}-{iface}.pcap"));
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(role),
+                "tcpdump",
+                // Each packet as it comes: nothing waits in the kernel's
+                // buffer when the capture is stopped.
+                "--immediate-mode",
+                "-i",
+                iface,
+                "-U",
+                "-w",
+            ])
+            .arg(&file)
+            .args(filter.split_whitespace())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdump");
+        let err = child.stderr.take().expect("tcpdump's stderr");
+        let mut lines = std::io::BufReader::new(err).lines();
+        let mut said = String::new();
+        for l in lines.by_ref() {
+            let Ok(l) = l else { break };
+            said.push_str(&l);
+            said.push('\n');
+            if l.contains("listening on") {
+                break;
+            }
+        }
+        assert!(
+            said.contains("listening on"),
+            "tcpdump did not start:\n{said}"
+        );
+        // Keep reading what it says, so that it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .for_each(|l| eprintln!("tcpdump: {l}"))
+        });
+        Capture {
+            child: Some(child),
+            file,
+        }
+    }
+
     /// The router-side interface facing vtepd's underlay port.
     pub fn underlay_capture_iface(&self) -> String {
         match self.opts.kind {
@@ -733,6 +936,10 @@ socket = "{sock}"
         let mut devs = vec![dev(0, "ud"), dev(1, "a0")];
         if self.opts.vni200 {
             devs.push(dev(2, "a1"));
+        }
+        if self.opts.ovs {
+            devs.push(dev(3, "g2"));
+            devs.push(dev(4, "n2"));
         }
         let mut ul_extra = self.opts.underlay_extra.clone();
         if self.opts.kernel_port {
@@ -794,10 +1001,22 @@ arp_suppress = {sup}
         );
         if self.opts.vni200 {
             c.push_str(&format!(
-                "\n[[access]]\nport = \"{}\"\nvlans = {{ 20 = 200 }}\n\n[[vni]]\nid = 200\nflood = [\"{}\"]\n",
+                "\n[[access]]\nport = \"{}\"\nvlans = {{ 20 = 200 }}\n\n[[vni]]\nid = 200\nflood = [\"{}\"]\n{}",
                 name(2),
-                a.k1
+                a.k1,
+                self.opts
+                    .vni200_port
+                    .map(|p| format!("udp_port = {p}\n"))
+                    .unwrap_or_default()
             ));
+        }
+        if self.opts.ovs {
+            for (n, vni, encap) in [(3, 300, "geneve"), (4, 400, "nvgre")] {
+                c.push_str(&format!(
+                    "\n[[access]]\nport = \"{}\"\nvni = {vni}\n\n[[vni]]\nid = {vni}\nencap = \"{encap}\"\nflood = [\"{OVS_IP}\"]\n",
+                    name(n)
+                ));
+            }
         }
         if self.opts.static_fdb {
             c.push_str(&format!(
@@ -993,6 +1212,7 @@ fn stop_frr(ns: &str) {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        drop(self.ovs.take());
         for mut c in [self.vtepd.take(), self.vtepd2.take()]
             .into_iter()
             .flatten()
