@@ -19,8 +19,8 @@ use crate::wire::ipv6::{self, Ipv6Error};
 use crate::wire::{
     be16, csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket,
     ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN,
-    GENEVE_LEN, IPV4_LEN, IPV6_LEN, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, UDP_LEN,
-    VXLAN_LEN,
+    GENEVE_LEN, IPV4_LEN, IPV6_LEN, NVGRE_LEN, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP,
+    UDP_LEN, VXLAN_LEN,
 };
 
 /// What an underlay frame is, once checked.
@@ -239,35 +239,67 @@ fn fast4(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<U
         return None;
     };
     let ip_len = be16(h, at::TOTAL_LEN) as usize;
-    // Ethernet to our MAC, IPv4 with a 20-byte header, not a fragment,
-    // UDP to our address, a UDP length that is the IP payload's, room for
-    // the tunnel header and an inner Ethernet header.
+    // Ethernet to our MAC, IPv4 with a 20-byte header, not a fragment, to
+    // our address, room for a tunnel header and an inner Ethernet header.
     if h[..6] != st.our_mac
         || be16(h, at::TYPE) != ETHERTYPE_IPV4
         || h[at::VER_IHL] != 0x45
-        || h[at::PROTO] != PROTO_UDP
         || be16(h, at::FRAG) & 0x3fff != 0
         || !(FAST_LEN..=d.len()).contains(&(ip_len + ETH_LEN))
         || h[at::DST..at::DST + 4] != ours.octets()
-        || be16(h, at::ULEN) as usize + IPV4_LEN != ip_len
     {
         return None;
     }
+    if h[at::PROTO] != PROTO_UDP {
+        return fast4_gre(h, csum, st, cache);
+    }
+    // UDP whose length is the IP payload's, to a tunnel's port.
+    if be16(h, at::ULEN) as usize + IPV4_LEN != ip_len {
+        return None;
+    }
     let (tun, encap) = st.tunnel_on(be16(h, at::DPORT))?;
-    let (vni, reserved_set, hdr) = match encap {
-        Encap::Vxlan => {
-            let (v, r) = vxlan::fast_header(h[at::TUN..].first_chunk()?, st.strict_reserved)?;
-            (v, r, VXLAN_LEN)
-        }
-        Encap::Geneve => (
-            geneve::fast_header(h[at::TUN..].first_chunk()?)?,
-            false,
-            GENEVE_LEN,
-        ),
-        // Not on UDP.
+    // Each tail is built for its inner offset: reads at constant offsets.
+    const _: () = assert!(VXLAN_LEN == GENEVE_LEN);
+    let (vni, reserved_set) = match encap {
+        Encap::Vxlan => vxlan::fast_header(h[at::TUN..].first_chunk()?, st.strict_reserved)?,
+        Encap::Geneve => (geneve::fast_header(h[at::TUN..].first_chunk()?)?, false),
         Encap::Nvgre => return None,
     };
-    let inner = at::TUN + hdr;
+    fast4_inner::<{ at::TUN + VXLAN_LEN }>(h, csum, st, cache, tun, vni, reserved_set)
+}
+
+/// [`fast4`] for GRE, which sits where UDP would: NVGRE's tunnel.
+#[inline(never)]
+fn fast4_gre(
+    h: &[u8; FAST_LEN],
+    csum: RxCsum,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Option<Underlay> {
+    if h[at::PROTO] != PROTO_GRE {
+        return None;
+    }
+    let tun = st.tunnels.gre()?;
+    let vni = nvgre::fast_header(h[at::UDP..].first_chunk()?)?;
+    fast4_inner::<{ at::UDP + NVGRE_LEN }>(h, csum, st, cache, tun, vni, false)
+}
+
+/// [`fast4`] from the tunnel header on: the inner frame at `INNER` of the
+/// prefix `h` (the IP length checked against it), the IPv4 header's
+/// checksum, the VNI of tunnel `tun`, the source.
+#[inline(always)]
+fn fast4_inner<const INNER: usize>(
+    h: &[u8; FAST_LEN],
+    csum: RxCsum,
+    st: &State,
+    cache: &mut DecapCache,
+    tun: TunnelIdx,
+    vni: u32,
+    reserved_set: bool,
+) -> Option<Underlay> {
+    const { assert!(INNER + ETH_LEN <= FAST_LEN) };
+    let inner = INNER;
+    let ip_len = be16(h, at::TOTAL_LEN) as usize;
     let csum_ok = match csum {
         RxCsum::Good => true,
         RxCsum::Bad => false,
@@ -595,7 +627,7 @@ mod tests {
     use crate::datapath::buf::{PacketBuf, VecBuf};
     use crate::datapath::state::Template;
     use crate::datapath::tunnel::{encapsulate, Tunnel};
-    use crate::testing::{sample_state, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
+    use crate::testing::{sample_state, sample_state_tunnels, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
     use proptest::prelude::*;
 
     /// VXLAN from the sample state's remote to us carrying an inner frame
@@ -678,13 +710,36 @@ mod tests {
             let slow = classify_steps(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
             assert_eq!(fast.ok_or(DropReason::UnderlayRunt), slow);
         }
+        // Geneve without options and NVGRE too.
+        for (i, t) in TUNNELS.into_iter().enumerate() {
+            let st = sample_state_tunnels(false, &TUNNELS, [i as TunnelIdx, 0]);
+            let p = in_tunnel(t, 60, 100);
+            let fast = fast4(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+            assert!(fast.is_some(), "{t:?}");
+            let slow = classify_steps(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+            assert_eq!(fast.ok_or(DropReason::UnderlayRunt), slow, "{t:?}");
+        }
+    }
+
+    const TUNNELS: [Tunnel; 3] = [
+        Tunnel::vxlan(4789),
+        Tunnel::geneve(6081),
+        Tunnel::nvgre(true),
+    ];
+
+    /// A frame of `len` bytes in VNI `vni` from the sample remote through `t`.
+    fn in_tunnel(t: Tunnel, len: usize, vni: u32) -> Vec<u8> {
+        let mut b = VecBuf::new(&vxlan(len, vni, false)[50..]);
+        encapsulate(&mut b, &crate::testing::peer_to_us_in(false, t), vni, 9000).unwrap();
+        b.data().to_vec()
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
         /// Whatever the fast path accepts, the step-by-step classifier
-        /// accepts with the same answer, for mangled packets and every
-        /// checksum verdict and policy.
+        /// accepts with the same answer, for mangled packets of every
+        /// tunnel, whichever tunnel each VNI is in, and every checksum
+        /// verdict and policy.
         #[test]
         fn fast_path_agrees_with_the_steps(
             len in 14usize..120,
@@ -696,11 +751,16 @@ mod tests {
             csum in prop::sample::select(vec![RxCsum::Unknown, RxCsum::Good, RxCsum::Bad]),
             strict in any::<bool>(),
             accept in any::<bool>(),
+            tunnel in 0usize..3,
+            vni_tunnels in (0 as TunnelIdx..3, 0 as TunnelIdx..3),
         ) {
-            let mut st = sample_state();
+            let mut st = sample_state_tunnels(false, &TUNNELS, [vni_tunnels.0, vni_tunnels.1]);
             st.strict_reserved = strict;
             st.accept_unknown_sources = accept;
-            let mut p = vxlan(len, vni, df);
+            let mut p = match tunnel {
+                0 => vxlan(len, vni, df),
+                t => in_tunnel(TUNNELS[t], len, vni),
+            };
             for (i, b) in edits {
                 if i < p.len() {
                     p[i] = b;
