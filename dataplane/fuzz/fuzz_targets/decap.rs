@@ -1,6 +1,7 @@
 //! Underlay classification must be total: any bytes give a verdict, over
-//! IPv4 and IPv6 underlays, and an accepted VXLAN packet's inner frame
-//! lies inside the buffer; what is punted is handled without a panic.
+//! IPv4 and IPv6 underlays, with VXLAN alone and with VXLAN, Geneve and
+//! NVGRE together; an accepted packet's inner frame lies inside the
+//! buffer; what is punted is handled without a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -10,13 +11,22 @@ use vtep_dataplane::datapath::decap::{classify_underlay, Underlay};
 use vtep_dataplane::datapath::state::State;
 
 fuzz_target!(|data: &[u8]| {
-    static ST: OnceLock<[State; 2]> = OnceLock::new();
+    static ST: OnceLock<[State; 4]> = OnceLock::new();
     let states = ST.get_or_init(|| {
-        let mut s = vtep_dataplane::testing::sample_state();
-        s.accept_unknown_sources = true;
-        let mut s6 = vtep_dataplane::testing::sample_state6();
-        s6.accept_unknown_sources = true;
-        [s, s6]
+        use vtep_dataplane::datapath::tunnel::Tunnel;
+        use vtep_dataplane::testing::{sample_state, sample_state6, sample_state_tunnels};
+        let all = [Tunnel::vxlan(4789), Tunnel::geneve(6081), Tunnel::nvgre(true)];
+        // VNI 100 in Geneve, 200 in NVGRE.
+        let mut st = [
+            sample_state(),
+            sample_state6(),
+            sample_state_tunnels(false, &all, [1, 2]),
+            sample_state_tunnels(true, &all, [1, 2]),
+        ];
+        for s in &mut st {
+            s.accept_unknown_sources = true;
+        }
+        st
     });
     for st in states {
         match classify_underlay(data, st) {

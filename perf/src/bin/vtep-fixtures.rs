@@ -98,6 +98,7 @@ fn write_seeds(dir: &std::path::Path) -> std::io::Result<()> {
     let mut ul: Vec<Vec<u8>> = underlay_cases().into_iter().map(|c| c.frame).collect();
     ul.push(good_vxlan(100, 1));
     ul.extend(ipv6_seeds());
+    ul.extend(tunnel_seeds());
     for (i, f) in ul.iter().enumerate() {
         std::fs::write(dir.join("decap").join(format!("case{i:03}")), f)?;
     }
@@ -115,6 +116,28 @@ fn write_seeds(dir: &std::path::Path) -> std::io::Result<()> {
         cfg.replace("id = 200", "id = 0"),
     )?;
     Ok(())
+}
+
+/// Geneve and NVGRE from the sample remote over IPv4 and IPv6, in the
+/// decap target's VNIs (its mixed states carry VNI 100 in Geneve and 200
+/// in NVGRE).
+fn tunnel_seeds() -> Vec<Vec<u8>> {
+    use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+    use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
+    use vtep_dataplane::testing::peer_to_us_in;
+    let mut out = Vec::new();
+    for v6 in [false, true] {
+        for (t, vni) in [(Tunnel::geneve(6081), 100), (Tunnel::nvgre(false), 200)] {
+            let mut b = VecBuf::new(&vtep_lab::corpus::inner(
+                [2, 0, 0, 0, 0, 1],
+                [2, 0, 0, 0, 0, 2],
+                1,
+            ));
+            encapsulate(&mut b, &peer_to_us_in(v6, t), vni, 9000).expect("fits");
+            out.push(b.data().to_vec());
+        }
+    }
+    out
 }
 
 /// IPv6 underlay frames for the decap target (its second state is the
