@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::Value;
+use vtep_dataplane::datapath::tunnel::{encapsulate, Tunnel};
 use vtep_lab::{bench_mac, tenant_udp, vxlan_from};
 use vtep_lab::{rss_kib, vtepctl_path, vtepd_path, Reaper};
 use vtep_perf::ndr;
@@ -40,7 +41,8 @@ struct Args {
     secs: u64,
     /// Only these scenarios (comma-separated): encap, decap (known
     /// unicast), decap-flood, encap6, decap6 (over an IPv6 underlay),
-    /// encap-1m, bum, encap-2w, ndr.
+    /// encap-geneve, decap-geneve, encap-nvgre, decap-nvgre (VNI 100 in
+    /// that encapsulation), encap-1m, bum, encap-2w, ndr.
     #[arg(long, value_delimiter = ',')]
     scenario: Vec<String>,
     /// Where fixtures and logs go.
@@ -128,29 +130,42 @@ fn bum_fixture() -> Vec<Vec<u8>> {
     (0..FRAMES).map(|i| local_frame([0xff; 6], i)).collect()
 }
 
-/// [`decap_fixture`] over IPv6 (UDP checksums computed).
-fn decap6_fixture() -> Vec<Vec<u8>> {
-    use vtep_dataplane::datapath::buf::PacketBuf;
+/// [`decap_fixture`]'s inner frames from the same remotes through
+/// `tunnel`, over IPv6 (UDP checksums computed) or IPv4.
+fn decap_in(tunnel: Tunnel, v6: bool) -> Vec<Vec<u8>> {
+    use vtep_dataplane::datapath::buf::{PacketBuf, VecBuf};
+    use vtep_dataplane::datapath::state::Template;
     decap_fixture()
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let r = (i as u32 / 7) % REMOTES;
-            let t = vtep_dataplane::datapath::state::Template::new6(
-                VTEP_MAC,
-                [2, 0, 0, 0, 2, r as u8],
-                remote_ip6(r),
-                std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
-                vtep_dataplane::datapath::tunnel::Tunnel::vxlan(4789),
-                64,
-                false,
-            );
-            // The IPv4 fixture's inner frame, re-wrapped.
-            let mut b = vtep_dataplane::datapath::buf::VecBuf::new(&f[50..]);
-            vtep_dataplane::datapath::tunnel::encapsulate(&mut b, &t, 100, 9000).expect("fits");
+            let mac = [2, 0, 0, 0, 2, r as u8];
+            let t = if v6 {
+                let us = std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+                Template::new6(VTEP_MAC, mac, remote_ip6(r), us, tunnel, 64, false)
+            } else {
+                let us = Ipv4Addr::new(192, 0, 2, 1);
+                Template::new(VTEP_MAC, mac, remote_ip(r), us, tunnel, 64, false)
+            };
+            // The VXLAN fixture's inner frame, re-wrapped.
+            let mut b = VecBuf::new(&f[50..]);
+            encapsulate(&mut b, &t, 100, 9000).expect("fits");
             b.data().to_vec()
         })
         .collect()
+}
+
+fn decap6_fixture() -> Vec<Vec<u8>> {
+    decap_in(Tunnel::vxlan(4789), true)
+}
+
+fn decap_geneve_fixture() -> Vec<Vec<u8>> {
+    decap_in(Tunnel::geneve(6081), false)
+}
+
+fn decap_nvgre_fixture() -> Vec<Vec<u8>> {
+    decap_in(Tunnel::nvgre(false), false)
 }
 
 fn from_remote(i: u32, inner: &[u8]) -> Vec<u8> {
@@ -218,6 +233,8 @@ struct Scenario {
     mtu: u16,
     /// An IPv6 underlay (remotes 2001:db8:1::10+r).
     ipv6: bool,
+    /// VNI 100's `encap`.
+    encap: &'static str,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -348,7 +365,7 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
          [dataplane]\nworkers = {}\nmbufs = {}\nfdb_capacity = {}\nlearn_queue = {}\n\
          [underlay]\nport = \"{ul}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"{address}\"\nmtu = {mtu}\n\
          [[access]]\nport = \"{acc}\"\nvni = 100\n\
-         [[vni]]\nid = 100\nlearning = {learning}\nmac_limit = {}\naging_secs = 86400\nflood = [{}]\n\
+         [[vni]]\nid = 100\nencap = \"{encap}\"\nlearning = {learning}\nmac_limit = {}\naging_secs = 86400\nflood = [{}]\n\
          [control]\nsocket = \"{}/vtep.sock\"\n",
         eal.join(", "),
         s.workers,
@@ -362,6 +379,7 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
         flood.join(", "),
         dir.display(),
         mtu = s.mtu,
+        encap = s.encap,
     );
     for r in 0..REMOTES {
         cfg.push_str(&format!(
@@ -542,6 +560,7 @@ fn main() {
         mbufs: 32767,
         mtu: a.mtu,
         ipv6: false,
+        encap: "vxlan",
     };
     if wanted("encap") || wanted("encap-2w") {
         let enc = write(d, "encap.pcap", encap_fixture);
@@ -593,6 +612,37 @@ fn main() {
                 1,
             )
         });
+    }
+    // Geneve and NVGRE, against VXLAN's figures of the same run.
+    type Fixture = fn() -> Vec<Vec<u8>>;
+    let others: [(&str, &str, &str, Fixture); 2] = [
+        (
+            "geneve",
+            "encap-geneve",
+            "decap-geneve",
+            decap_geneve_fixture,
+        ),
+        ("nvgre", "encap-nvgre", "decap-nvgre", decap_nvgre_fixture),
+    ];
+    for (encap, en, de, fixture) in others {
+        if wanted(en) {
+            scenarios.push(Scenario {
+                encap,
+                ..basic(en, write(d, "encap.pcap", encap_fixture), Source::Access, 1)
+            });
+        }
+        if wanted(de) {
+            scenarios.push(Scenario {
+                encap,
+                local_macs: true,
+                ..basic(
+                    de,
+                    write(d, &format!("{de}.pcap"), fixture),
+                    Source::Underlay,
+                    1,
+                )
+            });
+        }
     }
     if wanted("encap-1m") {
         scenarios.push(Scenario {
