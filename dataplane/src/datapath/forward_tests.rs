@@ -253,18 +253,24 @@ impl World {
         self.run(io, |cx, io| underlay_packet(cx, io, Pkt::new(frame)))
     }
 
-    /// `inner` as remote `src` sends it in VNI `vni`, to this VTEP.
-    fn vxlan(&self, src: impl Into<IpAddr>, vni: u32, inner: &[u8]) -> Vec<u8> {
+    /// `inner` as remote `src` sends it in VNI `vni`, to this VTEP, in
+    /// that VNI's tunnel (VXLAN on 4789 for a VNI this VTEP lacks).
+    fn tunneled(&self, src: impl Into<IpAddr>, vni: u32, inner: &[u8]) -> Vec<u8> {
+        let tunnel = self
+            .st
+            .vni_tunnel(vni)
+            .and_then(|(_, t)| self.st.tunnels.get(t))
+            .unwrap_or(Tunnel::vxlan(4789));
         let t = match (src.into(), self.st.our_ip) {
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                Template::new6(OUR_MAC, PEER_MAC, s, d, Tunnel::vxlan(4789), 64, false)
+                Template::new6(OUR_MAC, PEER_MAC, s, d, tunnel, 64, false)
             }
             (IpAddr::V4(s), _) => Template::new(
                 OUR_MAC,
                 PEER_MAC,
                 s,
                 Ipv4Addr::new(192, 0, 2, 1),
-                Tunnel::vxlan(4789),
+                tunnel,
                 64,
                 false,
             ),
@@ -440,7 +446,7 @@ fn the_nics_rss_hash_is_the_flow_hash_of_the_source_port() {
 fn the_nics_checksum_verdict_replaces_the_software_check() {
     let mut w = World::new();
     let inner = frame(H1, FAR, 46);
-    let good = w.vxlan(PEER, 100, &inner);
+    let good = w.tunneled(PEER, 100, &inner);
     let mut corrupt = good.clone();
     corrupt[24] ^= 0xff; // the outer IPv4 header checksum
     let with = |b: &[u8], csum| Pkt {
@@ -483,7 +489,7 @@ fn underlay_unknown_destination_floods_to_local_ports_only() {
     let mut w = World::new();
     let mut io = rec();
     let inner = frame([0xff; 6], H2, 46);
-    let t = w.underlay(&mut io, &w.vxlan(PEER, 100, &inner));
+    let t = w.underlay(&mut io, &w.tunneled(PEER, 100, &inner));
     assert_eq!((t.forwarded, t.flood_copies), (1, 1));
     assert_eq!(io.access[0], vec![(inner.clone(), true)]);
     assert_eq!(io.access[1], vec![(inner, false)]);
@@ -499,7 +505,7 @@ fn underlay_unknown_destination_floods_to_local_ports_only() {
 fn split_horizon_drops_underlay_traffic_for_remote_macs() {
     let mut w = World::new();
     let mut io = rec();
-    let t = w.underlay(&mut io, &w.vxlan(PEER, 100, &frame(FAR, H2, 46)));
+    let t = w.underlay(&mut io, &w.tunneled(PEER, 100, &frame(FAR, H2, 46)));
     assert_eq!(t.drops[DropReason::NoAccessPort as usize], 1);
     assert!(io.underlay.is_empty() && io.access.iter().all(Vec::is_empty));
 }
@@ -510,7 +516,7 @@ fn decap_restores_the_vlan_of_the_port() {
     w.learned(200, H1, Target::Local(0));
     let mut io = rec();
     let inner = frame(H1, H2, 46);
-    let t = w.underlay(&mut io, &w.vxlan(PEER, 200, &inner));
+    let t = w.underlay(&mut io, &w.tunneled(PEER, 200, &inner));
     assert_eq!(t.forwarded, 1, "{t:?}");
     assert_eq!(io.access[0], vec![(tagged(&inner, 10), false)]);
     // From the access side, VID 10 classifies into VNI 200 (where FAR is
@@ -610,10 +616,10 @@ fn every_other_drop_is_named() {
         access_packet(cx, io, p, 0)
     });
     expect(t, DropReason::MultiSegment);
-    let far = w.vxlan(Ipv4Addr::new(203, 0, 113, 9), 100, &frame(H1, H2, 46));
+    let far = w.tunneled(Ipv4Addr::new(203, 0, 113, 9), 100, &frame(H1, H2, 46));
     let t = w.underlay(&mut io, &far);
     expect(t, DropReason::UnknownSource);
-    let t = w.underlay(&mut io, &w.vxlan(PEER, 4242, &frame(H1, H2, 46)));
+    let t = w.underlay(&mut io, &w.tunneled(PEER, 4242, &frame(H1, H2, 46)));
     expect(t, DropReason::VniUnknown);
     // A remote whose next hop is unresolved.
     let mut w = World::with(&CONFIG.replace("192.0.2.2\"\n", "192.0.2.77\"\n"));
@@ -649,7 +655,7 @@ fn a_limited_vni_is_held_to_its_rate_in_each_direction() {
     for ms in 0..1000u64 {
         w.now_ns = ms * 1_000_000;
         enc += w.access(&mut io, 0, &f).forwarded;
-        let o = w.vxlan(PEER, 100, &inner);
+        let o = w.tunneled(PEER, 100, &inner);
         dec += w.underlay(&mut io, &o).forwarded;
     }
     // The depth (16 KiB) plus a second at the rate, in 1000-byte frames.
@@ -793,10 +799,14 @@ mod known_unicast {
         v6: bool,
         /// Static entries on access ports.
         static_local: bool,
+        /// VNI 100 in Geneve (else VXLAN).
+        geneve: bool,
+        /// VNI 200 in NVGRE (else VXLAN).
+        nvgre: bool,
     }
 
     impl Features {
-        const COUNT: u32 = 7;
+        const COUNT: u32 = 9;
 
         fn from_bits(b: u32) -> Features {
             let on = |i: u32| b & (1 << i) != 0;
@@ -808,6 +818,8 @@ mod known_unicast {
                 vlans: on(4),
                 v6: on(5),
                 static_local: on(6),
+                geneve: on(7),
+                nvgre: on(8),
             }
         }
 
@@ -849,8 +861,13 @@ mod known_unicast {
             vlans,
             v6,
             static_local,
+            geneve,
+            nvgre,
         } = f;
         let mut vni100 = format!("arp_suppress = {suppress}\nlearning = {learning}\n");
+        if geneve {
+            vni100.push_str("encap = \"geneve\"\n");
+        }
         if rate {
             vni100.push_str("rate_mbps = 1\nburst_kb = 10\n");
         }
@@ -858,6 +875,12 @@ mod known_unicast {
             vni100.push_str("flood_pps = 1\n");
         }
         let mut cfg = CONFIG.replace("arp_suppress = true\n", &vni100);
+        if nvgre {
+            cfg = cfg.replace(
+                "[[vni]]\nid = 200\n",
+                "[[vni]]\nid = 200\nencap = \"nvgre\"\n",
+            );
+        }
         if !vlans {
             cfg = cfg
                 .replace("vni = 100\nvlans = { 10 = 200 }\n", "vni = 100\n")
@@ -898,10 +921,11 @@ mod known_unicast {
                 PEER_MAC,
                 "2001:db8::1".parse().unwrap(),
                 "2001:db8::5".parse().unwrap(),
-                Tunnel::vxlan(4789),
+                w.st.tunnels.get(0).unwrap(),
                 64,
                 false,
             );
+            // VNI 100's tunnel is the first.
             w.st.remotes[r5 as usize].as_mut().unwrap().templates[0] = Some(t6);
         }
         // Learned entries, where learning is on.
@@ -1107,7 +1131,7 @@ mod known_unicast {
         let stranger = f.peer(9);
         // The outer IPv4 checksum, or the UDP one; the UDP destination port.
         let (csum, port) = if v6 { (60, 57) } else { (24, 37) };
-        let to_h2 = w.vxlan(peer, 100, &frame(H2, FAR, 46));
+        let to_h2 = w.tunneled(peer, 100, &frame(H2, FAR, 46));
         let edit = |at: usize, b: u8| {
             let mut p = to_h2.clone();
             p[at] = b;
@@ -1121,37 +1145,37 @@ mod known_unicast {
             ),
             (
                 "from another remote",
-                plain(w.vxlan(peer3, 100, &frame(H2, FAR, 100))),
+                plain(w.tunneled(peer3, 100, &frame(H2, FAR, 100))),
             ),
             (
                 "to a learned host",
-                plain(w.vxlan(peer, 100, &frame(H1, FAR, 46))),
+                plain(w.tunneled(peer, 100, &frame(H1, FAR, 46))),
             ),
             (
                 "tagged on its port",
-                plain(w.vxlan(peer, 200, &frame(h7, FAR, 46))),
+                plain(w.tunneled(peer, 200, &frame(h7, FAR, 46))),
             ),
             ("reserved bits", plain(edit(43, 1))),
             ("to a local host again", plain(to_h2.clone())),
             (
                 "from a stranger",
-                plain(w.vxlan(stranger, 100, &frame(H2, FAR, 46))),
+                plain(w.tunneled(stranger, 100, &frame(H2, FAR, 46))),
             ),
             (
                 "broadcast",
-                plain(w.vxlan(peer, 100, &frame([0xff; 6], FAR, 46))),
+                plain(w.tunneled(peer, 100, &frame([0xff; 6], FAR, 46))),
             ),
             (
                 "unknown destination",
-                plain(w.vxlan(peer, 100, &frame([2, 0, 0, 0, 9, 9], FAR, 46))),
+                plain(w.tunneled(peer, 100, &frame([2, 0, 0, 0, 9, 9], FAR, 46))),
             ),
             (
                 "to a remote host",
-                plain(w.vxlan(peer, 100, &frame(FAR3, FAR, 46))),
+                plain(w.tunneled(peer, 100, &frame(FAR3, FAR, 46))),
             ),
             (
                 "unknown VNI",
-                plain(w.vxlan(peer, 999, &frame(H2, FAR, 46))),
+                plain(w.tunneled(peer, 999, &frame(H2, FAR, 46))),
             ),
             ("bad checksum", plain(edit(csum, 0xee))),
             (
@@ -1161,17 +1185,17 @@ mod known_unicast {
             ("other UDP port", plain(edit(port, 0xb6))),
             (
                 "inner tag",
-                plain(w.vxlan(peer, 100, &tagged(&frame(H2, FAR, 46), 10))),
+                plain(w.tunneled(peer, 100, &tagged(&frame(H2, FAR, 46), 10))),
             ),
             (
                 "group inner source",
-                plain(w.vxlan(peer, 100, &frame(H2, [3, 0, 0, 0, 0, 1], 46))),
+                plain(w.tunneled(peer, 100, &frame(H2, [3, 0, 0, 0, 0, 1], 46))),
             ),
             ("two segments", with(to_h2.clone(), |p| p.segs = 2)),
             ("runt", plain(to_h2[..40].to_vec())),
             (
                 "ARP reply from a remote host",
-                plain(w.vxlan(peer, 100, &arp_reply(H2, FAR))),
+                plain(w.tunneled(peer, 100, &arp_reply(H2, FAR))),
             ),
             (
                 "ARP",
@@ -1260,7 +1284,7 @@ mod known_unicast {
     #[test]
     fn remembered_destinations_follow_every_fdb_change() {
         let mut w = world(Features::learning(true));
-        let p = w.vxlan(PEER, 100, &frame(H1, [2, 0, 0, 0, 0, 0x77], 46));
+        let p = w.tunneled(PEER, 100, &frame(H1, [2, 0, 0, 0, 0, 0x77], 46));
         let mut io = rec();
         let burst = |w: &mut World, io: &mut Rec| {
             let t = w.run(io, |cx, io| {
