@@ -628,6 +628,68 @@ fn every_other_drop_is_named() {
     expect(t, DropReason::NeighborUnresolved);
 }
 
+/// Each Geneve and NVGRE refusal, sent through the worker's path: counted
+/// under its name, nothing delivered or punted. VNI 100 is Geneve, 200
+/// NVGRE.
+#[test]
+fn every_geneve_and_nvgre_drop_is_counted_and_nothing_delivered() {
+    let cfg = CONFIG
+        .replace(
+            "arp_suppress = true\n",
+            "arp_suppress = true\nencap = \"geneve\"\n",
+        )
+        .replace(
+            "[[vni]]\nid = 200\n",
+            "[[vni]]\nid = 200\nencap = \"nvgre\"\n",
+        );
+    let mut w = World::with(&cfg);
+    w.learned(100, H2, Target::Local(1));
+    // VNI 200 is on VID 10 of port 0.
+    w.learned(200, H2, Target::Local(0));
+    let geneve = w.tunneled(PEER, 100, &frame(H2, FAR, 46));
+    let nvgre = w.tunneled(PEER, 200, &frame(H2, FAR, 46));
+    let set = |p: &[u8], at: usize, v: u8| {
+        let mut q = p.to_vec();
+        q[at] = v;
+        q
+    };
+    let mut tagged_inner = frame(H2, FAR, 46);
+    tagged_inner[12..14].copy_from_slice(&[0x81, 0]);
+    // Geneve's header at 42, GRE's at 34 (past the IPv4 header: its
+    // checksum stays right).
+    let cases = [
+        (set(&geneve, 42, 0x40), DropReason::GeneveBadVersion),
+        (set(&geneve, 43, 0x40), DropReason::GeneveCriticalOption),
+        (set(&geneve, 43, 0x80), DropReason::GeneveOam),
+        (set(&geneve, 45, 0x59), DropReason::GeneveBadProtocol),
+        (set(&geneve, 42, 0x3f), DropReason::GeneveTruncated),
+        (set(&nvgre, 34, 0xa0), DropReason::NvgreFlags),
+        (set(&nvgre, 34, 0x00), DropReason::NvgreFlags),
+        (set(&nvgre, 35, 0x01), DropReason::NvgreVersion),
+        (set(&nvgre, 36, 0x86), DropReason::NvgreProtocol),
+        (w.tunneled(PEER, 200, &tagged_inner), DropReason::InnerVlan),
+        // VNI 100 is Geneve: the same frame in GRE is another tunnel's.
+        (set(&nvgre, 40, 100), DropReason::EncapMismatch),
+    ];
+    for (p, r) in cases {
+        let mut io = rec();
+        let t = w.underlay(&mut io, &p);
+        assert_eq!((t.dropped, t.drops[r as usize]), (1, 1), "{r:?}: {t:?}");
+        assert!(
+            io.access.iter().all(|a| a.is_empty())
+                && io.underlay.is_empty()
+                && io.punted.is_empty(),
+            "{r:?}: something left"
+        );
+    }
+    // The packets they were made from are delivered.
+    for p in [geneve, nvgre] {
+        let mut io = rec();
+        assert_eq!(w.underlay(&mut io, &p).forwarded, 1);
+        assert_eq!(io.access.iter().map(Vec::len).sum::<usize>(), 1);
+    }
+}
+
 /// VNI 100 limited to 1 Mbit/s (125 000 bytes/s, 16 000 bytes deep) and
 /// 100 flooded frames a second; VNI 200 unlimited.
 fn limited() -> World {
