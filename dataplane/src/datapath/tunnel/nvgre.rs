@@ -7,7 +7,7 @@
 
 use crate::datapath::drops::DropReason;
 use crate::wire::gre::{self, GreHeader, FLAG_K, PROTO_ETHERNET};
-use crate::wire::{csum_fold, ipv4, Ipv6Packet, ETH_LEN, IPV4_LEN, IPV6_LEN, NVGRE_LEN};
+use crate::wire::{Ipv6Packet, ETH_LEN, IPV4_LEN, IPV6_LEN, NVGRE_LEN};
 
 use super::outer::{flow_label, Outer, Template};
 
@@ -34,21 +34,12 @@ fn key(t: &Template, o: Outer) -> [u8; 4] {
 }
 
 /// Writes the outer IPv4 header for an inner frame of `inner_len` bytes
-/// into `h`: the template, then length, identification, checksum and key.
+/// into `h`: the template with IP length, identification and checksum
+/// ([`Template::write_ip4`]), then the key.
 #[inline(always)]
 pub fn write4(h: &mut [u8; OUTER4_LEN], t: &Template, inner_len: usize, o: Outer) {
-    const LEN_ID: usize = IP4 + ipv4::field::TOTAL_LEN;
-    const CSUM: usize = IP4 + ipv4::field::CSUM;
     const KEY: usize = GRE4 + gre::field::KEY;
-    const _: () = assert!(ipv4::field::IDENT == ipv4::field::TOTAL_LEN + 2);
-    let ip_len = (inner_len + OUTER4_LEN - ETH_LEN) as u16;
-    let csum = csum_fold(t.ip_sum + ip_len as u32 + o.ip_id as u32);
-    if let Some(b) = t.bytes.first_chunk::<OUTER4_LEN>() {
-        *h = *b;
-    }
-    let len_id = (ip_len as u32) << 16 | o.ip_id as u32;
-    h[LEN_ID..LEN_ID + 4].copy_from_slice(&len_id.to_be_bytes());
-    h[CSUM..CSUM + 2].copy_from_slice(&csum.to_be_bytes());
+    t.write_ip4(h, inner_len, o.ip_id);
     h[KEY..KEY + 4].copy_from_slice(&key(t, o));
 }
 

@@ -2,7 +2,7 @@
 //! once per remote and tunnel, and the fields patched per packet. Data
 //! only: the tunnel modules write them, [`super`] builds them.
 
-use crate::wire::{ETH_LEN, IPV6_LEN, UDP_LEN, VXLAN_LEN};
+use crate::wire::{csum_fold, ipv4, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN, VXLAN_LEN};
 
 /// The largest outer header of any tunnel: VXLAN over IPv6 (each tunnel
 /// module asserts that its own fit).
@@ -60,6 +60,35 @@ pub struct Template {
 }
 
 impl Template {
+    /// Copies this IPv4 template (`N` bytes: Ethernet, IPv4 without
+    /// options, the tunnel's headers) into `h` and writes the IP total
+    /// length, identification and checksum for an inner frame of `inner`
+    /// bytes; gives the IP packet's length. Each tunnel's writer then
+    /// patches its own fields. Fixed offsets into a fixed-size header:
+    /// no bounds checks (this runs once per encapsulated packet).
+    #[inline(always)]
+    pub(super) fn write_ip4<const N: usize>(
+        &self,
+        h: &mut [u8; N],
+        inner: usize,
+        ip_id: u16,
+    ) -> u16 {
+        const LEN_ID: usize = ETH_LEN + ipv4::field::TOTAL_LEN;
+        const CSUM: usize = ETH_LEN + ipv4::field::CSUM;
+        // Total length and identification are adjacent.
+        const _: () = assert!(ipv4::field::IDENT == ipv4::field::TOTAL_LEN + 2);
+        const { assert!(N >= ETH_LEN + IPV4_LEN && N <= MAX_OUTER_LEN) };
+        let ip_len = (inner + N - ETH_LEN) as u16;
+        let csum = csum_fold(self.ip_sum + ip_len as u32 + ip_id as u32);
+        if let Some(b) = self.bytes.first_chunk::<N>() {
+            *h = *b;
+        }
+        let len_id = (ip_len as u32) << 16 | ip_id as u32;
+        h[LEN_ID..LEN_ID + 4].copy_from_slice(&len_id.to_be_bytes());
+        h[CSUM..CSUM + 2].copy_from_slice(&csum.to_be_bytes());
+        ip_len
+    }
+
     /// The outer IP packet's length for an inner frame of `inner` bytes.
     #[inline(always)]
     pub fn ip_len(&self, inner: usize) -> usize {

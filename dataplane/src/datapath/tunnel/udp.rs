@@ -3,9 +3,7 @@
 //! outer headers differ only in the template's constant bytes, so one
 //! pair of writers patches both per packet.
 
-use crate::wire::{
-    csum_fold, ipv4, udp, Ipv6Packet, UdpPacket, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN,
-};
+use crate::wire::{csum_fold, udp, Ipv6Packet, UdpPacket, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN};
 
 use super::outer::{flow_label, Outer, Template};
 
@@ -39,28 +37,15 @@ pub(super) fn init(l4: &mut [u8], port: u16, header: [u8; HEADER_LEN]) -> (usize
 }
 
 /// Writes the outer IPv4 header for an inner frame of `inner_len` bytes
-/// into `h`: the template, then lengths, identification, checksum (from
-/// the template's precomputed sum), source port and VNI. Fixed offsets
-/// into a fixed-size header, fields that sit together stored together:
-/// no bounds checks and six stores after the copy (this runs once per
-/// encapsulated packet).
+/// into `h`: the template with IP length, identification and checksum
+/// ([`Template::write_ip4`]), then the UDP source port and length and the
+/// VNI, fields that sit together stored together.
 #[inline(always)]
 pub fn write4(h: &mut [u8; OUTER4_LEN], t: &Template, inner_len: usize, o: Outer) {
-    const LEN_ID: usize = IP4 + ipv4::field::TOTAL_LEN;
-    const CSUM: usize = IP4 + ipv4::field::CSUM;
     const SPORT: usize = UDP4 + udp::field::SPORT;
     const ULEN: usize = UDP4 + udp::field::LEN;
     const VNI: usize = TUN4 + VNI_AT;
-    // Total length and identification are adjacent.
-    const _: () = assert!(ipv4::field::IDENT == ipv4::field::TOTAL_LEN + 2);
-    let ip_len = (inner_len + OUTER4_LEN - ETH_LEN) as u16;
-    let csum = csum_fold(t.ip_sum + ip_len as u32 + o.ip_id as u32);
-    if let Some(b) = t.bytes.first_chunk::<OUTER4_LEN>() {
-        *h = *b;
-    }
-    let len_id = (ip_len as u32) << 16 | o.ip_id as u32;
-    h[LEN_ID..LEN_ID + 4].copy_from_slice(&len_id.to_be_bytes());
-    h[CSUM..CSUM + 2].copy_from_slice(&csum.to_be_bytes());
+    let ip_len = t.write_ip4(h, inner_len, o.ip_id);
     h[SPORT..SPORT + 2].copy_from_slice(&o.sport.to_be_bytes());
     h[ULEN..ULEN + 2].copy_from_slice(&(ip_len - IPV4_LEN as u16).to_be_bytes());
     // VNI (24 bits) and the reserved byte after it (zero).
