@@ -557,6 +557,9 @@ fn vnis(
 ) -> Result<(Vec<VniConfig>, VniSpans), ConfigError> {
     let mut vnis: Vec<VniConfig> = Vec::new();
     let mut vni_lines = BTreeMap::new();
+    // The tunnels so far, and the encapsulation (and first VNI) of each port.
+    let mut tunnels = BTreeSet::new();
+    let mut port_encap: BTreeMap<u16, (Encap, Vni)> = BTreeMap::new();
     for v in raw {
         let s = v.span();
         let v = v.into_inner();
@@ -565,24 +568,18 @@ fn vnis(
             return c.err("vni.id", s, format!("VNI {id} is defined twice"));
         }
         let tunnel = tunnel(c, s.clone(), &v, underlay)?;
-        if let Some(o) = vnis
-            .iter()
-            .find(|o| o.tunnel.udp_port == tunnel.udp_port && o.tunnel.encap != tunnel.encap)
-        {
-            return c.err(
-                "vni.udp_port",
-                s,
-                format!(
-                    "VNI {id} is {tunnel} but VNI {} is {} on that port: a UDP port carries one encapsulation",
-                    o.id, o.tunnel
-                ),
-            );
+        if let Some(&(encap, o)) = tunnel.udp_port.and_then(|p| port_encap.get(&p)) {
+            if encap != tunnel.encap {
+                return c.err(
+                    "vni.udp_port",
+                    s,
+                    format!(
+                        "VNI {id} is {tunnel} but VNI {o} is {encap} on that port: a UDP port carries one encapsulation"
+                    ),
+                );
+            }
         }
-        let mut tunnels: Vec<_> = vnis.iter().map(|o| o.tunnel).collect();
-        tunnels.push(tunnel);
-        tunnels.sort_unstable();
-        tunnels.dedup();
-        if tunnels.len() > crate::MAX_TUNNELS {
+        if tunnels.insert(tunnel) && tunnels.len() > crate::MAX_TUNNELS {
             return c.err(
                 "vni.encap",
                 s,
@@ -591,6 +588,9 @@ fn vnis(
                     crate::MAX_TUNNELS
                 ),
             );
+        }
+        if let Some(p) = tunnel.udp_port {
+            port_encap.entry(p).or_insert((tunnel.encap, id));
         }
         let mut flood = Vec::new();
         for f in &v.flood {

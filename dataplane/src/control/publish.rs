@@ -16,7 +16,8 @@ use crate::datapath::tunnel::{Tunnel, TunnelIdx, Tunnels, MAX_TUNNELS};
 pub fn build(t: &Tables, generation: u64) -> State {
     let c = &t.cfg;
     let u = &c.underlay;
-    let tunnels: Vec<Tunnel> = c.tunnels().into_iter().map(|t| tunnel(u, t)).collect();
+    let cfg_tunnels = c.tunnels();
+    let tunnels: Vec<Tunnel> = cfg_tunnels.iter().map(|t| tunnel(u, *t)).collect();
     let mut vnis: Vec<Option<VniState>> = vec![None; t.vnis.table_len()];
     let mut vni_index = HashMap::new();
     for v in &c.vnis {
@@ -46,7 +47,8 @@ pub fn build(t: &Tables, generation: u64) -> State {
                 .collect(),
             ports,
             police: t.police.get(&v.id).cloned(),
-            tunnel: c.tunnels().iter().position(|x| *x == v.tunnel).unwrap_or(0) as TunnelIdx,
+            // Every VNI's tunnel is among the config's.
+            tunnel: cfg_tunnels.iter().position(|x| *x == v.tunnel).unwrap_or(0) as TunnelIdx,
         }));
     }
     let access = c

@@ -113,6 +113,12 @@ impl Mgmt {
                 }
             })
             .collect();
+        let encaps: std::collections::HashMap<_, _> = t
+            .cfg
+            .vnis
+            .iter()
+            .map(|v| (v.id, v.tunnel.encap.name()))
+            .collect();
         let vnis = t
             .vnis
             .iter()
@@ -126,12 +132,7 @@ impl Mgmt {
                 let storm = self.sum_atomic(|s| s.vnis[i].storm_dropped.load(Relaxed));
                 VniStats {
                     id: v.get(),
-                    encap: t
-                        .cfg
-                        .vni(v)
-                        .map(|c| c.tunnel.encap.name())
-                        .unwrap_or("vxlan")
-                        .into(),
+                    encap: encaps.get(&v).copied().unwrap_or("vxlan").into(),
                     encap_packets: e.0,
                     encap_bytes: e.1,
                     decap_packets: d.0,
