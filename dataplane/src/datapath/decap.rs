@@ -133,6 +133,20 @@ impl DecapCache {
         (w.0 == k && w.1 == version).then_some(w.2)
     }
 
+    /// VNI `vni`'s index and tunnel ([`State::vni_tunnel`]), remembered
+    /// for the next packet.
+    #[inline(always)]
+    fn vni_tunnel(&mut self, st: &State, vni: u32) -> Option<(VniIdx, TunnelIdx)> {
+        if let Some((v, i, t)) = self.vni {
+            if v == vni {
+                return Some((i, t));
+            }
+        }
+        let (i, t) = st.vni_tunnel(vni)?;
+        self.vni = Some((vni, i, t));
+        Some((i, t))
+    }
+
     /// Remembers that the FDB had key `k` on access port `p` at `version`.
     #[inline(always)]
     pub(crate) fn remember(&mut self, k: u64, version: u64, p: u16) {
@@ -329,14 +343,7 @@ fn fast4_inner<const INNER: usize>(
     {
         return None;
     }
-    let (vni, vtun) = match cache.vni {
-        Some((v, i, t)) if v == vni => (i, t),
-        _ => {
-            let (i, t) = st.vni_tunnel(vni)?;
-            cache.vni = Some((vni, i, t));
-            (i, t)
-        }
-    };
+    let (vni, vtun) = cache.vni_tunnel(st, vni)?;
     if vtun != tun {
         return None;
     }
@@ -425,12 +432,7 @@ fn classify_steps(
     let at = ETH_LEN + ip.header_len();
     match ip.protocol() {
         PROTO_UDP => {}
-        PROTO_GRE => {
-            return match st.tunnels.gre() {
-                Some(tun) => tunneled(tun, Encap::Nvgre, ip.payload(), src, at, st, cache),
-                None => to_kernel(st, DropReason::UnderlayProto),
-            }
-        }
+        PROTO_GRE => return gre(ip.payload(), src, at, st, cache),
         // With an exception path the kernel answers pings.
         PROTO_ICMP if st.kernel => return Ok(Underlay::Kernel),
         PROTO_ICMP => {
@@ -485,20 +487,7 @@ fn classify6(
     let src = IpAddr::V6(ip.src());
     match ip.next_header() {
         PROTO_UDP if !group => {}
-        PROTO_GRE if !group => {
-            return match st.tunnels.gre() {
-                Some(tun) => tunneled(
-                    tun,
-                    Encap::Nvgre,
-                    ip.payload(),
-                    src,
-                    ETH_LEN + IPV6_LEN,
-                    st,
-                    cache,
-                ),
-                None => to_kernel(st, DropReason::UnderlayProto),
-            }
-        }
+        PROTO_GRE if !group => return gre(ip.payload(), src, ETH_LEN + IPV6_LEN, st, cache),
         PROTO_ICMPV6 => return icmp6(&ip, dst == ours, st.kernel),
         _ if group => return Err(DropReason::UnderlayProto),
         // Hop-by-hop, routing, fragment, destination options, AH, ESP,
@@ -564,6 +553,21 @@ fn icmp6<T: AsRef<[u8]>>(
     }
 }
 
+/// GRE to this VTEP: NVGRE's tunnel if a VNI uses it, else not ours.
+#[inline(never)]
+fn gre(
+    p: &[u8],
+    src: IpAddr,
+    at: usize,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Result<Underlay, DropReason> {
+    match st.tunnels.gre() {
+        Some(tun) => tunneled(tun, Encap::Nvgre, p, src, at, st, cache),
+        None => to_kernel(st, DropReason::UnderlayProto),
+    }
+}
+
 /// The header of tunnel `tun` (of encapsulation `encap`) and the inner
 /// frame in `v` (the UDP payload, or for NVGRE the IP payload, at offset
 /// `at` of the packet) from `src`.
@@ -582,14 +586,7 @@ fn tunneled(
         Encap::Geneve => geneve::parse(v).map(|(vni, p)| (vni, false, p))?,
         Encap::Nvgre => nvgre::parse(v).map(|(vni, p)| (vni, false, p))?,
     };
-    let (vni, vtun) = match cache.vni {
-        Some((v, i, t)) if v == vni => (i, t),
-        _ => {
-            let (i, t) = st.vni_tunnel(vni).ok_or(DropReason::VniUnknown)?;
-            cache.vni = Some((vni, i, t));
-            (i, t)
-        }
-    };
+    let (vni, vtun) = cache.vni_tunnel(st, vni).ok_or(DropReason::VniUnknown)?;
     if vtun != tun {
         return Err(DropReason::EncapMismatch);
     }
