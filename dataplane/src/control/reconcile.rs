@@ -125,41 +125,57 @@ impl RemoteTable {
 /// The first part of `new` that differs from `old` and only a restart can
 /// apply, as a sentence; None when a reload can apply all of it.
 pub fn restart_needed(old: &Config, new: &Config) -> Option<String> {
-    let what = if old.eal_args != new.eal_args {
-        "[eal] args"
-    } else if old.dataplane != new.dataplane {
-        "[dataplane]"
-    } else if old.underlay != new.underlay {
-        "[underlay]"
-    } else if !old
+    let restart = |what: &str| {
+        Some(format!(
+            "{what} changed, which a reload cannot apply: restart vtepd"
+        ))
+    };
+    if old.eal_args != new.eal_args {
+        return restart("[eal] args");
+    }
+    if old.dataplane != new.dataplane {
+        return restart("[dataplane]");
+    }
+    if old.underlay != new.underlay {
+        return restart("[underlay]");
+    }
+    if !old
         .access
         .iter()
         .map(|a| &a.port)
         .eq(new.access.iter().map(|a| &a.port))
     {
-        "the set of [[access]] ports"
-    } else if !old
+        return restart("the set of [[access]] ports");
+    }
+    // The port MTU and the mbuf size are set when the ports start. A
+    // default MTU moves with the encapsulations of the port's VNIs, so say
+    // which port and how to keep it.
+    if let Some((o, n)) = old
         .access
         .iter()
-        .map(|a| a.mtu)
-        .eq(new.access.iter().map(|a| a.mtu))
+        .zip(&new.access)
+        .find(|(o, n)| o.mtu != n.mtu)
     {
-        // The port MTU and the mbuf size are set when the ports start.
-        "an [[access]] mtu"
-    } else if old.control.socket != new.control.socket {
-        "control.socket"
-    } else if old.control.metrics != new.control.metrics {
-        "control.metrics"
-    } else if old.control.group != new.control.group {
-        "control.group"
-    } else if old.evpn != new.evpn {
-        "[evpn]"
-    } else {
-        return None;
-    };
-    Some(format!(
-        "{what} changed, which a reload cannot apply: restart vtepd"
-    ))
+        return Some(format!(
+            "[[access]] port {:?}: its mtu would change from {} to {} (without `mtu`, \
+             it follows the largest encapsulation of the port's VNIs), which a reload \
+             cannot apply: set `mtu = {}` on the port to keep it, or restart vtepd",
+            o.port, o.mtu, n.mtu, o.mtu
+        ));
+    }
+    if old.control.socket != new.control.socket {
+        return restart("control.socket");
+    }
+    if old.control.metrics != new.control.metrics {
+        return restart("control.metrics");
+    }
+    if old.control.group != new.control.group {
+        return restart("control.group");
+    }
+    if old.evpn != new.evpn {
+        return restart("[evpn]");
+    }
+    None
 }
 
 /// Static `[[fdb]]` entries of `old` that `new` no longer has.
@@ -249,9 +265,14 @@ mod tests {
         assert!(restart_needed(&a, &b).unwrap().starts_with("[underlay]"));
         let mut b = a.clone();
         b.access[0].mtu = 1400;
-        assert!(restart_needed(&a, &b)
-            .unwrap()
-            .starts_with("an [[access]] mtu"));
+        let why = restart_needed(&a, &b).unwrap();
+        assert!(
+            why.contains(&format!(
+                "{:?}: its mtu would change from 1450 to 1400",
+                a.access[0].port
+            )) && why.contains("set `mtu = 1450` on the port"),
+            "{why}"
+        );
         let mut b = a.clone();
         b.control.metrics = Some("127.0.0.1:9999".parse().unwrap());
         assert!(restart_needed(&a, &b)
