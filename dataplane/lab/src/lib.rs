@@ -44,6 +44,12 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// The frames captured so far, tcpdump still running (it writes each
+    /// packet as it comes): for waiting until something was seen.
+    pub fn so_far(&self) -> Vec<Vec<u8>> {
+        vtep_testsupport::read_pcap_so_far(&self.file)
+    }
+
     /// Stops tcpdump (SIGINT: it writes out what it holds) and gives the
     /// frames it captured.
     pub fn frames(mut self) -> Vec<Vec<u8>> {

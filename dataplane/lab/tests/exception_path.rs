@@ -3,8 +3,11 @@
 //! address. The kernel there is on the underlay through vtepd's port: it
 //! answers pings (on-link and routed), resolves its neighbours by ARP
 //! through the tap, and serves TCP on port 179 (BGP's) to a peer behind
-//! the router, while VXLAN keeps flowing through the data plane.
+//! the router, while VXLAN keeps flowing through the data plane. GRE and
+//! Geneve to the VTEP address, which no VNI of this lab takes, reach the
+//! kernel too, and its answers (ICMP unreachable) come back.
 use vtep_lab::{tcp_exchange, Lab, LabOptions, K1_IP, VTEP_IP};
+use vtep_testsupport::wait_for;
 
 #[test]
 fn the_kernel_reaches_the_underlay_through_vtepd() {
@@ -39,6 +42,46 @@ fn the_kernel_reaches_the_underlay_through_vtepd() {
     // TCP to port 179 from a peer behind the router, both ways.
     let out = tcp_exchange(&lab, "vn", "k2", VTEP_IP, 179);
     assert!(out.contains("OPEN"), "TCP across the exception path: {out}");
+
+    // GRE (IP protocol 47) and Geneve (UDP 6081) to the VTEP address: no
+    // VNI here is NVGRE or Geneve, so both are the kernel's, as any other
+    // protocol is. This kernel has neither module: it answers protocol
+    // and port unreachable.
+    let kt_cap = lab.capture("vn", &kt, "ip proto 47 or udp port 6081");
+    let k1_cap = lab.capture("k1", &lab.ifname("k1d"), "icmp");
+    lab.must_exec(
+        "k1",
+        &format!(
+            "python3 -c \"import socket\n\
+             g=socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)\n\
+             u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             for i in range(3):\n  \
+               g.sendto(bytes([0x20, 0, 0x65, 0x58, 0, 0, 100, 0]) + bytes(60), ('{VTEP_IP}', 0))\n  \
+               u.sendto(bytes([0, 0, 0x65, 0x58, 0, 0, 100, 0]) + bytes(60), ('{VTEP_IP}', 6081))\""
+        ),
+    );
+    let count = |proto: u8| {
+        let to_kernel = kt_cap.so_far();
+        to_kernel.iter().filter(|f| f[23] == proto).count()
+    };
+    assert!(
+        wait_for(5, || count(47) == 3 && count(17) == 3),
+        "GRE and Geneve reach the kernel: {} and {} of 3",
+        count(47),
+        count(17)
+    );
+    // ICMP destination unreachable: protocol (2) for GRE, port (3) for
+    // UDP; the kernel rate-limits them, so at least one of each.
+    assert!(
+        wait_for(5, || {
+            let back = k1_cap.so_far();
+            [2u8, 3].iter().all(|code| {
+                back.iter()
+                    .any(|f| f[23] == 1 && f[34] == 3 && f[35] == *code)
+            })
+        }),
+        "the kernel's unreachables come back through vtepd"
+    );
 
     let st = lab.ctl(&["stats"]);
     let m = &st["management"];

@@ -19,7 +19,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub use daemon::Daemon;
-pub use pcap::{read_pcap, write_pcap};
+pub use pcap::{read_pcap, read_pcap_so_far, write_pcap};
 
 /// Runs `sh -c cmd`; returns (success, stdout + stderr).
 pub fn sh(cmd: &str) -> (bool, String) {

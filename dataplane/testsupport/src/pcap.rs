@@ -28,6 +28,23 @@ pub fn read_pcap(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     Ok(v)
 }
 
+/// The whole records of a pcap file that is still being written (by
+/// `tcpdump -U`): a record cut short by the writer ends the list, and
+/// comes with the next read.
+pub fn read_pcap_so_far(path: &Path) -> Vec<Vec<u8>> {
+    let Ok(f) = File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(mut r) = PcapReader::new(f) else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    while let Some(Ok(p)) = r.next_packet() {
+        v.push(p.data.into_owned());
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,6 +57,11 @@ mod tests {
         let frames = vec![vec![1u8; 60], vec![2u8; 1514]];
         write_pcap(&p, &frames).unwrap();
         assert_eq!(read_pcap(&p).unwrap(), frames);
+        // Cut inside the second record: the first comes back alone.
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
+        assert_eq!(read_pcap_so_far(&p), frames[..1]);
+        assert!(read_pcap_so_far(&dir.join("absent.pcap")).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
