@@ -124,11 +124,11 @@ pub struct LabOptions {
     /// vtepd's config has no flood list and no static FDB entries.
     pub evpn: bool,
     /// An Open vSwitch peer (userspace datapath, namespace "ov", VTEP
-    /// 192.0.2.4 on the router's bridge) carrying VNI 300 in Geneve and
-    /// VNI 400 in NVGRE (GRE key 400 << 8), each on a bridge of its own
-    /// with one tenant (t8 10.0.0.18 and t9 10.0.0.19); vtepd carries them
-    /// on access ports of their own (t6 10.0.0.16 and t7 10.0.0.17).
-    /// IPv4, af_packet ports.
+    /// [`Addrs::ovs`] on the router's bridge, over either underlay)
+    /// carrying VNI 300 in Geneve and VNI 400 in NVGRE (GRE key
+    /// 400 << 8), each on a bridge of its own with one tenant (t8
+    /// 10.0.0.18 and t9 10.0.0.19); vtepd carries them on access ports of
+    /// their own (t6 10.0.0.16 and t7 10.0.0.17). af_packet ports.
     pub ovs: bool,
     /// With `evpn`: a second vtepd (VTEP 192.0.2.3, namespace "vn2", its
     /// FRR in "cp2", tenant t5 10.0.0.15 on its access port) in the same
@@ -164,8 +164,6 @@ impl Default for LabOptions {
     }
 }
 
-/// The Open vSwitch peer's VTEP address ([`LabOptions::ovs`]).
-pub const OVS_IP: &str = "192.0.2.4";
 pub const T6_MAC: &str = "02:00:00:00:00:16";
 pub const T7_MAC: &str = "02:00:00:00:00:17";
 pub const T8_MAC: &str = "02:00:00:00:00:18";
@@ -190,6 +188,8 @@ pub struct Addrs {
     pub gw: &'static str,
     /// The router on k2's link.
     pub k2_gw: &'static str,
+    /// The Open vSwitch peer ([`LabOptions::ovs`]), on vtepd's link.
+    pub ovs: &'static str,
     pub plen: u8,
     /// Bytes VXLAN adds to a tenant IP packet.
     pub overhead: u16,
@@ -201,6 +201,7 @@ pub const V4: Addrs = Addrs {
     k2: K2_IP,
     gw: "192.0.2.254",
     k2_gw: "198.51.100.1",
+    ovs: "192.0.2.4",
     plen: 24,
     overhead: 50,
 };
@@ -211,6 +212,7 @@ pub const V6: Addrs = Addrs {
     k2: "2001:db8:2::2",
     gw: "2001:db8:1::fe",
     k2_gw: "2001:db8:2::1",
+    ovs: "2001:db8:1::4",
     plen: 64,
     overhead: 70,
 };
@@ -340,8 +342,8 @@ impl Lab {
             ovs: None,
         };
         assert!(
-            !lab.opts.ovs || (lab.opts.kind == PortKind::AfPacket && !lab.opts.ipv6),
-            "the OVS peer is built for af_packet ports over IPv4"
+            !lab.opts.ovs || lab.opts.kind == PortKind::AfPacket,
+            "the OVS peer is built for af_packet ports"
         );
         lab.remove_leftovers();
         std::fs::create_dir_all(&lab.dir).expect("lab dir");
@@ -712,9 +714,10 @@ socket = "{sock}"
         let o = ovs::Ovs::start(&self.ns("ov"), &self.dir.join("ovs"));
         o.bridge("br-phy");
         o.vsctl(&format!("add-port br-phy {ovd}"));
-        self.must_exec("ov", &format!("ip addr add {OVS_IP}/24 dev br-phy"));
+        let a = self.addrs();
+        self.underlay_addr("ov", "br-phy", a.ovs, a.plen);
         self.must_exec("ov", "ip link set br-phy up");
-        let vtep = self.addrs().vtep;
+        let vtep = a.vtep;
         for (br, tun, opts, t, mac, ip) in [
             (
                 "br-g",
@@ -1019,8 +1022,9 @@ arp_suppress = {sup}
         if self.opts.ovs {
             for (n, vni, encap) in [(3, 300, "geneve"), (4, 400, "nvgre")] {
                 c.push_str(&format!(
-                    "\n[[access]]\nport = \"{}\"\nvni = {vni}\n\n[[vni]]\nid = {vni}\nencap = \"{encap}\"\nflood = [\"{OVS_IP}\"]\n",
-                    name(n)
+                    "\n[[access]]\nport = \"{}\"\nvni = {vni}\n\n[[vni]]\nid = {vni}\nencap = \"{encap}\"\nflood = [\"{}\"]\n",
+                    name(n),
+                    a.ovs
                 ));
             }
         }
@@ -1129,8 +1133,10 @@ arp_suppress = {sup}
             .expect("vtepctl");
         assert!(
             out.status.success(),
-            "vtepctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "vtepctl {args:?} ({}): {}\n--- vtepd ---\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
         );
         serde_json::from_slice(&out.stdout).expect("vtepctl JSON")
     }
