@@ -3,7 +3,8 @@
 //! `icount encap|decap ROUNDS` classifies and encapsulates (or classifies
 //! for decap) 256 60-byte frames ROUNDS times; `fwd-encap`, `fwd-decap`
 //! (and `fwd-encap-limited`, `fwd-decap-limited`: the VNI has a rate limit
-//! it never reaches) run the whole forwarding path of a worker
+//! it never reaches; `fwd-encap-geneve`, `fwd-decap-nvgre` and the like:
+//! the VNI is in that encapsulation) run the whole forwarding path of a worker
 //! (`access_burst`, `underlay_burst`: FDB lookups, learning checks,
 //! counters) on known unicast to and from 256 static remote MACs. Two runs
 //! with different ROUNDS give the instructions per packet as the difference
@@ -20,9 +21,10 @@ use vtep_dataplane::datapath::fdb::HitMap;
 use vtep_dataplane::datapath::forward::{access_burst, underlay_burst, Ctx};
 use vtep_dataplane::datapath::police::Credits;
 use vtep_dataplane::datapath::stats::{Tally, WorkerStats};
-use vtep_dataplane::datapath::tunnel::{encapsulate, IpIds};
+use vtep_dataplane::datapath::tunnel::{encapsulate, IpIds, Tunnel};
 use vtep_dataplane::testing::{
-    bench_frame as frame, config_text, peer_to_us, sample_state, us_to_peer, SinkIo, OUR_MAC,
+    bench_frame as frame, config_text, peer_to_us, peer_to_us_in, sample_state, us_to_peer,
+    SinkIo, OUR_MAC,
 };
 
 fn main() {
@@ -64,7 +66,9 @@ fn main() {
                 }
             }
             _ => {
-                eprintln!("usage: icount encap|decap|fwd-encap|fwd-decap[-limited] ROUNDS");
+                eprintln!(
+                    "usage: icount encap|decap|fwd-encap|fwd-decap[-limited|-geneve|-nvgre] ROUNDS"
+                );
                 std::process::exit(64);
             }
         }
@@ -77,9 +81,17 @@ fn main() {
 /// to 256 MACs static behind 192.0.2.2 (encap), or the same frames
 /// reversed in VXLAN from 192.0.2.2 (decap). The buffers are reused.
 fn forward(dir: &str, rounds: usize) -> u64 {
-    let (dir, limited) = match dir.strip_suffix("-limited") {
-        Some(d) => (d, true),
-        None => (dir, false),
+    let (dir, variant) = dir.split_once('-').unwrap_or((dir, ""));
+    // The VNI's encapsulation, how decap's frames arrive, and the bytes
+    // it adds.
+    let (encap, tunnel, overhead) = match variant {
+        "geneve" => ("geneve", Tunnel::geneve(6081), 50),
+        "nvgre" => ("nvgre", Tunnel::nvgre(false), 42),
+        "" | "limited" => ("vxlan", Tunnel::vxlan(4789), 50),
+        v => {
+            eprintln!("icount: no variant {v:?} (limited, geneve, nvgre)");
+            std::process::exit(64);
+        }
     };
     let mac = |m: [u8; 6]| {
         m.iter()
@@ -99,11 +111,12 @@ fn forward(dir: &str, rounds: usize) -> u64 {
         ));
     }
     let mut text = config_text(&extra);
-    if limited {
+    if variant == "limited" {
         // Far above what a second of this loop sends: the policing path
         // runs and never drops.
         text = text.replace("id = 100\n", "id = 100\nrate_mbps = 400000\n");
     }
+    text = text.replace("id = 100\n", &format!("id = 100\nencap = \"{encap}\"\n"));
     let t = Tables::new(Config::parse(&text).expect("config"), OUR_MAC, 0).expect("tables");
     let st = publish::build(&t, 1);
     let fdb = t.fdb.shared().load_full();
@@ -113,7 +126,7 @@ fn forward(dir: &str, rounds: usize) -> u64 {
     let mut decap = DecapCache::default();
     let mut ip_ids = IpIds::default();
     let mut credits = Credits::default();
-    let back = peer_to_us();
+    let back = peer_to_us_in(false, tunnel);
     let mut bufs: Vec<VecBuf> = frames
         .iter()
         .map(|f| {
@@ -156,9 +169,9 @@ fn forward(dir: &str, rounds: usize) -> u64 {
         // Back to what was received, without allocating.
         for mut b in io.sent.drain(..) {
             if dir == "encap" {
-                b.adj(50);
+                b.adj(overhead);
             } else {
-                let _ = b.prepend(50);
+                let _ = b.prepend(overhead);
             }
             bufs.push(b);
         }
