@@ -675,19 +675,44 @@ fn main() {
     );
     let mut failed = false;
     let mut single_encap = None;
-    for s in &scenarios {
-        // Each vtepd run is paired with a ceiling measured just before it:
-        // the ratio is the median of the pairs' ratios, so a machine that
-        // changes speed between pairs moves both sides of each ratio.
-        let (ceils, ms): (Vec<f64>, Vec<Measured>) = (0..runs)
-            .map(|_| (ceiling(s, secs, d), vtepd(s, secs, d)))
-            .unzip();
-        let ceil = median(ceils.clone());
-        let ratios: Vec<f64> = ceils
+    // Each vtepd run is paired with a ceiling measured just before it: the
+    // ratio is the median of the pairs' ratios, so a machine that changes
+    // speed between pairs moves both sides of each ratio. Runs go round
+    // the scenarios (one pair of each per round), so that scenarios
+    // compared with each other (Geneve with VXLAN) share every round's
+    // drift.
+    let mut pairs: Vec<(Vec<f64>, Vec<Measured>)> =
+        scenarios.iter().map(|_| (Vec::new(), Vec::new())).collect();
+    for round in 1..=runs {
+        for (s, (ceils, ms)) in scenarios.iter().zip(&mut pairs) {
+            let (c, m) = (ceiling(s, secs, d), vtepd(s, secs, d));
+            eprintln!(
+                "round {round}/{runs} {:<12} ceiling {c:.2} Mpps, vtepd {:.2} Mpps, ratio {:.2}",
+                s.name,
+                m.mpps,
+                if c > 0.0 { m.mpps / c } else { 0.0 }
+            );
+            ceils.push(c);
+            ms.push(m);
+        }
+    }
+    let ratios_of = |(ceils, ms): &(Vec<f64>, Vec<Measured>)| -> Vec<f64> {
+        ceils
             .iter()
-            .zip(&ms)
+            .zip(ms)
             .map(|(c, m)| if *c > 0.0 { m.mpps / c } else { 0.0 })
-            .collect();
+            .collect()
+    };
+    let ratios_by_name = |name: &str| {
+        scenarios
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| ratios_of(&pairs[i]))
+    };
+    for (s, pair) in scenarios.iter().zip(&pairs) {
+        let (ceils, ms) = pair;
+        let ceil = median(ceils.clone());
+        let ratios = ratios_of(pair);
         let med = |f: fn(&Measured) -> f64| median(ms.iter().map(f).collect());
         let (mpps, cyc) = (med(|m| m.mpps), med(|m| m.cycles));
         let rss = ms.iter().map(|m| m.rss_mib).fold(0.0, f64::max);
@@ -709,6 +734,22 @@ fn main() {
         }
         if s.name == "encap" {
             single_encap = Some(mpps);
+        }
+        // Geneve and NVGRE against VXLAN: the median over rounds of each
+        // round's quotient of ratios.
+        if s.encap != "vxlan" {
+            let base = s.name.split('-').next().unwrap_or_default();
+            if let Some(vxlan) = ratios_by_name(base) {
+                let q: Vec<f64> = ratios
+                    .iter()
+                    .zip(&vxlan)
+                    .map(|(r, v)| if *v > 0.0 { r / v } else { 0.0 })
+                    .collect();
+                notes.push(format!(
+                    "{:.2}x {base}'s ratio (median over rounds of each round's quotient)",
+                    median(q)
+                ));
+            }
         }
         if s.workers > 1 {
             if let Some(one) = single_encap {
