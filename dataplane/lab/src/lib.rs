@@ -1158,6 +1158,21 @@ arp_suppress = {sup}
             .unwrap_or(0)
     }
 
+    /// `vtepctl ARGS` (text output): exit code, stdout, stderr.
+    pub fn ctl_status(&self, args: &[&str]) -> (i32, String, String) {
+        let o = Command::new(vtepctl_path())
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .output()
+            .expect("vtepctl");
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into(),
+            String::from_utf8_lossy(&o.stderr).into(),
+        )
+    }
+
     /// `vtepctl ARGS` as text.
     pub fn ctl_text(&self, args: &[&str]) -> String {
         let out = Command::new(vtepctl_path())

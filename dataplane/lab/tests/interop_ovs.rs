@@ -229,14 +229,8 @@ fn reload_moves_a_vni_to_another_encapsulation_and_port() {
     // reload says so, with the way out, and changes nothing.
     let nvgre = base.replace(geneve, "id = 300\nencap = \"nvgre\"\n");
     lab.write_config(&nvgre);
-    let o = std::process::Command::new(vtep_lab::vtepctl_path())
-        .arg("--socket")
-        .arg(lab.socket())
-        .arg("reload")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (code, _, err) = lab.ctl_status(&["reload"]);
+    assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("its mtu would change from 1450 to 1458")
             && err.contains("set `mtu = 1450` on the port"),
