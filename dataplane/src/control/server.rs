@@ -5,6 +5,7 @@
 //! same channel.
 
 use std::io::{BufRead, BufReader, Read as _, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::{bounded, Receiver, Sender};
+use nix::poll::{poll, PollFd, PollFlags};
 use vtep_api::{Reply, Request, Response};
 
 /// A request and where its answer goes.
@@ -24,6 +26,9 @@ const MAX_REQUEST: usize = 64 * 1024;
 const MAX_CLIENTS: usize = 32;
 /// A client that sends nothing for this long is disconnected.
 const CLIENT_IDLE: Duration = Duration::from_secs(10);
+/// How often the idle accept thread looks whether vtepd is stopping, in
+/// milliseconds; a client that connects is accepted at once.
+const ACCEPT_WAKE: u16 = 100;
 
 /// The channel every front end uses to ask the management thread.
 pub fn channel() -> (Sender<Ask>, Receiver<Ask>) {
@@ -147,7 +152,11 @@ pub fn serve(
                         }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(20));
+                        // Wait for the next client without a fixed delay:
+                        // poll returns as one connects, and every
+                        // ACCEPT_WAKE to see `running`.
+                        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+                        let _ = poll(&mut fds, ACCEPT_WAKE);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "control socket accept failed");
