@@ -171,6 +171,10 @@ pub struct MgmtCounters {
     pub mgmt_tx_failed: u64,
     pub reloads: u64,
     pub reloads_rejected: u64,
+    /// Writes of `[control] state_file` that failed; the API change that
+    /// needed each was not made.
+    #[serde(default)]
+    pub state_file_write_failures: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

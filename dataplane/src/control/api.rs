@@ -72,7 +72,9 @@ impl Tables {
             .collect())
     }
 
-    /// Adds a static entry behind `remote` and persists it.
+    /// Adds a static entry behind `remote`. The state file is written
+    /// first: an entry that cannot be persisted is not added, so the answer
+    /// always says what the FDB holds.
     pub fn fdb_add(
         &mut self,
         vni: u32,
@@ -85,14 +87,29 @@ impl Tables {
         let ip: IpAddr = remote
             .parse()
             .map_err(|_| format!("{remote:?} is not an IP address"))?;
-        self.add_api_entry(vni, mac, ip, now)?;
-        let saved = self.save();
-        match saved {
-            Ok(()) => Ok(Added {
-                added: mac.to_string(),
-            }),
-            Err(e) => Err(format!("added {mac}, but {e}")),
+        self.check_api_entry(vni, mac, ip)?;
+        let before = self.api_static.insert((vni, mac), ip);
+        if let Err(e) = self.save() {
+            self.put_back(vni, mac, before);
+            return Err(format!("{mac} not added: {e}"));
         }
+        if let Err(e) = self.add_api_entry(vni, mac, ip, now) {
+            self.put_back(vni, mac, before);
+            // The file named the entry: take it out again.
+            let _ = self.save();
+            return Err(e);
+        }
+        Ok(Added {
+            added: mac.to_string(),
+        })
+    }
+
+    /// Restores `api_static`'s entry for (vni, mac) to `before`.
+    fn put_back(&mut self, vni: Vni, mac: MacAddr, before: Option<IpAddr>) {
+        match before {
+            Some(ip) => self.api_static.insert((vni, mac), ip),
+            None => self.api_static.remove(&(vni, mac)),
+        };
     }
 
     /// Adds an API entry (from a request or the state file).
@@ -103,6 +120,19 @@ impl Tables {
         ip: IpAddr,
         now: u64,
     ) -> Result<(), String> {
+        let i = self.check_api_entry(vni, mac, ip)?;
+        let (r, new) = self.remotes.intern(ip).ok_or("too many remote VTEPs")?;
+        self.fdb
+            .add_static(i, mac.0, Target::Remote(r), now)
+            .map_err(|_| "FDB is full".to_string())?;
+        self.api_static.insert((vni, mac), ip);
+        self.dirty |= new;
+        Ok(())
+    }
+
+    /// Why an API entry for `mac` behind `ip` in `vni` cannot be; the
+    /// VNI's index when it can (the FDB and remote table may still be full).
+    fn check_api_entry(&self, vni: Vni, mac: MacAddr, ip: IpAddr) -> Result<VniIdx, String> {
         let (_, i) = self.configured_vni(vni.get())?;
         if self.is_config_entry(vni, mac) {
             return Err(format!(
@@ -129,13 +159,7 @@ impl Tables {
                 "{ip} is off-link and no underlay gateway is configured"
             ));
         }
-        let (r, new) = self.remotes.intern(ip).ok_or("too many remote VTEPs")?;
-        self.fdb
-            .add_static(i, mac.0, Target::Remote(r), now)
-            .map_err(|_| "FDB is full".to_string())?;
-        self.api_static.insert((vni, mac), ip);
-        self.dirty |= new;
-        Ok(())
+        Ok(i)
     }
 
     pub fn fdb_del(&mut self, vni: u32, mac: &str) -> Result<Deleted, String> {
@@ -151,12 +175,18 @@ impl Tables {
                 "{mac} in VNI {vni} comes from BGP EVPN: it goes when its route is withdrawn (or add a static entry over it)"
             ));
         }
-        if !self.fdb.remove(i, mac.0) {
+        if !self.fdb.contains(i, mac.0) {
             return Err(format!("no entry for {mac} in VNI {vni}"));
         }
-        if self.api_static.remove(&(vni, mac)).is_some() {
-            self.save().map_err(|e| format!("deleted {mac}, but {e}"))?;
+        // The state file first: an entry whose removal cannot be persisted
+        // stays, as it would come back at the next start.
+        if let Some(ip) = self.api_static.remove(&(vni, mac)) {
+            if let Err(e) = self.save() {
+                self.api_static.insert((vni, mac), ip);
+                return Err(format!("{mac} not deleted: {e}"));
+            }
         }
+        self.fdb.remove(i, mac.0);
         Ok(Deleted {
             deleted: mac.to_string(),
         })
@@ -257,11 +287,23 @@ impl Tables {
         (ok, refused)
     }
 
-    fn save(&self) -> Result<(), String> {
-        match &self.cfg.control.state_file {
-            Some(p) => persist::save(p, &self.saved()),
-            None => Ok(()),
+    /// Writes the state file; a failure is counted and logged.
+    fn save(&mut self) -> Result<(), String> {
+        let Some(p) = &self.cfg.control.state_file else {
+            return Ok(());
+        };
+        let r = match &self.state_file_kept {
+            Some(why) => Err(format!(
+                "the state file {} is not written: at start {why}; move it away and restart vtepd",
+                p.display()
+            )),
+            None => persist::save(p, &self.saved()),
+        };
+        if let Err(e) = &r {
+            self.state_write_failures += 1;
+            tracing::error!("{e}; the change was not made");
         }
+        r
     }
 }
 

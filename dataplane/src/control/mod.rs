@@ -138,9 +138,14 @@ impl Mgmt {
         let Some(path) = self.tables.cfg.control.state_file.clone() else {
             return;
         };
-        match persist::load(&path) {
-            Ok(None) => {}
-            Ok(Some(file)) => {
+        let unix_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // A damaged file does not keep the gateway down: it starts with
+        // the config's entries, and the API entries are in the copy.
+        match persist::open(&path, unix_secs) {
+            persist::Found::Absent => {}
+            persist::Found::Loaded(file) => {
                 let now = self.now_ms();
                 let (n, refused) = self.tables.restore(&file, now);
                 for why in &refused {
@@ -148,7 +153,17 @@ impl Mgmt {
                 }
                 tracing::info!(path = %path.display(), restored = n, "FDB entries restored from the state file");
             }
-            Err(e) => tracing::warn!("{e}; no API entries restored"),
+            persist::Found::SetAside { why, copy } => tracing::error!(
+                copy = %copy.display(),
+                "{why}: moved aside, no API entries restored (their last saved form is in the copy)"
+            ),
+            persist::Found::Kept { why } => {
+                tracing::error!(
+                    "{why}: no API entries restored, and `fdb add` and `fdb del` are refused \
+                     until a restart finds the file readable"
+                );
+                self.tables.state_file_kept = Some(why);
+            }
         }
     }
 

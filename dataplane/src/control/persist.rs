@@ -1,7 +1,8 @@
 //! The state file (`[control] state_file`): FDB entries added through the
 //! API, so that they survive a restart. Written to a temporary file in the
 //! same directory, fsync'd, then renamed over the old one: a crash leaves
-//! either the old or the new file, never half of one.
+//! either the old or the new file, never half of one. A file that cannot
+//! be read at start is moved aside, never overwritten (see [`open`]).
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -42,6 +43,51 @@ pub fn load(path: &Path) -> Result<Option<StateFile>, String> {
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| format!("state file {} is not valid: {e}", path.display()))
+}
+
+/// What start found at the state file's path.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// No file yet.
+    Absent,
+    Loaded(StateFile),
+    /// Unreadable or not valid: renamed to `copy`, so that the next write
+    /// cannot destroy what it held. vtepd starts without its entries.
+    SetAside {
+        why: String,
+        copy: PathBuf,
+    },
+    /// Unreadable or not valid, and it could not be moved aside: nothing
+    /// may write the state file until a restart finds it readable.
+    Kept {
+        why: String,
+    },
+}
+
+/// Reads the state file at start; a damaged one is moved aside to
+/// `NAME.damaged-UNIXSECS` (`-N` appended if that exists).
+pub fn open(path: &Path, unix_secs: u64) -> Found {
+    let why = match load(path) {
+        Ok(None) => return Found::Absent,
+        Ok(Some(f)) => return Found::Loaded(f),
+        Err(why) => why,
+    };
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".damaged-{unix_secs}"));
+    let mut copy = path.with_file_name(&name);
+    let mut n = 1;
+    while copy.exists() {
+        let mut again = name.clone();
+        again.push(format!("-{n}"));
+        copy = path.with_file_name(again);
+        n += 1;
+    }
+    match std::fs::rename(path, &copy) {
+        Ok(()) => Found::SetAside { why, copy },
+        Err(e) => Found::Kept {
+            why: format!("{why}; it could not be moved aside ({e})"),
+        },
+    }
 }
 
 /// Replaces the state file atomically.
@@ -98,6 +144,42 @@ mod tests {
         // The earlier format (remote as a string) is the same JSON.
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("\"remote\": \"192.0.2.2\""), "{text}");
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_never_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        assert_eq!(open(&p, 7), Found::Absent);
+        save(&p, &StateFile::default()).unwrap();
+        assert_eq!(open(&p, 7), Found::Loaded(StateFile::default()));
+        // Truncated JSON, twice in the same second: two copies, both kept.
+        for (bytes, copy) in [
+            (&b"{\"fdb\": [{\"vni\": 1"[..], "state.json.damaged-7"),
+            (&b"\xff\xfe"[..], "state.json.damaged-7-1"),
+        ] {
+            std::fs::write(&p, bytes).unwrap();
+            match open(&p, 7) {
+                Found::SetAside { why, copy: c } => {
+                    assert_eq!(c, dir.path().join(copy));
+                    assert_eq!(std::fs::read(&c).unwrap(), bytes, "{why}");
+                    assert!(!p.exists());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Unreadable (a directory where the file should be), the first
+        // copy's name taken.
+        let ro = dir.path().join("dirs");
+        std::fs::create_dir_all(ro.join("state.json")).unwrap();
+        std::fs::create_dir_all(ro.join("state.json.damaged-7")).unwrap();
+        std::fs::write(ro.join("state.json.damaged-7").join("x"), "").unwrap();
+        match open(&ro.join("state.json"), 7) {
+            Found::SetAside { copy, .. } => {
+                assert_eq!(copy, ro.join("state.json.damaged-7-1"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

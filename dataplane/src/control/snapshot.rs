@@ -217,7 +217,10 @@ impl Mgmt {
                 entries: t.fdb.len() as u64,
                 counters: t.fdb.counters,
             },
-            management: self.counters,
+            management: vtep_api::MgmtCounters {
+                state_file_write_failures: t.state_write_failures,
+                ..self.counters
+            },
             workers,
             mempool: MempoolStats {
                 size: self.pool.size() as u64,

@@ -36,6 +36,11 @@ pub struct Tables {
     pub arp_bind: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
     /// Entries added with `fdb add`, persisted in `[control] state_file`.
     pub api_static: BTreeMap<(Vni, MacAddr), IpAddr>,
+    /// Why the state file may not be written (it could not be read at
+    /// start, nor moved aside); None when it may.
+    pub state_file_kept: Option<String>,
+    /// Writes of the state file that failed (the change was not made).
+    pub state_write_failures: u64,
     /// Bandwidth limits and storm control per VNI; a VNI keeps its
     /// limiters (and their state) across reloads that leave them alone.
     pub police: HashMap<Vni, Arc<VniPolice>>,
@@ -57,6 +62,8 @@ impl Tables {
             neigh: Neighbors::default(),
             arp_bind: HashMap::new(),
             api_static: BTreeMap::new(),
+            state_file_kept: None,
+            state_write_failures: 0,
             police: HashMap::new(),
             evpn_flood: Default::default(),
             dirty: true,
