@@ -23,8 +23,8 @@ use vtep_dataplane::datapath::police::Credits;
 use vtep_dataplane::datapath::stats::{Tally, WorkerStats};
 use vtep_dataplane::datapath::tunnel::{encapsulate, IpIds, Tunnel};
 use vtep_dataplane::testing::{
-    bench_frame as frame, config_text, peer_to_us, peer_to_us_in, sample_state, us_to_peer,
-    SinkIo, OUR_MAC,
+    bench_frame as frame, config_text, peer_to_us, peer_to_us_in, sample_state, us_to_peer, SinkIo,
+    OUR_MAC,
 };
 
 fn main() {
