@@ -80,6 +80,9 @@ pub struct Underlay {
     pub geneve_port: u16,
     /// NVGRE: put 8 bits of the inner flow hash in the FlowID (else 0).
     pub nvgre_flow_id: bool,
+    /// A dynamic next hop not heard from (ARP or ND from it) for this long
+    /// is probed; one that answers none of the probes is forgotten.
+    pub neighbor_confirm_secs: u16,
     pub mtu: u16,
     /// IPv4 TTL or IPv6 hop limit of outer packets.
     pub ttl: u8,

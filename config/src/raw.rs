@@ -75,6 +75,8 @@ struct RawUnderlay {
     geneve_port: i64,
     #[serde(default)]
     nvgre_flow_id: bool,
+    #[serde(default = "d_neighbor_confirm")]
+    neighbor_confirm_secs: i64,
     #[serde(default = "d_mtu")]
     mtu: i64,
     #[serde(default = "d_ttl")]
@@ -167,6 +169,9 @@ fn d_udp() -> i64 {
 }
 fn d_geneve() -> i64 {
     6081
+}
+fn d_neighbor_confirm() -> i64 {
+    5
 }
 fn d_encap() -> String {
     "vxlan".into()
@@ -425,6 +430,13 @@ fn underlay(
         udp_port: c.range("underlay.udp_port", us.clone(), u.udp_port, 1, 65535)? as u16,
         geneve_port: c.range("underlay.geneve_port", us.clone(), u.geneve_port, 1, 65535)? as u16,
         nvgre_flow_id: u.nvgre_flow_id,
+        neighbor_confirm_secs: c.range(
+            "underlay.neighbor_confirm_secs",
+            us.clone(),
+            u.neighbor_confirm_secs,
+            1,
+            3600,
+        )? as u16,
         mtu: c.range("underlay.mtu", us.clone(), u.mtu, 576, 9216)? as u16,
         ttl: c.range("underlay.ttl", us.clone(), u.ttl, 1, 255)? as u8,
         df: u.df,

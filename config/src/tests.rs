@@ -710,6 +710,7 @@ fn each_vni_has_an_encapsulation_and_port() {
         (c.underlay.geneve_port, c.underlay.nvgre_flow_id),
         (6081, false)
     );
+    assert_eq!(c.underlay.neighbor_confirm_secs, 5);
 
     let c = Config::parse(&vni200("encap = \"geneve\"")).unwrap();
     let geneve = Tunnel {
@@ -768,6 +769,26 @@ fn bad_encapsulations_are_refused_with_the_line() {
     assert!(e.contains("a UDP port carries one encapsulation"), "{e}");
     let e = err(&SAMPLE.replace("udp_port = 4789", "udp_port = 4789\ngeneve_port = 0"));
     assert!(e.contains("underlay.geneve_port"), "{e}");
+}
+
+#[test]
+fn neighbor_confirmation_time() {
+    let c = Config::parse(&SAMPLE.replace(
+        "udp_port = 4789",
+        "udp_port = 4789\nneighbor_confirm_secs = 30",
+    ))
+    .unwrap();
+    assert_eq!(c.underlay.neighbor_confirm_secs, 30);
+    for bad in ["0", "3601"] {
+        let e = err(&SAMPLE.replace(
+            "udp_port = 4789",
+            &format!("udp_port = 4789\nneighbor_confirm_secs = {bad}"),
+        ));
+        assert!(
+            e.contains("underlay.neighbor_confirm_secs") && e.contains("line"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

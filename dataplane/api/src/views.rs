@@ -175,6 +175,13 @@ pub struct MgmtCounters {
     /// needed each was not made.
     #[serde(default)]
     pub state_file_write_failures: u64,
+    /// Underlay next hops that answered none of their probes (their MAC
+    /// was forgotten), and frames sent to a next hop's old MAC between
+    /// its probe and its coming back with another MAC or being forgotten.
+    #[serde(default)]
+    pub neighbor_probes_failed: u64,
+    #[serde(default)]
+    pub neighbor_unconfirmed_tx: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -27,6 +27,7 @@ pub mod snapshot;
 pub mod tables;
 pub mod telemetry;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,6 +84,9 @@ pub struct Mgmt {
     last_drop_report: u64,
     reported_drops: Vec<u64>,
     links: Vec<Option<bool>>,
+    /// Next hops under suspicion (probed, not yet answered): frames sent
+    /// through them when the probe went out, and the MAC they had.
+    suspects: HashMap<IpAddr, (u64, [u8; 6])>,
 }
 
 impl Mgmt {
@@ -116,6 +120,7 @@ impl Mgmt {
             last_drop_report: 0,
             reported_drops: vec![0; DropReason::COUNT],
             links: vec![None; n_ports],
+            suspects: HashMap::new(),
         };
         m.restore();
         m.publish();
@@ -358,17 +363,69 @@ impl Mgmt {
     /// are unresolved or due a refresh.
     fn resolve(&mut self, now: u64) {
         let want = self.tables.wanted_next_hops();
-        let (ask, forgot) = self.tables.neigh.due(&want, now);
-        self.tables.dirty |= forgot;
+        let due = self.tables.neigh.due(&want, now);
+        for nh in &due.suspected {
+            if let Some(m) = self.tables.neigh.mac(*nh) {
+                self.suspects.insert(*nh, (self.sent_via(*nh), m));
+            }
+        }
+        for nh in &due.forgot {
+            self.counters.neighbor_probes_failed += 1;
+            tracing::warn!(
+                next_hop = %nh,
+                "next hop answered none of {} requests: its MAC is forgotten, and frames for it \
+                 are dropped (neighbor_unresolved) until it answers",
+                neigh::PROBES
+            );
+        }
+        self.tables.dirty |= !due.forgot.is_empty();
+        self.settle_suspects();
         let (mac, ip) = (self.tables.our_mac, self.tables.cfg.underlay.address);
-        for nh in ask {
-            let Some(f) = punt::resolve_request(mac, ip, nh) else {
+        for a in due.ask {
+            let Some(f) = punt::resolve_request(mac, ip, a.ip, a.to) else {
                 continue;
             };
             if self.send(&f) {
-                match nh {
+                match a.ip {
                     IpAddr::V4(_) => self.counters.arp_requests_sent += 1,
                     IpAddr::V6(_) => self.counters.nd_solicitations_sent += 1,
+                }
+            }
+        }
+    }
+
+    /// Frames sent so far to remotes whose next hop is `nh`.
+    fn sent_via(&self, nh: IpAddr) -> u64 {
+        let u = &self.tables.cfg.underlay;
+        self.tables
+            .remotes
+            .iter()
+            .filter(|(_, ip)| u.next_hop(*ip) == Some(nh))
+            .map(|(i, _)| self.sum(|s| &s.remotes[i as usize].tx).0)
+            .sum()
+    }
+
+    /// Ends the watch on next hops no longer under suspicion: frames sent
+    /// since their probe count as sent to a MAC that was gone when the
+    /// next hop came back with another MAC or was forgotten.
+    fn settle_suspects(&mut self) {
+        let done: Vec<(IpAddr, (u64, [u8; 6]))> = self
+            .suspects
+            .iter()
+            .filter(|(nh, _)| !self.tables.neigh.suspected(**nh))
+            .map(|(nh, v)| (*nh, *v))
+            .collect();
+        for (nh, (base, old)) in done {
+            self.suspects.remove(&nh);
+            if self.tables.neigh.mac(nh) != Some(old) {
+                let lost = self.sent_via(nh).saturating_sub(base);
+                self.counters.neighbor_unconfirmed_tx += lost;
+                if lost > 0 {
+                    tracing::warn!(
+                        next_hop = %nh,
+                        frames = lost,
+                        "frames were sent to the next hop's old MAC after it stopped answering"
+                    );
                 }
             }
         }
@@ -452,9 +509,17 @@ impl Mgmt {
         }
         let (ip, mac) = (self.tables.cfg.underlay.address, self.tables.our_mac);
         let o = punt::handle(&mut m, ip, mac);
-        if let Some((ip, mac)) = o.sender {
+        if let Some((ip, mac)) = o
+            .sender
+            .filter(|(ip, _)| !o.announced || self.tables.neigh.mac(*ip).is_some())
+        {
+            let before = self.tables.neigh.mac(ip);
             if self.tables.learn_neighbor(ip, mac, now) {
                 self.counters.neighbor_updates += 1;
+                if let Some(old) = before {
+                    tracing::info!(next_hop = %ip, from = %MacAddr(old), to = %MacAddr(mac), "next hop's MAC changed");
+                }
+                self.settle_suspects();
             }
         }
         if let Some(answer) = o.reply {

@@ -8,24 +8,72 @@ use std::net::IpAddr;
 use vtep_api::NeighEntry;
 use vtep_config::{MacAddr, Neighbor};
 
-/// Re-ask for a dynamic neighbour this often, and forget it after this long
-/// without an answer; ask an unresolved one again after RETRY.
-pub const REFRESH_MS: u64 = 60_000;
-pub const EXPIRE_MS: u64 = 180_000;
+/// Ask an unresolved next hop, or one under suspicion, again after this
+/// long; forget a suspected one's MAC after PROBES unanswered requests.
 pub const RETRY_MS: u64 = 1_000;
+pub const PROBES: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Neigh {
     mac: Option<[u8; 6]>,
     is_static: bool,
+    /// When ARP or ND from it last confirmed it.
     updated: u64,
     asked: Option<u64>,
+    /// Requests sent since it was last confirmed, while it has a MAC: the
+    /// first goes to that MAC (a probe), the others to everyone.
+    probes: u32,
 }
 
-/// The neighbour table of the underlay.
-#[derive(Debug, Default, Clone)]
+impl Neigh {
+    fn new(now: u64) -> Neigh {
+        Neigh {
+            mac: None,
+            is_static: false,
+            updated: now,
+            asked: None,
+            probes: 0,
+        }
+    }
+}
+
+/// A request [`Neighbors::due`] wants sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ask {
+    pub ip: IpAddr,
+    /// Unicast to the MAC it had (a probe), or None: to everyone.
+    pub to: Option<[u8; 6]>,
+}
+
+/// What [`Neighbors::due`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub ask: Vec<Ask>,
+    /// Next hops that answered none of their probes: their MAC is gone.
+    pub forgot: Vec<IpAddr>,
+    /// Next hops whose first probe goes out now: no longer confirmed.
+    pub suspected: Vec<IpAddr>,
+}
+
+/// The neighbour table of the underlay. A dynamic next hop is kept the way
+/// a host keeps one: confirmed by any ARP or ND from it; not confirmed
+/// for `confirm_ms`, it is probed at its MAC, then asked for by broadcast,
+/// and after PROBES requests without an answer its MAC is forgotten (the
+/// frames for it are then dropped and counted, not sent to a MAC nobody
+/// has). A gratuitous ARP or any other ARP from it applies at once.
+#[derive(Debug, Clone)]
 pub struct Neighbors {
     table: BTreeMap<IpAddr, Neigh>,
+    pub confirm_ms: u64,
+}
+
+impl Default for Neighbors {
+    fn default() -> Self {
+        Neighbors {
+            table: BTreeMap::new(),
+            confirm_ms: 5_000,
+        }
+    }
 }
 
 impl Neighbors {
@@ -38,8 +86,7 @@ impl Neighbors {
                 Neigh {
                     mac: Some(s.mac.0),
                     is_static: true,
-                    updated: now,
-                    asked: None,
+                    ..Neigh::new(now)
                 },
             );
         }
@@ -49,19 +96,23 @@ impl Neighbors {
         self.table.get(&ip).and_then(|n| n.mac)
     }
 
-    /// Records what an ARP packet from `ip` says; true if a MAC changed
-    /// (the caller republishes the templates). Static entries win.
+    /// True while `ip` has a MAC that its probes have not confirmed.
+    pub fn suspected(&self, ip: IpAddr) -> bool {
+        self.table
+            .get(&ip)
+            .is_some_and(|n| n.mac.is_some() && n.probes > 0)
+    }
+
+    /// Records what an ARP or ND packet from `ip` says: it confirms the
+    /// neighbour. True if a MAC changed (the caller republishes the
+    /// templates). Static entries win.
     pub fn learn(&mut self, ip: IpAddr, mac: [u8; 6], now: u64) -> bool {
-        let n = self.table.entry(ip).or_insert(Neigh {
-            mac: None,
-            is_static: false,
-            updated: now,
-            asked: None,
-        });
+        let n = self.table.entry(ip).or_insert(Neigh::new(now));
         if n.is_static {
             return false;
         }
         n.updated = now;
+        n.probes = 0;
         if n.mac == Some(mac) {
             return false;
         }
@@ -69,36 +120,42 @@ impl Neighbors {
         true
     }
 
-    /// For the next hops in `wanted`: expires stale entries and returns
-    /// (next hops to send a request for now, whether a MAC was forgotten).
-    pub fn due(&mut self, wanted: &[IpAddr], now: u64) -> (Vec<IpAddr>, bool) {
-        let mut ask = Vec::new();
-        let mut forgot = false;
+    /// For the next hops in `wanted`: the requests to send now, and the
+    /// next hops forgotten or newly suspected.
+    pub fn due(&mut self, wanted: &[IpAddr], now: u64) -> Due {
+        let mut d = Due::default();
         for nh in wanted {
-            let n = self.table.entry(*nh).or_insert(Neigh {
-                mac: None,
-                is_static: false,
-                updated: now,
-                asked: None,
-            });
+            let n = self.table.entry(*nh).or_insert(Neigh::new(now));
             if n.is_static {
                 continue;
             }
-            if n.mac.is_some() && now.saturating_sub(n.updated) > EXPIRE_MS {
-                n.mac = None;
-                forgot = true;
-            }
             let since_asked = n.asked.map_or(u64::MAX, |a| now.saturating_sub(a));
-            let due = match n.mac {
-                None => since_asked >= RETRY_MS,
-                Some(_) => now.saturating_sub(n.updated) >= REFRESH_MS && since_asked >= RETRY_MS,
-            };
-            if due {
-                n.asked = Some(now);
-                ask.push(*nh);
+            if since_asked < RETRY_MS {
+                continue;
             }
+            let to = match n.mac {
+                None => None,
+                Some(_) if now.saturating_sub(n.updated) < self.confirm_ms => continue,
+                Some(_) if n.probes >= PROBES => {
+                    n.mac = None;
+                    n.probes = 0;
+                    d.forgot.push(*nh);
+                    None
+                }
+                Some(m) => {
+                    n.probes += 1;
+                    if n.probes == 1 {
+                        d.suspected.push(*nh);
+                        Some(m)
+                    } else {
+                        None
+                    }
+                }
+            };
+            n.asked = Some(now);
+            d.ask.push(Ask { ip: *nh, to });
         }
-        (ask, forgot)
+        d
     }
 
     /// The `neigh show` rows.
@@ -110,6 +167,8 @@ impl Neighbors {
                 mac: n.mac.map(|m| MacAddr(m).to_string()),
                 state: if n.is_static {
                     "static"
+                } else if n.mac.is_some() && n.probes > 0 {
+                    "probe"
                 } else if n.mac.is_some() {
                     "reachable"
                 } else {
@@ -130,26 +189,62 @@ mod tests {
     const M1: [u8; 6] = [2, 0, 0, 0, 0, 1];
     const M2: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
+    fn asks(d: &Due) -> Vec<(IpAddr, Option<[u8; 6]>)> {
+        d.ask.iter().map(|a| (a.ip, a.to)).collect()
+    }
+
     #[test]
-    fn asks_retries_refreshes_and_expires() {
+    fn asks_retries_probes_and_forgets() {
         let mut n = Neighbors::default();
-        assert_eq!(n.due(&[GW], 0), (vec![GW], false), "unknown: ask at once");
+        let c = n.confirm_ms;
+        assert_eq!(asks(&n.due(&[GW], 0)), [(GW, None)], "unknown: ask at once");
         assert!(
-            n.due(&[GW], 500).0.is_empty(),
+            n.due(&[GW], 500).ask.is_empty(),
             "not again before the retry time"
         );
-        assert_eq!(n.due(&[GW], 1000).0, vec![GW], "retry");
+        assert_eq!(asks(&n.due(&[GW], 1000)), [(GW, None)], "retry");
         assert!(n.learn(GW, M1, 1100));
         assert_eq!(n.mac(GW), Some(M1));
         assert!(!n.learn(GW, M1, 1200), "same MAC: no change");
-        assert!(n.due(&[GW], 1200 + REFRESH_MS - 1).0.is_empty());
-        assert_eq!(n.due(&[GW], 1200 + REFRESH_MS).0, vec![GW], "refresh");
-        assert_eq!(n.mac(GW), Some(M1), "still usable while refreshing");
-        let (ask, forgot) = n.due(&[GW], 1200 + EXPIRE_MS + 1);
-        assert!(forgot && ask == vec![GW], "expired and asked again");
+        assert!(n.due(&[GW], 1200 + c - 1).ask.is_empty(), "confirmed");
+        // Not confirmed for confirm_ms: a probe to its MAC, still used.
+        let d = n.due(&[GW], 1200 + c);
+        assert_eq!(asks(&d), [(GW, Some(M1))], "probe");
+        assert_eq!(d.suspected, [GW]);
+        assert!(n.suspected(GW));
+        assert_eq!(n.mac(GW), Some(M1), "still usable while probed");
+        assert_eq!(n.view(1200 + c)[0].state, "probe");
+        // An answer confirms it.
+        assert!(!n.learn(GW, M1, 1300 + c));
+        assert!(!n.suspected(GW));
+        assert!(n.due(&[GW], 1300 + c + 500).ask.is_empty());
+        // Unanswered: the probe, then broadcasts, then forgotten.
+        let t = 1300 + 2 * c;
+        assert_eq!(asks(&n.due(&[GW], t)), [(GW, Some(M1))]);
+        assert_eq!(asks(&n.due(&[GW], t + RETRY_MS)), [(GW, None)]);
+        assert_eq!(asks(&n.due(&[GW], t + 2 * RETRY_MS)), [(GW, None)]);
+        assert_eq!(n.mac(GW), Some(M1));
+        let d = n.due(&[GW], t + 3 * RETRY_MS);
+        assert_eq!((asks(&d), d.forgot), (vec![(GW, None)], vec![GW]));
         assert_eq!(n.mac(GW), None);
-        assert!(n.learn(GW, M2, 1200 + EXPIRE_MS + 2));
-        assert_eq!(n.view(1200 + EXPIRE_MS + 2)[0].state, "reachable");
+        assert_eq!(n.view(t + 3 * RETRY_MS)[0].state, "incomplete");
+        // Another router answers: its MAC at once.
+        assert!(n.learn(GW, M2, t + 3 * RETRY_MS + 10));
+        assert_eq!(n.mac(GW), Some(M2));
+        assert_eq!(n.view(t + 3 * RETRY_MS + 10)[0].state, "reachable");
+    }
+
+    #[test]
+    fn a_new_mac_while_probed_applies_at_once() {
+        let mut n = Neighbors::default();
+        n.learn(GW, M1, 0);
+        let d = n.due(&[GW], n.confirm_ms);
+        assert_eq!(asks(&d), [(GW, Some(M1))]);
+        // The replaced router answers the broadcast, or sends a
+        // gratuitous ARP: the MAC changes and it is confirmed.
+        assert!(n.learn(GW, M2, n.confirm_ms + 5));
+        assert!(!n.suspected(GW));
+        assert_eq!(n.mac(GW), Some(M2));
     }
 
     #[test]
@@ -164,7 +259,7 @@ mod tests {
         );
         assert!(!n.learn(GW, M2, 10), "ARP cannot override a static entry");
         assert_eq!(n.mac(GW), Some(M1));
-        assert_eq!(n.due(&[GW], EXPIRE_MS * 2), (vec![], false));
+        assert_eq!(n.due(&[GW], 1_000_000), Due::default());
         assert_eq!(n.view(0)[0].state, "static");
         n.set_static(&[], 20);
         assert_eq!(n.mac(GW), None, "a removed static entry is gone");

@@ -28,6 +28,9 @@ pub struct Outcome {
     pub reply: Option<Answer>,
     /// A newly built answer to send instead of the punted frame.
     pub frame: Option<Vec<u8>>,
+    /// The sender announced itself (a gratuitous ARP) rather than spoke
+    /// to this VTEP: it updates a neighbour already known, and adds none.
+    pub announced: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,7 @@ pub fn handle<B: PacketBuf>(b: &mut B, our_ip: IpAddr, our_mac: [u8; 6]) -> Outc
         sender: None,
         reply: None,
         frame: None,
+        announced: false,
     };
     let Some(e) = EthernetFrame::new_checked(b.data()) else {
         return none;
@@ -58,10 +62,14 @@ pub fn handle<B: PacketBuf>(b: &mut B, our_ip: IpAddr, our_mac: [u8; 6]) -> Outc
                 return Outcome {
                     sender,
                     reply: Some(Answer::ArpReply),
-                    frame: None,
+                    ..none
                 };
             }
-            Outcome { sender, ..none }
+            Outcome {
+                sender,
+                announced: a.tpa != ours && a.spa == a.tpa,
+                ..none
+            }
         }
         (ETHERTYPE_IPV4, IpAddr::V4(_)) if echo_reply_in_place(b, our_mac) => Outcome {
             reply: Some(Answer::EchoReply),
@@ -79,6 +87,7 @@ fn handle6<B: PacketBuf>(b: &mut B, ours: Ipv6Addr, our_mac: [u8; 6]) -> Outcome
         sender: None,
         reply: None,
         frame: None,
+        announced: false,
     };
     let (eth_src, src, msg) = {
         let Some(e) = EthernetFrame::new_checked(b.data()) else {
@@ -140,6 +149,7 @@ fn handle6<B: PacketBuf>(b: &mut B, ours: Ipv6Addr, our_mac: [u8; 6]) -> Outcome
                 sender,
                 reply: Some(Answer::NeighborAdvert),
                 frame: Some(advert(our_mac, ours, dst_mac, dst, flags)),
+                announced: false,
             }
         }
     }
@@ -188,11 +198,32 @@ pub fn neighbor_solicit(our_mac: [u8; 6], ours: Ipv6Addr, target: Ipv6Addr) -> V
 }
 
 /// The request that resolves next hop `target`: ARP or a neighbour
-/// solicitation; None if the families differ.
-pub fn resolve_request(our_mac: [u8; 6], ours: IpAddr, target: IpAddr) -> Option<Vec<u8>> {
-    match (ours, target) {
-        (IpAddr::V4(a), IpAddr::V4(t)) => Some(arp_request(our_mac, a, t)),
-        (IpAddr::V6(a), IpAddr::V6(t)) => Some(neighbor_solicit(our_mac, a, t)),
+/// solicitation, to everyone, or with `to` a probe unicast to the MAC it
+/// had (RFC 4861 §7.3.3; as Linux probes ARP entries); None if the
+/// families differ.
+pub fn resolve_request(
+    our_mac: [u8; 6],
+    ours: IpAddr,
+    target: IpAddr,
+    to: Option<[u8; 6]>,
+) -> Option<Vec<u8>> {
+    match (ours, target, to) {
+        (IpAddr::V4(a), IpAddr::V4(t), None) => Some(arp_request(our_mac, a, t)),
+        (IpAddr::V4(a), IpAddr::V4(t), Some(m)) => {
+            let mut f = arp_request(our_mac, a, t);
+            f[..6].copy_from_slice(&m);
+            Some(f)
+        }
+        (IpAddr::V6(a), IpAddr::V6(t), None) => Some(neighbor_solicit(our_mac, a, t)),
+        (IpAddr::V6(a), IpAddr::V6(t), Some(m)) => {
+            let ns = Nd {
+                kind: icmpv6::NEIGHBOR_SOLICIT,
+                flags: 0,
+                target: t,
+                lladdr: Some(our_mac),
+            };
+            Some(icmpv6::frame(m, our_mac, a, t, 255, &ns.body()))
+        }
         _ => None,
     }
 }
@@ -265,6 +296,43 @@ mod tests {
     use super::*;
     use crate::datapath::buf::VecBuf;
     use crate::testing::{OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
+
+    #[test]
+    fn probes_go_to_the_mac_and_are_answered() {
+        use crate::testing::{OUR_IP6, PEER_IP6};
+        for (ours, peer) in [
+            (IpAddr::from(OUR_IP), IpAddr::from(PEER_IP)),
+            (OUR_IP6.into(), PEER_IP6.into()),
+        ] {
+            let bcast = resolve_request(OUR_MAC, ours, peer, None).unwrap();
+            assert_eq!(bcast[0] & 1, 1, "to everyone");
+            let f = resolve_request(OUR_MAC, ours, peer, Some(PEER_MAC)).unwrap();
+            assert_eq!(&f[..6], &PEER_MAC, "a probe: to the MAC it had");
+            // The neighbour answers it and learns us from it.
+            let mut b = VecBuf::new(&f);
+            let o = handle(&mut b, peer, PEER_MAC);
+            assert_eq!(o.sender, Some((ours, OUR_MAC)), "{ours}");
+            assert!(
+                matches!(o.reply, Some(Answer::ArpReply | Answer::NeighborAdvert)),
+                "{ours}: {:?}",
+                o.reply
+            );
+        }
+        assert_eq!(
+            resolve_request(OUR_MAC, OUR_IP.into(), PEER_IP6.into(), None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_gratuitous_arp_is_an_announcement() {
+        let mut b = VecBuf::new(&arp_request(PEER_MAC, PEER_IP, PEER_IP));
+        let o = handle(&mut b, OUR_IP.into(), OUR_MAC);
+        assert_eq!(o.sender, Some((PEER_IP.into(), PEER_MAC)));
+        assert!(o.announced && o.reply.is_none());
+        let mut b = VecBuf::new(&arp_request(PEER_MAC, PEER_IP, OUR_IP));
+        assert!(!handle(&mut b, OUR_IP.into(), OUR_MAC).announced);
+    }
 
     #[test]
     fn arp_request_for_us_is_answered_and_teaches_the_sender() {

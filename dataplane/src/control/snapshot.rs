@@ -24,7 +24,10 @@ impl Mgmt {
     }
 
     /// A counter summed over the workers.
-    fn sum(&self, f: impl Fn(&crate::datapath::stats::WorkerStats) -> &PktBytes) -> (u64, u64) {
+    pub(super) fn sum(
+        &self,
+        f: impl Fn(&crate::datapath::stats::WorkerStats) -> &PktBytes,
+    ) -> (u64, u64) {
         self.workers
             .iter()
             .map(|w| f(&w.stats).get())

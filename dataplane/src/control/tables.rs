@@ -144,6 +144,7 @@ impl Tables {
             self.remotes.intern(*ip);
         }
         self.neigh.set_static(&cfg.neighbors, now);
+        self.neigh.confirm_ms = u64::from(cfg.underlay.neighbor_confirm_secs) * 1000;
         self.police
             .retain(|v, p| cfg.vnis.iter().any(|c| c.id == *v && p.matches(c)));
         for v in &cfg.vnis {
@@ -464,8 +465,8 @@ pub(crate) mod tests {
             t.wanted_next_hops(),
             vec![ip("2001:db8:1::2"), ip("fe80::1")]
         );
-        let (ask, _) = t.neigh.due(&t.wanted_next_hops(), 0);
-        assert_eq!(ask.len(), 2, "both asked at once");
+        let d = t.neigh.due(&t.wanted_next_hops(), 0);
+        assert_eq!(d.ask.len(), 2, "both asked at once");
         let m = [2, 0, 0, 0, 0, 5];
         assert!(!t.learn_neighbor(ip("2001:db8:7::1"), m, 0), "off-link");
         assert!(
@@ -492,14 +493,16 @@ pub(crate) mod tests {
         assert!(t.learn_neighbor(ip("2001:db8:1::2"), [2, 0, 0, 0, 0, 6], 2));
         let st = super::super::publish::build(&t, 2);
         assert!(st.template(on_link, 0).is_some());
-        // Re-asked before expiry, forgotten after, like ARP entries.
-        let (ask, forgot) = t
-            .neigh
-            .due(&[ip("fe80::1")], 1 + super::super::neigh::REFRESH_MS);
-        assert_eq!((ask, forgot), (vec![ip("fe80::1")], false));
-        let (_, forgot) = t
-            .neigh
-            .due(&[ip("fe80::1")], 2 + super::super::neigh::EXPIRE_MS);
-        assert!(forgot);
+        // Probed when not confirmed, forgotten when the probes go
+        // unanswered, like ARP entries.
+        let c = t.neigh.confirm_ms;
+        let gw = ip("fe80::1");
+        let d = t.neigh.due(&[gw], 1 + c);
+        assert_eq!((d.ask[0].ip, d.ask[0].to), (gw, Some(m)));
+        let mut forgot = Vec::new();
+        for i in 1..=super::super::neigh::PROBES as u64 {
+            forgot = t.neigh.due(&[gw], 1 + c + i * 1000).forgot;
+        }
+        assert_eq!(forgot, [gw]);
     }
 }

@@ -387,7 +387,10 @@ fn classify_steps(
             return Err(DropReason::UnderlayNotOurMac);
         }
         let a = Arp::parse(e.payload()).ok_or(DropReason::ArpInvalid)?;
-        if IpAddr::V4(a.tpa) != st.our_ip {
+        // A gratuitous ARP (sender and target the same address) announces
+        // a neighbour's MAC, e.g. a replaced router's: management applies
+        // it to the next hops it knows.
+        if IpAddr::V4(a.tpa) != st.our_ip && a.spa != a.tpa {
             return Err(DropReason::NotOurIp);
         }
         return Ok(Underlay::Arp);

@@ -463,6 +463,8 @@ fn decap_sees_arp_and_echo() {
     assert_eq!(classify_underlay(&req, &st), Ok(Underlay::Arp));
     let other = arp_request(PEER_MAC, PEER_IP, Ipv4Addr::new(192, 0, 2, 9));
     assert_eq!(classify_underlay(&other, &st), Err(DropReason::NotOurIp));
+    let gratuitous = arp_request(PEER_MAC, PEER_IP, PEER_IP);
+    assert_eq!(classify_underlay(&gratuitous, &st), Ok(Underlay::Arp));
     let mut bad = req.clone();
     bad[14 + 5] = 16; // protocol length
     assert_eq!(classify_underlay(&bad, &st), Err(DropReason::ArpInvalid));

@@ -1,0 +1,94 @@
+//! The underlay router is replaced under traffic: its MAC changes, first
+//! without a gratuitous ARP, then with one. vtepd follows within
+//! `neighbor_confirm_secs` plus about a second in the first case (it
+//! probes the next hop, which no longer answers at the old MAC, then asks
+//! everyone), and at once in the second. The outage is measured from a
+//! 20 Hz ping between tenants across the router (t0 to t2 behind k2).
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use vtep_lab::{Lab, LabOptions, VTEP_IP};
+
+/// Runs a 20 Hz ping from t0 to t2 for `secs`, calling `fault` after
+/// `after`; returns the longest gap between replies, in seconds.
+fn outage(lab: &Lab, secs: u32, after: Duration, fault: impl FnOnce()) -> f64 {
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("t0"),
+            "ping",
+            "-D",
+            "-n",
+            "-i",
+            "0.05",
+            "-W",
+            "1",
+        ])
+        .args(["-w", &secs.to_string(), "10.0.0.12"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ping");
+    std::thread::sleep(after);
+    fault();
+    let out = ping.wait_with_output().expect("ping output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<f64> = text
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
+        .collect();
+    assert!(times.len() > 20, "ping ran: {text}");
+    times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+}
+
+fn management(lab: &Lab, key: &str) -> u64 {
+    lab.ctl(&["stats"])["management"][key].as_u64().unwrap()
+}
+
+#[test]
+fn a_replaced_router_is_followed_within_seconds() {
+    let lab = Lab::new(LabOptions::default());
+    assert!(lab.ping("t0", "10.0.0.12", 20), "{}", lab.log());
+    // The router never asks vtepd (its entry is pinned), so only vtepd's
+    // own probing can find the new MAC.
+    let mac = lab.ctl(&["status"])["vtep_mac"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.must_exec(
+        "ul",
+        &format!("ip neigh replace {VTEP_IP} lladdr {mac} dev br0 nud permanent"),
+    );
+    let confirm = 5.0;
+
+    // No gratuitous ARP (arp_notify is off by default).
+    let gap = outage(&lab, 14, Duration::from_secs(2), || {
+        lab.must_exec("ul", "ip link set br0 address 02:00:00:00:fe:01");
+    });
+    eprintln!("router replaced without a gratuitous ARP: tenants cut off {gap:.2} s");
+    assert!(gap < confirm + 2.0, "outage {gap:.2} s\n{}", lab.log());
+    let neigh = lab.ctl(&["neigh", "show"]);
+    assert!(
+        neigh
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["ip"] == "192.0.2.254" && n["mac"] == "02:00:00:00:fe:01"),
+        "{neigh}"
+    );
+    assert!(
+        management(&lab, "neighbor_unconfirmed_tx") > 0,
+        "frames sent to the old MAC after the probe are counted"
+    );
+    assert!(lab.log().contains("next hop's MAC changed"), "logged");
+
+    // With a gratuitous ARP: at once.
+    lab.must_exec("ul", "sysctl -qw net.ipv4.conf.br0.arp_notify=1");
+    let gap = outage(&lab, 4, Duration::from_secs(1), || {
+        lab.must_exec("ul", "ip link set br0 address 02:00:00:00:fe:02");
+    });
+    eprintln!("router replaced with a gratuitous ARP: tenants cut off {gap:.2} s");
+    assert!(gap < 1.0, "outage {gap:.2} s\n{}", lab.log());
+    assert_eq!(management(&lab, "neighbor_probes_failed"), 0);
+}
