@@ -71,6 +71,26 @@ impl Drop for Capture {
     }
 }
 
+/// A ping running in the background ([`Lab::timed_ping`]).
+pub struct TimedPing(Child);
+
+impl TimedPing {
+    /// Waits for the ping to end; the UNIX times (seconds) of its replies.
+    pub fn replies(self) -> Vec<f64> {
+        let out = self.0.wait_with_output().expect("ping output");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("bytes from"))
+            .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
+            .collect()
+    }
+}
+
+/// The longest time between two successive replies.
+pub fn longest_gap(times: &[f64]) -> f64 {
+    times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+}
+
 /// How `vtepd` attaches to the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortKind {
@@ -1096,6 +1116,23 @@ arp_suppress = {sup}
         }
     }
 
+    /// Kills vtepd (SIGKILL: nothing of it runs after this, nothing is
+    /// cleaned up) and starts it again at once, as a supervisor would;
+    /// returns when the new one answers on its socket, with the UNIX time
+    /// (seconds) at which it was started.
+    pub fn kill_and_restart_vtepd(&mut self) -> f64 {
+        if let Some(mut c) = self.vtepd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64();
+        self.start_vtepd();
+        started
+    }
+
     /// Stops vtepd (SIGTERM) and starts it again with the same config.
     pub fn restart_vtepd(&mut self) -> Option<i32> {
         let code = self.stop_vtepd();
@@ -1184,6 +1221,19 @@ arp_suppress = {sup}
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts pinging `ip` from `role` every `interval` seconds for
+    /// `secs` seconds, each reply timestamped.
+    pub fn timed_ping(&self, role: &str, ip: &str, interval: &str, secs: u32) -> TimedPing {
+        TimedPing(
+            Command::new("ip")
+                .args(["netns", "exec", &self.ns(role), "ping", "-D", "-n"])
+                .args(["-i", interval, "-W", "1", "-w", &secs.to_string(), ip])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("ping"),
+        )
+    }
+
     /// Pings `ip` from `role` until it answers (or `secs` pass).
     pub fn ping(&self, role: &str, ip: &str, secs: u64) -> bool {
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -1216,11 +1266,13 @@ arp_suppress = {sup}
 
 /// Waits up to 20 s for a starting vtepd's control socket; panics with its
 /// log if it exits or does not get there.
+/// Waits until vtepd answers on its control socket (a stale socket left
+/// by a killed vtepd refuses connections until the new one replaces it).
 fn wait_socket(socket: &Path, child: Option<&mut Child>, log: &Path) {
     let log = || std::fs::read_to_string(log).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut child = child;
-    while !socket.exists() {
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
         if let Some(Ok(Some(st))) = child.as_mut().map(|c| c.try_wait()) {
             panic!("vtepd exited with {st}:\n{}", log());
         }

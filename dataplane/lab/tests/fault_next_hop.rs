@@ -4,42 +4,21 @@
 //! probes the next hop, which no longer answers at the old MAC, then asks
 //! everyone), and at once in the second. The outage is measured from a
 //! 20 Hz ping between tenants across the router (t0 to t2 behind k2).
-use std::process::{Command, Stdio};
+//! Then the router goes silent: vtepd forgets its MAC after the probes and
+//! counts what it could not send, and finds it again when it is back.
 use std::time::Duration;
 
-use vtep_lab::{Lab, LabOptions, VTEP_IP};
+use vtep_lab::{longest_gap, Lab, LabOptions, VTEP_IP};
 
 /// Runs a 20 Hz ping from t0 to t2 for `secs`, calling `fault` after
 /// `after`; returns the longest gap between replies, in seconds.
 fn outage(lab: &Lab, secs: u32, after: Duration, fault: impl FnOnce()) -> f64 {
-    let ping = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("t0"),
-            "ping",
-            "-D",
-            "-n",
-            "-i",
-            "0.05",
-            "-W",
-            "1",
-        ])
-        .args(["-w", &secs.to_string(), "10.0.0.12"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ping");
+    let ping = lab.timed_ping("t0", "10.0.0.12", "0.05", secs);
     std::thread::sleep(after);
     fault();
-    let out = ping.wait_with_output().expect("ping output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let times: Vec<f64> = text
-        .lines()
-        .filter(|l| l.contains("bytes from"))
-        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-        .collect();
-    assert!(times.len() > 20, "ping ran: {text}");
-    times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+    let times = ping.replies();
+    assert!(times.len() > 20, "ping ran: {times:?}");
+    longest_gap(&times)
 }
 
 fn management(lab: &Lab, key: &str) -> u64 {
@@ -77,10 +56,6 @@ fn a_replaced_router_is_followed_within_seconds() {
             .any(|n| n["ip"] == "192.0.2.254" && n["mac"] == "02:00:00:00:fe:01"),
         "{neigh}"
     );
-    assert!(
-        management(&lab, "neighbor_unconfirmed_tx") > 0,
-        "frames sent to the old MAC after the probe are counted"
-    );
     assert!(lab.log().contains("next hop's MAC changed"), "logged");
 
     // With a gratuitous ARP: at once.
@@ -91,4 +66,37 @@ fn a_replaced_router_is_followed_within_seconds() {
     eprintln!("router replaced with a gratuitous ARP: tenants cut off {gap:.2} s");
     assert!(gap < 1.0, "outage {gap:.2} s\n{}", lab.log());
     assert_eq!(management(&lab, "neighbor_probes_failed"), 0);
+
+    // The router goes silent (its address removed, still bridging): its
+    // probes go unanswered, its MAC is forgotten, and the frames for it
+    // are dropped and counted instead of sent; back, it is found at once.
+    let unresolved = || {
+        lab.ctl(&["stats"])["drops"]["neighbor_unresolved"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = unresolved();
+    let ping = lab.timed_ping("t0", "10.0.0.12", "0.05", 14);
+    std::thread::sleep(Duration::from_secs(1));
+    lab.must_exec("ul", "ip addr del 192.0.2.254/24 dev br0");
+    assert!(
+        vtep_lab::wait_for(15, || management(&lab, "neighbor_probes_failed") == 1),
+        "forgotten\n{}",
+        lab.log()
+    );
+    let back = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    lab.must_exec("ul", "ip addr add 192.0.2.254/24 dev br0");
+    let times = ping.replies();
+    let first = times.iter().find(|t| **t > back).map(|t| t - back);
+    eprintln!("router silent, then back: forwarding {first:?} s after its return");
+    assert!(first.is_some_and(|f| f < 2.0), "{times:?}\n{}", lab.log());
+    assert!(
+        management(&lab, "neighbor_unconfirmed_tx") > 0,
+        "frames sent to it between its probe and its being forgotten"
+    );
+    assert!(unresolved() > before, "then dropped as neighbor_unresolved");
+    assert!(lab.log().contains("answered none of"), "logged");
 }
