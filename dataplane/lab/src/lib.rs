@@ -86,6 +86,21 @@ impl TimedPing {
     }
 }
 
+/// An iperf3 UDP stream running in the background ([`Lab::udp_stream`]).
+pub struct UdpStream(Child);
+
+impl UdpStream {
+    /// Waits for the stream to end: (datagrams sent, datagrams lost).
+    pub fn result(self) -> (u64, u64) {
+        let out = self.0.wait_with_output().expect("iperf3 output");
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("iperf3: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        let sum = &j["end"]["sum"];
+        let n = |k: &str| sum[k].as_u64().unwrap_or_else(|| panic!("iperf3 {k}: {j}"));
+        (n("packets"), n("lost_packets"))
+    }
+}
+
 /// The longest time between two successive replies.
 pub fn longest_gap(times: &[f64]) -> f64 {
     times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
@@ -1232,6 +1247,36 @@ arp_suppress = {sup}
                 .spawn()
                 .expect("ping"),
         )
+    }
+
+    /// Starts an iperf3 UDP stream from `role` to the iperf3 server at `ip`
+    /// ([`iperf_server`]): `rate` (e.g. "20M") in datagrams of `len` bytes
+    /// for `secs` seconds.
+    pub fn udp_stream(&self, role: &str, ip: &str, rate: &str, len: u32, secs: u64) -> UdpStream {
+        UdpStream(
+            Command::new("ip")
+                .args(["netns", "exec", &self.ns(role), "iperf3", "-c", ip, "-u"])
+                .args([
+                    "-b",
+                    rate,
+                    "-l",
+                    &len.to_string(),
+                    "-t",
+                    &secs.to_string(),
+                    "-J",
+                ])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("iperf3"),
+        )
+    }
+
+    /// The `neigh show` row of underlay neighbour `ip` (Null if none).
+    pub fn neighbor(&self, ip: &str) -> serde_json::Value {
+        self.ctl(&["neigh", "show"])
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["ip"] == ip).cloned())
+            .unwrap_or_default()
     }
 
     /// Pings `ip` from `role` until it answers (or `secs` pass).

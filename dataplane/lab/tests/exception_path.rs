@@ -111,15 +111,8 @@ fn the_kernel_reaches_the_underlay_through_vtepd() {
         "the tap is in the port statistics"
     );
     // vtepd still resolves its own next hops (ARP is shared).
-    let neigh = lab.ctl(&["neigh", "show"]);
     for ip in [K1_IP, "192.0.2.254"] {
-        assert!(
-            neigh
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|x| x["ip"] == ip && x["state"] == "reachable"),
-            "{ip}: {neigh}"
-        );
+        let n = lab.neighbor(ip);
+        assert_eq!(n["state"], "reachable", "{ip}: {n}");
     }
 }

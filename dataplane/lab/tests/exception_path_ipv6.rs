@@ -44,13 +44,9 @@ fn the_kernel_reaches_an_ipv6_underlay_through_vtepd() {
     let a = &st["accounting"];
     let c = |k: &str| a[k].as_u64().unwrap();
     assert_eq!(c("rx_packets"), c("forwarded") + c("dropped") + c("punted"));
-    let neigh = lab.ctl(&["neigh", "show"]);
-    assert!(
-        neigh
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["ip"] == V6.gw && x["state"] == "reachable"),
-        "vtepd still resolves its gateway: {neigh}"
+    let gw = lab.neighbor(V6.gw);
+    assert_eq!(
+        gw["state"], "reachable",
+        "vtepd still resolves its gateway: {gw}"
     );
 }

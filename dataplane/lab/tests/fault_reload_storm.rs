@@ -4,7 +4,6 @@
 //! accounting identity (received = forwarded + dropped + punted).
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vtep_lab::{Lab, LabOptions};
@@ -35,12 +34,7 @@ fn a_thousand_reloads_in_ten_seconds_lose_nothing() {
 
     let _srv = vtep_lab::iperf_server(&lab, "t1");
     let drops_before = lab.drops_but_noise();
-    let cli = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("t0"), "iperf3", "-c", "10.0.0.11"])
-        .args(["-u", "-b", "20M", "-l", "1200", "-t", "12", "-J"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let udp = lab.udp_stream("t0", "10.0.0.11", "20M", 1200, 12);
     std::thread::sleep(Duration::from_millis(1000));
 
     let start = Instant::now();
@@ -68,13 +62,7 @@ fn a_thousand_reloads_in_ten_seconds_lose_nothing() {
     }
     let took = start.elapsed().as_secs_f64();
 
-    let out = cli.wait_with_output().unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let sum = &j["end"]["sum"];
-    let (lost, total) = (
-        sum["lost_packets"].as_u64().unwrap(),
-        sum["packets"].as_u64().unwrap(),
-    );
+    let (total, lost) = udp.result();
     eprintln!(
         "reload storm: 1000 reloads in {took:.1} s under {total} UDP datagrams: {lost} lost; \
          the accounting identity held in {snapshots} snapshots"

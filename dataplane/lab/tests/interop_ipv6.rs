@@ -51,17 +51,10 @@ fn ipv6_underlay_interop_with_the_kernel() {
     assert_eq!(remote_of(T1_MAC), V6.k1, "{fdb}");
     assert_eq!(remote_of(T2_MAC), V6.k2, "{fdb}");
 
-    let neigh = lab.ctl(&["neigh", "show"]);
-    let state_of = |ip: &str| {
-        neigh
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["ip"] == ip)
-            .map(|x| x["state"].clone())
-    };
-    assert_eq!(state_of(V6.gw), Some("reachable".into()), "{neigh}");
-    assert_eq!(state_of(V6.k1), Some("reachable".into()), "{neigh}");
+    for ip in [V6.gw, V6.k1] {
+        let n = lab.neighbor(ip);
+        assert_eq!(n["state"], "reachable", "{n}");
+    }
 
     let st = lab.ctl(&["stats"]);
     let a = &st["accounting"];

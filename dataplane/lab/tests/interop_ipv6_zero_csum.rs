@@ -33,16 +33,11 @@ fn ipv6_zero_checksums_and_a_link_local_gateway() {
         "through the link-local gateway\n{}",
         lab.log()
     );
-    let neigh = lab.ctl(&["neigh", "show"]);
-    assert!(
-        neigh
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["ip"] == "fe80::ff:fe00:fefe"
-                && x["mac"] == "02:00:00:00:fe:fe"
-                && x["state"] == "reachable"),
-        "{neigh}"
+    let gw = lab.neighbor("fe80::ff:fe00:fefe");
+    assert_eq!(
+        (&gw["mac"], &gw["state"]),
+        (&"02:00:00:00:fe:fe".into(), &"reachable".into()),
+        "{gw}"
     );
     std::thread::sleep(std::time::Duration::from_millis(500));
     let _ = std::process::Command::new("kill")

@@ -1,7 +1,7 @@
 //! Reload without loss: under steady UDP traffic in VNI 100, reloads that
 //! touch VNI 200 (vtepctl reload and SIGHUP) lose nothing, and an invalid
 //! config is rejected with its reason while the running one stays.
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use vtep_lab::{Lab, LabOptions};
@@ -19,26 +19,7 @@ fn reload_under_traffic_loses_nothing() {
 
     let _srv = vtep_lab::iperf_server(&lab, "t1");
     let drops_before = lab.drops_but_noise();
-    let cli = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("t0"),
-            "iperf3",
-            "-c",
-            "10.0.0.11",
-            "-u",
-            "-b",
-            "20M",
-            "-l",
-            "1200",
-            "-t",
-            "6",
-            "-J",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let udp = lab.udp_stream("t0", "10.0.0.11", "20M", 1200, 6);
     std::thread::sleep(Duration::from_millis(1500));
 
     // 1: vtepctl reload: VNI 200 floods to both kernel VTEPs, lower limit.
@@ -110,13 +91,7 @@ fn reload_under_traffic_loses_nothing() {
         .iter()
         .any(|v| v["id"] == 200));
 
-    let out = cli.wait_with_output().unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let sum = &j["end"]["sum"];
-    let (lost, total) = (
-        sum["lost_packets"].as_u64().unwrap(),
-        sum["packets"].as_u64().unwrap(),
-    );
+    let (total, lost) = udp.result();
     eprintln!("UDP across 3 reloads: {total} datagrams, {lost} lost");
     assert!(total > 5000, "traffic ran: {total}");
     assert_eq!(lost, 0, "a reload of unrelated VNIs loses nothing");

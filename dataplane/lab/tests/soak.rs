@@ -3,7 +3,6 @@
 //! At the end: no loss on the steady flow, only explained drops, the mbuf
 //! pool full again, the FDB back to its steady size, memory flat.
 //! VTEP_SOAK_SECS sets the length (default 40; run longer by hand).
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vtep_lab::{rss_kib, send_frames, Lab, LabOptions, T1_MAC};
@@ -31,24 +30,7 @@ fn soak() {
     let pid = lab.vtepd.as_ref().unwrap().id();
     let base = lab.config_text();
     let _srv = vtep_lab::iperf_server(&lab, "t2");
-    let cli = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("t0"),
-            "iperf3",
-            "-c",
-            "10.0.0.12",
-            "-u",
-            "-b",
-            "10M",
-            "-l",
-            "1000",
-        ])
-        .args(["-t", &secs.to_string(), "-J"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let udp = lab.udp_stream("t0", "10.0.0.12", "10M", 1000, secs);
     std::thread::sleep(Duration::from_secs(2));
     let rss_start = rss_kib(pid);
     let drops_start = lab.drops_but_noise();
@@ -88,12 +70,7 @@ fn soak() {
         round += 1;
         std::thread::sleep(Duration::from_secs(1));
     }
-    let out = cli.wait_with_output().unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (lost, total) = (
-        j["end"]["sum"]["lost_packets"].as_u64().unwrap(),
-        j["end"]["sum"]["packets"].as_u64().unwrap(),
-    );
+    let (total, lost) = udp.result();
     // The churn ages out (3 s after its last frame, at the next aging
     // round) and the pool refills: polled, since a busy machine delays
     // both.
