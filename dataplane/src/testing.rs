@@ -98,6 +98,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
         udp6_zero_rx: true,
         kernel: false,
         arp: HashMap::new(),
+        ports_down: 0,
     }
 }
 

@@ -50,6 +50,9 @@ use tables::Tables;
 
 /// How often the FDB is aged and links are looked at.
 const AGE_MS: u64 = 1_000;
+/// How often port links are read: a link that goes down stops the
+/// workers sending to it within this time.
+const LINK_WATCH_MS: u64 = 100;
 /// Drop warnings are logged at most this often.
 const DROP_REPORT_MS: u64 = 10_000;
 
@@ -80,6 +83,7 @@ pub struct Mgmt {
     start: Instant,
     generation: u64,
     last_age: u64,
+    last_links: u64,
     last_arp: Option<u64>,
     last_drop_report: u64,
     reported_drops: Vec<u64>,
@@ -116,6 +120,7 @@ impl Mgmt {
             start: Instant::now(),
             generation: 0,
             last_age: 0,
+            last_links: 0,
             last_arp: None,
             last_drop_report: 0,
             reported_drops: vec![0; DropReason::COUNT],
@@ -201,6 +206,9 @@ impl Mgmt {
             self.last_age = now;
             let hits: Vec<Arc<HitMap>> = self.workers.iter().map(|w| w.hits.clone()).collect();
             self.tables.fdb.age(now, &hits);
+        }
+        if now >= self.last_links + LINK_WATCH_MS {
+            self.last_links = now;
             self.watch_links();
         }
         if self.last_arp.is_none_or(|t| now >= t + neigh::RETRY_MS) {
@@ -538,7 +546,33 @@ impl Mgmt {
         }
     }
 
-    /// Logs each port's link going up or down, once per change.
+    /// The link of port `i`: as its driver reports it, but for the ports
+    /// on a kernel interface the carrier of that interface (net_af_packet
+    /// always reports up; net_tap reports down once its interface is
+    /// moved to another namespace, where vtepd cannot see it: unknown).
+    /// None when unknown.
+    pub(crate) fn link_up(&self, i: usize) -> Option<bool> {
+        let p = self.ports.get(i)?;
+        let name = p.name();
+        let (af_packet, tap) = (
+            name.starts_with("net_af_packet"),
+            name.starts_with("net_tap"),
+        );
+        if af_packet || tap {
+            let iface = vtep_config::vdev_arg(&self.tables.cfg.eal_args, name, "iface")?;
+            let dir = format!("/sys/class/net/{iface}");
+            if tap && !std::path::Path::new(&dir).exists() {
+                return None;
+            }
+            // Reading `carrier` of an interface that is down fails: down.
+            let carrier = std::fs::read_to_string(format!("{dir}/carrier"));
+            return Some(carrier.is_ok_and(|c| c.trim() == "1"));
+        }
+        p.link().ok().map(|l| l.up)
+    }
+
+    /// Logs each port's link going up or down, once per change, and stops
+    /// the workers sending to ports that are down.
     fn watch_links(&mut self) {
         // A tap moved into the EVPN namespace cannot be read from here.
         let moved = self
@@ -552,7 +586,7 @@ impl Mgmt {
             if moved.as_deref() == Some(p.name()) {
                 continue;
             }
-            let up = p.link().ok().map(|l| l.up);
+            let up = self.link_up(i);
             if up != self.links[i] {
                 if self.links[i].is_some() || up == Some(false) {
                     match up {
@@ -562,6 +596,17 @@ impl Mgmt {
                 }
                 self.links[i] = up;
             }
+        }
+        let down = self
+            .links
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, l)| **l == Some(false))
+            .fold(0u64, |m, (i, _)| m | 1 << i);
+        if down != self.tables.ports_down {
+            self.tables.ports_down = down;
+            self.tables.dirty = true;
         }
     }
 

@@ -95,6 +95,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
         udp6_zero_rx: u.udp6_zero_checksum_rx,
         kernel: u.kernel_port.is_some(),
         arp: t.arp_bind.clone(),
+        ports_down: t.ports_down,
     }
 }
 

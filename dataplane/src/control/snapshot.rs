@@ -80,11 +80,12 @@ impl Mgmt {
             ports: self
                 .ports
                 .iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(i, p)| {
                     let l = p.link().ok();
                     PortStatus {
                         name: p.name().to_string(),
-                        link_up: l.map(|l| l.up),
+                        link_up: self.link_up(i),
                         speed_mbps: l.map(|l| l.speed_mbps),
                         mac: p.mac().ok().map(|m| MacAddr(m).to_string()),
                     }
@@ -100,11 +101,12 @@ impl Mgmt {
         let ports = self
             .ports
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(i, p)| {
                 let s = p.stats().unwrap_or_default();
                 PortStats {
                     name: p.name().to_string(),
-                    link_up: p.link().is_ok_and(|l| l.up),
+                    link_up: self.link_up(i).unwrap_or(false),
                     rx_packets: s.rx_packets,
                     tx_packets: s.tx_packets,
                     rx_bytes: s.rx_bytes,

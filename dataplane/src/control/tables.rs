@@ -41,6 +41,8 @@ pub struct Tables {
     pub state_file_kept: Option<String>,
     /// Writes of the state file that failed (the change was not made).
     pub state_write_failures: u64,
+    /// Ports whose link is down ([`crate::datapath::state::State::ports_down`]).
+    pub ports_down: u64,
     /// Bandwidth limits and storm control per VNI; a VNI keeps its
     /// limiters (and their state) across reloads that leave them alone.
     pub police: HashMap<Vni, Arc<VniPolice>>,
@@ -64,6 +66,7 @@ impl Tables {
             api_static: BTreeMap::new(),
             state_file_kept: None,
             state_write_failures: 0,
+            ports_down: 0,
             police: HashMap::new(),
             evpn_flood: Default::default(),
             dirty: true,

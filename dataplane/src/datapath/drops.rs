@@ -76,6 +76,7 @@ drop_reasons! {
     NdInvalid => "nd_invalid", "an IPv6 neighbour solicitation or advertisement that fails its checks",
     PuntQueueFull => "punt_queue_full", "a packet for the management thread whose queue was full",
     TxQueueFull => "tx_queue_full", "a packet the port's transmit queue did not take",
+    PortDown => "port_down", "a packet for a port whose link is down",
     NoAccessPort => "no_access_port", "a frame for a local port that does not carry its VNI",
     Policed => "policed", "a frame over its VNI's rate_mbps",
     StormControl => "storm_control", "a broadcast, multicast or unknown frame over its VNI's flood_pps",

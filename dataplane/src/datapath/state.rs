@@ -176,6 +176,9 @@ pub struct State {
     pub kernel: bool,
     /// ARP suppression bindings: (VNI index, IP) -> MAC.
     pub arp: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
+    /// Ports whose link is down, bit i for port i (0 the underlay, then
+    /// the access ports): what is sent to them is dropped as `port_down`.
+    pub ports_down: u64,
 }
 
 impl State {

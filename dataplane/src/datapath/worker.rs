@@ -63,6 +63,9 @@ pub struct Worker {
 struct Out {
     pkts: Burst<TX_BURST>,
     copy: [bool; TX_BURST],
+    /// The port's link is down (`State::ports_down`, set each burst):
+    /// nothing is sent, all is dropped as `port_down`.
+    down: bool,
 }
 
 impl Out {
@@ -70,6 +73,7 @@ impl Out {
         Out {
             pkts: Burst::new(),
             copy: [false; TX_BURST],
+            down: false,
         }
     }
 }
@@ -120,6 +124,7 @@ impl Worker {
                 now_ns: clock.ns(t0),
                 seen: (0, 0),
             };
+            tx.set_down(cx.st.ports_down);
             let mut io = Queues {
                 pool: &self.pool,
                 punts: &self.punts,
@@ -320,8 +325,14 @@ fn flush(q: &mut TxQueue, o: &mut Out, t: &mut Tally, stats: &WorkerStats) {
         return;
     }
     let total = o.pkts.len();
-    let mut sent = q.tx_partial(&mut o.pkts);
-    if sent < total {
+    let (mut sent, why) = if o.down {
+        // Not handed to a port that cannot send it: the driver may hold
+        // it and send it late, or drop it uncounted.
+        (0, DropReason::PortDown)
+    } else {
+        (q.tx_partial(&mut o.pkts), DropReason::TxQueueFull)
+    };
+    if sent < total && !o.down {
         // One retry: a busy queue often drains between calls.
         sent += q.tx_partial(&mut o.pkts);
     }
@@ -333,7 +344,7 @@ fn flush(q: &mut TxQueue, o: &mut Out, t: &mut Tally, stats: &WorkerStats) {
                 bump(&stats.flood_copy_drops, 1);
             } else {
                 t.forwarded = t.forwarded.saturating_sub(1);
-                t.drop(DropReason::TxQueueFull);
+                t.drop(why);
             }
         }
         o.pkts.free_all();
@@ -372,6 +383,18 @@ impl Packet for Mbuf {
     #[inline(always)]
     fn rx_hash(&self) -> Option<u32> {
         self.rss_hash()
+    }
+}
+
+impl TxSide {
+    /// Marks the outputs of ports whose link is down (bit 0 the underlay,
+    /// bit 1 + p access port p).
+    #[inline(always)]
+    fn set_down(&mut self, mask: u64) {
+        self.out_ul.down = mask & 1 != 0;
+        for (p, o) in self.outs.iter_mut().enumerate() {
+            o.down = (mask >> (p + 1)) & 1 != 0;
+        }
     }
 }
 
