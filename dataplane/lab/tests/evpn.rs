@@ -3,8 +3,8 @@
 //! each with its own FRR, in one iBGP fabric with `advertise-all-vni`.
 //! Type-3 routes make the flood lists both ways, type-2 routes carry the
 //! tenant MACs both ways, a tenant moves from behind a kernel VTEP to
-//! behind vtepd and traffic follows, and a restarted vtepd rebuilds its
-//! state from the mirror and FRR.
+//! behind vtepd and traffic follows, and a vtepd killed (SIGKILL) and
+//! started again rebuilds its state from the mirror and FRR.
 
 use vtep_lab::{fdb_row, wait_for, Lab, LabOptions, K1_IP, K2_IP, T0_MAC, T1_MAC, T2_MAC, VTEP_IP};
 
@@ -130,13 +130,45 @@ fn evpn_fabric_with_kernel_vteps() {
     assert!(m["evpn_updates_out"].as_u64() >= Some(2), "{m}");
     assert_eq!(m["evpn_errors"], 0, "{m}\n{}", lab.log());
 
-    // Restart: state comes back from the mirror and FRR.
-    lab.restart_vtepd();
+    // Killed (SIGKILL: its mirror, tap and socket left as they were) and
+    // started again: state comes back from the mirror and FRR.
+    // Watch k2's entry for t0 (vtepd's type-2 route) across the restart.
+    let watch = {
+        let ns = lab.ns("k2");
+        std::thread::spawn(move || {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+            let mut absent = 0;
+            while std::time::Instant::now() < until {
+                let (_, out) =
+                    vtep_lab::sh(&format!("ip netns exec {ns} bridge fdb show dev vx100"));
+                if !out
+                    .lines()
+                    .any(|l| l.starts_with(T0_MAC) && l.contains(VTEP_IP))
+                {
+                    absent += 1;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            absent
+        })
+    };
+    let started = lab.kill_and_restart_vtepd();
     assert!(
         wait_for(10, || fdb_entry(&lab, T2_MAC)
             == Some(("evpn".into(), K2_IP.into()))),
         "after a restart, t2 is read back from the mirror\n{}",
         diag(&lab)
+    );
+    let since = |t: f64| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            - t
+    };
+    eprintln!(
+        "EVPN after SIGKILL: t2's route back in the FDB {:.2} s after the new vtepd started",
+        since(started)
     );
     assert!(
         lab.ping("t0", "10.0.0.12", 30),
@@ -149,6 +181,12 @@ fn evpn_fabric_with_kernel_vteps() {
         "t0 advertised again after the restart\n{}",
         diag(&lab)
     );
+    eprintln!(
+        "EVPN after SIGKILL: t0 advertised again at k2 {:.2} s after the new vtepd started",
+        since(started)
+    );
+    let absent = watch.join().unwrap();
+    eprintln!("EVPN across SIGKILL: t0's route absent at k2 in {absent} of its 20 ms samples");
     // A reload that adds a VNI builds its mirror (zebra sees the VNI);
     // one that removes it takes the mirror away.
     let base = std::fs::read_to_string(lab.config_path()).unwrap();
