@@ -288,7 +288,7 @@ impl Tables {
     }
 
     /// Writes the state file; a failure is counted and logged.
-    fn save(&mut self) -> Result<(), String> {
+    pub(super) fn save(&mut self) -> Result<(), String> {
         let Some(p) = &self.cfg.control.state_file else {
             return Ok(());
         };
@@ -439,6 +439,18 @@ mod tests {
         assert!(
             refused[0].contains("VNI 4242 is not configured"),
             "{refused:?}"
+        );
+        // A reload that removes VNI 200 takes its entry out of the file.
+        let without_200 = crate::testing::config_text(&extra)
+            .replace("vlans = { 10 = 200 }\n", "")
+            .replace("[[vni]]\nid = 200\n", "");
+        t.apply(vtep_config::Config::parse(&without_200).unwrap(), 0)
+            .unwrap();
+        let file = persist::load(&state).unwrap().unwrap();
+        assert_eq!(
+            file.fdb.iter().map(|e| e.vni).collect::<Vec<_>>(),
+            [100],
+            "{file:?}"
         );
     }
 

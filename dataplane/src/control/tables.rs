@@ -86,7 +86,15 @@ impl Tables {
             return Err(why);
         }
         let old = self.cfg.clone();
-        self.reconcile(Some(&old), cfg, now)
+        let api_before = self.api_static.clone();
+        self.reconcile(Some(&old), cfg, now)?;
+        // API entries of removed VNIs, or replaced by [[fdb]] entries, are
+        // gone: the state file follows (a failure is logged and counted;
+        // the reload stands).
+        if self.api_static != api_before {
+            let _ = self.save();
+        }
+        Ok(())
     }
 
     fn reconcile(&mut self, old: Option<&Config>, cfg: Config, now: u64) -> Result<(), String> {
