@@ -4,7 +4,8 @@
 //! interface's carrier: the change is logged once each way, the port's
 //! `link_up` follows, and while it is down frames for it are dropped as
 //! `port_down` instead of being handed to a kernel that discards them
-//! uncounted; traffic is back within about a second of link up.
+//! uncounted; at link up its next hops are probed at once, and traffic is
+//! back within about a second.
 use std::time::Duration;
 
 use vtep_lab::{longest_gap, Lab, LabOptions};
@@ -41,6 +42,17 @@ fn a_pulled_underlay_link_is_seen_counted_and_recovered_from() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
+    // Its next hops are probed at once, not at their next turn.
+    let confirmed = |ip: &str| {
+        let n = lab.neighbor(ip);
+        n["state"] == "reachable" && n["age_secs"] == 0
+    };
+    assert!(
+        vtep_lab::wait_for(2, || confirmed("192.0.2.254") && confirmed("192.0.2.2")),
+        "next hops confirmed after link up: {} {}",
+        lab.neighbor("192.0.2.254"),
+        lab.neighbor("192.0.2.2")
+    );
     let times = ping.replies();
     let first = times.iter().find(|t| **t > back).map(|t| t - back);
     eprintln!(

@@ -587,6 +587,11 @@ impl Mgmt {
                 continue;
             }
             let up = self.link_up(i);
+            if i == 0 && self.links[0] == Some(false) && up == Some(true) {
+                // The underlay is back: check the next hops now.
+                self.tables.neigh.reprobe();
+                self.last_arp = None;
+            }
             if up != self.links[i] {
                 if self.links[i].is_some() || up == Some(false) {
                     match up {

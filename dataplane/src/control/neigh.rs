@@ -23,6 +23,8 @@ struct Neigh {
     /// Requests sent since it was last confirmed, while it has a MAC: the
     /// first goes to that MAC (a probe), the others to everyone.
     probes: u32,
+    /// Probe at the next round, confirmed or not ([`Neighbors::reprobe`]).
+    reprobe: bool,
 }
 
 impl Neigh {
@@ -33,6 +35,7 @@ impl Neigh {
             updated: now,
             asked: None,
             probes: 0,
+            reprobe: false,
         }
     }
 }
@@ -96,6 +99,15 @@ impl Neighbors {
         self.table.get(&ip).and_then(|n| n.mac)
     }
 
+    /// Has every dynamic next hop probed at the next round, however
+    /// recently confirmed: the link came back, and what is behind it may
+    /// have changed while it was down.
+    pub fn reprobe(&mut self) {
+        for n in self.table.values_mut().filter(|n| !n.is_static) {
+            n.reprobe = true;
+        }
+    }
+
     /// True while `ip` has a MAC that its probes have not confirmed.
     pub fn suspected(&self, ip: IpAddr) -> bool {
         self.table
@@ -113,6 +125,7 @@ impl Neighbors {
         }
         n.updated = now;
         n.probes = 0;
+        n.reprobe = false;
         if n.mac == Some(mac) {
             return false;
         }
@@ -135,7 +148,9 @@ impl Neighbors {
             }
             let to = match n.mac {
                 None => None,
-                Some(_) if now.saturating_sub(n.updated) < self.confirm_ms => continue,
+                Some(_) if !n.reprobe && now.saturating_sub(n.updated) < self.confirm_ms => {
+                    continue
+                }
                 Some(_) if n.probes >= PROBES => {
                     n.mac = None;
                     n.probes = 0;
@@ -143,6 +158,7 @@ impl Neighbors {
                     None
                 }
                 Some(m) => {
+                    n.reprobe = false;
                     n.probes += 1;
                     if n.probes == 1 {
                         d.suspected.push(*nh);
@@ -232,6 +248,18 @@ mod tests {
         assert!(n.learn(GW, M2, t + 3 * RETRY_MS + 10));
         assert_eq!(n.mac(GW), Some(M2));
         assert_eq!(n.view(t + 3 * RETRY_MS + 10)[0].state, "reachable");
+    }
+
+    #[test]
+    fn a_link_that_comes_back_has_its_next_hops_probed() {
+        let mut n = Neighbors::default();
+        n.learn(GW, M1, 0);
+        assert!(n.due(&[GW], 2000).ask.is_empty(), "confirmed");
+        n.reprobe();
+        assert_eq!(asks(&n.due(&[GW], 2000)), [(GW, Some(M1))]);
+        // Answered: back to the usual rhythm.
+        n.learn(GW, M1, 2001);
+        assert!(n.due(&[GW], 3001).ask.is_empty());
     }
 
     #[test]
