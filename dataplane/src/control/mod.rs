@@ -549,19 +549,16 @@ impl Mgmt {
     /// The link of port `i`: as its driver reports it, but for the ports
     /// on a kernel interface the carrier of that interface (net_af_packet
     /// always reports up; net_tap reports down once its interface is
-    /// moved to another namespace, where vtepd cannot see it: unknown).
-    /// None when unknown.
+    /// moved to another namespace). An interface this /sys does not show
+    /// (moved away, or /sys mounted for another namespace) is unknown,
+    /// never down: an unknown link does not stop the workers.
     pub(crate) fn link_up(&self, i: usize) -> Option<bool> {
         let p = self.ports.get(i)?;
         let name = p.name();
-        let (af_packet, tap) = (
-            name.starts_with("net_af_packet"),
-            name.starts_with("net_tap"),
-        );
-        if af_packet || tap {
+        if name.starts_with("net_af_packet") || name.starts_with("net_tap") {
             let iface = vtep_config::vdev_arg(&self.tables.cfg.eal_args, name, "iface")?;
             let dir = format!("/sys/class/net/{iface}");
-            if tap && !std::path::Path::new(&dir).exists() {
+            if !std::path::Path::new(&dir).exists() {
                 return None;
             }
             // Reading `carrier` of an interface that is down fails: down.
