@@ -84,6 +84,12 @@ impl TimedPing {
             .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
             .collect()
     }
+
+    /// Stops the ping now (SIGINT, as ^C) and returns its replies.
+    pub fn stop(self) -> Vec<f64> {
+        let _ = sh(&format!("kill -INT {}", self.0.id()));
+        self.replies()
+    }
 }
 
 /// An iperf3 UDP stream running in the background ([`Lab::udp_stream`]).
@@ -169,6 +175,8 @@ pub struct LabOptions {
     /// FRR in "cp2", tenant t5 10.0.0.15 on its access port) in the same
     /// fabric; every FRR peers with it too.
     pub evpn_second: bool,
+    /// `[dataplane] mbufs` (default 16383).
+    pub mbufs: u32,
 }
 
 /// The second vtepd's VTEP address and tenant (see `evpn_second`).
@@ -194,6 +202,7 @@ impl Default for LabOptions {
             kernel_port: false,
             evpn: false,
             evpn_second: false,
+            mbufs: 16383,
             ovs: false,
         }
     }
@@ -516,12 +525,39 @@ socket = "{sock}"
         std::fs::write(conf("bgpd"), bgp).expect("bgpd conf");
         must(&format!("chown -R frr:frr {}", self.dir.display()));
         for d in ["zebra", "bgpd"] {
-            must(&format!(
-                "ip netns exec {ns} /usr/lib/frr/{d} -d -N {ns} -f {} -i {run}/{d}.pid -A 127.0.0.1",
-                conf(d).display()
-            ));
+            self.start_frr_daemon(role, d);
         }
         self.frr.push(ns);
+    }
+
+    /// Starts FRR's `daemon` (zebra or bgpd) of `role` with the config
+    /// written by `start_frr`. zebra gets the netlink receive buffer
+    /// Debian's daemons file gives it (`-s 90000000`).
+    pub fn start_frr_daemon(&self, role: &str, daemon: &str) {
+        let ns = self.ns(role);
+        let conf = self.dir.join(format!("{daemon}-{role}.conf"));
+        let extra = if daemon == "zebra" { "-s 90000000" } else { "" };
+        must(&format!(
+            "ip netns exec {ns} /usr/lib/frr/{daemon} -d -N {ns} -f {} -i /var/run/frr/{ns}/{daemon}.pid -A 127.0.0.1 {extra}",
+            conf.display()
+        ));
+    }
+
+    /// Kills FRR's `daemon` of `role` (SIGKILL: it cleans nothing up) and
+    /// waits until it is gone.
+    pub fn kill_frr_daemon(&self, role: &str, daemon: &str) {
+        let pidfile = format!("/var/run/frr/{}/{daemon}.pid", self.ns(role));
+        let pid = std::fs::read_to_string(&pidfile)
+            .unwrap_or_else(|e| panic!("{pidfile}: {e}"))
+            .trim()
+            .to_string();
+        must(&format!("kill -KILL {pid}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "{daemon} {pid} did not die");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_file(&pidfile);
     }
 
     /// EVPN labs: a host `role` behind vtepd's access port (on t0's
@@ -1001,7 +1037,7 @@ args = [{lcores}, "--no-pci", "--no-huge", "-m", "512", "--no-shconf", "--file-p
 
 [dataplane]
 workers = {workers}
-mbufs = 16383
+mbufs = {mbufs}
 {idle}
 [underlay]
 port = "{ul}"
@@ -1026,6 +1062,7 @@ arp_suppress = {sup}
                 _ => "\"--lcores\", \"0@0,1@1,2@0\"",
             },
             workers = self.opts.workers,
+            mbufs = self.opts.mbufs,
             // EVPN labs share two cores with FRR (and a second vtepd).
             idle = if self.opts.evpn {
                 "idle_sleep_us = 100\n"
