@@ -319,7 +319,10 @@ impl Mirror {
             match self.events.recv(&mut self.buf, 0) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.raw_os_error() == Some(ENOBUFS) => return Ok(true),
+                Err(e) if e.raw_os_error() == Some(ENOBUFS) => {
+                    self.discard_queued();
+                    return Ok(true);
+                }
                 Err(e) => {
                     return tx
                         .send(FromMirror::Error(os("receive", e)))
@@ -343,6 +346,22 @@ impl Mirror {
                 // A device made after the last map (a VNI added): map again,
                 // and read everything so nothing of it is missed.
                 return Ok(true);
+            }
+        }
+    }
+
+    /// After an overflow: the kernel reports it before the messages still
+    /// queued, which are older than the dump that follows. Applied after
+    /// that dump they would bring back what it no longer holds, or take
+    /// away what was added again: drop them. What changes from here on
+    /// arrives after the dump's snapshot and is applied on top of it.
+    fn discard_queued(&mut self) {
+        loop {
+            self.buf.clear();
+            match self.events.recv(&mut self.buf, 0) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(ENOBUFS) => {}
+                Err(_) => return,
             }
         }
     }
