@@ -398,6 +398,8 @@ impl Mgmt {
                     IpAddr::V4(_) => self.counters.arp_requests_sent += 1,
                     IpAddr::V6(_) => self.counters.nd_solicitations_sent += 1,
                 }
+            } else {
+                self.tables.neigh.unsent(a.ip);
             }
         }
     }

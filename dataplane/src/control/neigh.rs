@@ -174,6 +174,18 @@ impl Neighbors {
         d
     }
 
+    /// A request [`Neighbors::due`] asked for could not be sent (no mbuf:
+    /// a pool drained by a storm): it is asked again at the retry time and
+    /// does not count as unanswered, or a next hop that was never asked
+    /// could be forgotten.
+    pub fn unsent(&mut self, ip: IpAddr) {
+        if let Some(n) = self.table.get_mut(&ip) {
+            if n.mac.is_some() {
+                n.probes = n.probes.saturating_sub(1);
+            }
+        }
+    }
+
     /// The `neigh show` rows.
     pub fn view(&self, now: u64) -> Vec<NeighEntry> {
         self.table
@@ -248,6 +260,21 @@ mod tests {
         assert!(n.learn(GW, M2, t + 3 * RETRY_MS + 10));
         assert_eq!(n.mac(GW), Some(M2));
         assert_eq!(n.view(t + 3 * RETRY_MS + 10)[0].state, "reachable");
+    }
+
+    #[test]
+    fn requests_that_could_not_be_sent_do_not_count() {
+        let mut n = Neighbors::default();
+        n.learn(GW, M1, 0);
+        let t = n.confirm_ms;
+        for i in 0..10 {
+            let d = n.due(&[GW], t + i * RETRY_MS);
+            assert_eq!(asks(&d), [(GW, Some(M1))], "the probe, again: {i}");
+            assert!(d.forgot.is_empty());
+            n.unsent(GW);
+            assert!(!n.suspected(GW));
+        }
+        assert_eq!(n.mac(GW), Some(M1));
     }
 
     #[test]
