@@ -26,6 +26,15 @@ fn diag(lab: &Lab) -> String {
     )
 }
 
+/// How often the FRR of `role` has established its session with vtepd's.
+fn established(lab: &Lab, role: &str) -> u64 {
+    let j: serde_json::Value =
+        serde_json::from_str(&lab.vtysh(role, "show bgp neighbors json")).unwrap_or_default();
+    j[VTEP_IP]["connectionsEstablished"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{role}'s session with vtepd: {j}"))
+}
+
 /// The kernel VTEP `k`'s FDB line for `mac` on its VXLAN device.
 fn kernel_fdb(lab: &Lab, k: &str, mac: &str) -> String {
     let (_, out) = lab.exec(k, "bridge fdb show dev vx100");
@@ -132,24 +141,30 @@ fn evpn_fabric_with_kernel_vteps() {
 
     // Killed (SIGKILL: its mirror, tap and socket left as they were) and
     // started again: state comes back from the mirror and FRR.
-    // Watch k2's entry for t0 (vtepd's type-2 route) across the restart.
+    // Watch k2's entries for t0 (vtepd's type-2 route) and for flooding to
+    // vtepd (its type-3 route) across the restart, and the BGP sessions.
+    let sessions = |lab: &Lab| (established(lab, "k1"), established(lab, "k2"));
+    let sessions_before = sessions(&lab);
     let watch = {
         let ns = lab.ns("k2");
         std::thread::spawn(move || {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
-            let mut absent = 0;
+            let (mut samples, mut absent) = (0, [0, 0]);
             while std::time::Instant::now() < until {
                 let (_, out) =
                     vtep_lab::sh(&format!("ip netns exec {ns} bridge fdb show dev vx100"));
-                if !out
-                    .lines()
-                    .any(|l| l.starts_with(T0_MAC) && l.contains(VTEP_IP))
-                {
-                    absent += 1;
+                for (i, mac) in [T0_MAC, "00:00:00:00:00:00"].iter().enumerate() {
+                    if !out
+                        .lines()
+                        .any(|l| l.starts_with(mac) && l.contains(VTEP_IP))
+                    {
+                        absent[i] += 1;
+                    }
                 }
+                samples += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            absent
+            (samples, absent)
         })
     };
     let started = lab.kill_and_restart_vtepd();
@@ -178,15 +193,32 @@ fn evpn_fabric_with_kernel_vteps() {
     assert!(
         wait_for(60, || kernel_fdb(&lab, "k2", T0_MAC)
             .contains(&format!("dst {VTEP_IP}"))),
-        "t0 advertised again after the restart\n{}",
+        "t0 still advertised after the restart\n{}",
         diag(&lab)
     );
     eprintln!(
-        "EVPN after SIGKILL: t0 advertised again at k2 {:.2} s after the new vtepd started",
+        "EVPN after SIGKILL: t0's route at k2 as before, {:.2} s after the new vtepd started",
         since(started)
     );
-    let absent = watch.join().unwrap();
-    eprintln!("EVPN across SIGKILL: t0's route absent at k2 in {absent} of its 20 ms samples");
+    let (samples, [absent, flood_absent]) = watch.join().unwrap();
+    eprintln!(
+        "EVPN across SIGKILL: of k2's {samples} samples (every 20 ms), t0's route was absent \
+         in {absent}, vtepd's flood route in {flood_absent}; BGP sessions established \
+         (k1, k2) {sessions_before:?} before, {:?} after",
+        sessions(&lab)
+    );
+    assert_eq!(
+        (absent, flood_absent),
+        (0, 0),
+        "the peers keep vtepd's routes across its restart\n{}",
+        diag(&lab)
+    );
+    assert_eq!(
+        sessions(&lab),
+        sessions_before,
+        "the BGP sessions ride through the restart\n{}",
+        diag(&lab)
+    );
     // A reload that adds a VNI builds its mirror (zebra sees the VNI);
     // one that removes it takes the mirror away.
     let base = std::fs::read_to_string(lab.config_path()).unwrap();

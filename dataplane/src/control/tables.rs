@@ -25,6 +25,30 @@ const MAX_ARP_BINDINGS: usize = 1 << 20;
 /// Flood lists learned from EVPN type-3 routes, per VNI.
 pub type EvpnFlood = BTreeMap<Vni, BTreeSet<IpAddr>>;
 
+/// Local MACs the mirror holds at start that this process does not: the
+/// previous process learned them from traffic. They stay in the mirror,
+/// so that the peers keep their routes across a restart, until learned
+/// again, claimed by another VTEP, or their VNI's aging time passes (what
+/// would have become of them without the restart).
+#[derive(Debug, Default)]
+pub struct Adopted {
+    /// The mirror has been read once (later reads adopt nothing).
+    pub synced: bool,
+    /// (VNI, MAC) -> when it goes (ms).
+    pub until: BTreeMap<(u32, [u8; 6]), u64>,
+    /// The earliest of `until`.
+    pub next: u64,
+}
+
+impl Adopted {
+    pub fn expire_now(&mut self, key: (u32, [u8; 6])) {
+        if let Some(t) = self.until.get_mut(&key) {
+            *t = 0;
+            self.next = 0;
+        }
+    }
+}
+
 pub struct Tables {
     pub cfg: Config,
     pub our_mac: [u8; 6],
@@ -48,6 +72,8 @@ pub struct Tables {
     pub police: HashMap<Vni, Arc<VniPolice>>,
     /// Flood-list entries from EVPN type-3 routes (`[evpn]`).
     pub evpn_flood: EvpnFlood,
+    /// The previous process's local MACs, kept in the mirror for a while.
+    pub evpn_adopted: Adopted,
     /// Set when the workers' State must be rebuilt.
     pub dirty: bool,
 }
@@ -69,6 +95,7 @@ impl Tables {
             ports_down: 0,
             police: HashMap::new(),
             evpn_flood: Default::default(),
+            evpn_adopted: Default::default(),
             dirty: true,
         };
         if cfg.evpn.is_some() {

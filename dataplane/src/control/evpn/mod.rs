@@ -88,6 +88,8 @@ impl Tables {
                 let Some(r) = self.evpn_remote(remote) else {
                     return false;
                 };
+                // Another VTEP has it now: the mirror must not say it is here.
+                self.evpn_adopted.expire_now((vni, mac));
                 if self.fdb.kind(i, mac) == Some(crate::control::fdbmgr::Kind::Learned) {
                     tracing::info!(vni, mac = %vtep_config::MacAddr(mac), %remote, "MAC moved away (EVPN)");
                 }
@@ -221,11 +223,47 @@ impl Tables {
                 Some((vni, mac))
             })
             .collect();
+        let first = !self.evpn_adopted.synced;
+        self.evpn_adopted.synced = true;
+        let adopted = &mut self.evpn_adopted;
+        adopted
+            .until
+            .retain(|k, _| in_mirror.contains(k) && !held.contains(k));
         for (vni, mac) in in_mirror {
-            if !held.contains(&(vni, mac)) {
+            if held.contains(&(vni, mac)) || adopted.until.contains_key(&(vni, mac)) {
+                continue;
+            }
+            if first {
+                let aging = self
+                    .cfg
+                    .vnis
+                    .iter()
+                    .find(|c| c.id.get() == vni)
+                    .map_or(0, |c| u64::from(c.aging_secs) * 1000);
+                adopted.until.insert((vni, mac), now + aging);
+            } else {
                 out.push(ToMirror::LocalGone { vni, mac });
             }
         }
+        adopted.next = adopted.until.values().copied().min().unwrap_or(u64::MAX);
+        out
+    }
+
+    /// Removals of adopted MACs whose time has come.
+    pub fn adopted_expired(&mut self, now: u64) -> Vec<ToMirror> {
+        let a = &mut self.evpn_adopted;
+        if now < a.next {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        a.until.retain(|&(vni, mac), until| {
+            let keep = now < *until;
+            if !keep {
+                out.push(ToMirror::LocalGone { vni, mac });
+            }
+            keep
+        });
+        a.next = a.until.values().copied().min().unwrap_or(u64::MAX);
         out
     }
 
@@ -236,6 +274,8 @@ impl Tables {
             .into_iter()
             .filter_map(|c| {
                 let vni = self.vnis.vni_of(c.vni)?.get();
+                // Learned again (or gone): no longer the old process's.
+                self.evpn_adopted.until.remove(&(vni, c.mac));
                 Some(match c.local {
                     Some(is_static) => ToMirror::Local {
                         vni,
@@ -587,6 +627,8 @@ mod tests {
     #[test]
     fn a_read_of_the_mirror_reconciles_both_ways() {
         let mut t = tables();
+        // The read at start (see the next test); this one is a later read.
+        assert!(t.evpn_snapshot(&Snapshot::default(), 1).is_empty());
         t.evpn_update(&mac(100, X, K1), 1);
         t.evpn_update(
             &Update::Flood {
@@ -631,6 +673,69 @@ mod tests {
             ]
         );
         assert!(t.mirror_requests().is_empty());
+    }
+
+    #[test]
+    fn the_previous_processs_local_macs_stay_until_relearned_or_aged() {
+        let mut t = tables();
+        let (relearned, silent, moved) = (
+            [2, 0, 0, 0, 0, 0x30],
+            [2, 0, 0, 0, 0, 0x31],
+            [2, 0, 0, 0, 0, 0x32],
+        );
+        let local = |mac| Update::Local { vni: 100, mac };
+        let snap = Snapshot {
+            updates: vec![local(relearned), local(silent), local(moved)],
+        };
+        assert!(
+            t.evpn_snapshot(&snap, 1000).is_empty(),
+            "the read at start withdraws none of them"
+        );
+        learn_local(&mut t, relearned, 2000);
+        assert_eq!(
+            t.mirror_requests(),
+            [ToMirror::Local {
+                vni: 100,
+                mac: relearned,
+                is_static: false
+            }]
+        );
+        assert!(t.adopted_expired(2000).is_empty());
+        // Another VTEP announces one: it goes from the mirror at once.
+        t.evpn_update(&mac(100, moved, K1), 3000);
+        assert_eq!(
+            t.adopted_expired(3000),
+            [ToMirror::LocalGone {
+                vni: 100,
+                mac: moved
+            }]
+        );
+        // A later read (an overflow) neither withdraws nor forgets the
+        // silent one; what is no longer adopted goes as before.
+        assert_eq!(
+            t.evpn_snapshot(&snap, 4000),
+            [
+                ToMirror::Local {
+                    vni: 100,
+                    mac: relearned,
+                    is_static: false
+                },
+                ToMirror::LocalGone {
+                    vni: 100,
+                    mac: moved
+                }
+            ]
+        );
+        let aging = u64::from(t.cfg.vnis[0].aging_secs) * 1000;
+        assert!(t.adopted_expired(1000 + aging - 1).is_empty());
+        assert_eq!(
+            t.adopted_expired(1000 + aging),
+            [ToMirror::LocalGone {
+                vni: 100,
+                mac: silent
+            }]
+        );
+        assert!(t.adopted_expired(u64::MAX).is_empty());
     }
 
     #[test]
