@@ -30,6 +30,7 @@ pub mod flows;
 pub mod frames;
 pub mod ovs;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -283,6 +284,37 @@ pub fn fdb_row(fdb: &serde_json::Value, mac: &str) -> Option<(String, String)> {
             (e["kind"].as_str().unwrap_or("").to_string(), at.to_string())
         })
     })
+}
+
+/// The current UNIX time in seconds (ping timestamps are in it).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
+/// (MAC, VTEP) of every entry of kind `evpn` in `vtepctl fdb show` rows.
+pub fn evpn_entries(fdb: &serde_json::Value) -> BTreeSet<(String, String)> {
+    fdb.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "evpn")
+        .filter_map(|e| Some((e["mac"].as_str()?.into(), e["remote"].as_str()?.into())))
+        .collect()
+}
+
+/// (MAC, VTEP) of every remote MAC in `bridge fdb show dev VXLAN` output
+/// (flood entries left out).
+pub fn bridge_remote_macs(out: &str) -> BTreeSet<(String, String)> {
+    out.lines()
+        .filter(|l| !l.starts_with("00:00:00:00:00:00"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let at = f.iter().position(|w| *w == "dst")?;
+            Some((f[0].to_string(), f.get(at + 1)?.to_string()))
+        })
+        .collect()
 }
 
 /// The `vtepd` binary: $VTEPD, else the workspace's release build.

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use vtep_lab::{sh, Lab, LabOptions, K1_IP, K2_IP};
+use vtep_lab::{bridge_remote_macs, evpn_entries, sh, Lab, LabOptions, K1_IP, K2_IP};
 
 const MACS: u32 = 20_000;
 
@@ -27,33 +27,14 @@ fn mac(i: u32) -> String {
     )
 }
 
-/// (MAC, VTEP) of every remote MAC of VNI 100 in the mirror.
+/// (MAC, VTEP) of every remote MAC of VNI 100 in vtepd's mirror.
 fn mirror(lab: &Lab) -> BTreeSet<(String, String)> {
-    let (_, out) = lab.exec("cp", "bridge fdb show dev vxlan100");
-    out.lines()
-        .filter(|l| !l.starts_with("00:00:00:00:00:00"))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let at = f.iter().position(|w| *w == "dst")?;
-            Some((f[0].to_string(), f.get(at + 1)?.to_string()))
-        })
-        .collect()
+    bridge_remote_macs(&lab.exec("cp", "bridge fdb show dev vxlan100").1)
 }
 
 /// (MAC, VTEP) of every EVPN entry of VNI 100 in vtepd's FDB.
 fn fdb(lab: &Lab) -> BTreeSet<(String, String)> {
-    lab.ctl(&["fdb", "show", "--vni", "100"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "evpn")
-        .map(|e| {
-            (
-                e["mac"].as_str().unwrap().to_string(),
-                e["remote"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    evpn_entries(&lab.ctl(&["fdb", "show", "--vni", "100"]))
 }
 
 /// Writes `lines` (`bridge -batch` commands) into the mirror while vtepd

@@ -12,22 +12,14 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use vtep_lab::{longest_gap, wait_for, Lab, LabOptions, K1_IP, K2_IP, T1_MAC, T2_MAC};
+use vtep_lab::{
+    bridge_remote_macs, evpn_entries, longest_gap, unix_now, wait_for, Lab, LabOptions, K1_IP,
+    K2_IP, T1_MAC, T2_MAC,
+};
 
 /// (MAC, VTEP) of every EVPN entry of VNI 100 in vtepd's FDB.
 fn fdb(lab: &Lab) -> BTreeSet<(String, String)> {
-    lab.ctl(&["fdb", "show", "--vni", "100"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "evpn")
-        .map(|e| {
-            (
-                e["mac"].as_str().unwrap().to_string(),
-                e["remote"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    evpn_entries(&lab.ctl(&["fdb", "show", "--vni", "100"]))
 }
 
 fn flood(lab: &Lab) -> String {
@@ -68,22 +60,7 @@ const C: &str = "02:00:00:00:00:33";
 
 /// (MAC, VTEP) of every remote MAC of VNI 100 in vtepd's mirror.
 fn mirror(lab: &Lab) -> BTreeSet<(String, String)> {
-    let (_, out) = lab.exec("cp", "bridge fdb show dev vxlan100");
-    out.lines()
-        .filter(|l| !l.starts_with("00:00:00:00:00:00"))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let at = f.iter().position(|w| *w == "dst")?;
-            Some((f[0].to_string(), f.get(at + 1)?.to_string()))
-        })
-        .collect()
-}
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64()
+    bridge_remote_macs(&lab.exec("cp", "bridge fdb show dev vxlan100").1)
 }
 
 /// What a cycle measured (pings t0 -> t2 every 10 ms).

@@ -11,7 +11,7 @@
 //! in full within a second.
 use std::time::Duration;
 
-use vtep_lab::{longest_gap, Lab, LabOptions, PortKind, T0_MAC, T1_MAC};
+use vtep_lab::{longest_gap, unix_now, Lab, LabOptions, PortKind, T0_MAC, T1_MAC};
 
 /// Spare mbufs beside what vtepd holds at rest: fewer than one burst's
 /// copies to two remotes (32 x 2).
@@ -20,13 +20,6 @@ const SPARE: u32 = 48;
 /// `SPARE` besides (checked at start).
 const POOL: u32 = 2046 + SPARE;
 const STORM_SECS: f64 = 3.0;
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64()
-}
 
 #[test]
 fn a_pool_draining_storm_is_counted_and_forwarding_returns_at_once() {
