@@ -1209,10 +1209,7 @@ arp_suppress = {sup}
             let _ = c.kill();
             let _ = c.wait();
         }
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs_f64();
+        let started = unix_now();
         self.start_vtepd();
         started
     }

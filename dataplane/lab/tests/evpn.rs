@@ -6,7 +6,9 @@
 //! behind vtepd and traffic follows, and a vtepd killed (SIGKILL) and
 //! started again rebuilds its state from the mirror and FRR.
 
-use vtep_lab::{fdb_row, wait_for, Lab, LabOptions, K1_IP, K2_IP, T0_MAC, T1_MAC, T2_MAC, VTEP_IP};
+use vtep_lab::{
+    fdb_row, unix_now, wait_for, Lab, LabOptions, K1_IP, K2_IP, T0_MAC, T1_MAC, T2_MAC, VTEP_IP,
+};
 
 /// vtepd's FDB entry for `mac` in VNI 100: (kind, where).
 fn fdb_entry(lab: &Lab, mac: &str) -> Option<(String, String)> {
@@ -174,13 +176,7 @@ fn evpn_fabric_with_kernel_vteps() {
         "after a restart, t2 is read back from the mirror\n{}",
         diag(&lab)
     );
-    let since = |t: f64| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64()
-            - t
-    };
+    let since = |t: f64| unix_now() - t;
     eprintln!(
         "EVPN after SIGKILL: t2's route back in the FDB {:.2} s after the new vtepd started",
         since(started)

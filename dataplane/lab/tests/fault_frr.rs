@@ -75,10 +75,10 @@ struct Cycle {
     held: usize,
 }
 
-/// Kills `first` in vtepd's FRR, changes the fabric while
-/// it is down, kills the rest of zebra and bgpd there (as watchfrr does
-/// when zebra dies: bgpd does not take a new zebra), starts both again,
-/// and waits until vtepd holds at least `want` and its flood list.
+/// Kills `first` in vtepd's FRR and changes the fabric while it is down;
+/// then starts it again (with a new bgpd when it is zebra, as watchfrr
+/// does: bgpd does not take a new zebra) and waits until vtepd holds at
+/// least `want` and its flood list.
 fn cycle(lab: &Lab, first: &str, change: impl Fn(), want: &BTreeSet<(String, String)>) -> Cycle {
     let ping = lab.timed_ping("t0", "10.0.0.12", "0.01", 60);
     std::thread::sleep(Duration::from_secs(1));
@@ -119,10 +119,16 @@ fn cycle(lab: &Lab, first: &str, change: impl Fn(), want: &BTreeSet<(String, Str
         diag(lab)
     );
     let times = ping.stop();
-    let during: Vec<f64> = times
-        .iter()
-        .copied()
-        .filter(|t| *t >= killed - 0.05 && *t <= restarted)
+    // The window's ends count, so that a ping silent throughout it shows
+    // as one gap the length of the window.
+    let during: Vec<f64> = std::iter::once(killed)
+        .chain(
+            times
+                .iter()
+                .copied()
+                .filter(|t| *t > killed && *t < restarted),
+        )
+        .chain(std::iter::once(restarted))
         .collect();
     Cycle {
         gap_down: longest_gap(&during),

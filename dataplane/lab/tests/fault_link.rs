@@ -38,10 +38,7 @@ fn a_pulled_underlay_link_is_seen_counted_and_recovered_from() {
     let port_down = stat("port_down") - port_down_before;
     let uncounted = kernel_dropped() - dropped_before;
     lab.must_exec("ul", &format!("ip link set {uu} up"));
-    let back = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let back = vtep_lab::unix_now();
     // Its next hops are probed at once, not at their next turn.
     let confirmed = |ip: &str| {
         let n = lab.neighbor(ip);

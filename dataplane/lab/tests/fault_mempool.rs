@@ -5,10 +5,10 @@
 //! sends at once, so the pool runs dry when the storm's mbufs of one burst
 //! (a replacement per frame received, a private copy per remote) exceed
 //! what is left beside the rings. vtepd runs with a pool only a few dozen
-//! mbufs larger than what it holds at rest: during the storm,
-//! copies fail (`flood_copy_drops`) and net_tap drops frames it has no
-//! mbuf for (port `rx_nombuf`); when the storm stops, forwarding is back
-//! in full within a second.
+//! mbufs larger than what it holds at rest: during the storm, copies fail
+//! and are counted (`flood_copy_drops`; port `rx_nombuf` would count
+//! frames net_tap had no mbuf for, none so far), unicast goes on, and
+//! when the storm stops forwarding is back in full within a second.
 use std::time::Duration;
 
 use vtep_lab::{longest_gap, unix_now, Lab, LabOptions, PortKind, T0_MAC, T1_MAC};

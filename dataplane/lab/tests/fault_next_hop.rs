@@ -77,10 +77,7 @@ fn a_replaced_router_is_followed_within_seconds() {
         "forgotten\n{}",
         lab.log()
     );
-    let back = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let back = vtep_lab::unix_now();
     lab.must_exec("ul", "ip addr add 192.0.2.254/24 dev br0");
     let times = ping.replies();
     let first = times.iter().find(|t| **t > back).map(|t| t - back);
