@@ -265,36 +265,48 @@ fn source_vdev(fixture: &Path, workers: usize) -> String {
 }
 
 /// dpdk-testpmd io forwarding from the fixture to a null sink: Mpps.
+///
+/// testpmd runs until it has printed `secs` periods after two warm-up
+/// ones, however long its start takes (a fixed timeout once left a slow
+/// start with no sample at all); the outer timeout only bounds a hang.
 fn ceiling(s: &Scenario, secs: u64, dir: &Path) -> f64 {
+    use std::io::BufRead;
+    const WARM_UP: usize = 2;
     let prefix = format!("vtep-perf-tp-{}", std::process::id());
     let w = s.workers.to_string();
-    let out = Command::new("timeout")
-        .arg((secs + 4).to_string())
-        .arg("dpdk-testpmd")
-        .args(lcores(s.workers))
-        .args(["--no-pci", "-m", "1024"])
-        .arg(format!("--file-prefix={prefix}"))
-        .arg(source_vdev(&s.fixture, s.workers))
-        .args([
-            "--vdev=net_null0,no-rx=1",
-            "--",
-            "--forward-mode=io",
-            "--auto-start",
-            "--stats-period",
-            "1",
-        ])
-        .args(["--nb-cores", &w, "--rxq", &w, "--txq", &w])
-        .arg(format!("--total-num-mbufs={}", s.mbufs + 1))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run dpdk-testpmd");
-    remove_dpdk_files(&prefix);
-    let text = String::from_utf8_lossy(&out.stdout);
-    std::fs::write(dir.join("testpmd.log"), text.as_bytes()).ok();
-    // Tx-pps of port 1 (the sink) per period; skip the first two.
+    let mut child = Reaper(
+        Command::new("timeout")
+            .arg((secs + 60).to_string())
+            .arg("dpdk-testpmd")
+            .args(lcores(s.workers))
+            .args(["--no-pci", "-m", "1024"])
+            .arg(format!("--file-prefix={prefix}"))
+            .arg(source_vdev(&s.fixture, s.workers))
+            .args([
+                "--vdev=net_null0,no-rx=1",
+                "--",
+                "--forward-mode=io",
+                "--auto-start",
+                "--stats-period",
+                "1",
+            ])
+            .args(["--nb-cores", &w, "--rxq", &w, "--txq", &w])
+            .arg(format!("--total-num-mbufs={}", s.mbufs + 1))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run dpdk-testpmd"),
+    );
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let mut log = String::new();
+    // Tx-pps of port 1 (the sink) per period.
     let mut port = 0;
     let mut samples = Vec::new();
-    for l in text.lines() {
+    let mut stopped = false;
+    for l in std::io::BufReader::new(stdout).lines() {
+        let Ok(l) = l else { break };
+        log.push_str(&l);
+        log.push('\n');
         if let Some(p) = l.split("NIC statistics for port ").nth(1) {
             port = p
                 .split_whitespace()
@@ -311,8 +323,24 @@ fn ceiling(s: &Scenario, secs: u64, dir: &Path) -> f64 {
                 samples.push(v);
             }
         }
+        if !stopped && samples.len() >= WARM_UP + secs as usize {
+            // timeout passes the signal on to testpmd, which quits on it.
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.0.id().to_string()])
+                .status();
+            stopped = true;
+        }
     }
-    median(samples.into_iter().skip(2).filter(|v| *v > 0.0).collect()) / 1e6
+    let _ = child.0.wait();
+    remove_dpdk_files(&prefix);
+    std::fs::write(dir.join("testpmd.log"), log.as_bytes()).ok();
+    median(
+        samples
+            .into_iter()
+            .skip(WARM_UP)
+            .filter(|v| *v > 0.0)
+            .collect(),
+    ) / 1e6
 }
 
 #[derive(Default)]
