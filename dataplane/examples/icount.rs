@@ -3,7 +3,7 @@
 //! `icount encap|decap ROUNDS` classifies and encapsulates (or classifies
 //! for decap) 256 60-byte frames ROUNDS times; `fwd-encap`, `fwd-decap`
 //! (and `fwd-encap-limited`, `fwd-decap-limited`: the VNI has a rate limit
-//! it never reaches; `fwd-encap-geneve`, `fwd-decap-nvgre` and the like:
+//! it never reaches; `fwd-encap-ipv6`, `fwd-decap-ipv6`: an IPv6 underlay; `fwd-encap-geneve`, `fwd-decap-nvgre` and the like:
 //! the VNI is in that encapsulation) run the whole forwarding path of a worker
 //! (`access_burst`, `underlay_burst`: FDB lookups, learning checks,
 //! counters) on known unicast to and from 256 static remote MACs. Two runs
@@ -67,7 +67,7 @@ fn main() {
             }
             _ => {
                 eprintln!(
-                    "usage: icount encap|decap|fwd-encap|fwd-decap[-limited|-geneve|-nvgre] ROUNDS"
+                    "usage: icount encap|decap|fwd-encap|fwd-decap[-limited|-geneve|-nvgre|-ipv6] ROUNDS"
                 );
                 std::process::exit(64);
             }
@@ -88,8 +88,9 @@ fn forward(dir: &str, rounds: usize) -> u64 {
         "geneve" => ("geneve", Tunnel::geneve(6081), 50),
         "nvgre" => ("nvgre", Tunnel::nvgre(false), 42),
         "" | "limited" => ("vxlan", Tunnel::vxlan(4789), 50),
+        "ipv6" => ("vxlan", Tunnel::vxlan(4789), 70),
         v => {
-            eprintln!("icount: no variant {v:?} (limited, geneve, nvgre)");
+            eprintln!("icount: no variant {v:?} (limited, geneve, nvgre, ipv6)");
             std::process::exit(64);
         }
     };
@@ -99,14 +100,16 @@ fn forward(dir: &str, rounds: usize) -> u64 {
             .collect::<Vec<_>>()
             .join(":")
     };
-    let mut extra = String::from("[[neighbor]]\nip = \"192.0.2.2\"\nmac = \"02:00:00:00:02:02\"\n");
+    let v6 = variant == "ipv6";
+    let remote = if v6 { "2001:db8:1::2" } else { "192.0.2.2" };
+    let mut extra = format!("[[neighbor]]\nip = \"{remote}\"\nmac = \"02:00:00:00:02:02\"\n");
     extra.push_str("[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:01\"\nport = \"net_ring1\"\n");
     // From 0x100 on, no destination is the source's own MAC.
     let frames: Vec<Vec<u8>> = (0x100..0x200).map(frame).collect();
     for f in &frames {
         let dst: [u8; 6] = f[0..6].try_into().expect("MAC");
         extra.push_str(&format!(
-            "[[fdb]]\nvni = 100\nmac = \"{}\"\nremote = \"192.0.2.2\"\n",
+            "[[fdb]]\nvni = 100\nmac = \"{}\"\nremote = \"{remote}\"\n",
             mac(dst)
         ));
     }
@@ -117,6 +120,13 @@ fn forward(dir: &str, rounds: usize) -> u64 {
         text = text.replace("id = 100\n", "id = 100\nrate_mbps = 400000\n");
     }
     text = text.replace("id = 100\n", &format!("id = 100\nencap = \"{encap}\"\n"));
+    if v6 {
+        // An IPv6 underlay with UDP checksums computed (the default).
+        text = text
+            .replace("192.0.2.1/24", "2001:db8:1::1/64")
+            .replace("192.0.2.254", "2001:db8:1::fe")
+            .replace("192.0.2.2", remote);
+    }
     let t = Tables::new(Config::parse(&text).expect("config"), OUR_MAC, 0).expect("tables");
     let st = publish::build(&t, 1);
     let fdb = t.fdb.shared().load_full();
@@ -126,7 +136,7 @@ fn forward(dir: &str, rounds: usize) -> u64 {
     let mut decap = DecapCache::default();
     let mut ip_ids = IpIds::default();
     let mut credits = Credits::default();
-    let back = peer_to_us_in(false, tunnel);
+    let back = peer_to_us_in(v6, tunnel);
     let mut bufs: Vec<VecBuf> = frames
         .iter()
         .map(|f| {
