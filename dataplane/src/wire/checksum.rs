@@ -5,26 +5,35 @@
 /// may add a few more words before [`csum_fold`].
 #[inline]
 pub fn csum_add(sum: u32, b: &[u8]) -> u32 {
-    // Eight bytes at a time as two 32-bit big-endian halves: the
-    // ones'-complement sum does not depend on the word width (RFC 1071
-    // §2(B)), and a u64 accumulator cannot overflow for any frame.
-    let mut acc = sum as u64;
+    // Eight bytes at a time in the machine's byte order, as two 32-bit
+    // halves: the ones'-complement sum does not depend on the word width,
+    // and the sum of byte-swapped words is the byte-swapped sum (RFC 1071
+    // §2(B)), so one swap at the end replaces one per word (per-word
+    // swaps kept the compiler's vector loop busy shuffling). A u64
+    // accumulator cannot overflow for any frame.
+    let mut acc = 0u64;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        let x = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let x = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         acc += (x >> 32) + (x & 0xffff_ffff);
     }
     let mut pairs = chunks.remainder().chunks_exact(2);
     for c in &mut pairs {
-        acc += u16::from_be_bytes([c[0], c[1]]) as u64;
+        acc += u16::from_ne_bytes([c[0], c[1]]) as u64;
     }
     if let [x] = pairs.remainder() {
-        acc += (*x as u64) << 8;
+        // The odd byte is the high byte of a word padded with zero.
+        acc += u16::from_ne_bytes([*x, 0]) as u64;
     }
     let acc = (acc & 0xffff_ffff) + (acc >> 32);
     let acc = (acc & 0xffff) + (acc >> 16);
     let acc = (acc & 0xffff) + (acc >> 16);
-    acc as u32
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let words = u16::from_be_bytes((acc as u16).to_ne_bytes()) as u64;
+    let s = sum as u64 + words;
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    let s = (s & 0xffff) + (s >> 16);
+    ((s & 0xffff) + (s >> 16)) as u32
 }
 
 /// Folds a sum to 16 bits and complements it.
