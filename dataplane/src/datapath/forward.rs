@@ -28,8 +28,8 @@ use crate::datapath::police::{Credits, Dir};
 use crate::datapath::state::{State, VniSettings};
 use crate::datapath::stats::{bump, KeyedSum, PktBytes, Sum, Tally, WorkerStats};
 use crate::datapath::tunnel::{
-    encapsulate_with, inner_sum, outer4_len, prepend4, write_header, IpIds, Outer, TunnelIdx,
-    MAX_OUTER_LEN,
+    encapsulate_with, inner_sum, outer4_len, outer6_len, prepend4, prepend6, write_header, IpIds,
+    Outer, TunnelIdx, MAX_OUTER_LEN,
 };
 use crate::wire::arp::{self, Arp};
 use crate::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN};
@@ -646,8 +646,10 @@ pub(crate) struct Known {
     out: VniOut,
     learning: bool,
     port: u16,
+    /// The underlay is IPv6 (every template is).
+    v6: bool,
     /// The longest frame that fits the underlay MTU once encapsulated in
-    /// the VNI's tunnel over IPv4.
+    /// the VNI's tunnel over the underlay's IP version.
     max_inner: usize,
 }
 
@@ -659,12 +661,19 @@ impl Known {
         let vs = st.vni(vni)?;
         let out = VniOut::of(vs);
         let encap = st.tunnels.get(out.tun)?.encap;
+        let v6 = st.our_ip.is_ipv6();
+        let outer = if v6 {
+            outer6_len(encap)
+        } else {
+            outer4_len(encap)
+        };
         vs.fast().encap.then(|| Known {
             vni,
             out,
             learning: vs.learning,
             port,
-            max_inner: (st.mtu as usize + ETH_LEN).saturating_sub(outer4_len(encap)),
+            v6,
+            max_inner: (st.mtu as usize + ETH_LEN).saturating_sub(outer),
         })
     }
 
@@ -675,7 +684,7 @@ impl Known {
 
 /// A burst from access port `port`. When the encap fast path may serve
 /// the port's untagged VNI ([`FastPaths`](crate::datapath::state::FastPaths)), its frames of known unicast
-/// to a remote over IPv4 take [`encap_known`], with the VNI's checks made once for
+/// to a remote take [`encap_known`], with the VNI's checks made once for
 /// the burst and its counters summed; every other frame, and any frame
 /// that path gives back, takes [`access_packet`]. Both give the same
 /// output, counters and events (a test runs every kind of frame through
@@ -694,30 +703,43 @@ pub fn access_burst<I: Io>(
         return;
     };
     let mut enc = Sum::default();
-    // One loop per learning setting: without learning, none of its code
-    // is in the loop (fewer registers taken, fewer spills).
-    if k.learning {
-        for m in pkts {
-            if let Err(m) = encap_known::<_, true>(cx, io, m, k, &mut enc) {
-                access_packet(cx, io, m, port);
-            }
-        }
-    } else {
-        for m in pkts {
-            if let Err(m) = encap_known::<_, false>(cx, io, m, k, &mut enc) {
-                access_packet(cx, io, m, port);
-            }
-        }
+    // One loop per learning setting and underlay IP version: without
+    // learning, none of its code is in the loop (fewer registers taken,
+    // fewer spills), and neither version tests the other's.
+    match (k.learning, k.v6) {
+        (true, false) => encap_loop::<_, true, false>(cx, io, pkts, k, &mut enc),
+        (false, false) => encap_loop::<_, false, false>(cx, io, pkts, k, &mut enc),
+        (true, true) => encap_loop::<_, true, true>(cx, io, pkts, k, &mut enc),
+        (false, true) => encap_loop::<_, false, true>(cx, io, pkts, k, &mut enc),
     }
     enc.flush(encap_counter(cx, k.vni));
 }
 
-/// [`access_packet`]'s known unicast to a remote over IPv4, for an
-/// untagged frame of VNI `k`; gives back, untouched and before any side
+/// [`access_burst`]'s loop for VNI `k`, whose learning setting is `LEARN`
+/// and underlay IPv6 is `V6`. A function of its own, called once per
+/// burst: each loop gets its own registers.
+#[inline(never)]
+fn encap_loop<I: Io, const LEARN: bool, const V6: bool>(
+    cx: &mut Ctx<'_>,
+    io: &mut I,
+    pkts: impl Iterator<Item = I::Pkt>,
+    k: Known,
+    enc: &mut Sum,
+) {
+    for m in pkts {
+        if let Err(m) = encap_known::<_, LEARN, V6>(cx, io, m, k, enc) {
+            access_packet(cx, io, m, k.port);
+        }
+    }
+}
+
+/// [`access_packet`]'s known unicast to a remote, for an untagged frame
+/// of VNI `k`; gives back, untouched and before any side
 /// effect, a frame that takes another way or fails. `enc` sums the VNI's
-/// encapsulated packets and bytes. `LEARN` is `k`'s learning setting.
+/// encapsulated packets and bytes. `LEARN` is `k`'s learning setting,
+/// `V6` its underlay's IP version.
 #[inline(always)]
-pub(crate) fn encap_known<I: Io, const LEARN: bool>(
+pub(crate) fn encap_known<I: Io, const LEARN: bool, const V6: bool>(
     cx: &mut Ctx<'_>,
     io: &mut I,
     mut m: I::Pkt,
@@ -748,7 +770,7 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
         return Err(m);
     };
     let inner = m.len();
-    if t.v6 || inner > k.max_inner {
+    if t.v6 != V6 || inner > k.max_inner {
         return Err(m);
     }
     // From here on the frame is this path's.
@@ -762,9 +784,14 @@ pub(crate) fn encap_known<I: Io, const LEARN: bool>(
     };
     let o = Outer::new(k.out.id, hash, cx.ip_ids.take());
     cx.tally.rx += 1;
-    // send_remote's work, less the checks made above: an IPv4 template
-    // and a frame that fits.
-    let len = match prepend4(&mut m, t, inner, o) {
+    // send_remote's work, less the checks made above: a template of the
+    // underlay's IP version and a frame that fits.
+    let put = if V6 {
+        prepend6(&mut m, t, inner, o)
+    } else {
+        prepend4(&mut m, t, inner, o)
+    };
+    let len = match put {
         Ok(len) => len,
         Err(reason) => {
             cx.tally.drop(reason);

@@ -1075,6 +1075,12 @@ mod known_unicast {
             // 1464 bytes and 50 of VXLAN over IPv4: the 1500-byte MTU.
             ("the longest frame that fits", plain(frame(FAR, H1, 1450))),
             ("one byte over the MTU", plain(frame(FAR, H1, 1451))),
+            // 1444 bytes and 70 of VXLAN over IPv6.
+            (
+                "the longest frame that fits IPv6",
+                plain(frame(FAR, H1, 1430)),
+            ),
+            ("one byte over IPv6's MTU", plain(frame(FAR, H1, 1431))),
             ("known remote, new source", plain(frame(FAR, h3, 46))),
             (
                 "known remote, NIC hash",
@@ -1455,8 +1461,11 @@ mod known_unicast {
 
     #[test]
     fn it_takes_known_unicast_and_gives_back_the_rest_untouched() {
-        for learning in [true, false] {
-            let f = Features::learning(learning);
+        for (learning, v6) in [(true, false), (false, false), (true, true), (false, true)] {
+            let f = Features {
+                v6,
+                ..Features::learning(learning)
+            };
             let mut w = world(f);
             for off in [
                 Features {
@@ -1472,27 +1481,39 @@ mod known_unicast {
             let mut taken = vec![
                 "ARP reply to a remote host",
                 "known remote",
-                "the longest frame that fits",
+                "the longest frame that fits IPv6",
                 "known remote, new source",
                 "known remote, NIC hash",
                 "known remote again",
                 "no headroom",
             ];
+            if v6 {
+                // Remote 5 is one more IPv6 remote here, not the odd one.
+                taken.push("IPv6 remote");
+            } else {
+                taken.extend(["the longest frame that fits", "one byte over IPv6's MTU"]);
+            }
             if learning {
                 taken.push("learned remote");
             }
             let mut io = rec();
             let mut enc = crate::datapath::stats::Sum::default();
             takes_exactly(&mut w, &mut io, frames(), &taken, |cx, io, p| {
-                if learning {
-                    encap_known::<_, true>(cx, io, p, k, &mut enc).err()
-                } else {
-                    encap_known::<_, false>(cx, io, p, k, &mut enc).err()
+                match (learning, v6) {
+                    (true, false) => encap_known::<_, true, false>(cx, io, p, k, &mut enc),
+                    (false, false) => encap_known::<_, false, false>(cx, io, p, k, &mut enc),
+                    (true, true) => encap_known::<_, true, true>(cx, io, p, k, &mut enc),
+                    (false, true) => encap_known::<_, false, true>(cx, io, p, k, &mut enc),
                 }
+                .err()
             });
-            assert_eq!(enc.packets, taken.len() as u64 - 1);
+            assert_eq!(enc.packets, taken.len() as u64 - 1, "v6 {v6}");
             // Forwarded: those with headroom; the last dropped for lack of it.
-            assert_eq!(io.underlay.len(), 6 + usize::from(learning));
+            assert_eq!(io.underlay.len(), taken.len() - 1, "v6 {v6}");
+            if v6 {
+                // Every packet sent left in IPv6 (ethertype 86dd).
+                assert!(io.underlay.iter().all(|(p, _)| p[12..14] == [0x86, 0xdd]));
+            }
             if learning {
                 assert_learned(&w, w.vni(100), [2, 0, 0, 0, 0, 3], LearnAt::Local(0));
             }

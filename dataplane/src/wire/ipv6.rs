@@ -14,7 +14,7 @@ use super::checksum::csum_add;
 
 pub const HEADER_LEN: usize = 40;
 
-mod field {
+pub(crate) mod field {
     pub const VER_TC_FL: usize = 0;
     pub const PAYLOAD_LEN: usize = 4;
     pub const NEXT: usize = 6;

@@ -329,14 +329,50 @@ pub fn prepend4<B: PacketBuf>(
     }
 }
 
+/// The length of `encap`'s outer header over IPv6.
+#[inline(always)]
+pub fn outer6_len(encap: Encap) -> usize {
+    match encap {
+        Encap::Vxlan | Encap::Geneve => udp::OUTER6_LEN,
+        Encap::Nvgre => nvgre::OUTER6_LEN,
+    }
+}
+
+/// [`prepend4`] over IPv6: the UDP checksum's sum over the inner frame
+/// is taken here, just before the header is written.
+#[inline(always)]
+pub fn prepend6<B: PacketBuf>(
+    b: &mut B,
+    t: &Template,
+    inner: usize,
+    o: Outer,
+) -> Result<usize, DropReason> {
+    match t.encap {
+        Encap::Vxlan | Encap::Geneve => {
+            let isum = inner_sum(t, b.data());
+            let h = b
+                .prepend(udp::OUTER6_LEN)
+                .and_then(|h| h.first_chunk_mut())
+                .ok_or(DropReason::NoHeadroom)?;
+            udp::write6(h, t, inner, o, isum);
+            Ok(udp::OUTER6_LEN)
+        }
+        Encap::Nvgre => {
+            let h = b
+                .prepend(nvgre::OUTER6_LEN)
+                .and_then(|h| h.first_chunk_mut())
+                .ok_or(DropReason::NoHeadroom)?;
+            nvgre::write6(h, t, inner, o);
+            Ok(nvgre::OUTER6_LEN)
+        }
+    }
+}
+
 /// [`encapsulate_with`] over IPv6, for a frame that fits the MTU.
 #[inline(never)]
 fn encapsulate6<B: PacketBuf>(b: &mut B, t: &Template, o: Outer) -> Result<(), DropReason> {
     let inner = b.len();
-    let isum = inner_sum(t, b.data());
-    let h = b.prepend(t.len).ok_or(DropReason::NoHeadroom)?;
-    write6(h, t, inner, o, isum);
-    Ok(())
+    prepend6(b, t, inner, o).map(|_| ())
 }
 
 /// Writes the outer header of `t` for an inner frame of `inner` bytes
@@ -344,30 +380,27 @@ fn encapsulate6<B: PacketBuf>(b: &mut B, t: &Template, o: Outer) -> Result<(), D
 /// ([`inner_sum`]). For headers kept apart from their frame.
 #[inline(always)]
 pub fn write_header(h: &mut [u8; MAX_OUTER_LEN], t: &Template, inner: usize, o: Outer, isum: u32) {
-    if t.v6 {
-        write6(&mut h[..t.len], t, inner, o, isum);
-        return;
-    }
-    match t.encap {
-        Encap::Vxlan | Encap::Geneve => {
+    match (t.v6, t.encap) {
+        (false, Encap::Vxlan | Encap::Geneve) => {
             if let Some(h4) = h.first_chunk_mut() {
                 udp::write4(h4, t, inner, o);
             }
         }
-        Encap::Nvgre => {
+        (false, Encap::Nvgre) => {
             if let Some(h4) = h.first_chunk_mut() {
                 nvgre::write4(h4, t, inner, o);
             }
         }
-    }
-}
-
-/// The IPv6 writer of `t`'s tunnel (`h` is `t.len` bytes).
-#[inline(always)]
-fn write6(h: &mut [u8], t: &Template, inner: usize, o: Outer, isum: u32) {
-    match t.encap {
-        Encap::Vxlan | Encap::Geneve => udp::write6(h, t, inner, o, isum),
-        Encap::Nvgre => nvgre::write6(h, t, inner, o),
+        (true, Encap::Vxlan | Encap::Geneve) => {
+            if let Some(h6) = h.first_chunk_mut() {
+                udp::write6(h6, t, inner, o, isum);
+            }
+        }
+        (true, Encap::Nvgre) => {
+            if let Some(h6) = h.first_chunk_mut() {
+                nvgre::write6(h6, t, inner, o);
+            }
+        }
     }
 }
 

@@ -43,17 +43,19 @@ pub fn write4(h: &mut [u8; OUTER4_LEN], t: &Template, inner_len: usize, o: Outer
     h[KEY..KEY + 4].copy_from_slice(&key(t, o));
 }
 
-/// [`write4`] over IPv6 (`h` is [`OUTER6_LEN`] bytes): payload length,
-/// flow label and key. GRE has no checksum here (C clear).
+/// [`write4`] over IPv6: payload length, flow label and key. GRE has
+/// no checksum here (C clear).
 #[inline(always)]
-pub fn write6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer) {
-    h.copy_from_slice(&t.bytes[..OUTER6_LEN]);
-    let (_, rest) = h.split_at_mut(ETH_LEN);
-    let (l3, g) = rest.split_at_mut(IPV6_LEN);
-    let mut ip = Ipv6Packet::new_unchecked(l3);
+pub fn write6(h: &mut [u8; OUTER6_LEN], t: &Template, inner_len: usize, o: Outer) {
+    const IP6: usize = ETH_LEN;
+    const KEY: usize = IP6 + IPV6_LEN + gre::field::KEY;
+    if let Some(b) = t.bytes.first_chunk::<OUTER6_LEN>() {
+        *h = *b;
+    }
+    let mut ip = Ipv6Packet::new_unchecked(&mut h[IP6..IP6 + IPV6_LEN]);
     ip.set_payload_len((inner_len + NVGRE_LEN) as u16);
     ip.set_flow_label(flow_label(o.hash));
-    g[gre::field::KEY..gre::field::KEY + 4].copy_from_slice(&key(t, o));
+    h[KEY..KEY + 4].copy_from_slice(&key(t, o));
 }
 
 /// The GRE header `h` as the fast path takes it: exactly K, version 0,

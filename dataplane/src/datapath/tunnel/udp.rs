@@ -3,7 +3,7 @@
 //! outer headers differ only in the template's constant bytes, so one
 //! pair of writers patches both per packet.
 
-use crate::wire::{csum_fold, udp, Ipv6Packet, UdpPacket, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN};
+use crate::wire::{csum_fold, ipv6, udp, UdpPacket, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN};
 
 use super::outer::{flow_label, Outer, Template};
 
@@ -52,25 +52,34 @@ pub fn write4(h: &mut [u8; OUTER4_LEN], t: &Template, inner_len: usize, o: Outer
     h[VNI..VNI + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
 }
 
-/// [`write4`] over IPv6 (`h` is [`OUTER6_LEN`] bytes): payload and UDP
-/// lengths, flow label, source port, VNI, and the UDP checksum
-/// (mandatory over IPv6, RFC 8200 §8.1) from the template's constant sum,
-/// the per-packet words and the inner frame's sum `isum`; zero if the
-/// template says so (RFC 6935).
+/// [`write4`] over IPv6: payload and UDP lengths, flow label, source
+/// port, VNI, and the UDP checksum (mandatory over IPv6, RFC 8200 §8.1)
+/// from the template's constant sum, the per-packet words and the inner
+/// frame's sum `isum`; zero if the template says so (RFC 6935). Fixed
+/// offsets into a fixed-size header, as [`write4`].
 #[inline(always)]
-pub fn write6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer, isum: u32) {
-    let udp_len = inner_len + UDP_LEN + HEADER_LEN;
-    h.copy_from_slice(&t.bytes[..OUTER6_LEN]);
-    let (_, rest) = h.split_at_mut(ETH_LEN);
-    let (l3, rest) = rest.split_at_mut(IPV6_LEN);
-    let (l4, vx) = rest.split_at_mut(UDP_LEN);
-    let mut ip = Ipv6Packet::new_unchecked(l3);
-    ip.set_payload_len(udp_len as u16);
-    ip.set_flow_label(flow_label(o.hash));
-    vx[VNI_AT..VNI_AT + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
-    let mut udp = UdpPacket::new_unchecked(l4);
-    udp.set_src_port(o.sport);
-    udp.set_len(udp_len as u16);
+pub fn write6(h: &mut [u8; OUTER6_LEN], t: &Template, inner_len: usize, o: Outer, isum: u32) {
+    const IP6: usize = ETH_LEN;
+    const VER_FL: usize = IP6 + ipv6::field::VER_TC_FL;
+    const PLEN: usize = IP6 + ipv6::field::PAYLOAD_LEN;
+    const UDP6: usize = IP6 + IPV6_LEN;
+    const SPORT: usize = UDP6 + udp::field::SPORT;
+    const ULEN: usize = UDP6 + udp::field::LEN;
+    const CSUM: usize = UDP6 + udp::field::CSUM;
+    const VNI: usize = UDP6 + UDP_LEN + VNI_AT;
+    let udp_len = (inner_len + UDP_LEN + HEADER_LEN) as u16;
+    if let Some(b) = t.bytes.first_chunk::<OUTER6_LEN>() {
+        *h = *b;
+    }
+    // Version and traffic class from the template, the flow label (20
+    // bits) from the flow.
+    let w0 = u32::from_be_bytes([h[VER_FL], h[VER_FL + 1], h[VER_FL + 2], h[VER_FL + 3]]);
+    let w0 = (w0 & 0xfff0_0000) | (flow_label(o.hash) & 0x000f_ffff);
+    h[VER_FL..VER_FL + 4].copy_from_slice(&w0.to_be_bytes());
+    h[PLEN..PLEN + 2].copy_from_slice(&udp_len.to_be_bytes());
+    h[SPORT..SPORT + 2].copy_from_slice(&o.sport.to_be_bytes());
+    h[ULEN..ULEN + 2].copy_from_slice(&udp_len.to_be_bytes());
+    h[VNI..VNI + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
     if !t.zero_csum {
         // Length twice (pseudo-header and UDP header), the source port,
         // the VNI's two words, the inner frame.
@@ -82,7 +91,8 @@ pub fn write6(h: &mut [u8], t: &Template, inner_len: usize, o: Outer, isum: u32)
             + isum;
         // A computed 0 is sent as all ones (RFC 768).
         let c = csum_fold(s);
-        udp.set_checksum(if c == 0 { 0xffff } else { c });
+        let c = if c == 0 { 0xffff } else { c };
+        h[CSUM..CSUM + 2].copy_from_slice(&c.to_be_bytes());
     }
 }
 
