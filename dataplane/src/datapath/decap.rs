@@ -147,6 +147,19 @@ impl DecapCache {
         Some((i, t))
     }
 
+    /// The remote index of source `src`, remembered for the next packet.
+    #[inline(always)]
+    fn remote(&mut self, st: &State, src: IpAddr) -> Option<u32> {
+        match self.src {
+            Some((ip, r)) if ip == src => r,
+            _ => {
+                let r = st.remote_index.get(&src).copied();
+                self.src = Some((src, r));
+                r
+            }
+        }
+    }
+
     /// Remembers that the FDB had key `k` on access port `p` at `version`.
     #[inline(always)]
     pub(crate) fn remember(&mut self, k: u64, version: u64, p: u16) {
@@ -188,7 +201,7 @@ pub fn classify_underlay_cached(
     cache: &mut DecapCache,
 ) -> Result<Underlay, DropReason> {
     cache.follow(st);
-    match fast4(d, csum, st, cache) {
+    match fast(d, csum, st, cache) {
         Some(u) => Ok(u),
         None => classify_steps(d, csum, st, cache),
     }
@@ -197,15 +210,23 @@ pub fn classify_underlay_cached(
 /// [`classify_underlay_cached`]'s common case alone: VXLAN from a known
 /// remote, as (VNI, remote, inner offset, inner length, reserved bits
 /// set); None for anything else, which that function then classifies.
+/// `V6` is the underlay's IP version (the caller's loop is made for one:
+/// a loop that may call the other version's path keeps its state in
+/// memory, not registers).
 #[inline(always)]
-pub(crate) fn classify_known(
+pub(crate) fn classify_known<const V6: bool>(
     d: &[u8],
     csum: RxCsum,
     st: &State,
     cache: &mut DecapCache,
 ) -> Option<(VniIdx, u32, usize, usize, bool)> {
     cache.follow(st);
-    match fast4(d, csum, st, cache)? {
+    let u = match (V6, st.our_ip) {
+        (false, IpAddr::V4(ours)) => fast4(d, ours, csum, st, cache),
+        (true, IpAddr::V6(ours)) => fast6(d, ours, st, cache),
+        _ => None,
+    };
+    match u? {
         Underlay::Tunnel {
             vni,
             remote: Some(r),
@@ -214,6 +235,15 @@ pub(crate) fn classify_known(
             reserved_set,
         } => Some((vni, r, inner_off, inner_len, reserved_set)),
         _ => None,
+    }
+}
+
+/// The common case of the underlay's IP version ([`fast4`], [`fast6`]).
+#[inline(always)]
+fn fast(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
+    match st.our_ip {
+        IpAddr::V4(ours) => fast4(d, ours, csum, st, cache),
+        IpAddr::V6(ours) => fast6(d, ours, st, cache),
     }
 }
 
@@ -247,11 +277,14 @@ const FAST_LEN: usize = at::TUN + 8 + ETH_LEN;
 /// the same with its tunnel key compare). A property test holds the two
 /// to the same answers.
 #[inline(always)]
-fn fast4(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
+fn fast4(
+    d: &[u8],
+    ours: Ipv4Addr,
+    csum: RxCsum,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Option<Underlay> {
     let h: &[u8; FAST_LEN] = d.first_chunk()?;
-    let IpAddr::V4(ours) = st.our_ip else {
-        return None;
-    };
     let ip_len = be16(h, at::TOTAL_LEN) as usize;
     // Ethernet to our MAC, IPv4 with a 20-byte header, not a fragment, to
     // our address, room for a tunnel header and an inner Ethernet header.
@@ -332,15 +365,7 @@ fn fast4_inner<const INNER: usize>(
             s == 0xffff
         }
     };
-    // The inner frame: not 802.1Q/802.1ad, a unicast, non-zero source.
-    let iet = be16(h, inner + ethernet::field::TYPE);
-    let src = inner + ethernet::field::SRC.start;
-    if !csum_ok
-        || iet == ETHERTYPE_VLAN
-        || iet == ETHERTYPE_QINQ
-        || h[src] & 1 == 1
-        || h[src..src + 6] == [0; 6]
-    {
+    if !csum_ok || !inner_fast(h, inner) {
         return None;
     }
     let (vni, vtun) = cache.vni_tunnel(st, vni)?;
@@ -367,6 +392,104 @@ fn fast4_inner<const INNER: usize>(
         remote,
         inner_off: inner,
         inner_len: ip_len + ETH_LEN - inner,
+        reserved_set,
+    })
+}
+
+/// The inner Ethernet header at `inner` of `h`, as [`tunneled`] takes it:
+/// not 802.1Q/802.1ad, from a unicast, non-zero source.
+#[inline(always)]
+fn inner_fast<const N: usize>(h: &[u8; N], inner: usize) -> bool {
+    let iet = be16(h, inner + ethernet::field::TYPE);
+    let src = inner + ethernet::field::SRC.start;
+    iet != ETHERTYPE_VLAN && iet != ETHERTYPE_QINQ && h[src] & 1 == 0 && h[src..src + 6] != [0; 6]
+}
+
+/// Offsets of the IPv6 common case: Ethernet, IPv6 without extension
+/// headers, UDP, the tunnel header after it.
+mod at6 {
+    use crate::wire::{ipv6, udp, ETH_LEN, IPV6_LEN};
+    const IP: usize = ETH_LEN;
+    pub const VER: usize = IP + ipv6::field::VER_TC_FL;
+    pub const PLEN: usize = IP + ipv6::field::PAYLOAD_LEN;
+    pub const NEXT: usize = IP + ipv6::field::NEXT;
+    pub const SRC: usize = IP + ipv6::field::SRC;
+    pub const DST: usize = IP + ipv6::field::DST;
+    pub const UDP: usize = IP + IPV6_LEN;
+    pub const DPORT: usize = UDP + udp::field::DPORT;
+    pub const ULEN: usize = UDP + udp::field::LEN;
+    pub const CSUM: usize = UDP + udp::field::CSUM;
+    pub const TUN: usize = UDP + udp::HEADER_LEN;
+}
+
+/// [`FAST_LEN`] over IPv6.
+const FAST6_LEN: usize = at6::TUN + VXLAN_LEN + ETH_LEN;
+
+/// [`fast4`] over IPv6: VXLAN or Geneve (without options) in UDP straight
+/// after the IPv6 header, to our address, with a right UDP checksum (or
+/// zero, where accepted), from a known remote (or any, where accepted).
+/// The checksum's one pass covers the pseudo-header's addresses, which
+/// sit just before the UDP header. None for anything else, NVGRE
+/// included, which [`classify_steps`] then takes; a property test holds
+/// the two to the same answers.
+#[inline(always)]
+fn fast6(d: &[u8], ours: Ipv6Addr, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
+    let h: &[u8; FAST6_LEN] = d.first_chunk()?;
+    let plen = be16(h, at6::PLEN) as usize;
+    // Ethernet to our MAC, IPv6 to our address (a link-local one is the
+    // kernel's when it has an interface), UDP whose length is the
+    // payload's, room for a tunnel header and an inner Ethernet header.
+    if h[..6] != st.our_mac
+        || be16(h, at::TYPE) != ETHERTYPE_IPV6
+        || h[at6::VER] >> 4 != 6
+        || h[at6::NEXT] != PROTO_UDP
+        || !(FAST6_LEN..=d.len()).contains(&(plen + at6::UDP))
+        || be16(h, at6::ULEN) as usize != plen
+        || h[at6::DST..at6::DST + 16] != ours.octets()
+        || st.kernel && ours.is_unicast_link_local()
+    {
+        return None;
+    }
+    let (tun, encap) = st.tunnel_on(be16(h, at6::DPORT))?;
+    const _: () = assert!(VXLAN_LEN == GENEVE_LEN);
+    let (vni, reserved_set) = match encap {
+        Encap::Vxlan => vxlan::fast_header(h[at6::TUN..].first_chunk()?, st.strict_reserved)?,
+        Encap::Geneve => (geneve::fast_header(h[at6::TUN..].first_chunk()?)?, false),
+        Encap::Nvgre => return None,
+    };
+    const INNER: usize = at6::TUN + VXLAN_LEN;
+    if !inner_fast(h, INNER) {
+        return None;
+    }
+    if be16(h, at6::CSUM) == 0 {
+        if !st.udp6_zero_rx {
+            return None;
+        }
+    } else {
+        // Addresses, UDP header and payload in one pass; the pseudo-
+        // header's length and next header added as words.
+        let s = csum_add(
+            plen as u32 + PROTO_UDP as u32,
+            d.get(at6::SRC..at6::UDP + plen)?,
+        );
+        if csum_fold(s) != 0 {
+            return None;
+        }
+    }
+    let (vni, vtun) = cache.vni_tunnel(st, vni)?;
+    if vtun != tun {
+        return None;
+    }
+    let src = IpAddr::V6(Ipv6Addr::from(*h[at6::SRC..].first_chunk::<16>()?));
+    let remote = cache.remote(st, src);
+    if remote.is_none() && !st.accept_unknown_sources {
+        return None;
+    }
+    Some(Underlay::Tunnel {
+        vni,
+        remote,
+        inner_off: INNER,
+        inner_len: plen + at6::UDP - INNER,
         reserved_set,
     })
 }
@@ -593,14 +716,7 @@ fn tunneled(
     if vtun != tun {
         return Err(DropReason::EncapMismatch);
     }
-    let remote = match cache.src {
-        Some((ip, r)) if ip == src => r,
-        _ => {
-            let r = st.remote_index.get(&src).copied();
-            cache.src = Some((src, r));
-            r
-        }
-    };
+    let remote = cache.remote(st, src);
     if remote.is_none() && !st.accept_unknown_sources {
         return Err(DropReason::UnknownSource);
     }
@@ -686,8 +802,8 @@ mod tests {
             let mut remotes = Vec::new();
             for i in [0, 0, 1, 0, 2, 2, 1, 3, 0, 3, 1, 1, 2, 0] {
                 let p = vxlan_from(srcs[i]);
-                let cold = fast4(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
-                let got = fast4(&p, RxCsum::Unknown, &st, &mut warm);
+                let cold = fast(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+                let got = fast(&p, RxCsum::Unknown, &st, &mut warm);
                 assert_eq!(got, cold, "source {} (accept {accept})", srcs[i]);
                 if let Some(Underlay::Tunnel { remote, .. }) = got {
                     remotes.push(remote);
@@ -705,19 +821,27 @@ mod tests {
         let st = sample_state();
         for (len, df) in [(14, false), (60, true), (1500, false)] {
             let p = vxlan(len, 100, df);
-            let fast = fast4(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+            let fast = fast(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
             assert!(fast.is_some(), "inner {len}");
             let slow = classify_steps(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
             assert_eq!(fast.ok_or(DropReason::UnderlayRunt), slow);
         }
-        // Geneve without options and NVGRE too.
-        for (i, t) in TUNNELS.into_iter().enumerate() {
-            let st = sample_state_tunnels(false, &TUNNELS, [i as TunnelIdx, 0]);
-            let p = in_tunnel(t, 60, 100);
-            let fast = fast4(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
-            assert!(fast.is_some(), "{t:?}");
-            let slow = classify_steps(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
-            assert_eq!(fast.ok_or(DropReason::UnderlayRunt), slow, "{t:?}");
+        // Geneve without options and NVGRE too; over IPv6, VXLAN and
+        // Geneve (NVGRE takes the steps), with a checksum and with zero.
+        for v6 in [false, true] {
+            for (i, t) in TUNNELS.into_iter().enumerate() {
+                let st = sample_state_tunnels(v6, &TUNNELS, [i as TunnelIdx, 0]);
+                for zero in [false, true] {
+                    let p = in_tunnel_over(v6, zero, t, 60, 100);
+                    let fast = fast(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+                    assert_eq!(fast.is_some(), !v6 || t.encap != Encap::Nvgre, "{t:?} {v6}");
+                    let slow = classify_steps(&p, RxCsum::Unknown, &st, &mut DecapCache::default());
+                    assert!(slow.is_ok(), "{t:?} {v6}");
+                    if let Some(f) = fast {
+                        assert_eq!(Ok(f), slow, "{t:?} {v6}");
+                    }
+                }
+            }
         }
     }
 
@@ -729,8 +853,15 @@ mod tests {
 
     /// A frame of `len` bytes in VNI `vni` from the sample remote through `t`.
     fn in_tunnel(t: Tunnel, len: usize, vni: u32) -> Vec<u8> {
+        in_tunnel_over(false, false, t, len, vni)
+    }
+
+    /// [`in_tunnel`] over IPv6 if `v6`, with a zero UDP checksum if `zero`.
+    fn in_tunnel_over(v6: bool, zero: bool, t: Tunnel, len: usize, vni: u32) -> Vec<u8> {
         let mut b = VecBuf::new(&vxlan(len, vni, false)[50..]);
-        encapsulate(&mut b, &crate::testing::peer_to_us_in(false, t), vni, 9000).unwrap();
+        let mut tpl = crate::testing::peer_to_us_in(v6, t);
+        tpl.zero_csum |= zero;
+        encapsulate(&mut b, &tpl, vni, 9000).unwrap();
         b.data().to_vec()
     }
 
@@ -738,14 +869,14 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
         /// Whatever the fast path accepts, the step-by-step classifier
         /// accepts with the same answer, for mangled packets of every
-        /// tunnel, whichever tunnel each VNI is in, and every checksum
-        /// verdict and policy.
+        /// tunnel over either IP version, whichever tunnel each VNI is
+        /// in, and every checksum verdict and policy.
         #[test]
         fn fast_path_agrees_with_the_steps(
             len in 14usize..120,
             vni in prop::sample::select(vec![100u32, 200, 300]),
             df in any::<bool>(),
-            edits in prop::collection::vec((0usize..80, any::<u8>()), 0..4),
+            edits in prop::collection::vec((0usize..100, any::<u8>()), 0..4),
             cut in 0usize..4,
             pad in 0usize..8,
             csum in prop::sample::select(vec![RxCsum::Unknown, RxCsum::Good, RxCsum::Bad]),
@@ -753,13 +884,19 @@ mod tests {
             accept in any::<bool>(),
             tunnel in 0usize..3,
             vni_tunnels in (0 as TunnelIdx..3, 0 as TunnelIdx..3),
+            v6 in any::<bool>(),
+            zero in any::<bool>(),
+            zero_rx in any::<bool>(),
+            kernel in any::<bool>(),
         ) {
-            let mut st = sample_state_tunnels(false, &TUNNELS, [vni_tunnels.0, vni_tunnels.1]);
+            let mut st = sample_state_tunnels(v6, &TUNNELS, [vni_tunnels.0, vni_tunnels.1]);
             st.strict_reserved = strict;
             st.accept_unknown_sources = accept;
+            st.udp6_zero_rx = zero_rx;
+            st.kernel = kernel;
             let mut p = match tunnel {
-                0 => vxlan(len, vni, df),
-                t => in_tunnel(TUNNELS[t], len, vni),
+                0 if !v6 => vxlan(len, vni, df),
+                t => in_tunnel_over(v6, zero, TUNNELS[t], len, vni),
             };
             for (i, b) in edits {
                 if i < p.len() {
@@ -768,7 +905,7 @@ mod tests {
             }
             p.extend(std::iter::repeat_n(0, pad));
             p.truncate(p.len().saturating_sub(cut));
-            if let Some(f) = fast4(&p, csum, &st, &mut DecapCache::default()) {
+            if let Some(f) = fast(&p, csum, &st, &mut DecapCache::default()) {
                 let s = classify_steps(&p, csum, &st, &mut DecapCache::default());
                 prop_assert_eq!(Ok(f), s);
             }

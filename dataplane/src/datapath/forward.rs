@@ -815,12 +815,28 @@ pub fn underlay_burst<I: Io>(cx: &mut Ctx<'_>, io: &mut I, pkts: impl Iterator<I
         version: (v & 1 == 0).then_some(v),
         ..Run::default()
     };
+    // One loop per underlay IP version, each testing only its own.
+    if cx.st.our_ip.is_ipv6() {
+        decap_loop::<_, true>(cx, io, pkts, &mut run);
+    } else {
+        decap_loop::<_, false>(cx, io, pkts, &mut run);
+    }
+    run.add(cx);
+}
+
+/// [`underlay_burst`]'s loop over an underlay of IPv6 if `V6`, else IPv4.
+#[inline(always)]
+fn decap_loop<I: Io, const V6: bool>(
+    cx: &mut Ctx<'_>,
+    io: &mut I,
+    pkts: impl Iterator<Item = I::Pkt>,
+    run: &mut Run,
+) {
     for m in pkts {
-        if let Err(m) = decap_known(cx, io, m, &mut run) {
+        if let Err(m) = decap_known::<_, V6>(cx, io, m, run) {
             underlay_packet(cx, io, m);
         }
     }
-    run.add(cx);
 }
 
 /// What [`underlay_burst`] carries from packet to packet: the FDB version
@@ -859,7 +875,7 @@ fn remote_rx_counter<'s>(cx: &Ctx<'s>, r: u32) -> Option<&'s PktBytes> {
 /// port; gives back, untouched and before any side effect, a packet that
 /// takes another way. `run` sums the VNI's decapsulated packets and bytes.
 #[inline(always)]
-pub(crate) fn decap_known<I: Io>(
+pub(crate) fn decap_known<I: Io, const V6: bool>(
     cx: &mut Ctx<'_>,
     io: &mut I,
     mut m: I::Pkt,
@@ -869,7 +885,8 @@ pub(crate) fn decap_known<I: Io>(
         return Err(m);
     }
     let st = cx.st;
-    let Some((vni, r, off, len, reserved)) = classify_known(m.data(), m.rx_ip_csum(), st, cx.decap)
+    let Some((vni, r, off, len, reserved)) =
+        classify_known::<V6>(m.data(), m.rx_ip_csum(), st, cx.decap)
     else {
         return Err(m);
     };

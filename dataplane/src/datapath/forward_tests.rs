@@ -1205,6 +1205,21 @@ mod known_unicast {
             p[at] = b;
             p
         };
+        // A reserved byte of the VXLAN header set; over IPv6 the UDP
+        // checksum covering it is made right again.
+        let reserved = if v6 {
+            let mut p = edit(63, 1);
+            p[60..62].fill(0);
+            let ip = crate::wire::Ipv6Packet::new_checked(&p[14..]).unwrap();
+            let c = crate::wire::csum_fold(crate::wire::csum_add(
+                ip.pseudo_sum(ip.payload_len(), crate::wire::PROTO_UDP),
+                ip.payload(),
+            ));
+            p[60..62].copy_from_slice(&c.to_be_bytes());
+            p
+        } else {
+            edit(43, 1)
+        };
         vec![
             ("to a local host", plain(to_h2.clone())),
             (
@@ -1223,7 +1238,7 @@ mod known_unicast {
                 "tagged on its port",
                 plain(w.tunneled(peer, 200, &frame(h7, FAR, 46))),
             ),
-            ("reserved bits", plain(edit(43, 1))),
+            ("reserved bits", plain(reserved)),
             ("to a local host again", plain(to_h2.clone())),
             (
                 "from a stranger",
@@ -1389,8 +1404,11 @@ mod known_unicast {
 
     #[test]
     fn decap_takes_known_unicast_and_gives_back_the_rest_untouched() {
-        for learning in [true, false] {
-            let mut w = world(Features::learning(learning));
+        for (learning, v6) in [(true, false), (false, false), (true, true), (false, true)] {
+            let mut w = world(Features {
+                v6,
+                ..Features::learning(learning)
+            });
             let mut taken = vec![
                 "ARP reply from a remote host",
                 "to a local host",
@@ -1403,13 +1421,21 @@ mod known_unicast {
             if learning {
                 taken.push("to a learned host");
             }
+            if v6 {
+                // The NIC's verdict is on IPv4 headers only.
+                taken.push("checksum refused");
+            }
             let mut io = rec();
             let mut run = Run::default();
             let pkts = packets(&w);
             takes_exactly(&mut w, &mut io, pkts, &taken, |cx, io, p| {
-                decap_known(cx, io, p, &mut run).err()
+                if v6 {
+                    decap_known::<_, true>(cx, io, p, &mut run).err()
+                } else {
+                    decap_known::<_, false>(cx, io, p, &mut run).err()
+                }
             });
-            let n = 7 + usize::from(learning);
+            let n = 7 + usize::from(learning) + usize::from(v6);
             assert_eq!(io.access[0].len(), n);
             // The tagged one left with its VID.
             assert!(io.access[0]
@@ -1425,7 +1451,12 @@ mod known_unicast {
             assert_eq!(w.stats.vnis[w.vni(200) as usize].decap.get().0, 1);
             // The ARP reply's sender was not snooped (no suppression).
             // FAR is static in VNI 100 only, and VNI 200 learns.
-            assert_learned(&w, w.vni(200), FAR, LearnAt::Remote(PEER.into()));
+            let peer = Features {
+                v6,
+                ..Features::default()
+            }
+            .peer(2);
+            assert_learned(&w, w.vni(200), FAR, LearnAt::Remote(peer));
             assert_eq!(w.events.pop(), None);
         }
     }
