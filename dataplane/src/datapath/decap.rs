@@ -851,12 +851,8 @@ mod tests {
         Tunnel::nvgre(true),
     ];
 
-    /// A frame of `len` bytes in VNI `vni` from the sample remote through `t`.
-    fn in_tunnel(t: Tunnel, len: usize, vni: u32) -> Vec<u8> {
-        in_tunnel_over(false, false, t, len, vni)
-    }
-
-    /// [`in_tunnel`] over IPv6 if `v6`, with a zero UDP checksum if `zero`.
+    /// A frame of `len` bytes in VNI `vni` from the sample remote through
+    /// `t`, over IPv6 if `v6`, with a zero UDP checksum if `zero`.
     fn in_tunnel_over(v6: bool, zero: bool, t: Tunnel, len: usize, vni: u32) -> Vec<u8> {
         let mut b = VecBuf::new(&vxlan(len, vni, false)[50..]);
         let mut tpl = crate::testing::peer_to_us_in(v6, t);
