@@ -227,6 +227,15 @@ impl FdbTable {
         dpdk::prefetch(&self.words[self.home(k) * SLOT_WORDS]);
     }
 
+    /// [`FdbTable::prefetch`], and the word of `hits` that a hit on the
+    /// home slot marks (learning marks every source it finds).
+    #[inline(always)]
+    pub fn prefetch_learned(&self, k: u64, hits: &HitMap) {
+        let i = self.home(k);
+        dpdk::prefetch(&self.words[i * SLOT_WORDS]);
+        hits.prefetch(i);
+    }
+
     /// Finds `k`; returns the slot index and entry.
     #[inline(always)]
     pub fn lookup(&self, k: u64) -> Option<(usize, Entry)> {
@@ -282,6 +291,14 @@ impl HitMap {
             if w.load(Ordering::Relaxed) & bit == 0 {
                 w.fetch_or(bit, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Prefetches the word holding slot `i`'s bit.
+    #[inline(always)]
+    pub fn prefetch(&self, i: usize) {
+        if let Some(w) = self.words.get(i / 64) {
+            dpdk::prefetch(w);
         }
     }
 

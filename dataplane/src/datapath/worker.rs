@@ -288,7 +288,7 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
                 let (dk, sk) = frame_keys(vni, h);
                 cx.fdb.prefetch(dk);
                 if learning {
-                    cx.fdb.prefetch(sk);
+                    cx.fdb.prefetch_learned(sk, cx.hits);
                 }
             }
         }
@@ -311,7 +311,7 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
             let (dk, sk) = frame_keys(v, h);
             cx.fdb.prefetch(dk);
             if cx.st.vni(v).is_some_and(|s| s.learning) {
-                cx.fdb.prefetch(sk);
+                cx.fdb.prefetch_learned(sk, cx.hits);
             }
         }
     }
