@@ -72,7 +72,8 @@ pub fn build(t: &Tables, generation: u64) -> State {
                 let mac = u.next_hop(ip).and_then(|nh| t.neigh.mac(nh));
                 let mut templates = [None; MAX_TUNNELS];
                 for (slot, tun) in templates.iter_mut().zip(&tunnels) {
-                    *slot = mac.and_then(|mac| template(u, *tun, t.our_mac, mac, ip));
+                    *slot = mac
+                        .and_then(|mac| template(u, t.udp6_csum_offload, *tun, t.our_mac, mac, ip));
                 }
                 RemoteState { ip, templates }
             })
@@ -110,9 +111,10 @@ fn tunnel(u: &Underlay, t: vtep_config::Tunnel) -> Tunnel {
 
 /// The outer header of `tunnel` towards remote `ip` through next-hop MAC
 /// `mac`; None for an address of the other family (the config refuses
-/// those).
+/// those). `csum_offload`: the NIC computes IPv6 UDP checksums.
 fn template(
     u: &Underlay,
+    csum_offload: bool,
     tunnel: Tunnel,
     our_mac: [u8; 6],
     mac: [u8; 6],
@@ -122,15 +124,18 @@ fn template(
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             Some(Template::new(mac, our_mac, src, dst, tunnel, u.ttl, u.df))
         }
-        (IpAddr::V6(src), IpAddr::V6(dst)) => Some(Template::new6(
-            mac,
-            our_mac,
-            src,
-            dst,
-            tunnel,
-            u.ttl,
-            u.udp6_zero_checksum_tx,
-        )),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Some(
+            Template::new6(
+                mac,
+                our_mac,
+                src,
+                dst,
+                tunnel,
+                u.ttl,
+                u.udp6_zero_checksum_tx,
+            )
+            .offloading_csum(csum_offload),
+        ),
         _ => None,
     }
 }

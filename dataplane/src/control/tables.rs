@@ -67,6 +67,9 @@ pub struct Tables {
     pub state_write_failures: u64,
     /// Ports whose link is down ([`crate::datapath::state::State::ports_down`]).
     pub ports_down: u64,
+    /// The underlay port computes IPv6 UDP checksums on transmit (its
+    /// `TX_UDP_CKSUM` offload): templates leave them to it.
+    pub udp6_csum_offload: bool,
     /// Bandwidth limits and storm control per VNI; a VNI keeps its
     /// limiters (and their state) across reloads that leave them alone.
     pub police: HashMap<Vni, Arc<VniPolice>>,
@@ -93,6 +96,7 @@ impl Tables {
             state_file_kept: None,
             state_write_failures: 0,
             ports_down: 0,
+            udp6_csum_offload: false,
             police: HashMap::new(),
             evpn_flood: Default::default(),
             evpn_adopted: Default::default(),

@@ -294,7 +294,8 @@ fn start_planes(
     mut net: Net,
     kernel: Option<KernelPath>,
 ) -> Result<Planes, String> {
-    let tables = Tables::new(cfg.clone(), net.our_mac, 0)?;
+    let mut tables = Tables::new(cfg.clone(), net.our_mac, 0)?;
+    tables.udp6_csum_offload = net.underlay_plan.tx_udp6_csum;
     let slots = tables.fdb.max_slots();
     let shared_fdb = tables.fdb.shared();
     let running = Arc::new(AtomicBool::new(true));
@@ -369,6 +370,7 @@ fn start_planes(
             stats,
             running: running.clone(),
             tx_ip_csum: net.underlay_plan.tx_ip_csum,
+            tx_udp6_csum: net.underlay_plan.tx_udp6_csum,
             share_floods: net.underlay_plan.share_floods,
         };
         // Workers run on the EAL's own worker lcores: pinned by EAL, with

@@ -28,8 +28,8 @@ pub struct Want {
     pub mtu: u16,
     /// The config key the MTU comes from, for errors.
     pub mtu_key: &'static str,
-    /// The underlay runs IPv6: no IPv4 checksum offloads (the UDP checksum
-    /// is computed in software).
+    /// The underlay runs IPv6: no IPv4 checksum offloads; the UDP
+    /// checksum on transmit in the NIC where offered, else in software.
     pub ipv6: bool,
 }
 
@@ -39,6 +39,8 @@ pub struct Plan {
     pub cfg: PortConfig,
     /// The NIC fills the outer IPv4 header checksum on transmit.
     pub tx_ip_csum: bool,
+    /// The NIC fills the outer UDP checksum over IPv6 on transmit.
+    pub tx_udp6_csum: bool,
     /// Flood copies to remotes may share the payload (header + clone, a
     /// two-segment packet); otherwise each copy is a private buffer.
     pub share_floods: bool,
@@ -82,6 +84,7 @@ const RX_NAMES: &[(u64, &str)] = &[
 ];
 const TX_NAMES: &[(u64, &str)] = &[
     (offload::TX_IPV4_CKSUM, "ipv4_cksum"),
+    (offload::TX_UDP_CKSUM, "udp_cksum"),
     (offload::TX_MULTI_SEGS, "multi_segs"),
     (offload::TX_MBUF_FAST_FREE, "mbuf_fast_free"),
 ];
@@ -106,8 +109,10 @@ fn names(mask: u64, table: &[(u64, &str)]) -> String {
 ///   offers it, and the NIC's hash delivered with each packet (used as the
 ///   flow hash of the outer source port).
 /// - Underlay: receive and transmit IPv4 checksum offload where offered
-///   (the software path stays for devices without); multi-segment transmit
-///   for shared flood copies where offered.
+///   (the software path stays for devices without); over IPv6, transmit
+///   UDP checksum offload where offered (the outer UDP header is the one
+///   the NIC sees: no tunnel flags); multi-segment transmit for shared
+///   flood copies where offered.
 /// - `MBUF_FAST_FREE` (all mbufs direct, one pool, reference count 1):
 ///   access ports always qualify; the underlay only when flood copies are
 ///   not shared, since a shared copy is an indirect mbuf.
@@ -158,7 +163,7 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         }
     }
     let has_tx = |b: u64| info.tx_offloads & b != 0;
-    let (mut tx_ip_csum, mut share_floods) = (false, true);
+    let (mut tx_ip_csum, mut tx_udp6_csum, mut share_floods) = (false, false, true);
     if want.role == Role::Underlay {
         if info.rx_offloads & offload::RX_IPV4_CKSUM != 0 && !want.ipv6 {
             cfg.rx_offloads |= offload::RX_IPV4_CKSUM;
@@ -166,6 +171,10 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         if has_tx(offload::TX_IPV4_CKSUM) && !want.ipv6 {
             cfg.tx_offloads |= offload::TX_IPV4_CKSUM;
             tx_ip_csum = true;
+        }
+        if has_tx(offload::TX_UDP_CKSUM) && want.ipv6 {
+            cfg.tx_offloads |= offload::TX_UDP_CKSUM;
+            tx_udp6_csum = true;
         }
         share_floods = has_tx(offload::TX_MULTI_SEGS);
         if share_floods {
@@ -182,8 +191,9 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         names(info.rx_offloads, RX_NAMES),
         names(cfg.tx_offloads, TX_NAMES),
         names(info.tx_offloads, TX_NAMES),
-        match (want.ipv6, tx_ip_csum) {
-            (true, _) => "UDP checksum over IPv6 in software",
+        match (want.ipv6, tx_ip_csum || tx_udp6_csum) {
+            (true, true) => "UDP checksum over IPv6 on transmit in the NIC",
+            (true, false) => "UDP checksum over IPv6 in software",
             (false, true) => "IPv4 checksum on transmit in the NIC",
             (false, false) => "IPv4 checksum on transmit in software",
         },
@@ -196,6 +206,7 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
     Ok(Plan {
         cfg,
         tx_ip_csum,
+        tx_udp6_csum,
         share_floods,
         notes,
     })
@@ -215,6 +226,7 @@ mod tests {
             max_mtu: 9702,
             rx_offloads: offload::RX_IPV4_CKSUM | offload::RX_RSS_HASH | offload::RX_SCATTER,
             tx_offloads: offload::TX_IPV4_CKSUM
+                | offload::TX_UDP_CKSUM
                 | offload::TX_MULTI_SEGS
                 | offload::TX_MBUF_FAST_FREE,
             rss_hf: RSS_WANTED | (1 << 30),
@@ -264,6 +276,50 @@ mod tests {
             "no IPv4 header to check"
         );
         assert_eq!(p.cfg.tx_offloads & offload::TX_IPV4_CKSUM, 0);
+        // The UDP checksum goes to the NIC that offers it, and only over
+        // IPv6 (over IPv4 vtep sends zero, as RFC 7348 allows).
+        assert!(p.tx_udp6_csum);
+        assert_ne!(p.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("UDP checksum over IPv6 on transmit in the NIC")),
+            "{:?}",
+            p.notes
+        );
+        let v4 = plan("0000:3b:00.0", &nic(), &want(Role::Underlay, 4, 9000)).unwrap();
+        assert!(!v4.tx_udp6_csum);
+        assert_eq!(v4.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
+        // A device without it: software, said so.
+        let p = plan("net_af_packet0", &vdev(), &w_vdev()).unwrap();
+        assert!(!p.tx_udp6_csum);
+        assert_eq!(p.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("UDP checksum over IPv6 in software")),
+            "{:?}",
+            p.notes
+        );
+        // Never on an access port.
+        let a = plan(
+            "0000:3b:00.1",
+            &nic(),
+            &Want {
+                ipv6: true,
+                ..want(Role::Access, 1, 9000)
+            },
+        )
+        .unwrap();
+        assert!(!a.tx_udp6_csum);
+        assert_eq!(a.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
+    }
+
+    fn w_vdev() -> Want {
+        Want {
+            ipv6: true,
+            ..want(Role::Underlay, 1, 1500)
+        }
     }
 
     #[test]

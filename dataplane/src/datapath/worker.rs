@@ -24,7 +24,7 @@ use crate::datapath::police::{Clock, Credits};
 use crate::datapath::state::State;
 use crate::datapath::stats::{bump, Tally, WorkerStats};
 use crate::datapath::tunnel::{IpIds, COMMON_OUTER_LEN};
-use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, IPV6_LEN, PROTO_UDP};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
@@ -54,6 +54,8 @@ pub struct Worker {
     pub running: Arc<AtomicBool>,
     /// The underlay NIC fills the outer IPv4 checksum (see [`crate::datapath::ports`]).
     pub tx_ip_csum: bool,
+    /// The underlay NIC fills the outer UDP checksum over IPv6.
+    pub tx_udp6_csum: bool,
     /// Flood copies to remotes may share the payload.
     pub share_floods: bool,
 }
@@ -91,6 +93,7 @@ impl Worker {
             q_ul: self.underlay_tx,
             qs: self.access_tx,
             tx_ip_csum: self.tx_ip_csum,
+            tx_udp6_csum: self.tx_udp6_csum,
             share_floods: self.share_floods,
         };
         let burst = self.burst.min(RX_BURST);
@@ -317,6 +320,19 @@ fn prefetch_access(cx: &Ctx<'_>, rx: &Burst<RX_BURST>, port: usize) {
     }
 }
 
+/// An encapsulated packet whose UDP checksum over IPv6 the NIC is to
+/// compute: UDP straight after the IPv6 header, its checksum field holding
+/// the pseudo-header's sum (a template that sends zero checksums leaves
+/// it zero, and a sum of real addresses never folds to zero).
+#[inline(always)]
+fn udp6_to_offload(d: &[u8]) -> bool {
+    const NEXT: usize = ETH_LEN + 6;
+    const CSUM: usize = ETH_LEN + IPV6_LEN + 6;
+    d.get(..CSUM + 2).is_some_and(|h| {
+        h[12..14] == [0x86, 0xdd] && h[NEXT] == PROTO_UDP && h[CSUM..CSUM + 2] != [0, 0]
+    })
+}
+
 /// Sends what is queued for a port; refused originals become drops and
 /// refused copies are counted apart.
 #[inline(always)]
@@ -405,6 +421,7 @@ struct TxSide {
     qs: Vec<TxQueue>,
     outs: Vec<Out>,
     tx_ip_csum: bool,
+    tx_udp6_csum: bool,
     share_floods: bool,
 }
 
@@ -494,6 +511,8 @@ impl Io for Queues<'_> {
             // The NIC computes the checksum over a zero checksum field.
             Ipv4Packet::new_unchecked(&mut p.data_mut()[ETH_LEN..]).set_checksum(0);
             p.offload_ipv4_csum(ETH_LEN as u8, IPV4_LEN as u16);
+        } else if tx.tx_udp6_csum && udp6_to_offload(p.data()) {
+            p.offload_udp6_csum(ETH_LEN as u8, IPV6_LEN as u16);
         }
         enqueue(&mut tx.q_ul, &mut tx.out_ul, p, is_copy, t, self.stats);
     }

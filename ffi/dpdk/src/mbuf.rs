@@ -112,11 +112,26 @@ impl Mbuf {
         self.set_ol_flags(self.ol_flags() | sys::RTE_MBUF_F_TX_IPV4 | sys::RTE_MBUF_F_TX_IP_CKSUM);
     }
 
+    /// Asks the NIC to fill the UDP checksum of this packet: IPv6 (a
+    /// header of `l3_len` bytes, no extension headers) after `l2_len`
+    /// bytes of Ethernet, then UDP whose checksum field holds the
+    /// pseudo-header's sum, as DPDK's L4 checksum offload wants it. The
+    /// port must have the `TX_UDP_CKSUM` offload on.
+    #[inline(always)]
+    pub fn offload_udp6_csum(&mut self, l2_len: u8, l3_len: u16) {
+        self.set_tx_offload((l2_len as u64 & 0x7f) | ((l3_len as u64 & 0x1ff) << 7));
+        self.set_ol_flags(self.ol_flags() | sys::RTE_MBUF_F_TX_IPV6 | sys::RTE_MBUF_F_TX_UDP_CKSUM);
+    }
+
     /// The TX offload request of this packet: the checksum flags and the
     /// `tx_offload` lengths word.
     pub fn tx_offload_request(&self) -> (u64, u64) {
         (
-            self.ol_flags() & (sys::RTE_MBUF_F_TX_IPV4 | sys::RTE_MBUF_F_TX_IP_CKSUM),
+            self.ol_flags()
+                & (sys::RTE_MBUF_F_TX_IPV4
+                    | sys::RTE_MBUF_F_TX_IP_CKSUM
+                    | sys::RTE_MBUF_F_TX_IPV6
+                    | sys::RTE_MBUF_F_TX_L4_MASK),
             self.tx_offload_raw(),
         )
     }

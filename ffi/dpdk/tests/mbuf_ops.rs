@@ -45,6 +45,14 @@ fn mbuf_semantics_and_exhaustion() {
     assert_ne!(flags, 0);
     assert_eq!(lens, 14 | (20 << 7));
 
+    // UDP checksum offload over IPv6: other flags, the same lengths word.
+    let mut m6 = pool.alloc().unwrap();
+    m6.offload_udp6_csum(14, 40);
+    let (flags6, lens6) = m6.tx_offload_request();
+    assert!(flags6 != 0 && flags6 != flags, "{flags6:#x} {flags:#x}");
+    assert_eq!(lens6, 14 | (40 << 7));
+    drop(m6);
+
     // Refusals leave the mbuf unchanged.
     assert!(m.prepend(head0 + 1).is_none());
     assert!(m.append(m.tailroom() + 1).is_none());

@@ -176,6 +176,8 @@ impl Template {
             ip_sum,
             v6: false,
             zero_csum: true,
+            csum_offload: false,
+            pseudo: 0,
             flow_id: tunnel.flow_id,
         }
     }
@@ -214,8 +216,18 @@ impl Template {
             ip_sum: csum_add(pseudo, &fixed.to_be_bytes()),
             v6: true,
             zero_csum: zero_csum || tunnel.encap == Encap::Nvgre,
+            csum_offload: false,
+            pseudo,
             flow_id: tunnel.flow_id,
         }
+    }
+
+    /// This template with the IPv6 UDP checksum left to the NIC if `on`
+    /// (the port's `TX_UDP_CKSUM` offload); no change to a template that
+    /// sends no checksum (IPv4, NVGRE, zero checksums).
+    pub fn offloading_csum(mut self, on: bool) -> Template {
+        self.csum_offload = on && self.v6 && !self.zero_csum;
+        self
     }
 }
 
@@ -245,10 +257,11 @@ impl IpIds {
 }
 
 /// What the UDP checksum of an outer header from `t` needs of the inner
-/// frame `f`: its sum over IPv6 with checksums on, else nothing.
+/// frame `f`: its sum over IPv6 with checksums computed in software, else
+/// nothing.
 #[inline(always)]
 pub fn inner_sum(t: &Template, f: &[u8]) -> u32 {
-    if t.v6 && !t.zero_csum {
+    if t.v6 && !t.zero_csum && !t.csum_offload {
         csum_add(0, f)
     } else {
         0

@@ -55,6 +55,12 @@ pub struct Template {
     pub v6: bool,
     /// IPv6: send a zero UDP checksum (RFC 6935) instead of computing it.
     pub zero_csum: bool,
+    /// IPv6: the NIC computes the UDP checksum; the header carries the
+    /// pseudo-header's sum ([`Template::pseudo`]) and the inner frame is
+    /// not summed.
+    pub csum_offload: bool,
+    /// IPv6: the sum of the pseudo-header's addresses and next header.
+    pub pseudo: u32,
     /// NVGRE: 8 bits of the flow hash in the key's FlowID.
     pub flow_id: bool,
 }

@@ -55,8 +55,9 @@ pub fn write4(h: &mut [u8; OUTER4_LEN], t: &Template, inner_len: usize, o: Outer
 /// [`write4`] over IPv6: payload and UDP lengths, flow label, source
 /// port, VNI, and the UDP checksum (mandatory over IPv6, RFC 8200 §8.1)
 /// from the template's constant sum, the per-packet words and the inner
-/// frame's sum `isum`; zero if the template says so (RFC 6935). Fixed
-/// offsets into a fixed-size header, as [`write4`].
+/// frame's sum `isum`; zero if the template says so (RFC 6935); the
+/// pseudo-header's sum if the NIC computes it. Fixed offsets into a
+/// fixed-size header, as [`write4`].
 #[inline(always)]
 pub fn write6(h: &mut [u8; OUTER6_LEN], t: &Template, inner_len: usize, o: Outer, isum: u32) {
     const IP6: usize = ETH_LEN;
@@ -80,7 +81,12 @@ pub fn write6(h: &mut [u8; OUTER6_LEN], t: &Template, inner_len: usize, o: Outer
     h[SPORT..SPORT + 2].copy_from_slice(&o.sport.to_be_bytes());
     h[ULEN..ULEN + 2].copy_from_slice(&udp_len.to_be_bytes());
     h[VNI..VNI + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
-    if !t.zero_csum {
+    if t.csum_offload {
+        // The NIC sums the datagram onto the pseudo-header's sum, which
+        // DPDK's L4 checksum offload wants in the field (not complemented).
+        let p = !csum_fold(t.pseudo + udp_len as u32);
+        h[CSUM..CSUM + 2].copy_from_slice(&p.to_be_bytes());
+    } else if !t.zero_csum {
         // Length twice (pseudo-header and UDP header), the source port,
         // the VNI's two words, the inner frame.
         let s = t.ip_sum
@@ -99,6 +105,54 @@ pub fn write6(h: &mut [u8; OUTER6_LEN], t: &Template, inner_len: usize, o: Outer
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With the checksum offloaded, the field holds the pseudo-header's
+    /// sum: a NIC summing the datagram onto it (as net_tap and DPDK's
+    /// Intel drivers do) writes the checksum software would have.
+    #[test]
+    fn an_offloaded_checksum_completes_to_the_software_one() {
+        use crate::datapath::tunnel::Tunnel;
+        use crate::wire::csum_add;
+        let t = Template::new6(
+            [2, 0, 0, 0, 0, 2],
+            [2, 0, 0, 0, 0, 1],
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+            Tunnel::vxlan(4789),
+            64,
+            false,
+        );
+        let inner: Vec<u8> = (0..61u8).collect();
+        let o = Outer::new(100, 0x1234_5678, 0);
+        let mut soft = [0u8; OUTER6_LEN];
+        write6(&mut soft, &t, inner.len(), o, csum_add(0, &inner));
+        let mut hw = [0u8; OUTER6_LEN];
+        let off = t.offloading_csum(true);
+        assert!(off.csum_offload);
+        write6(&mut hw, &off, inner.len(), o, 0);
+        const C: usize = ETH_LEN + IPV6_LEN + 6;
+        assert_ne!(hw[C..C + 2], soft[C..C + 2]);
+        // The NIC: the field as the start, summed with the datagram.
+        let seed = u16::from_be_bytes([hw[C], hw[C + 1]]) as u32;
+        hw[C..C + 2].fill(0);
+        let mut dgram = hw[ETH_LEN + IPV6_LEN..].to_vec();
+        dgram.extend_from_slice(&inner);
+        let c = crate::wire::csum_fold(csum_add(seed, &dgram));
+        assert_eq!(c.to_be_bytes(), soft[C..C + 2]);
+        assert_eq!(hw[..C], soft[..C]);
+        // Nothing to offload where nothing is computed.
+        assert!(!t.offloading_csum(false).csum_offload);
+        let zero = Template::new6(
+            [2; 6],
+            [2; 6],
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+            Tunnel::vxlan(4789),
+            64,
+            true,
+        );
+        assert!(!zero.offloading_csum(true).csum_offload);
+    }
 
     /// The IPv6 checksum's constant words: the destination port and the
     /// header's first two words.
