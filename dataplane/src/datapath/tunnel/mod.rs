@@ -323,23 +323,24 @@ pub fn prepend4<B: PacketBuf>(
     o: Outer,
 ) -> Result<usize, DropReason> {
     match t.encap {
-        Encap::Vxlan | Encap::Geneve => {
-            let h = b
-                .prepend(udp::OUTER4_LEN)
-                .and_then(|h| h.first_chunk_mut())
-                .ok_or(DropReason::NoHeadroom)?;
-            udp::write4(h, t, inner, o);
-            Ok(udp::OUTER4_LEN)
-        }
-        Encap::Nvgre => {
-            let h = b
-                .prepend(nvgre::OUTER4_LEN)
-                .and_then(|h| h.first_chunk_mut())
-                .ok_or(DropReason::NoHeadroom)?;
-            nvgre::write4(h, t, inner, o);
-            Ok(nvgre::OUTER4_LEN)
-        }
+        Encap::Vxlan | Encap::Geneve => put(b, |h| udp::write4(h, t, inner, o)),
+        Encap::Nvgre => put(b, |h| nvgre::write4(h, t, inner, o)),
     }
+}
+
+/// Prepends the `N` bytes of a fixed-size outer header to `b` and has
+/// `write` fill them; gives `N`.
+#[inline(always)]
+fn put<B: PacketBuf, const N: usize>(
+    b: &mut B,
+    write: impl FnOnce(&mut [u8; N]),
+) -> Result<usize, DropReason> {
+    let h = b
+        .prepend(N)
+        .and_then(|h| h.first_chunk_mut())
+        .ok_or(DropReason::NoHeadroom)?;
+    write(h);
+    Ok(N)
 }
 
 /// The length of `encap`'s outer header over IPv6.
@@ -363,21 +364,9 @@ pub fn prepend6<B: PacketBuf>(
     match t.encap {
         Encap::Vxlan | Encap::Geneve => {
             let isum = inner_sum(t, b.data());
-            let h = b
-                .prepend(udp::OUTER6_LEN)
-                .and_then(|h| h.first_chunk_mut())
-                .ok_or(DropReason::NoHeadroom)?;
-            udp::write6(h, t, inner, o, isum);
-            Ok(udp::OUTER6_LEN)
+            put(b, |h| udp::write6(h, t, inner, o, isum))
         }
-        Encap::Nvgre => {
-            let h = b
-                .prepend(nvgre::OUTER6_LEN)
-                .and_then(|h| h.first_chunk_mut())
-                .ok_or(DropReason::NoHeadroom)?;
-            nvgre::write6(h, t, inner, o);
-            Ok(nvgre::OUTER6_LEN)
-        }
+        Encap::Nvgre => put(b, |h| nvgre::write6(h, t, inner, o)),
     }
 }
 
