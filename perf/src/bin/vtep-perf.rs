@@ -294,6 +294,7 @@ fn ceiling(s: &Scenario, secs: u64, dir: &Path) -> f64 {
             .arg(format!("--total-num-mbufs={}", s.mbufs + 1))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("testpmd.err")).expect("testpmd.err"))
             .spawn()
             .expect("run dpdk-testpmd"),
     );
