@@ -47,6 +47,9 @@ pub struct Evpn {
     /// An existing network namespace: the exception interface and the
     /// kernel mirror go there, and FRR runs there.
     pub netns: String,
+    /// Seconds after a new zebra appears in `netns` before the remote MACs
+    /// and VTEPs it has not installed again are removed; 0: never.
+    pub restart_sweep_secs: u16,
 }
 
 #[derive(Debug, Clone, PartialEq)]

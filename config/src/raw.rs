@@ -37,6 +37,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawEvpn {
     netns: String,
+    #[serde(default = "d_restart_sweep")]
+    restart_sweep_secs: i64,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +174,9 @@ fn d_geneve() -> i64 {
 }
 fn d_neighbor_confirm() -> i64 {
     5
+}
+fn d_restart_sweep() -> i64 {
+    30
 }
 fn d_encap() -> String {
     "vxlan".into()
@@ -1043,8 +1048,16 @@ fn evpn(
             ),
         );
     }
+    let sweep = c.range(
+        "evpn.restart_sweep_secs",
+        span,
+        e.restart_sweep_secs,
+        0,
+        3600,
+    )?;
     Ok(crate::Evpn {
         netns: n.to_string(),
+        restart_sweep_secs: sweep as u16,
     })
 }
 

@@ -650,7 +650,22 @@ fn evpn_needs_a_namespace_and_the_exception_path() {
         .replace("ttl = 64", "ttl = 64\nkernel_port = \"net_tap0\"")
     };
     let c = Config::parse(&format!("{}\n[evpn]\nnetns = \"vtep-cp\"\n", tap(SAMPLE))).unwrap();
-    assert_eq!(c.evpn.unwrap().netns, "vtep-cp");
+    let e = c.evpn.unwrap();
+    assert_eq!(e.netns, "vtep-cp");
+    assert_eq!(e.restart_sweep_secs, 30);
+    let sweep = |v: &str| {
+        format!(
+            "{}\n[evpn]\nnetns = \"cp\"\nrestart_sweep_secs = {v}\n",
+            tap(SAMPLE)
+        )
+    };
+    let c = Config::parse(&sweep("0")).unwrap();
+    assert_eq!(c.evpn.unwrap().restart_sweep_secs, 0);
+    let e = err(&sweep("3601"));
+    assert!(
+        e.contains("evpn.restart_sweep_secs") && e.contains("line "),
+        "{e}"
+    );
     assert!(Config::parse(&tap(SAMPLE)).unwrap().evpn.is_none());
     for (text, want) in [
         (

@@ -261,6 +261,8 @@ pub const DAEMON: Scope<Stats> = Scope {
             "Full reads of the EVPN kernel mirror", |s| s.management.evpn_resyncs),
         row!(Counter Some("management.evpn_errors"), "vtep_evpn_errors_total", None, None,
             "Netlink failures of the EVPN kernel mirror", |s| s.management.evpn_errors),
+        row!(Counter Some("management.evpn_swept"), "vtep_evpn_swept_total", None, None,
+            "Remote MACs and VTEPs removed from the EVPN mirror because a restarted zebra did not install them again", |s| s.management.evpn_swept),
         row!(Gauge Some("mempool.size"), "vtep_mempool_mbufs", None, None,
             "Mbufs in the packet pool", |s| s.mempool.size),
         row!(Gauge None, "vtep_mempool_in_use", None, Some("mempool_in_use"),

@@ -167,6 +167,10 @@ pub struct MgmtCounters {
     pub evpn_resyncs: u64,
     #[serde(default)]
     pub evpn_errors: u64,
+    /// Remote MACs and flood-list VTEPs removed from the mirror because a
+    /// restarted zebra did not install them again.
+    #[serde(default)]
+    pub evpn_swept: u64,
     pub punts_handled: u64,
     pub mgmt_tx_failed: u64,
     pub reloads: u64,

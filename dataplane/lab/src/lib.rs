@@ -165,6 +165,8 @@ pub struct LabOptions {
     /// speakers form a full iBGP mesh (AS 65000) with `advertise-all-vni`.
     /// vtepd's config has no flood list and no static FDB entries.
     pub evpn: bool,
+    /// Extra keys for vtepd's `[evpn]` section.
+    pub evpn_extra: String,
     /// An Open vSwitch peer (userspace datapath, namespace "ov", VTEP
     /// [`Addrs::ovs`] on the router's bridge, over either underlay)
     /// carrying VNI 300 in Geneve and VNI 400 in NVGRE (GRE key
@@ -202,6 +204,7 @@ impl Default for LabOptions {
             kernel_vxlan_extra: String::new(),
             kernel_port: false,
             evpn: false,
+            evpn_extra: String::new(),
             evpn_second: false,
             mbufs: 16383,
             ovs: false,
@@ -1139,7 +1142,11 @@ arp_suppress = {sup}
             ));
         }
         if self.opts.evpn {
-            c.push_str(&format!("\n[evpn]\nnetns = \"{}\"\n", self.ns("cp")));
+            c.push_str(&format!(
+                "\n[evpn]\nnetns = \"{}\"\n{}\n",
+                self.ns("cp"),
+                self.opts.evpn_extra
+            ));
         }
         c.push_str(&format!(
             "\n[control]\nsocket = \"{}\"\n",

@@ -288,10 +288,10 @@ impl Mgmt {
 
     /// Builds the EVPN kernel mirror and starts its netlink thread, which
     /// reads the mirror once (reconciled on arrival) and then follows it.
-    pub fn start_evpn(&mut self, netns: &str) -> Result<(), String> {
+    pub fn start_evpn(&mut self, e: &vtep_config::Evpn) -> Result<(), String> {
         let all: Vec<u32> = self.tables.cfg.vnis.iter().map(|v| v.id.get()).collect();
-        evpn::build_mirror(&self.tables.cfg, netns, &all)?;
-        self.evpn = Some(netlink::spawn(netns)?);
+        evpn::build_mirror(&self.tables.cfg, &e.netns, &all)?;
+        self.evpn = Some(netlink::spawn(&e.netns, e.restart_sweep_secs)?);
         Ok(())
     }
 
@@ -347,6 +347,9 @@ impl Mgmt {
                 netlink::FromMirror::Error(e) => {
                     self.counters.evpn_errors += 1;
                     tracing::warn!(error = %e, "EVPN mirror");
+                }
+                netlink::FromMirror::Swept { macs, vteps } => {
+                    self.counters.evpn_swept += (macs + vteps) as u64;
                 }
             }
         }

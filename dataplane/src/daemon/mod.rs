@@ -346,7 +346,7 @@ fn start_planes(
     );
     mgmt.kernel = kernel;
     if let Some(e) = &cfg.evpn {
-        mgmt.start_evpn(&e.netns)?;
+        mgmt.start_evpn(e)?;
         info!(netns = %e.netns, vnis = cfg.vnis.len(), "EVPN: kernel mirror built; FRR in that namespace carries it");
     }
     let mut handles = Vec::new();

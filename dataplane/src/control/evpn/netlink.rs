@@ -6,9 +6,11 @@
 //! messages); [`spawn`] runs them on a thread of their own inside the EVPN
 //! namespace, so that netlink never blocks the management thread.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 use hashbrown::HashMap;
@@ -162,6 +164,161 @@ pub fn local_entry(ifindex: u32, mac: [u8; 6], is_static: bool, add: bool) -> Ne
     n
 }
 
+/// Deletes a remote entry of a VXLAN device (ifindex): the bridge's
+/// (`master`) entry of `mac`, or the device's own entry, all of it or
+/// only the part for `dst`.
+pub fn remote_delete(
+    ifindex: u32,
+    mac: [u8; 6],
+    dst: Option<IpAddr>,
+    master: bool,
+) -> NeighbourMessage {
+    let mut n = NeighbourMessage::default();
+    n.header.family = AddressFamily::Bridge;
+    n.header.ifindex = ifindex;
+    n.header.flags = if master {
+        NeighbourFlags::Controller
+    } else {
+        NeighbourFlags::Own
+    };
+    n.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+    if let Some(ip) = dst {
+        n.attributes.push(NeighbourAttribute::Destination(match ip {
+            IpAddr::V4(a) => NeighbourAddress::Inet(a),
+            IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+        }));
+    }
+    n
+}
+
+/// The remote entries of the mirror's VXLAN devices, from a dump.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RemoteEntries {
+    /// MACs with a device entry (`self`, with a VTEP).
+    pub selfs: BTreeSet<(u32, [u8; 6])>,
+    /// MACs with a bridge entry (`master`) on the VXLAN port.
+    pub masters: BTreeSet<(u32, [u8; 6])>,
+    /// Flood-list VTEPs (the all-zero MAC).
+    pub vteps: BTreeSet<(u32, IpAddr)>,
+}
+
+impl RemoteEntries {
+    pub fn of(dump: &[RouteNetlinkMessage], role: impl Fn(u32) -> Option<Role>) -> RemoteEntries {
+        let mut e = RemoteEntries::default();
+        for m in dump {
+            let RouteNetlinkMessage::NewNeighbour(n) = m else {
+                continue;
+            };
+            let Some(Role::Vxlan(vni)) = (n.header.family == AddressFamily::Bridge)
+                .then(|| role(n.header.ifindex))
+                .flatten()
+            else {
+                continue;
+            };
+            let Some(mac) = n.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::LinkLayerAddress(b) => <[u8; 6]>::try_from(b.as_slice()).ok(),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let remote = n.attributes.iter().find_map(dst);
+            // The kernel marks the bridge's entries with NDA_MASTER.
+            let master = n
+                .attributes
+                .iter()
+                .any(|a| matches!(a, NeighbourAttribute::Controller(_)));
+            match (mac == [0; 6], remote) {
+                (true, Some(ip)) => {
+                    e.vteps.insert((vni, ip));
+                }
+                (true, None) => {}
+                (false, _) if master => {
+                    e.masters.insert((vni, mac));
+                }
+                (false, Some(_)) => {
+                    e.selfs.insert((vni, mac));
+                }
+                (false, None) => {}
+            }
+        }
+        e
+    }
+
+    /// Of the MACs whose bridge entry a sweep removed, those zebra did not
+    /// install again: the device entry is still there, the bridge's is not.
+    pub fn stale(&self, probed: &BTreeSet<(u32, [u8; 6])>) -> BTreeSet<(u32, [u8; 6])> {
+        probed
+            .iter()
+            .filter(|k| self.selfs.contains(k) && !self.masters.contains(k))
+            .copied()
+            .collect()
+    }
+}
+
+/// How often the namespace is searched for zebra.
+const ZEBRA_SCAN: Duration = Duration::from_secs(1);
+/// A probe lasts at least PROBE_MIN, until nothing has arrived for
+/// PROBE_QUIET (zebra is still installing again), at most PROBE_MAX.
+const PROBE_MIN: Duration = Duration::from_secs(2);
+const PROBE_QUIET: Duration = Duration::from_secs(1);
+const PROBE_MAX: Duration = Duration::from_secs(30);
+
+/// Finding what a restarted zebra no longer holds. FRR 8.4's zebra does
+/// not sweep the remote MACs and VTEPs it finds in the kernel at start:
+/// a route withdrawn while it was away would stay in the mirror, and so in
+/// vtepd, for good. But zebra installs again any remote MAC or VTEP of its
+/// own that someone else deletes. So, `sweep_secs` after a new zebra
+/// appears (time for bgpd to bring the routes back), the bridge entry of
+/// every remote MAC and every flood-list VTEP is deleted; what zebra holds
+/// comes back within milliseconds; after the probe, remote MACs still
+/// without a bridge entry are deleted, and the mirror is read again. While
+/// probing, the mirror's changes are not passed on, so vtepd's FDB never
+/// sees the probe.
+#[derive(Debug)]
+enum Sweep {
+    Idle,
+    Due(Instant),
+    Probing {
+        probed: BTreeSet<(u32, [u8; 6])>,
+        vteps: BTreeSet<(u32, IpAddr)>,
+        since: Instant,
+        /// When the last message arrived.
+        quiet: Instant,
+    },
+}
+
+/// Follows the pid of the namespace's zebra: true from [`ZebraWatch::seen`]
+/// when a zebra other than the last one seen runs, not for the one found
+/// at vtepd's start.
+#[derive(Debug, Default)]
+pub struct ZebraWatch {
+    last: Option<u32>,
+    looked: bool,
+}
+
+impl ZebraWatch {
+    pub fn seen(&mut self, pid: Option<u32>) -> bool {
+        let new = self.looked && pid.is_some() && pid != self.last;
+        self.looked = true;
+        self.last = pid;
+        new
+    }
+}
+
+/// The pid of the zebra running in this thread's network namespace.
+fn zebra_pid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |path: &str| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let ours = ns("/proc/thread-self/ns/net")?;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim_end() == "zebra" && ns(&format!("/proc/{pid}/ns/net")) == Some(ours))
+            .then_some(pid)
+    })
+}
+
 /// Requests from the management thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToMirror {
@@ -184,6 +341,12 @@ pub enum FromMirror {
     Snapshot(Snapshot),
     /// A netlink failure, for the log and the error counter.
     Error(String),
+    /// A sweep after zebra restarted removed these remote MACs and VTEPs,
+    /// which the new zebra did not install again.
+    Swept {
+        macs: usize,
+        vteps: usize,
+    },
 }
 
 /// The netlink thread's handles.
@@ -194,14 +357,15 @@ pub struct Link {
 
 /// Starts the netlink thread inside `netns`; it reads the mirror once
 /// (a [`Snapshot`]) and then reports every change.
-pub fn spawn(netns: &str) -> Result<Link, String> {
+/// `sweep_secs`: see [`Sweep`]; 0 turns it off.
+pub fn spawn(netns: &str, sweep_secs: u16) -> Result<Link, String> {
     let (to_tx, to_rx) = crossbeam::channel::unbounded();
     let (from_tx, from_rx) = crossbeam::channel::unbounded();
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(1);
     let ns = netns.to_string();
     std::thread::Builder::new()
         .name("vtep-evpn".into())
-        .spawn(move || match Mirror::open(&ns) {
+        .spawn(move || match Mirror::open(&ns, sweep_secs) {
             Ok(mut m) => {
                 let _ = ready_tx.send(Ok(()));
                 m.run(to_rx, from_tx);
@@ -232,6 +396,9 @@ struct Mirror {
     links: HashMap<u32, Role>,
     names: HashMap<Role, u32>,
     buf: Vec<u8>,
+    zebra: ZebraWatch,
+    sweep_after: Option<Duration>,
+    sweep: Sweep,
 }
 
 fn os(what: &str, e: std::io::Error) -> String {
@@ -239,7 +406,7 @@ fn os(what: &str, e: std::io::Error) -> String {
 }
 
 impl Mirror {
-    fn open(netns: &str) -> Result<Mirror, String> {
+    fn open(netns: &str, sweep_secs: u16) -> Result<Mirror, String> {
         let path = format!("/var/run/netns/{netns}");
         let f = File::open(&path)
             .map_err(|e| format!("evpn.netns {netns:?}: cannot open {path}: {e} (create it with `ip netns add {netns}`)"))?;
@@ -267,12 +434,16 @@ impl Mirror {
             links: HashMap::new(),
             names: HashMap::new(),
             buf: Vec::with_capacity(1 << 16),
+            zebra: ZebraWatch::default(),
+            sweep_after: (sweep_secs > 0).then(|| Duration::from_secs(sweep_secs.into())),
+            sweep: Sweep::Idle,
         })
     }
 
     fn run(&mut self, rx: Receiver<ToMirror>, tx: Sender<FromMirror>) {
+        let mut resync = false;
+        let mut scanned = Instant::now() - ZEBRA_SCAN;
         loop {
-            let mut resync = false;
             loop {
                 match rx.try_recv() {
                     Ok(ToMirror::Resync) => resync = true,
@@ -289,11 +460,41 @@ impl Mirror {
                     Err(crossbeam::channel::TryRecvError::Disconnected) => return,
                 }
             }
-            match self.read_events(&tx) {
-                Ok(overrun) => resync |= overrun,
+            let probing = matches!(self.sweep, Sweep::Probing { .. });
+            match self.read_events(&tx, probing) {
+                Ok((overrun, seen)) => {
+                    resync |= overrun;
+                    if let (true, Sweep::Probing { quiet, .. }) = (seen, &mut self.sweep) {
+                        *quiet = Instant::now();
+                    }
+                }
                 Err(()) => return,
             }
-            if resync {
+            let now = Instant::now();
+            if now.duration_since(scanned) >= ZEBRA_SCAN {
+                scanned = now;
+                self.watch_zebra(now);
+            }
+            match self.sweep_step(now) {
+                Ok(Some(done)) => {
+                    resync = true;
+                    if tx.send(done).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.sweep = Sweep::Idle;
+                    resync = true;
+                    if tx.send(FromMirror::Error(e)).is_err() {
+                        return;
+                    }
+                }
+            }
+            // While probing, the mirror lacks what is being probed: it is
+            // read once the probe is over.
+            if resync && !matches!(self.sweep, Sweep::Probing { .. }) {
+                resync = false;
                 let r = self.read_links().and_then(|_| self.dump());
                 let out = match r {
                     Ok(s) => FromMirror::Snapshot(s),
@@ -311,24 +512,131 @@ impl Mirror {
         }
     }
 
-    /// Reports what arrived; Ok(true) when the kernel dropped messages
-    /// (the socket overflowed: read everything again).
-    fn read_events(&mut self, tx: &Sender<FromMirror>) -> Result<bool, ()> {
+    /// Looks for the zebra of this namespace; a new one schedules a sweep.
+    fn watch_zebra(&mut self, now: Instant) {
+        let pid = zebra_pid();
+        if self.zebra.seen(pid) {
+            tracing::info!(
+                pid = pid.unwrap_or(0),
+                sweep_in_secs = self.sweep_after.map_or(0, |d| d.as_secs()),
+                "EVPN: a new zebra runs in the mirror's namespace"
+            );
+            if let Some(after) = self.sweep_after {
+                self.sweep = Sweep::Due(now + after);
+            }
+        }
+    }
+
+    /// Advances the sweep; the report when it has ended.
+    fn sweep_step(&mut self, now: Instant) -> Result<Option<FromMirror>, String> {
+        match &self.sweep {
+            Sweep::Idle => Ok(None),
+            Sweep::Due(at) if now < *at => Ok(None),
+            Sweep::Due(_) => {
+                self.read_links()?;
+                let e = RemoteEntries::of(&self.dump_raw()?, |i| self.links.get(&i).copied());
+                let probed: BTreeSet<(u32, [u8; 6])> =
+                    e.selfs.intersection(&e.masters).copied().collect();
+                for &(vni, mac) in &probed {
+                    self.remove_remote(vni, mac, None, true)?;
+                }
+                for &(vni, ip) in &e.vteps {
+                    self.remove_remote(vni, [0; 6], Some(ip), false)?;
+                }
+                let vteps = e.vteps;
+                self.sweep = if probed.is_empty() && vteps.is_empty() {
+                    Sweep::Idle
+                } else {
+                    Sweep::Probing {
+                        probed,
+                        vteps,
+                        since: now,
+                        quiet: now,
+                    }
+                };
+                Ok(None)
+            }
+            Sweep::Probing { since, quiet, .. } => {
+                let settled = now.duration_since(*since) >= PROBE_MIN
+                    && now.duration_since(*quiet) >= PROBE_QUIET;
+                if !settled && now.duration_since(*since) < PROBE_MAX {
+                    return Ok(None);
+                }
+                let Sweep::Probing { probed, vteps, .. } =
+                    std::mem::replace(&mut self.sweep, Sweep::Idle)
+                else {
+                    unreachable!()
+                };
+                self.read_links()?;
+                let e = RemoteEntries::of(&self.dump_raw()?, |i| self.links.get(&i).copied());
+                let stale = e.stale(&probed);
+                for &(vni, mac) in &stale {
+                    self.remove_remote(vni, mac, None, false)?;
+                }
+                let gone = vteps.difference(&e.vteps).count();
+                tracing::info!(
+                    macs = stale.len(),
+                    vteps = gone,
+                    "EVPN: swept what the new zebra did not install again"
+                );
+                Ok(Some(FromMirror::Swept {
+                    macs: stale.len(),
+                    vteps: gone,
+                }))
+            }
+        }
+    }
+
+    /// Deletes a remote entry of VNI `vni`'s VXLAN device: the bridge's
+    /// (`master`) entry of `mac`, or the device's own entry (all of it, or
+    /// only `dst`'s part). Already gone is fine.
+    fn remove_remote(
+        &mut self,
+        vni: u32,
+        mac: [u8; 6],
+        dst: Option<IpAddr>,
+        master: bool,
+    ) -> Result<(), String> {
+        let Some(&ifindex) = self.names.get(&Role::Vxlan(vni)) else {
+            return Ok(());
+        };
+        let n = remote_delete(ifindex, mac, dst, master);
+        match self.request(
+            NLM_F_REQUEST | NLM_F_ACK,
+            RouteNetlinkMessage::DelNeighbour(n),
+        ) {
+            Err(e) if !e.contains("No such file") => Err(format!(
+                "removing {} of VNI {vni} from the mirror: {e}",
+                vtep_config::MacAddr(mac)
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reports what arrived (unless `hold`: then it is only read, and the
+    /// mirror read again later); Ok((overrun, seen)): overrun when the
+    /// kernel dropped messages (the socket overflowed: read everything
+    /// again), seen when anything arrived.
+    fn read_events(&mut self, tx: &Sender<FromMirror>, hold: bool) -> Result<(bool, bool), ()> {
+        let mut seen = false;
         loop {
             self.buf.clear();
             match self.events.recv(&mut self.buf, 0) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Ok(_) => seen = true,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok((false, seen)),
                 Err(e) if e.raw_os_error() == Some(ENOBUFS) => {
                     self.discard_queued();
-                    return Ok(true);
+                    return Ok((true, true));
                 }
                 Err(e) => {
                     return tx
                         .send(FromMirror::Error(os("receive", e)))
-                        .map(|_| false)
+                        .map(|_| (false, seen))
                         .map_err(|_| ())
                 }
+            }
+            if hold {
+                continue;
             }
             let mut unknown_link = false;
             for m in messages(&self.buf) {
@@ -345,7 +653,7 @@ impl Mirror {
             if unknown_link {
                 // A device made after the last map (a VNI added): map again,
                 // and read everything so nothing of it is missed.
-                return Ok(true);
+                return Ok((true, true));
             }
         }
     }
@@ -439,13 +747,18 @@ impl Mirror {
         Ok(())
     }
 
-    fn dump(&mut self) -> Result<Snapshot, String> {
+    /// Every bridge FDB entry of the namespace.
+    fn dump_raw(&mut self) -> Result<Vec<RouteNetlinkMessage>, String> {
         let mut n = NeighbourMessage::default();
         n.header.family = AddressFamily::Bridge;
-        let all = self.request(
+        self.request(
             NLM_F_REQUEST | NLM_F_DUMP,
             RouteNetlinkMessage::GetNeighbour(n),
-        )?;
+        )
+    }
+
+    fn dump(&mut self) -> Result<Snapshot, String> {
+        let all = self.dump_raw()?;
         Ok(Snapshot {
             updates: all
                 .iter()
@@ -557,14 +870,18 @@ mod tests {
         }
     }
 
-    fn one(hex: &str) -> Option<Update> {
+    fn parse(hex: &str) -> RouteNetlinkMessage {
         let bytes: Vec<u8> = (0..hex.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
             .collect();
-        let m = messages(&bytes);
+        let mut m = messages(&bytes);
         assert_eq!(m.len(), 1, "{hex}");
-        translate(&m[0], roles)
+        m.remove(0)
+    }
+
+    fn one(hex: &str) -> Option<Update> {
+        translate(&parse(hex), roles)
     }
 
     const T1: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
@@ -603,6 +920,57 @@ mod tests {
             one(MAC_MASTER_DEL),
             Some(Update::MacGone { vni: 100, mac: T1 })
         );
+    }
+
+    #[test]
+    fn a_sweep_finds_the_macs_zebra_did_not_install_again() {
+        let dump: Vec<_> = [MAC_ADD, MAC_MASTER, FLOOD_ADD, LOCAL_ADD, PORT_ADDR]
+            .iter()
+            .map(|h| parse(h))
+            .collect();
+        let e = RemoteEntries::of(&dump, roles);
+        let t1 = BTreeSet::from([(100, T1)]);
+        assert_eq!(e.selfs, t1);
+        assert_eq!(e.masters, t1);
+        assert_eq!(e.vteps, BTreeSet::from([(100, K1)]));
+        // Installed again: its bridge entry is back.
+        assert!(e.stale(&t1).is_empty());
+        // Not installed again: only the device's entry is left.
+        let after = RemoteEntries::of(&dump[..1], roles);
+        assert_eq!(after.stale(&t1), t1);
+        // Not probed (it had no bridge entry to remove): never swept.
+        assert!(after.stale(&BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn sweep_deletes_say_which_entry() {
+        let gone = |n: NeighbourMessage| translate(&RouteNetlinkMessage::DelNeighbour(n), roles);
+        let master = remote_delete(4, T1, None, true);
+        assert!(master.header.flags.contains(NeighbourFlags::Controller));
+        assert_eq!(gone(master), Some(Update::MacGone { vni: 100, mac: T1 }));
+        let own = remote_delete(4, T1, None, false);
+        assert!(own.header.flags.contains(NeighbourFlags::Own));
+        assert!(!own.attributes.iter().any(|a| dst(a).is_some()));
+        assert_eq!(
+            gone(remote_delete(4, [0; 6], Some(K1), false)),
+            Some(Update::FloodGone {
+                vni: 100,
+                remote: Some(K1)
+            })
+        );
+    }
+
+    #[test]
+    fn only_a_zebra_other_than_the_last_one_seen_is_new() {
+        let mut w = ZebraWatch::default();
+        assert!(!w.seen(Some(10)), "the one running at start");
+        assert!(!w.seen(Some(10)));
+        assert!(w.seen(Some(11)), "restarted between two looks");
+        assert!(!w.seen(None), "gone");
+        assert!(w.seen(Some(12)), "back");
+        let mut w = ZebraWatch::default();
+        assert!(!w.seen(None));
+        assert!(w.seen(Some(5)), "none at start, one later");
     }
 
     #[test]
