@@ -180,6 +180,7 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         if share_floods {
             cfg.tx_offloads |= offload::TX_MULTI_SEGS;
         }
+        share_floods |= cfg!(feature = "bench-shared-floods");
     }
     if has_tx(offload::TX_MBUF_FAST_FREE) && !(want.role == Role::Underlay && share_floods) {
         cfg.tx_offloads |= offload::TX_MBUF_FAST_FREE;
@@ -197,7 +198,9 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
             (false, true) => "IPv4 checksum on transmit in the NIC",
             (false, false) => "IPv4 checksum on transmit in software",
         },
-        if share_floods {
+        if share_floods && cfg!(feature = "bench-shared-floods") {
+            "share the payload (forced: a benchmark build)"
+        } else if share_floods {
             "share the payload"
         } else {
             "are private copies"

@@ -42,7 +42,9 @@ struct Args {
     /// Only these scenarios (comma-separated): encap, decap (known
     /// unicast), decap-flood, encap6, decap6 (over an IPv6 underlay),
     /// encap-geneve, decap-geneve, encap-nvgre, decap-nvgre (VNI 100 in
-    /// that encapsulation), encap-1m, bum, encap-2w, ndr.
+    /// that encapsulation), encap-1m, bum, bum-1k (1000-byte broadcasts:
+    /// shared copies where the underlay offers multi-segment transmit or
+    /// vtepd is built with `bench-shared-floods`), encap-2w, ndr.
     #[arg(long, value_delimiter = ',')]
     scenario: Vec<String>,
     /// Where fixtures and logs go.
@@ -128,6 +130,18 @@ fn encap_big_fixture() -> Vec<Vec<u8>> {
 /// Broadcast frames from the local tenants.
 fn bum_fixture() -> Vec<Vec<u8>> {
     (0..FRAMES).map(|i| local_frame([0xff; 6], i)).collect()
+}
+
+/// [`bum_fixture`]'s frames padded to 1000 bytes: above the size from
+/// which flood copies may share their payload.
+fn bum_1k_fixture() -> Vec<Vec<u8>> {
+    bum_fixture()
+        .into_iter()
+        .map(|mut f| {
+            f.resize(1000, 0);
+            f
+        })
+        .collect()
 }
 
 /// [`decap_fixture`]'s inner frames from the same remotes through
@@ -690,6 +704,17 @@ fn main() {
         scenarios.push(Scenario {
             flood: BUM_REMOTES,
             ..basic("bum", write(d, "bum.pcap", bum_fixture), Source::Access, 1)
+        });
+    }
+    if wanted("bum-1k") {
+        scenarios.push(Scenario {
+            flood: BUM_REMOTES,
+            ..basic(
+                "bum-1k",
+                write(d, "bum-1k.pcap", bum_1k_fixture),
+                Source::Access,
+                1,
+            )
         });
     }
     let hz = tsc_hz();
