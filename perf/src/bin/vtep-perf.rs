@@ -700,22 +700,20 @@ fn main() {
             )
         });
     }
-    if wanted("bum") {
-        scenarios.push(Scenario {
-            flood: BUM_REMOTES,
-            ..basic("bum", write(d, "bum.pcap", bum_fixture), Source::Access, 1)
-        });
-    }
-    if wanted("bum-1k") {
-        scenarios.push(Scenario {
-            flood: BUM_REMOTES,
-            ..basic(
-                "bum-1k",
-                write(d, "bum-1k.pcap", bum_1k_fixture),
-                Source::Access,
-                1,
-            )
-        });
+    let bums: [(&str, fn() -> Vec<Vec<u8>>); 2] =
+        [("bum", bum_fixture), ("bum-1k", bum_1k_fixture)];
+    for (name, fixture) in bums {
+        if wanted(name) {
+            scenarios.push(Scenario {
+                flood: BUM_REMOTES,
+                ..basic(
+                    name,
+                    write(d, &format!("{name}.pcap"), fixture),
+                    Source::Access,
+                    1,
+                )
+            });
+        }
     }
     let hz = tsc_hz();
     println!(
