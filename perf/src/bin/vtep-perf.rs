@@ -563,7 +563,10 @@ fn tsc_hz() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn write(dir: &Path, name: &str, frames: fn() -> Vec<Vec<u8>>) -> PathBuf {
+/// A fixture's frames, made on demand.
+type Fixture = fn() -> Vec<Vec<u8>>;
+
+fn write(dir: &Path, name: &str, frames: Fixture) -> PathBuf {
     let p = dir.join(name);
     write_pcap(&p, &frames()).expect("fixture");
     p
@@ -700,8 +703,7 @@ fn main() {
             )
         });
     }
-    let bums: [(&str, fn() -> Vec<Vec<u8>>); 2] =
-        [("bum", bum_fixture), ("bum-1k", bum_1k_fixture)];
+    let bums: [(&str, Fixture); 2] = [("bum", bum_fixture), ("bum-1k", bum_1k_fixture)];
     for (name, fixture) in bums {
         if wanted(name) {
             scenarios.push(Scenario {
