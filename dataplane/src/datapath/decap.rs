@@ -306,13 +306,22 @@ fn fast4(
     }
     let (tun, encap) = st.tunnel_on(be16(h, at::DPORT))?;
     // Each tail is built for its inner offset: reads at constant offsets.
-    const _: () = assert!(VXLAN_LEN == GENEVE_LEN);
-    let (vni, reserved_set) = match encap {
-        Encap::Vxlan => vxlan::fast_header(h[at::TUN..].first_chunk()?, st.strict_reserved)?,
-        Encap::Geneve => (geneve::fast_header(h[at::TUN..].first_chunk()?)?, false),
-        Encap::Nvgre => return None,
-    };
+    let (vni, reserved_set) = fast_tunnel_header(&h[at::TUN..], encap, st)?;
     fast4_inner::<{ at::TUN + VXLAN_LEN }>(h, csum, st, cache, tun, vni, reserved_set)
+}
+
+/// The fast paths' VXLAN or Geneve header at the start of `t`: its VNI,
+/// and whether VXLAN's reserved bits are set. Both headers are as long,
+/// so the inner frame follows at one offset. None for NVGRE (not on UDP)
+/// and for what the fast header readers refuse.
+#[inline(always)]
+fn fast_tunnel_header(t: &[u8], encap: Encap, st: &State) -> Option<(u32, bool)> {
+    const _: () = assert!(VXLAN_LEN == GENEVE_LEN);
+    match encap {
+        Encap::Vxlan => vxlan::fast_header(t.first_chunk()?, st.strict_reserved),
+        Encap::Geneve => Some((geneve::fast_header(t.first_chunk()?)?, false)),
+        Encap::Nvgre => None,
+    }
 }
 
 /// [`fast4`] for GRE, which sits where UDP would: NVGRE's tunnel.
@@ -451,12 +460,7 @@ fn fast6(d: &[u8], ours: Ipv6Addr, st: &State, cache: &mut DecapCache) -> Option
         return None;
     }
     let (tun, encap) = st.tunnel_on(be16(h, at6::DPORT))?;
-    const _: () = assert!(VXLAN_LEN == GENEVE_LEN);
-    let (vni, reserved_set) = match encap {
-        Encap::Vxlan => vxlan::fast_header(h[at6::TUN..].first_chunk()?, st.strict_reserved)?,
-        Encap::Geneve => (geneve::fast_header(h[at6::TUN..].first_chunk()?)?, false),
-        Encap::Nvgre => return None,
-    };
+    let (vni, reserved_set) = fast_tunnel_header(&h[at6::TUN..], encap, st)?;
     const INNER: usize = at6::TUN + VXLAN_LEN;
     if !inner_fast(h, INNER) {
         return None;

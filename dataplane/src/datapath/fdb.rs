@@ -224,7 +224,7 @@ impl FdbTable {
     /// their cache and TLB misses instead of paying them one by one.
     #[inline(always)]
     pub fn prefetch(&self, k: u64) {
-        dpdk::prefetch(&self.words[self.home(k) * SLOT_WORDS]);
+        self.prefetch_slot(self.home(k));
     }
 
     /// [`FdbTable::prefetch`], and the word of `hits` that a hit on the
@@ -232,8 +232,13 @@ impl FdbTable {
     #[inline(always)]
     pub fn prefetch_learned(&self, k: u64, hits: &HitMap) {
         let i = self.home(k);
-        dpdk::prefetch(&self.words[i * SLOT_WORDS]);
+        self.prefetch_slot(i);
         hits.prefetch(i);
+    }
+
+    #[inline(always)]
+    fn prefetch_slot(&self, i: usize) {
+        dpdk::prefetch(&self.words[i * SLOT_WORDS]);
     }
 
     /// Finds `k`; returns the slot index and entry.
