@@ -278,7 +278,9 @@ const PROBE_MAX: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 enum Sweep {
     Idle,
-    Due(Instant),
+    /// With the MACs a probe cut short (zebra restarted again during it)
+    /// had already removed the bridge entry of: judged by the next probe.
+    Due(Instant, BTreeSet<(u32, [u8; 6])>),
     Probing {
         probed: BTreeSet<(u32, [u8; 6])>,
         vteps: BTreeSet<(u32, IpAddr)>,
@@ -286,6 +288,19 @@ enum Sweep {
         /// When the last message arrived.
         quiet: Instant,
     },
+}
+
+impl Sweep {
+    /// A new zebra: the sweep is due at `at`, and a probe it cuts short
+    /// hands on the MACs whose bridge entries it had already removed.
+    fn restart(self, at: Instant) -> Sweep {
+        let earlier = match self {
+            Sweep::Probing { probed, .. } => probed,
+            Sweep::Due(_, earlier) => earlier,
+            Sweep::Idle => BTreeSet::new(),
+        };
+        Sweep::Due(at, earlier)
+    }
 }
 
 /// Follows the pid of the namespace's zebra: true from [`ZebraWatch::seen`]
@@ -522,7 +537,8 @@ impl Mirror {
                 "EVPN: a new zebra runs in the mirror's namespace"
             );
             if let Some(after) = self.sweep_after {
-                self.sweep = Sweep::Due(now + after);
+                let s = std::mem::replace(&mut self.sweep, Sweep::Idle);
+                self.sweep = s.restart(now + after);
             }
         }
     }
@@ -531,12 +547,17 @@ impl Mirror {
     fn sweep_step(&mut self, now: Instant) -> Result<Option<FromMirror>, String> {
         match &self.sweep {
             Sweep::Idle => Ok(None),
-            Sweep::Due(at) if now < *at => Ok(None),
-            Sweep::Due(_) => {
+            Sweep::Due(at, _) if now < *at => Ok(None),
+            Sweep::Due(_, earlier) => {
+                let earlier = earlier.clone();
                 self.read_links()?;
                 let e = RemoteEntries::of(&self.dump_raw()?, |i| self.links.get(&i).copied());
-                let probed: BTreeSet<(u32, [u8; 6])> =
-                    e.selfs.intersection(&e.masters).copied().collect();
+                let probed: BTreeSet<(u32, [u8; 6])> = e
+                    .selfs
+                    .iter()
+                    .filter(|k| e.masters.contains(k) || earlier.contains(k))
+                    .copied()
+                    .collect();
                 for &(vni, mac) in &probed {
                     self.remove_remote(vni, mac, None, true)?;
                 }
@@ -958,6 +979,23 @@ mod tests {
                 remote: Some(K1)
             })
         );
+    }
+
+    #[test]
+    fn a_probe_cut_short_hands_on_what_it_touched() {
+        let t = Instant::now();
+        let probed = BTreeSet::from([(100, T1)]);
+        let p = Sweep::Probing {
+            probed: probed.clone(),
+            vteps: BTreeSet::from([(100, K1)]),
+            since: t,
+            quiet: t,
+        };
+        let Sweep::Due(at, earlier) = p.restart(t + Duration::from_secs(30)).restart(t) else {
+            panic!("a new zebra makes a sweep due");
+        };
+        assert_eq!((at, earlier), (t, probed));
+        assert!(matches!(Sweep::Idle.restart(t), Sweep::Due(_, e) if e.is_empty()));
     }
 
     #[test]
