@@ -486,9 +486,12 @@ impl Mirror {
                 Err(()) => return,
             }
             let now = Instant::now();
-            if now.duration_since(scanned) >= ZEBRA_SCAN {
-                scanned = now;
-                self.watch_zebra(now);
+            // Only a sweep needs to know of zebra's restarts.
+            if let Some(after) = self.sweep_after {
+                if now.duration_since(scanned) >= ZEBRA_SCAN {
+                    scanned = now;
+                    self.watch_zebra(now, after);
+                }
             }
             match self.sweep_step(now) {
                 Ok(Some(done)) => {
@@ -527,19 +530,18 @@ impl Mirror {
         }
     }
 
-    /// Looks for the zebra of this namespace; a new one schedules a sweep.
-    fn watch_zebra(&mut self, now: Instant) {
+    /// Looks for the zebra of this namespace; a new one schedules a sweep
+    /// `after` from now.
+    fn watch_zebra(&mut self, now: Instant, after: Duration) {
         let pid = zebra_pid();
         if self.zebra.seen(pid) {
             tracing::info!(
                 pid = pid.unwrap_or(0),
-                sweep_in_secs = self.sweep_after.map_or(0, |d| d.as_secs()),
+                sweep_in_secs = after.as_secs(),
                 "EVPN: a new zebra runs in the mirror's namespace"
             );
-            if let Some(after) = self.sweep_after {
-                let s = std::mem::replace(&mut self.sweep, Sweep::Idle);
-                self.sweep = s.restart(now + after);
-            }
+            let s = std::mem::replace(&mut self.sweep, Sweep::Idle);
+            self.sweep = s.restart(now + after);
         }
     }
 
