@@ -295,7 +295,7 @@ fn start_planes(
     kernel: Option<KernelPath>,
 ) -> Result<Planes, String> {
     let mut tables = Tables::new(cfg.clone(), net.our_mac, 0)?;
-    tables.udp6_csum_offload = net.underlay_plan.tx_udp6_csum;
+    tables.udp6_csum_offload = net.underlay_plan.tx_udp6_csum.offloaded();
     let slots = tables.fdb.max_slots();
     let shared_fdb = tables.fdb.shared();
     let running = Arc::new(AtomicBool::new(true));

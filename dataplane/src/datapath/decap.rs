@@ -191,8 +191,9 @@ pub fn classify_underlay(d: &[u8], st: &State) -> Result<Underlay, DropReason> {
 }
 
 /// [`classify_underlay`] with lookups remembered across packets, and the
-/// NIC's verdict on the IPv4 header checksum: `Good` skips the software
-/// check, `Bad` drops as `ipv4_bad_checksum`.
+/// NIC's verdict on the underlay's outer checksum: the IPv4 header's
+/// (`Bad` drops as `ipv4_bad_checksum`), or over IPv6 the UDP one (`Bad`
+/// drops as `udp_bad_checksum`); `Good` skips the software check.
 #[inline(always)]
 pub fn classify_underlay_cached(
     d: &[u8],
@@ -223,7 +224,7 @@ pub(crate) fn classify_known<const V6: bool>(
     cache.follow(st);
     let u = match (V6, st.our_ip) {
         (false, IpAddr::V4(ours)) => fast4(d, ours, csum, st, cache),
-        (true, IpAddr::V6(ours)) => fast6(d, ours, st, cache),
+        (true, IpAddr::V6(ours)) => fast6(d, ours, csum, st, cache),
         _ => None,
     };
     match u? {
@@ -243,7 +244,7 @@ pub(crate) fn classify_known<const V6: bool>(
 fn fast(d: &[u8], csum: RxCsum, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
     match st.our_ip {
         IpAddr::V4(ours) => fast4(d, ours, csum, st, cache),
-        IpAddr::V6(ours) => fast6(d, ours, st, cache),
+        IpAddr::V6(ours) => fast6(d, ours, csum, st, cache),
     }
 }
 
@@ -442,7 +443,13 @@ const FAST6_LEN: usize = at6::TUN + VXLAN_LEN + ETH_LEN;
 /// included, which [`classify_steps`] then takes; a property test holds
 /// the two to the same answers.
 #[inline(always)]
-fn fast6(d: &[u8], ours: Ipv6Addr, st: &State, cache: &mut DecapCache) -> Option<Underlay> {
+fn fast6(
+    d: &[u8],
+    ours: Ipv6Addr,
+    csum: RxCsum,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Option<Underlay> {
     let h: &[u8; FAST6_LEN] = d.first_chunk()?;
     let plen = be16(h, at6::PLEN) as usize;
     // Ethernet to our MAC, IPv6 to our address (a link-local one is the
@@ -470,14 +477,20 @@ fn fast6(d: &[u8], ours: Ipv6Addr, st: &State, cache: &mut DecapCache) -> Option
             return None;
         }
     } else {
-        // Addresses, UDP header and payload in one pass; the pseudo-
-        // header's length and next header added as words.
-        let s = csum_add(
-            plen as u32 + PROTO_UDP as u32,
-            d.get(at6::SRC..at6::UDP + plen)?,
-        );
-        if csum_fold(s) != 0 {
-            return None;
+        match csum {
+            RxCsum::Good => {}
+            RxCsum::Bad => return None,
+            RxCsum::Unknown => {
+                // Addresses, UDP header and payload in one pass; the
+                // pseudo-header's length and next header added as words.
+                let s = csum_add(
+                    plen as u32 + PROTO_UDP as u32,
+                    d.get(at6::SRC..at6::UDP + plen)?,
+                );
+                if csum_fold(s) != 0 {
+                    return None;
+                }
+            }
         }
     }
     let (vni, vtun) = cache.vni_tunnel(st, vni)?;
@@ -524,7 +537,7 @@ fn classify_steps(
     }
     if et == ETHERTYPE_IPV6 {
         if let IpAddr::V6(ours) = st.our_ip {
-            return classify6(e.payload(), to_us, e.dst(), ours, st, cache);
+            return classify6(e.payload(), to_us, e.dst(), ours, csum, st, cache);
         }
     }
     if !to_us {
@@ -538,10 +551,11 @@ fn classify_steps(
         Ipv4Error::Version => DropReason::Ipv4Version,
         Ipv4Error::Ihl => DropReason::Ipv4Ihl,
     })?;
-    let csum_ok = match csum {
-        RxCsum::Good => true,
-        RxCsum::Bad => false,
-        RxCsum::Unknown => ip.checksum_ok(),
+    // The verdict is the IPv4 header's only on an IPv4 underlay.
+    let csum_ok = match (csum, st.our_ip.is_ipv4()) {
+        (RxCsum::Good, true) => true,
+        (RxCsum::Bad, true) => false,
+        _ => ip.checksum_ok(),
     };
     if !csum_ok {
         return Err(DropReason::Ipv4Checksum);
@@ -589,6 +603,7 @@ fn classify6(
     to_us: bool,
     dst_mac: [u8; 6],
     ours: Ipv6Addr,
+    csum: RxCsum,
     st: &State,
     cache: &mut DecapCache,
 ) -> Result<Underlay, DropReason> {
@@ -638,12 +653,20 @@ fn classify6(
         if !st.udp6_zero_rx {
             return Err(DropReason::Udp6ZeroChecksum);
         }
-    } else if csum_fold(csum_add(
-        ip.pseudo_sum(ip.payload_len(), PROTO_UDP),
-        ip.payload(),
-    )) != 0
-    {
-        return Err(DropReason::UdpChecksum);
+    } else {
+        let ok = match csum {
+            RxCsum::Good => true,
+            RxCsum::Bad => false,
+            RxCsum::Unknown => {
+                csum_fold(csum_add(
+                    ip.pseudo_sum(ip.payload_len(), PROTO_UDP),
+                    ip.payload(),
+                )) == 0
+            }
+        };
+        if !ok {
+            return Err(DropReason::UdpChecksum);
+        }
     }
     tunneled(
         tun,

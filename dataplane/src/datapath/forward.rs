@@ -101,6 +101,20 @@ pub trait Packet: PacketBuf + Sized {
     fn rx_ip_csum(&self) -> RxCsum {
         RxCsum::Unknown
     }
+    /// The NIC's verdict on the outermost UDP checksum.
+    fn rx_udp_csum(&self) -> RxCsum {
+        RxCsum::Unknown
+    }
+    /// The verdict the underlay's IP version checks: the IPv4 header's,
+    /// or over IPv6 the UDP one.
+    #[inline(always)]
+    fn rx_outer_csum(&self, v6: bool) -> RxCsum {
+        if v6 {
+            self.rx_udp_csum()
+        } else {
+            self.rx_ip_csum()
+        }
+    }
     /// The NIC's RSS hash of the packet, if it gave one.
     fn rx_hash(&self) -> Option<u32> {
         None
@@ -303,23 +317,27 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
     if m.segments() != 1 {
         return cx.tally.drop(DropReason::MultiSegment);
     }
-    let (vni, remote, off, len, reserved) =
-        match classify_underlay_cached(m.data(), m.rx_ip_csum(), cx.st, cx.decap) {
-            Err(r) => return cx.tally.drop(r),
-            Ok(Underlay::Arp | Underlay::Echo | Underlay::Icmp6 | Underlay::Kernel) => {
-                return match io.punt(m) {
-                    Ok(()) => cx.tally.punted += 1,
-                    Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
-                };
-            }
-            Ok(Underlay::Tunnel {
-                vni,
-                remote,
-                inner_off,
-                inner_len,
-                reserved_set,
-            }) => (vni, remote, inner_off, inner_len, reserved_set),
-        };
+    let (vni, remote, off, len, reserved) = match classify_underlay_cached(
+        m.data(),
+        m.rx_outer_csum(cx.st.our_ip.is_ipv6()),
+        cx.st,
+        cx.decap,
+    ) {
+        Err(r) => return cx.tally.drop(r),
+        Ok(Underlay::Arp | Underlay::Echo | Underlay::Icmp6 | Underlay::Kernel) => {
+            return match io.punt(m) {
+                Ok(()) => cx.tally.punted += 1,
+                Err(_) => cx.tally.drop(DropReason::PuntQueueFull),
+            };
+        }
+        Ok(Underlay::Tunnel {
+            vni,
+            remote,
+            inner_off,
+            inner_len,
+            reserved_set,
+        }) => (vni, remote, inner_off, inner_len, reserved_set),
+    };
     if reserved {
         bump(&cx.stats.reserved_bits_seen, 1);
     }
@@ -886,7 +904,7 @@ pub(crate) fn decap_known<I: Io, const V6: bool>(
     }
     let st = cx.st;
     let Some((vni, r, off, len, reserved)) =
-        classify_known::<V6>(m.data(), m.rx_ip_csum(), st, cx.decap)
+        classify_known::<V6>(m.data(), m.rx_outer_csum(V6), st, cx.decap)
     else {
         return Err(m);
     };

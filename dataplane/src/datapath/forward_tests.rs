@@ -107,6 +107,10 @@ impl Packet for Pkt {
     fn rx_ip_csum(&self) -> RxCsum {
         self.csum
     }
+    /// One verdict per test packet: the outer checksum of its version.
+    fn rx_udp_csum(&self) -> RxCsum {
+        self.csum
+    }
     fn rx_hash(&self) -> Option<u32> {
         self.hash
     }
@@ -1421,10 +1425,6 @@ mod known_unicast {
             if learning {
                 taken.push("to a learned host");
             }
-            if v6 {
-                // The NIC's verdict is on IPv4 headers only.
-                taken.push("checksum refused");
-            }
             let mut io = rec();
             let mut run = Run::default();
             let pkts = packets(&w);
@@ -1435,7 +1435,7 @@ mod known_unicast {
                     decap_known::<_, false>(cx, io, p, &mut run).err()
                 }
             });
-            let n = 7 + usize::from(learning) + usize::from(v6);
+            let n = 7 + usize::from(learning);
             assert_eq!(io.access[0].len(), n);
             // The tagged one left with its VID.
             assert!(io.access[0]
@@ -1459,6 +1459,57 @@ mod known_unicast {
             assert_learned(&w, w.vni(200), FAR, LearnAt::Remote(peer));
             assert_eq!(w.events.pop(), None);
         }
+    }
+
+    /// Over IPv6 the NIC's verdict is on the UDP checksum: `Good` skips
+    /// the software check, `Bad` drops as `udp_bad_checksum`, on the
+    /// known-unicast path and the general one alike.
+    #[test]
+    fn the_nics_udp_checksum_verdict_over_ipv6() {
+        let f = Features {
+            v6: true,
+            ..Features::learning(false)
+        };
+        let mut w = world(f);
+        let good = w.tunneled(f.peer(2), 100, &frame(H2, FAR, 46));
+        let mut corrupt = good.clone();
+        corrupt[60] ^= 0xff; // the outer UDP checksum
+        let with = |b: &[u8], csum| Pkt {
+            csum,
+            ..Pkt::new(b)
+        };
+        let t = w.underlay(&mut rec(), &corrupt);
+        assert_eq!(t.drops[DropReason::UdpChecksum as usize], 1, "{t:?}");
+        for known in [false, true] {
+            let go = |w: &mut World, p: Pkt| {
+                let mut run = Run::default();
+                w.run(&mut rec(), |cx, io| {
+                    if known {
+                        if let Err(p) = decap_known::<_, true>(cx, io, p, &mut run) {
+                            underlay_packet(cx, io, p);
+                        }
+                    } else {
+                        underlay_packet(cx, io, p);
+                    }
+                })
+            };
+            let t = go(&mut w, with(&corrupt, RxCsum::Good));
+            assert_eq!(t.forwarded, 1, "known path {known}: {t:?}");
+            let t = go(&mut w, with(&good, RxCsum::Bad));
+            assert_eq!(
+                t.drops[DropReason::UdpChecksum as usize],
+                1,
+                "known path {known}: {t:?}"
+            );
+        }
+        // A zero checksum is the tunnel's choice (RFC 6935), whatever a
+        // NIC that counts zero as wrong says of it.
+        let mut zero = good.clone();
+        zero[60..62].fill(0);
+        let t = w.run(&mut rec(), |cx, io| {
+            underlay_packet(cx, io, with(&zero, RxCsum::Bad))
+        });
+        assert_eq!(t.forwarded, 1, "{t:?}");
     }
 
     #[test]

@@ -39,13 +39,37 @@ pub struct Plan {
     pub cfg: PortConfig,
     /// The NIC fills the outer IPv4 header checksum on transmit.
     pub tx_ip_csum: bool,
-    /// The NIC fills the outer UDP checksum over IPv6 on transmit.
-    pub tx_udp6_csum: bool,
+    /// Who fills the outer UDP checksum over IPv6 on transmit.
+    pub tx_udp6_csum: Udp6Csum,
+    /// The NIC checks the outer UDP checksum over IPv6 on receive (its
+    /// verdict in the packet's flags; software checks what it leaves).
+    pub rx_udp6_csum: bool,
     /// Flood copies to remotes may share the payload (header + clone, a
     /// two-segment packet); otherwise each copy is a private buffer.
     pub share_floods: bool,
     /// What was asked and granted, one line each, for the log.
     pub notes: Vec<String>,
+}
+
+/// Who fills the outer UDP checksum over IPv6 on transmit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Udp6Csum {
+    /// The worker, in the pass that writes the header.
+    #[default]
+    Software,
+    /// The NIC, told of an IPv6 packet with UDP (`TX_UDP_CKSUM`): it sees
+    /// the outer header alone, no tunnel.
+    Nic,
+    /// The NIC, told of a tunnel packet's outer UDP checksum
+    /// (`TX_OUTER_UDP_CKSUM`): for a NIC that offers only that.
+    NicOuter,
+}
+
+impl Udp6Csum {
+    /// The NIC computes it: templates leave the pseudo-header's sum.
+    pub fn offloaded(self) -> bool {
+        self != Udp6Csum::Software
+    }
 }
 
 /// RSS hash types asked for: one flow (addresses, protocol, ports) always
@@ -79,12 +103,15 @@ pub fn port_mtu(cfg: &Config, port: &str) -> (u16, &'static str) {
 
 const RX_NAMES: &[(u64, &str)] = &[
     (offload::RX_IPV4_CKSUM, "ipv4_cksum"),
+    (offload::RX_UDP_CKSUM, "udp_cksum"),
+    (offload::RX_OUTER_UDP_CKSUM, "outer_udp_cksum"),
     (offload::RX_RSS_HASH, "rss_hash"),
     (offload::RX_SCATTER, "scatter"),
 ];
 const TX_NAMES: &[(u64, &str)] = &[
     (offload::TX_IPV4_CKSUM, "ipv4_cksum"),
     (offload::TX_UDP_CKSUM, "udp_cksum"),
+    (offload::TX_OUTER_UDP_CKSUM, "outer_udp_cksum"),
     (offload::TX_MULTI_SEGS, "multi_segs"),
     (offload::TX_MBUF_FAST_FREE, "mbuf_fast_free"),
 ];
@@ -111,8 +138,11 @@ fn names(mask: u64, table: &[(u64, &str)]) -> String {
 /// - Underlay: receive and transmit IPv4 checksum offload where offered
 ///   (the software path stays for devices without); over IPv6, transmit
 ///   UDP checksum offload where offered (the outer UDP header is the one
-///   the NIC sees: no tunnel flags); multi-segment transmit for shared
-///   flood copies where offered.
+///   the NIC sees: no tunnel flags), else outer UDP checksum offload
+///   (tunnel lengths given) where that alone is offered; on receive, the
+///   UDP and outer UDP checksum offloads where offered (which flags say
+///   what: `dpdk::udp_verdict`); multi-segment transmit for shared flood
+///   copies where offered.
 /// - `MBUF_FAST_FREE` (all mbufs direct, one pool, reference count 1):
 ///   access ports always qualify; the underlay only when flood copies are
 ///   not shared, since a shared copy is an indirect mbuf.
@@ -163,7 +193,9 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         }
     }
     let has_tx = |b: u64| info.tx_offloads & b != 0;
-    let (mut tx_ip_csum, mut tx_udp6_csum, mut share_floods) = (false, false, true);
+    let has_rx = |b: u64| info.rx_offloads & b != 0;
+    let (mut tx_ip_csum, mut share_floods) = (false, true);
+    let (mut tx_udp6_csum, mut rx_udp6_csum) = (Udp6Csum::Software, false);
     if want.role == Role::Underlay {
         if info.rx_offloads & offload::RX_IPV4_CKSUM != 0 && !want.ipv6 {
             cfg.rx_offloads |= offload::RX_IPV4_CKSUM;
@@ -172,9 +204,20 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
             cfg.tx_offloads |= offload::TX_IPV4_CKSUM;
             tx_ip_csum = true;
         }
-        if has_tx(offload::TX_UDP_CKSUM) && want.ipv6 {
-            cfg.tx_offloads |= offload::TX_UDP_CKSUM;
-            tx_udp6_csum = true;
+        if want.ipv6 {
+            if has_tx(offload::TX_UDP_CKSUM) {
+                cfg.tx_offloads |= offload::TX_UDP_CKSUM;
+                tx_udp6_csum = Udp6Csum::Nic;
+            } else if has_tx(offload::TX_OUTER_UDP_CKSUM) {
+                cfg.tx_offloads |= offload::TX_OUTER_UDP_CKSUM;
+                tx_udp6_csum = Udp6Csum::NicOuter;
+            }
+            for b in [offload::RX_UDP_CKSUM, offload::RX_OUTER_UDP_CKSUM] {
+                if has_rx(b) {
+                    cfg.rx_offloads |= b;
+                    rx_udp6_csum = true;
+                }
+            }
         }
         share_floods = has_tx(offload::TX_MULTI_SEGS);
         if share_floods {
@@ -192,11 +235,20 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         names(info.rx_offloads, RX_NAMES),
         names(cfg.tx_offloads, TX_NAMES),
         names(info.tx_offloads, TX_NAMES),
-        match (want.ipv6, tx_ip_csum || tx_udp6_csum) {
-            (true, true) => "UDP checksum over IPv6 on transmit in the NIC",
-            (true, false) => "UDP checksum over IPv6 in software",
-            (false, true) => "IPv4 checksum on transmit in the NIC",
-            (false, false) => "IPv4 checksum on transmit in software",
+        match (want.ipv6, tx_ip_csum, tx_udp6_csum, rx_udp6_csum) {
+            (true, _, Udp6Csum::Nic, true) =>
+                "UDP checksum over IPv6 in the NIC on transmit and receive",
+            (true, _, Udp6Csum::NicOuter, true) =>
+                "UDP checksum over IPv6 in the NIC on transmit (as a tunnel's outer one) and receive",
+            (true, _, Udp6Csum::Nic, false) =>
+                "UDP checksum over IPv6 on transmit in the NIC, checked in software",
+            (true, _, Udp6Csum::NicOuter, false) =>
+                "UDP checksum over IPv6 on transmit in the NIC (as a tunnel's outer one), checked in software",
+            (true, _, Udp6Csum::Software, true) =>
+                "UDP checksum over IPv6 written in software, checked in the NIC",
+            (true, _, Udp6Csum::Software, false) => "UDP checksum over IPv6 in software",
+            (false, true, _, _) => "IPv4 checksum on transmit in the NIC",
+            (false, false, _, _) => "IPv4 checksum on transmit in software",
         },
         if share_floods && cfg!(feature = "bench-shared-floods") {
             "share the payload (forced: a benchmark build)"
@@ -210,6 +262,7 @@ pub fn plan(name: &str, info: &DevInfo, want: &Want) -> Result<Plan, String> {
         cfg,
         tx_ip_csum,
         tx_udp6_csum,
+        rx_udp6_csum,
         share_floods,
         notes,
     })
@@ -281,21 +334,22 @@ mod tests {
         assert_eq!(p.cfg.tx_offloads & offload::TX_IPV4_CKSUM, 0);
         // The UDP checksum goes to the NIC that offers it, and only over
         // IPv6 (over IPv4 vtep sends zero, as RFC 7348 allows).
-        assert!(p.tx_udp6_csum);
+        assert_eq!(p.tx_udp6_csum, Udp6Csum::Nic);
         assert_ne!(p.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
+        assert_eq!(p.cfg.tx_offloads & offload::TX_OUTER_UDP_CKSUM, 0);
         assert!(
-            p.notes
-                .iter()
-                .any(|n| n.contains("UDP checksum over IPv6 on transmit in the NIC")),
+            p.notes.iter().any(|n| n
+                .contains("UDP checksum over IPv6 on transmit in the NIC, checked in software")),
             "{:?}",
             p.notes
         );
         let v4 = plan("0000:3b:00.0", &nic(), &want(Role::Underlay, 4, 9000)).unwrap();
-        assert!(!v4.tx_udp6_csum);
+        assert_eq!(v4.tx_udp6_csum, Udp6Csum::Software);
         assert_eq!(v4.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
         // A device without it: software, said so.
         let p = plan("net_af_packet0", &vdev(), &w_vdev()).unwrap();
-        assert!(!p.tx_udp6_csum);
+        assert_eq!(p.tx_udp6_csum, Udp6Csum::Software);
+        assert!(!p.rx_udp6_csum);
         assert_eq!(p.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
         assert!(
             p.notes
@@ -314,8 +368,70 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(!a.tx_udp6_csum);
+        assert_eq!(a.tx_udp6_csum, Udp6Csum::Software);
         assert_eq!(a.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
+    }
+
+    /// A NIC that checks UDP checksums on receive, with or without
+    /// tunnel awareness, and one that fills only a tunnel's outer UDP
+    /// checksum on transmit: each offload taken over IPv6 alone.
+    #[test]
+    fn udp_checksum_offloads_over_ipv6_from_either_kind_of_nic() {
+        let w6 = Want {
+            ipv6: true,
+            ..want(Role::Underlay, 4, 9000)
+        };
+        let both = DevInfo {
+            rx_offloads: nic().rx_offloads | offload::RX_UDP_CKSUM | offload::RX_OUTER_UDP_CKSUM,
+            tx_offloads: nic().tx_offloads | offload::TX_OUTER_UDP_CKSUM,
+            ..nic()
+        };
+        let p = plan("0000:3b:00.0", &both, &w6).unwrap();
+        // Plain UDP offload preferred: the NIC need not parse the tunnel.
+        assert_eq!(p.tx_udp6_csum, Udp6Csum::Nic);
+        assert_eq!(p.cfg.tx_offloads & offload::TX_OUTER_UDP_CKSUM, 0);
+        assert!(p.rx_udp6_csum);
+        let rx = offload::RX_UDP_CKSUM | offload::RX_OUTER_UDP_CKSUM;
+        assert_eq!(p.cfg.rx_offloads & rx, rx);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("in the NIC on transmit and receive")),
+            "{:?}",
+            p.notes
+        );
+        let outer_only = DevInfo {
+            rx_offloads: nic().rx_offloads | offload::RX_OUTER_UDP_CKSUM,
+            tx_offloads: (nic().tx_offloads & !offload::TX_UDP_CKSUM) | offload::TX_OUTER_UDP_CKSUM,
+            ..nic()
+        };
+        let p = plan("0000:3b:00.0", &outer_only, &w6).unwrap();
+        assert_eq!(p.tx_udp6_csum, Udp6Csum::NicOuter);
+        assert_eq!(p.cfg.tx_offloads & offload::TX_UDP_CKSUM, 0);
+        assert_ne!(p.cfg.tx_offloads & offload::TX_OUTER_UDP_CKSUM, 0);
+        assert_eq!(p.cfg.rx_offloads & rx, offload::RX_OUTER_UDP_CKSUM);
+        assert!(p.rx_udp6_csum && p.tx_udp6_csum.offloaded());
+        // Over IPv4 neither is asked: the outer UDP checksum is zero.
+        let p = plan("0000:3b:00.0", &both, &want(Role::Underlay, 4, 9000)).unwrap();
+        assert_eq!(p.tx_udp6_csum, Udp6Csum::Software);
+        assert!(!p.rx_udp6_csum);
+        assert_eq!(p.cfg.rx_offloads & rx, 0);
+        assert_eq!(
+            p.cfg.tx_offloads & (offload::TX_UDP_CKSUM | offload::TX_OUTER_UDP_CKSUM),
+            0
+        );
+        // Nor on an access port.
+        let a = plan(
+            "0000:3b:00.1",
+            &both,
+            &Want {
+                role: Role::Access,
+                ..w6
+            },
+        )
+        .unwrap();
+        assert_eq!(a.cfg.rx_offloads & rx, 0);
+        assert_eq!(a.tx_udp6_csum, Udp6Csum::Software);
     }
 
     fn w_vdev() -> Want {

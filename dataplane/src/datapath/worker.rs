@@ -21,10 +21,11 @@ use crate::datapath::forward::{
 };
 pub use crate::datapath::forward::{Event, LearnAt};
 use crate::datapath::police::{Clock, Credits};
+use crate::datapath::ports::Udp6Csum;
 use crate::datapath::state::State;
 use crate::datapath::stats::{bump, Tally, WorkerStats};
 use crate::datapath::tunnel::{IpIds, COMMON_OUTER_LEN};
-use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, IPV6_LEN, PROTO_UDP};
+use crate::wire::{EthernetFrame, Ipv4Packet, ETH_LEN, IPV4_LEN, IPV6_LEN, PROTO_UDP, UDP_LEN};
 
 /// Largest RX burst.
 pub const RX_BURST: usize = 256;
@@ -54,8 +55,8 @@ pub struct Worker {
     pub running: Arc<AtomicBool>,
     /// The underlay NIC fills the outer IPv4 checksum (see [`crate::datapath::ports`]).
     pub tx_ip_csum: bool,
-    /// The underlay NIC fills the outer UDP checksum over IPv6.
-    pub tx_udp6_csum: bool,
+    /// Who fills the outer UDP checksum over IPv6.
+    pub tx_udp6_csum: Udp6Csum,
     /// Flood copies to remotes may share the payload.
     pub share_floods: bool,
 }
@@ -397,6 +398,10 @@ impl Packet for Mbuf {
         Mbuf::rx_ip_csum(self)
     }
     #[inline(always)]
+    fn rx_udp_csum(&self) -> RxCsum {
+        Mbuf::rx_udp_csum(self)
+    }
+    #[inline(always)]
     fn rx_hash(&self) -> Option<u32> {
         self.rss_hash()
     }
@@ -421,7 +426,7 @@ struct TxSide {
     qs: Vec<TxQueue>,
     outs: Vec<Out>,
     tx_ip_csum: bool,
-    tx_udp6_csum: bool,
+    tx_udp6_csum: Udp6Csum,
     share_floods: bool,
 }
 
@@ -511,8 +516,19 @@ impl Io for Queues<'_> {
             // The NIC computes the checksum over a zero checksum field.
             Ipv4Packet::new_unchecked(&mut p.data_mut()[ETH_LEN..]).set_checksum(0);
             p.offload_ipv4_csum(ETH_LEN as u8, IPV4_LEN as u16);
-        } else if tx.tx_udp6_csum && udp6_to_offload(p.data()) {
-            p.offload_udp6_csum(ETH_LEN as u8, IPV6_LEN as u16);
+        } else if tx.tx_udp6_csum.offloaded() && udp6_to_offload(p.data()) {
+            if tx.tx_udp6_csum == Udp6Csum::Nic {
+                p.offload_udp6_csum(ETH_LEN as u8, IPV6_LEN as u16);
+            } else {
+                // l2_len: the UDP header, an 8-byte tunnel header and the
+                // inner Ethernet header (only inner offloads, which are
+                // not asked, would read it).
+                p.offload_outer_udp6_csum(
+                    ETH_LEN as u8,
+                    IPV6_LEN as u16,
+                    (UDP_LEN + 8 + ETH_LEN) as u8,
+                );
+            }
         }
         enqueue(&mut tx.q_ul, &mut tx.out_ul, p, is_copy, t, self.stats);
     }

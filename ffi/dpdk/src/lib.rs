@@ -25,7 +25,7 @@ pub use huge::HugeAtomics;
 pub use lcore::{
     current_lcore, launch, pin_current_thread, register_current_thread, Launched, LcoreRegistration,
 };
-pub use mbuf::{Burst, Mbuf, RxCsum};
+pub use mbuf::{udp_verdict, Burst, Mbuf, RxCsum};
 pub use mempool::Mempool;
 pub use port::{offload, DevInfo, Link, Port, PortConfig, PortStats, RxQueue, TxQueue};
 

@@ -21,6 +21,37 @@ pub enum RxCsum {
     Bad,
 }
 
+/// The NIC's verdict on the outermost UDP checksum of a received packet,
+/// from its offload flags and packet type. A NIC that took the packet for
+/// a tunnel reports the outer checksum in `RX_OUTER_L4_CKSUM_*` (with
+/// `RX_OUTER_UDP_CKSUM` on); one that did not reports it in the plain
+/// `RX_L4_CKSUM_*` (with `RX_UDP_CKSUM` on), where a tunnel-aware NIC puts
+/// the inner one. So the plain flags count only when the packet type says
+/// UDP and no tunnel; anything else (no type, a tunnel, `INVALID`) is
+/// left to software. `NONE` (checked, but the field in the data is not
+/// valid) counts as good, as for the IPv4 header.
+pub fn udp_verdict(ol_flags: u64, packet_type: u32) -> RxCsum {
+    match ol_flags & sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_MASK as u64 {
+        f if f == sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD as u64 => return RxCsum::Good,
+        f if f == sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_BAD as u64 => return RxCsum::Bad,
+        _ => {}
+    }
+    let plain_udp = packet_type & sys::RTE_PTYPE_TUNNEL_MASK == 0
+        && packet_type & sys::RTE_PTYPE_L4_MASK == sys::RTE_PTYPE_L4_UDP;
+    if !plain_udp {
+        return RxCsum::Unknown;
+    }
+    match ol_flags & sys::RTE_MBUF_F_RX_L4_CKSUM_MASK as u64 {
+        f if f == sys::RTE_MBUF_F_RX_L4_CKSUM_GOOD as u64
+            || f == sys::RTE_MBUF_F_RX_L4_CKSUM_NONE as u64 =>
+        {
+            RxCsum::Good
+        }
+        f if f == sys::RTE_MBUF_F_RX_L4_CKSUM_BAD as u64 => RxCsum::Bad,
+        _ => RxCsum::Unknown,
+    }
+}
+
 // SAFETY: an mbuf may be freed or sent from any thread; ownership is unique.
 unsafe impl Send for Mbuf {}
 
@@ -70,6 +101,12 @@ impl Mbuf {
     field!(data_len_raw, set_data_len, VTEP_MBUF_OFF_DATA_LEN, u16);
     field!(buf_len, _set_buf_len, VTEP_MBUF_OFF_BUF_LEN, u16);
     field!(ol_flags, set_ol_flags, VTEP_MBUF_OFF_OL_FLAGS, u64);
+    field!(
+        packet_type,
+        _set_packet_type,
+        VTEP_MBUF_OFF_PACKET_TYPE,
+        u32
+    );
     field!(hash_rss, _set_hash_rss, VTEP_MBUF_OFF_HASH, u32);
     field!(
         tx_offload_raw,
@@ -101,6 +138,12 @@ impl Mbuf {
         }
     }
 
+    /// What the NIC found of the outermost UDP checksum ([`udp_verdict`]).
+    #[inline(always)]
+    pub fn rx_udp_csum(&self) -> RxCsum {
+        udp_verdict(self.ol_flags(), self.packet_type())
+    }
+
     /// Asks the NIC to fill the IPv4 header checksum of this packet, whose
     /// IPv4 header (of `l3_len` bytes, checksum field zero) follows
     /// `l2_len` bytes of Ethernet. The port must have the
@@ -123,6 +166,32 @@ impl Mbuf {
         self.set_ol_flags(self.ol_flags() | sys::RTE_MBUF_F_TX_IPV6 | sys::RTE_MBUF_F_TX_UDP_CKSUM);
     }
 
+    /// Asks the NIC to fill the outer UDP checksum of this tunnel packet
+    /// (`TX_OUTER_UDP_CKSUM`, for a NIC that offers it but not the plain
+    /// `TX_UDP_CKSUM`): IPv6 (`outer_l3_len` bytes) after `outer_l2_len`
+    /// bytes of Ethernet, then UDP whose checksum field holds the
+    /// pseudo-header's sum; `inner_l2_len` is what follows the outer IPv6
+    /// header up to the inner IP header (UDP, tunnel and inner Ethernet
+    /// headers), as DPDK describes a tunnel packet's `l2_len`.
+    #[inline(always)]
+    pub fn offload_outer_udp6_csum(
+        &mut self,
+        outer_l2_len: u8,
+        outer_l3_len: u16,
+        inner_l2_len: u8,
+    ) {
+        // tx_offload bit-fields: l2_len 0-6, l3_len 7-15, l4_len 16-23,
+        // tso_segsz 24-39, outer_l3_len 40-48, outer_l2_len 49-55.
+        self.set_tx_offload(
+            (inner_l2_len as u64 & 0x7f)
+                | ((outer_l3_len as u64 & 0x1ff) << 40)
+                | ((outer_l2_len as u64 & 0x7f) << 49),
+        );
+        self.set_ol_flags(
+            self.ol_flags() | sys::RTE_MBUF_F_TX_OUTER_IPV6 | sys::RTE_MBUF_F_TX_OUTER_UDP_CKSUM,
+        );
+    }
+
     /// The TX offload request of this packet: the checksum flags and the
     /// `tx_offload` lengths word.
     pub fn tx_offload_request(&self) -> (u64, u64) {
@@ -131,7 +200,9 @@ impl Mbuf {
                 & (sys::RTE_MBUF_F_TX_IPV4
                     | sys::RTE_MBUF_F_TX_IP_CKSUM
                     | sys::RTE_MBUF_F_TX_IPV6
-                    | sys::RTE_MBUF_F_TX_L4_MASK),
+                    | sys::RTE_MBUF_F_TX_L4_MASK
+                    | sys::RTE_MBUF_F_TX_OUTER_IPV6
+                    | sys::RTE_MBUF_F_TX_OUTER_UDP_CKSUM),
             self.tx_offload_raw(),
         )
     }
@@ -534,5 +605,48 @@ impl<const N: usize> Drop for Drain<'_, N> {
                 sys::rte_pktmbuf_free_bulk(self.burst.pkts.as_mut_ptr().add(self.next), rest as u32)
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OUTER_GOOD: u64 = sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD as u64;
+    const OUTER_BAD: u64 = sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_BAD as u64;
+    const OUTER_INVALID: u64 = sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_INVALID as u64;
+    const L4_GOOD: u64 = sys::RTE_MBUF_F_RX_L4_CKSUM_GOOD as u64;
+    const L4_BAD: u64 = sys::RTE_MBUF_F_RX_L4_CKSUM_BAD as u64;
+    const L4_NONE: u64 = sys::RTE_MBUF_F_RX_L4_CKSUM_NONE as u64;
+    const UDP6: u32 = sys::RTE_PTYPE_L2_ETHER | sys::RTE_PTYPE_L3_IPV6 | sys::RTE_PTYPE_L4_UDP;
+    const VXLAN6: u32 = UDP6 | sys::RTE_PTYPE_TUNNEL_VXLAN | sys::RTE_PTYPE_INNER_L4_TCP;
+
+    /// A tunnel-aware NIC (outer flags, tunnel packet type): its outer
+    /// verdict counts and its plain flags, the inner checksum's, do not.
+    #[test]
+    fn a_tunnel_aware_nic_is_read_from_the_outer_flags() {
+        assert_eq!(udp_verdict(OUTER_GOOD | L4_BAD, VXLAN6), RxCsum::Good);
+        assert_eq!(udp_verdict(OUTER_BAD | L4_GOOD, VXLAN6), RxCsum::Bad);
+        assert_eq!(udp_verdict(L4_GOOD, VXLAN6), RxCsum::Unknown);
+        assert_eq!(udp_verdict(L4_BAD, VXLAN6), RxCsum::Unknown);
+        assert_eq!(
+            udp_verdict(OUTER_INVALID | L4_GOOD, VXLAN6),
+            RxCsum::Unknown
+        );
+    }
+
+    /// A NIC that sees plain UDP reports the outer checksum as L4; without
+    /// a packet type nothing says which header the flags are about.
+    #[test]
+    fn a_plain_nic_is_read_from_the_l4_flags_of_a_udp_packet_type() {
+        assert_eq!(udp_verdict(L4_GOOD, UDP6), RxCsum::Good);
+        assert_eq!(udp_verdict(L4_NONE, UDP6), RxCsum::Good);
+        assert_eq!(udp_verdict(L4_BAD, UDP6), RxCsum::Bad);
+        assert_eq!(udp_verdict(0, UDP6), RxCsum::Unknown);
+        assert_eq!(udp_verdict(L4_GOOD, 0), RxCsum::Unknown);
+        let tcp6 = sys::RTE_PTYPE_L2_ETHER | sys::RTE_PTYPE_L3_IPV6 | sys::RTE_PTYPE_L4_TCP;
+        assert_eq!(udp_verdict(L4_GOOD, tcp6), RxCsum::Unknown);
+        // A device with no checksum offload at all.
+        assert_eq!(udp_verdict(0, 0), RxCsum::Unknown);
     }
 }

@@ -46,10 +46,13 @@ impl Drop for Inner {
 pub mod offload {
     use dpdk_sys as sys;
     pub const RX_IPV4_CKSUM: u64 = sys::VTEP_RX_OFFLOAD_IPV4_CKSUM as u64;
+    pub const RX_UDP_CKSUM: u64 = sys::VTEP_RX_OFFLOAD_UDP_CKSUM as u64;
+    pub const RX_OUTER_UDP_CKSUM: u64 = sys::VTEP_RX_OFFLOAD_OUTER_UDP_CKSUM as u64;
     pub const RX_SCATTER: u64 = sys::VTEP_RX_OFFLOAD_SCATTER as u64;
     pub const RX_RSS_HASH: u64 = sys::VTEP_RX_OFFLOAD_RSS_HASH as u64;
     pub const TX_IPV4_CKSUM: u64 = sys::VTEP_TX_OFFLOAD_IPV4_CKSUM as u64;
     pub const TX_UDP_CKSUM: u64 = sys::VTEP_TX_OFFLOAD_UDP_CKSUM as u64;
+    pub const TX_OUTER_UDP_CKSUM: u64 = sys::VTEP_TX_OFFLOAD_OUTER_UDP_CKSUM as u64;
     pub const TX_MULTI_SEGS: u64 = sys::VTEP_TX_OFFLOAD_MULTI_SEGS as u64;
     pub const TX_MBUF_FAST_FREE: u64 = sys::VTEP_TX_OFFLOAD_MBUF_FAST_FREE as u64;
     pub const RSS_IP: u64 = sys::VTEP_RSS_IP as u64;

@@ -53,6 +53,19 @@ fn mbuf_semantics_and_exhaustion() {
     assert_eq!(lens6, 14 | (40 << 7));
     drop(m6);
 
+    // Outer UDP checksum offload: outer lengths at bits 40 and 49, the
+    // inner part in l2_len.
+    let mut mt = pool.alloc().unwrap();
+    assert_eq!(mt.rx_udp_csum(), dpdk::RxCsum::Unknown);
+    mt.offload_outer_udp6_csum(14, 40, 30);
+    let (flags_t, lens_t) = mt.tx_offload_request();
+    assert!(
+        flags_t != 0 && flags_t != flags6,
+        "{flags_t:#x} {flags6:#x}"
+    );
+    assert_eq!(lens_t, 30 | (40 << 40) | (14 << 49));
+    drop(mt);
+
     // Refusals leave the mbuf unchanged.
     assert!(m.prepend(head0 + 1).is_none());
     assert!(m.append(m.tailroom() + 1).is_none());
