@@ -89,6 +89,10 @@ pub struct Underlay {
     pub mtu: u16,
     /// IPv4 TTL or IPv6 hop limit of outer packets.
     pub ttl: u8,
+    /// The TTL or hop limit of outer packets to a VNI's multicast group
+    /// (1: the group on the VTEPs' own link).
+    pub mcast_ttl: u8,
+
     pub df: bool,
     pub accept_unknown_sources: bool,
     pub strict_reserved: bool,
@@ -255,6 +259,9 @@ pub struct VniConfig {
     /// `encap` and `udp_port`.
     pub tunnel: Tunnel,
     pub flood: Vec<IpAddr>,
+    /// The multicast group BUM frames go to (RFC 7348 §4.2), besides the
+    /// flood list.
+    pub group: Option<IpAddr>,
     pub learning: bool,
     pub arp_suppress: bool,
     pub mac_limit: u32,

@@ -92,6 +92,8 @@ struct RawUnderlay {
     udp6_zero_checksum_tx: Option<bool>,
     udp6_zero_checksum_rx: Option<bool>,
     kernel_port: Option<String>,
+    #[serde(default = "d_mcast_ttl")]
+    mcast_ttl: i64,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +122,7 @@ struct RawVni {
     udp_port: Option<i64>,
     #[serde(default)]
     flood: Vec<String>,
+    group: Option<String>,
     #[serde(default = "d_true")]
     learning: bool,
     #[serde(default)]
@@ -184,6 +187,10 @@ fn d_encap() -> String {
 fn d_mtu() -> i64 {
     1500
 }
+fn d_mcast_ttl() -> i64 {
+    1
+}
+
 fn d_ttl() -> i64 {
     64
 }
@@ -444,6 +451,7 @@ fn underlay(
         )? as u16,
         mtu: c.range("underlay.mtu", us.clone(), u.mtu, 576, 9216)? as u16,
         ttl: c.range("underlay.ttl", us.clone(), u.ttl, 1, 255)? as u8,
+        mcast_ttl: c.range("underlay.mcast_ttl", us.clone(), u.mcast_ttl, 1, 255)? as u8,
         df: u.df,
         accept_unknown_sources: u.accept_unknown_sources,
         strict_reserved: u.strict_reserved,
@@ -625,10 +633,32 @@ fn vnis(
                 );
             }
         }
+        let group = match &v.group {
+            None => None,
+            Some(g) => {
+                let ip = c.peer_ip("vni.group", s.clone(), g, underlay)?;
+                check_group(c, "vni.group", s.clone(), ip)?;
+                if let Some(o) = vnis
+                    .iter()
+                    .find(|o| o.group == Some(ip) && o.tunnel != tunnel)
+                {
+                    return c.err(
+                        "vni.group",
+                        s,
+                        format!(
+                            "VNI {id} is {tunnel} but VNI {} in group {ip} is {}: a group carries one tunnel",
+                            o.id, o.tunnel
+                        ),
+                    );
+                }
+                Some(ip)
+            }
+        };
         vnis.push(VniConfig {
             id,
             tunnel,
             flood,
+            group,
             learning: v.learning,
             arp_suppress: v.arp_suppress,
             mac_limit: match v.mac_limit {
@@ -1063,6 +1093,41 @@ fn evpn(
 
 /// A remote VTEP or neighbour address must be a unicast host other than
 /// this VTEP, and not the on-link network or broadcast address.
+/// A VNI's multicast group: a multicast address VTEPs can join, not one
+/// of the link's own control groups (224.0.0.0/24, which IGMP does not
+/// manage; IPv6 interface-local scope and ff02::/80), nor a
+/// source-specific one.
+fn check_group(
+    c: &Ctx<'_>,
+    key: &str,
+    span: std::ops::Range<usize>,
+    ip: IpAddr,
+) -> Result<(), ConfigError> {
+    let bad = match ip {
+        _ if !ip.is_multicast() => Some("is not a multicast address (224.0.0.0/4 or ff00::/8)"),
+        IpAddr::V4(a) if a.octets()[..3] == [224, 0, 0] => {
+            Some("is in 224.0.0.0/24, the link's control groups, which IGMP does not manage")
+        }
+        IpAddr::V4(a) if a.octets()[0] == 232 => {
+            Some("is a source-specific group (232.0.0.0/8): VTEPs send to it from many sources")
+        }
+        IpAddr::V6(a) if a.segments()[0] & 0x000f < 2 => {
+            Some("has interface-local or reserved scope: a group must reach other hosts")
+        }
+        IpAddr::V6(a) if a.segments()[0] & 0x000f == 2 && a.segments()[1..5] == [0; 4] => Some(
+            "is a link's well-known group (ff02::/80: all-nodes, routers, MLD, solicited-node)",
+        ),
+        IpAddr::V6(a) if a.segments()[0] & 0xfff0 == 0xff30 && a.segments()[1..6] == [0; 5] => {
+            Some("is a source-specific group (ff3x::/96): VTEPs send to it from many sources")
+        }
+        _ => None,
+    };
+    match bad {
+        Some(why) => c.err(key, span, format!("{ip} {why}")),
+        None => Ok(()),
+    }
+}
+
 fn check_peer(
     c: &Ctx<'_>,
     u: &Underlay,

@@ -880,3 +880,79 @@ fn evpn_vnis_are_vxlan_on_the_underlay_port() {
     let e = err(&with("udp_port = 8472"));
     assert!(e.contains("vni.udp_port at line 39"), "{e}");
 }
+
+#[test]
+fn a_vni_may_flood_to_a_multicast_group() {
+    let c = Config::parse(&vni200("group = \"239.1.1.100\"")).unwrap();
+    assert_eq!(c.vnis[1].group, Some("239.1.1.100".parse().unwrap()));
+    assert_eq!(c.vnis[0].group, None);
+    assert_eq!(c.underlay.mcast_ttl, 1);
+    let c = Config::parse(
+        &vni200("group = \"239.1.1.100\"").replace("ttl = 64", "ttl = 64\nmcast_ttl = 8"),
+    )
+    .unwrap();
+    assert_eq!(c.underlay.mcast_ttl, 8);
+    // Two VNIs in one group, one tunnel: the kernel's layout.
+    let two = vni200("group = \"239.1.1.100\"").replace(
+        "flood = [\"192.0.2.2\", \"192.0.2.3\"]",
+        "flood = [\"192.0.2.2\"]\ngroup = \"239.1.1.100\"",
+    );
+    let c = Config::parse(&two).unwrap();
+    assert_eq!(c.vnis[0].group, c.vnis[1].group);
+    // An IPv6 group over an IPv6 underlay.
+    let c = Config::parse(&sample6().replace(
+        "[[vni]]\nid = 200\n",
+        "[[vni]]\nid = 200\ngroup = \"ff0e::1:100\"\n",
+    ))
+    .unwrap();
+    assert_eq!(c.vnis[1].group, Some("ff0e::1:100".parse().unwrap()));
+}
+
+#[test]
+fn bad_groups_are_refused_with_the_key_and_line() {
+    for (g, why) in [
+        ("192.0.2.9", "not a multicast address"),
+        ("224.0.0.5", "224.0.0.0/24"),
+        ("232.1.1.1", "source-specific"),
+        ("ff0e::1", "IPv6 address but underlay.address"),
+        ("bogus", "vni.group"),
+    ] {
+        let e = err(&vni200(&format!("group = \"{g}\"")));
+        assert!(
+            e.contains("vni.group at line 38") && e.contains(why),
+            "{g}: {e}"
+        );
+    }
+    let v6 = |g: &str| {
+        err(&sample6().replace(
+            "[[vni]]\nid = 200\n",
+            &format!("[[vni]]\nid = 200\ngroup = \"{g}\"\n"),
+        ))
+    };
+    for (g, why) in [
+        ("ff01::5", "interface-local"),
+        ("ff02::1", "well-known"),
+        ("ff02::1:ff00:1", "well-known"),
+        ("ff3e::8000:1", "source-specific"),
+        ("239.1.1.1", "IPv4 address"),
+    ] {
+        let e = v6(g);
+        assert!(e.contains("vni.group") && e.contains(why), "{g}: {e}");
+    }
+    // One group, two tunnels: a receiver could not tell them apart.
+    let e = err(
+        &vni200("group = \"239.1.1.100\"\nencap = \"geneve\"").replace(
+            "flood = [\"192.0.2.2\", \"192.0.2.3\"]",
+            "group = \"239.1.1.100\"",
+        ),
+    );
+    assert!(
+        e.contains("vni.group") && e.contains("a group carries one tunnel"),
+        "{e}"
+    );
+    for bad in ["mcast_ttl = 0", "mcast_ttl = 256"] {
+        let e = err(&SAMPLE.replace("ttl = 64", &format!("ttl = 64\n{bad}")));
+        let key = bad.split(' ').next().unwrap();
+        assert!(e.contains(&format!("underlay.{key}")), "{bad}: {e}");
+    }
+}

@@ -99,6 +99,7 @@ fn sample_state_with(our_ip: IpAddr, peer: IpAddr, t: Template) -> State {
         kernel: false,
         arp: HashMap::new(),
         ports_down: 0,
+        groups: Vec::new(),
     }
 }
 

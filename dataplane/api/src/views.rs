@@ -252,6 +252,10 @@ pub struct VniInfo {
     /// The same list, each entry with where it came from.
     #[serde(default)]
     pub flood_sources: Vec<FloodEntry>,
+    /// The multicast group BUM frames go to (also first in `flood`,
+    /// source `group`).
+    #[serde(default)]
+    pub group: Option<String>,
     pub learning: bool,
     pub arp_suppress: bool,
     pub mac_limit: u32,

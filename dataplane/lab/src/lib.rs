@@ -180,6 +180,12 @@ pub struct LabOptions {
     pub evpn_second: bool,
     /// `[dataplane] mbufs` (default 16383).
     pub mbufs: u32,
+    /// A multicast group for VNI 100 (RFC 7348 §4.2): k1, on the router's
+    /// bridge, joins it (`group ... dev`) instead of naming vtepd; vtepd
+    /// has `group` and floods head-end to k2 alone (behind the router,
+    /// which routes no multicast), with `accept_unknown_sources` (k1 is
+    /// no configured remote). The bridge does no IGMP snooping.
+    pub group: Option<String>,
 }
 
 /// The second vtepd's VTEP address and tenant (see `evpn_second`).
@@ -207,6 +213,7 @@ impl Default for LabOptions {
             evpn_extra: String::new(),
             evpn_second: false,
             mbufs: 16383,
+            group: None,
             ovs: false,
         }
     }
@@ -716,8 +723,11 @@ socket = "{sock}"
         let a = self.addrs();
         // Under EVPN, zebra fills the FDB (flood list included).
         let agent = (vni == 200).then_some(self.opts.vni200_port).flatten();
+        let group = self.opts.group.clone().filter(|_| k == "k1" && vni == 100);
         let remote = if self.opts.evpn || agent.is_some() {
             "nolearning".to_string()
+        } else if let Some(g) = group {
+            format!("group {g} dev {}", self.ifname("k1d"))
         } else {
             format!("remote {}", a.vtep)
         };
@@ -774,9 +784,10 @@ socket = "{sock}"
         quiet(&format!("ip netns exec {} ", self.ns("ul")), "br0");
         let a = self.addrs();
         self.underlay_addr("ul", "br0", a.gw, a.plen);
-        if self.opts.ipv6 {
-            // vtepd sends no MLD reports for its solicited-node group:
-            // the bridge must not prune multicast to its port.
+        if self.opts.ipv6 || self.opts.group.is_some() {
+            // vtepd sends no MLD reports for its solicited-node group,
+            // nor IGMP for its VNIs' groups: the bridge must not prune
+            // multicast to its port.
             self.must_exec("ul", "ip link set br0 type bridge mcast_snooping 0");
             self.must_exec("ul", "sysctl -qw net.ipv6.conf.all.forwarding=1");
         }
@@ -1063,6 +1074,9 @@ socket = "{sock}"
         }
         let flood = if self.opts.evpn {
             String::new()
+        } else if self.opts.group.is_some() {
+            ul_extra.push_str("\naccept_unknown_sources = true");
+            format!("\"{}\"", a.k2)
         } else {
             format!("\"{}\", \"{}\"", a.k1, a.k2)
         };
@@ -1088,7 +1102,7 @@ vni = 100
 [[vni]]
 id = 100
 flood = [{flood}]
-arp_suppress = {sup}
+{group}arp_suppress = {sup}
 {v100}
 "#,
             id = self.id,
@@ -1098,6 +1112,10 @@ arp_suppress = {sup}
             },
             workers = self.opts.workers,
             mbufs = self.opts.mbufs,
+            group = match &self.opts.group {
+                Some(g) => format!("group = \"{g}\"\n"),
+                None => String::new(),
+            },
             // EVPN labs share two cores with FRR (and a second vtepd).
             idle = if self.opts.evpn {
                 "idle_sleep_us = 100\n"

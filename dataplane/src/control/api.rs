@@ -251,6 +251,7 @@ impl Tables {
                             source: s.name().into(),
                         })
                         .collect(),
+                    group: v.group.map(|g| g.to_string()),
                     learning: v.learning,
                     arp_suppress: v.arp_suppress,
                     mac_limit: v.mac_limit,

@@ -11,6 +11,7 @@ use vtep_config::Underlay;
 use super::tables::Tables;
 use crate::datapath::state::{AccessState, RemoteState, State, Template, VniSettings, VniState};
 use crate::datapath::tunnel::{Tunnel, TunnelIdx, Tunnels, MAX_TUNNELS};
+use crate::wire::group_mac;
 
 /// The State for `generation`.
 pub fn build(t: &Tables, generation: u64) -> State {
@@ -69,11 +70,17 @@ pub fn build(t: &Tables, generation: u64) -> State {
         .iter()
         .map(|r| {
             r.map(|ip| {
-                let mac = u.next_hop(ip).and_then(|nh| t.neigh.mac(nh));
+                // A group (RFC 7348 §4.2) needs no next hop: its MAC is
+                // mapped from the address, its TTL is `mcast_ttl`.
+                let (mac, ttl) = match group_mac(ip) {
+                    Some(m) => (Some(m), u.mcast_ttl),
+                    None => (u.next_hop(ip).and_then(|nh| t.neigh.mac(nh)), u.ttl),
+                };
                 let mut templates = [None; MAX_TUNNELS];
                 for (slot, tun) in templates.iter_mut().zip(&tunnels) {
-                    *slot = mac
-                        .and_then(|mac| template(u, t.udp6_csum_offload, *tun, t.our_mac, mac, ip));
+                    *slot = mac.and_then(|mac| {
+                        template(u, t.udp6_csum_offload, *tun, t.our_mac, mac, ip, ttl)
+                    });
                 }
                 RemoteState { ip, templates }
             })
@@ -97,6 +104,12 @@ pub fn build(t: &Tables, generation: u64) -> State {
         kernel: u.kernel_port.is_some(),
         arp: t.arp_bind.clone(),
         ports_down: t.ports_down,
+        groups: {
+            let mut g: Vec<IpAddr> = c.vnis.iter().filter_map(|v| v.group).collect();
+            g.sort();
+            g.dedup();
+            g
+        },
     }
 }
 
@@ -110,8 +123,9 @@ fn tunnel(u: &Underlay, t: vtep_config::Tunnel) -> Tunnel {
 }
 
 /// The outer header of `tunnel` towards remote `ip` through next-hop MAC
-/// `mac`; None for an address of the other family (the config refuses
-/// those). `csum_offload`: the NIC computes IPv6 UDP checksums.
+/// `mac`, with `ttl`; None for an address of the other family (the
+/// config refuses those). `csum_offload`: the NIC computes IPv6 UDP
+/// checksums.
 fn template(
     u: &Underlay,
     csum_offload: bool,
@@ -119,22 +133,15 @@ fn template(
     our_mac: [u8; 6],
     mac: [u8; 6],
     ip: IpAddr,
+    ttl: u8,
 ) -> Option<Template> {
     match (u.address, ip) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            Some(Template::new(mac, our_mac, src, dst, tunnel, u.ttl, u.df))
+            Some(Template::new(mac, our_mac, src, dst, tunnel, ttl, u.df))
         }
         (IpAddr::V6(src), IpAddr::V6(dst)) => Some(
-            Template::new6(
-                mac,
-                our_mac,
-                src,
-                dst,
-                tunnel,
-                u.ttl,
-                u.udp6_zero_checksum_tx,
-            )
-            .offloading_csum(csum_offload),
+            Template::new6(mac, our_mac, src, dst, tunnel, ttl, u.udp6_zero_checksum_tx)
+                .offloading_csum(csum_offload),
         ),
         _ => None,
     }

@@ -203,7 +203,7 @@ pub fn remotes_named(cfg: &Config) -> Vec<IpAddr> {
     let mut v: Vec<IpAddr> = cfg
         .vnis
         .iter()
-        .flat_map(|v| v.flood.iter().copied())
+        .flat_map(|v| v.flood.iter().copied().chain(v.group))
         .chain(cfg.neighbors.iter().map(|n| n.ip))
         .chain(cfg.fdb.iter().filter_map(|f| f.remote()))
         .collect();

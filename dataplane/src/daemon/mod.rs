@@ -215,17 +215,26 @@ fn start_port(
         }
     };
     if role == Role::Underlay && !promiscuous {
+        // A port that filters must let in what reaches the VTEP at a
+        // multicast MAC: the VNIs' groups (RFC 7348 §4.2; all-multicast,
+        // since a reload may add one), and over IPv6 neighbour discovery
+        // at our solicited-node group and all nodes.
+        let mut macs: Vec<[u8; 6]> = cfg
+            .vnis
+            .iter()
+            .filter_map(|v| v.group.and_then(crate::wire::group_mac))
+            .collect();
         if let std::net::IpAddr::V6(a) = cfg.underlay.address {
-            // Neighbour discovery reaches us at our solicited-node group
-            // and at all nodes: a port that filters must let those in.
             use crate::wire::ipv6::{multicast_mac, solicited_node, ALL_NODES};
-            let macs = [multicast_mac(solicited_node(a)), multicast_mac(ALL_NODES)];
-            if let Err(e) = p.set_mc_addr_list(&macs) {
-                if let Err(e2) = p.set_allmulticast() {
+            macs.extend([multicast_mac(solicited_node(a)), multicast_mac(ALL_NODES)]);
+        }
+        if !macs.is_empty() {
+            if let Err(e) = p.set_allmulticast() {
+                if let Err(e2) = p.set_mc_addr_list(&macs) {
                     warn!(
                         port = name,
-                        "neither a multicast list ({e}) nor all-multicast ({e2}): \
-                         neighbour solicitations for the VTEP address may not arrive"
+                        "neither all-multicast ({e}) nor a multicast list ({e2}): \
+                         neighbour solicitations and group traffic may not arrive"
                     );
                 }
             }

@@ -17,7 +17,7 @@ use crate::wire::icmpv6::{self, Nd};
 use crate::wire::ipv4::Ipv4Error;
 use crate::wire::ipv6::{self, Ipv6Error};
 use crate::wire::{
-    be16, csum_add, csum_fold, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket,
+    be16, csum_add, csum_fold, group_mac, Arp, EthernetFrame, Ipv4Packet, Ipv6Packet, UdpPacket,
     ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN,
     GENEVE_LEN, IPV4_LEN, IPV6_LEN, NVGRE_LEN, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP,
     UDP_LEN, VXLAN_LEN,
@@ -540,7 +540,9 @@ fn classify_steps(
             return classify6(e.payload(), to_us, e.dst(), ours, csum, st, cache);
         }
     }
-    if !to_us {
+    // A multicast MAC may be a VNI's group's (RFC 7348 §4.2).
+    let maybe_group = !to_us && e.dst()[0] & 1 == 1 && !st.groups.is_empty();
+    if !to_us && !maybe_group {
         return Err(DropReason::UnderlayNotOurMac);
     }
     if et != ETHERTYPE_IPV4 {
@@ -560,7 +562,12 @@ fn classify_steps(
     if !csum_ok {
         return Err(DropReason::Ipv4Checksum);
     }
-    let ours = IpAddr::V4(ip.dst()) == st.our_ip;
+    let dst = IpAddr::V4(ip.dst());
+    let ours = dst == st.our_ip;
+    let to_group = maybe_group && is_our_group(st, dst, e.dst());
+    if maybe_group && !to_group {
+        return Err(DropReason::UnderlayNotOurMac);
+    }
     if ip.is_fragment() {
         // VXLAN never comes fragmented; the kernel may reassemble its own.
         return if ours {
@@ -569,13 +576,16 @@ fn classify_steps(
             Err(DropReason::Ipv4Fragment)
         };
     }
-    if !ours {
+    if !ours && !to_group {
         return Err(DropReason::NotOurIp);
     }
     let src = IpAddr::V4(ip.src());
     let at = ETH_LEN + ip.header_len();
     match ip.protocol() {
         PROTO_UDP => {}
+        // To a group, only a tunnel is ours to take.
+        PROTO_GRE if to_group => return gre(ip.payload(), src, at, st, cache),
+        _ if to_group => return Err(DropReason::UnderlayProto),
         PROTO_GRE => return gre(ip.payload(), src, at, st, cache),
         // With an exception path the kernel answers pings.
         PROTO_ICMP if st.kernel => return Ok(Underlay::Kernel),
@@ -589,9 +599,19 @@ fn classify_steps(
     }
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
     let Some((tun, encap)) = st.tunnel_on(udp.dst_port()) else {
-        return to_kernel(st, DropReason::UdpPort);
+        return if to_group {
+            Err(DropReason::UdpPort)
+        } else {
+            to_kernel(st, DropReason::UdpPort)
+        };
     };
     tunneled(tun, encap, udp.payload(), src, at + UDP_LEN, st, cache)
+}
+
+/// `dst` is one of the VNIs' groups, sent to its mapped MAC `mac`.
+#[inline(never)]
+fn is_our_group(st: &State, dst: IpAddr, mac: [u8; 6]) -> bool {
+    st.groups.binary_search(&dst).is_ok() && group_mac(dst) == Some(mac)
 }
 
 /// An IPv6 packet (`p`, after Ethernet) on an IPv6 underlay: VXLAN to our
@@ -613,6 +633,16 @@ fn classify6(
     })?;
     let dst = ip.dst();
     let group = dst == ipv6::solicited_node(ours) || dst == ipv6::ALL_NODES;
+    let to_group = !to_us && is_our_group(st, IpAddr::V6(dst), dst_mac);
+    if to_group {
+        // A VNI's group (RFC 7348 §4.2): a tunnel, nothing else.
+        let src = IpAddr::V6(ip.src());
+        return match ip.next_header() {
+            PROTO_UDP => udp6(&ip, csum, st, cache),
+            PROTO_GRE => gre(ip.payload(), src, ETH_LEN + IPV6_LEN, st, cache),
+            _ => Err(DropReason::UnderlayProto),
+        };
+    }
     if !(to_us || group && dst_mac == ipv6::multicast_mac(dst)) {
         // Other IPv6 multicast (the kernel interface's own solicited-node
         // group, MLD, router advertisements) is the kernel's to filter.
@@ -643,6 +673,18 @@ fn classify6(
         }
         _ => return to_kernel(st, DropReason::UnderlayProto),
     }
+    udp6(&ip, csum, st, cache)
+}
+
+/// UDP over IPv6 to this VTEP or one of its groups: a tunnel, its
+/// checksum checked.
+fn udp6(
+    ip: &Ipv6Packet<&[u8]>,
+    csum: RxCsum,
+    st: &State,
+    cache: &mut DecapCache,
+) -> Result<Underlay, DropReason> {
+    let src = IpAddr::V6(ip.src());
     let udp = UdpPacket::new_checked(ip.payload()).ok_or(DropReason::UdpLength)?;
     let Some((tun, encap)) = st.tunnel_on(udp.dst_port()) else {
         return to_kernel(st, DropReason::UdpPort);

@@ -1603,3 +1603,108 @@ mod known_unicast {
         }
     }
 }
+
+/// [`CONFIG`] with VNI 100 in group 239.1.1.100 (flood list kept) and VNI
+/// 200 in group 239.1.1.200 alone; `mcast_ttl = 3`.
+fn group_config() -> String {
+    CONFIG
+        .replace(
+            "flood = [\"192.0.2.2\", \"192.0.2.3\"]\n",
+            "flood = [\"192.0.2.2\"]\ngroup = \"239.1.1.100\"\n",
+        )
+        .replace(
+            "[[vni]]\nid = 200\n",
+            "[[vni]]\nid = 200\ngroup = \"239.129.1.200\"\n",
+        )
+        .replace("mtu = 1500\n", "mtu = 1500\nmcast_ttl = 3\n")
+}
+
+/// RFC 7348 §4.2: a BUM frame leaves once to the VNI's group, at its
+/// mapped MAC and `mcast_ttl`, and once to each flood-list VTEP.
+#[test]
+fn bum_frames_leave_once_to_the_group_and_to_the_flood_list() {
+    let mut w = World::with(&group_config());
+    let mut io = rec();
+    let f = frame([0xff; 6], H1, 46);
+    let t = w.access(&mut io, 0, &f);
+    assert_eq!((t.forwarded, t.flood_copies), (1, 2), "{t:?}");
+    let mut outs: Vec<(Ipv4Addr, [u8; 6], u8)> = io
+        .underlay
+        .iter()
+        .map(|(o, _)| (dst_ip(o), o[..6].try_into().unwrap(), o[22]))
+        .collect();
+    outs.sort();
+    assert_eq!(
+        outs,
+        [
+            (PEER, PEER_MAC, 64),
+            (Ipv4Addr::new(239, 1, 1, 100), [1, 0, 0x5e, 1, 1, 100], 3),
+        ]
+    );
+    // Every copy carries the frame, and the group's is well-formed.
+    for (o, _) in &io.underlay {
+        assert_eq!(&o[OUTER4_LEN..], &f[..]);
+        assert!(Ipv4Packet::new_checked(&o[14..]).unwrap().checksum_ok());
+    }
+    // VNI 200 (tagged on port 0, VID 10): the group alone; 239.129.x maps
+    // to the same MAC as 239.1.x (the low 23 bits).
+    let mut io = rec();
+    let t = w.access(&mut io, 0, &tagged(&frame([0xff; 6], H1, 46), 10));
+    assert_eq!(t.flood_copies, 1, "{t:?}");
+    assert_eq!(dst_ip(&io.underlay[0].0), Ipv4Addr::new(239, 129, 1, 200));
+    assert_eq!(io.underlay[0].0[..6], [1, 0, 0x5e, 1, 1, 200]);
+}
+
+/// VXLAN to a group of ours, at its MAC, is received and its source
+/// learned as for unicast; any other multicast is not ours.
+#[test]
+fn vxlan_to_a_group_is_received_and_nothing_else_multicast() {
+    let mut w = World::with(&group_config());
+    let inner = frame([0xff; 6], FAR, 46);
+    let to_group = |w: &World, ip: Ipv4Addr, mac: [u8; 6]| {
+        let mut p = w.tunneled(PEER, 100, &inner);
+        p[..6].copy_from_slice(&mac);
+        p[30..34].copy_from_slice(&ip.octets());
+        Ipv4Packet::new_checked(&mut p[14..])
+            .unwrap()
+            .fill_checksum();
+        p
+    };
+    let g = Ipv4Addr::new(239, 1, 1, 100);
+    let gmac = [1, 0, 0x5e, 1, 1, 100];
+    let mut io = rec();
+    let t = w.underlay(&mut io, &to_group(&w, g, gmac));
+    assert_eq!(t.forwarded, 1, "{t:?}");
+    assert_eq!(
+        io.access[0].len() + io.access[1].len(),
+        2,
+        "flooded locally"
+    );
+    // The other VNI's group is ours too (one receive for all, as Linux).
+    let t = w.underlay(
+        &mut rec(),
+        &to_group(&w, Ipv4Addr::new(239, 129, 1, 200), [1, 0, 0x5e, 1, 1, 200]),
+    );
+    assert_eq!(t.forwarded, 1, "{t:?}");
+    // A group that is not ours, or ours at the wrong MAC.
+    for (ip, mac) in [
+        (Ipv4Addr::new(239, 1, 1, 101), [1, 0, 0x5e, 1, 1, 101]),
+        (g, [1, 0, 0x5e, 1, 1, 101]),
+    ] {
+        let t = w.underlay(&mut rec(), &to_group(&w, ip, mac));
+        assert_eq!(
+            t.drops[DropReason::UnderlayNotOurMac as usize],
+            1,
+            "{ip}: {t:?}"
+        );
+    }
+    // Not a tunnel: the group carries tunnels only.
+    let mut p = to_group(&w, g, gmac);
+    p[37] = 0x99; // UDP port 4761
+    let t = w.underlay(&mut rec(), &p);
+    assert_eq!(t.drops[DropReason::UdpPort as usize], 1, "{t:?}");
+    // Without groups a multicast MAC is not ours at all.
+    let mut plain = World::new();
+    let t = plain.underlay(&mut rec(), &to_group(&plain, g, gmac));
+    assert_eq!(t.drops[DropReason::UnderlayNotOurMac as usize], 1, "{t:?}");
+}

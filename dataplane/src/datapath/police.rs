@@ -342,6 +342,7 @@ mod tests {
                 udp_port: Some(4789),
             },
             flood: vec![],
+            group: None,
             learning: true,
             arp_suppress: false,
             mac_limit: 10,

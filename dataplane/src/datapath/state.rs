@@ -179,6 +179,9 @@ pub struct State {
     /// Ports whose link is down, bit i for port i (0 the underlay, then
     /// the access ports): what is sent to them is dropped as `port_down`.
     pub ports_down: u64,
+    /// The VNIs' multicast groups, sorted: VXLAN to one of them (at its
+    /// mapped MAC) is received as if to `our_ip`.
+    pub groups: Vec<IpAddr>,
 }
 
 impl State {

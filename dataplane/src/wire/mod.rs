@@ -30,6 +30,20 @@ pub use geneve::GeneveHeader;
 pub use gre::GreHeader;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::Ipv6Packet;
+
+/// The Ethernet address IP multicast group `ip` maps to (RFC 1112 §6.4:
+/// 01:00:5e and the low 23 bits; RFC 2464 §7: 33:33 and the low 32);
+/// None for a unicast address.
+pub fn group_mac(ip: std::net::IpAddr) -> Option<[u8; 6]> {
+    match ip {
+        std::net::IpAddr::V4(a) if a.is_multicast() => {
+            let o = a.octets();
+            Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+        }
+        std::net::IpAddr::V6(a) if a.is_multicast() => Some(ipv6::multicast_mac(a)),
+        _ => None,
+    }
+}
 pub use udp::UdpPacket;
 pub use vxlan::VxlanHeader;
 

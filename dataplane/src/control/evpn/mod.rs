@@ -20,6 +20,8 @@ use netlink::{ToMirror, Update};
 /// Where a flood-list entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FloodSource {
+    /// The VNI's multicast group (`[[vni]] group`).
+    Group,
     Config,
     Evpn,
 }
@@ -27,6 +29,7 @@ pub enum FloodSource {
 impl FloodSource {
     pub fn name(self) -> &'static str {
         match self {
+            FloodSource::Group => "group",
             FloodSource::Config => "config",
             FloodSource::Evpn => "evpn",
         }
@@ -34,14 +37,20 @@ impl FloodSource {
 }
 
 impl Tables {
-    /// A VNI's flood list with each entry's sources (config first).
+    /// A VNI's flood list with each entry's sources (its group, then
+    /// config, then EVPN).
     pub fn flood_list(&self, vni: Vni) -> Vec<(IpAddr, FloodSource)> {
         let mut v: Vec<(IpAddr, FloodSource)> = self
             .cfg
             .vnis
             .iter()
             .filter(|c| c.id == vni)
-            .flat_map(|c| c.flood.iter().map(|ip| (*ip, FloodSource::Config)))
+            .flat_map(|c| {
+                let group = c.group.map(|g| (g, FloodSource::Group));
+                group
+                    .into_iter()
+                    .chain(c.flood.iter().map(|ip| (*ip, FloodSource::Config)))
+            })
             .collect();
         if let Some(s) = self.evpn_flood.get(&vni) {
             v.extend(s.iter().map(|ip| (*ip, FloodSource::Evpn)));
