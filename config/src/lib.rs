@@ -92,6 +92,9 @@ pub struct Underlay {
     /// The TTL or hop limit of outer packets to a VNI's multicast group
     /// (1: the group on the VTEPs' own link).
     pub mcast_ttl: u8,
+    /// IGMP version of the membership reports for the VNIs' groups (2 or
+    /// 3; an IPv6 underlay speaks MLDv2).
+    pub igmp_version: u8,
 
     pub df: bool,
     pub accept_unknown_sources: bool,

@@ -94,6 +94,7 @@ struct RawUnderlay {
     kernel_port: Option<String>,
     #[serde(default = "d_mcast_ttl")]
     mcast_ttl: i64,
+    igmp_version: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -452,6 +453,17 @@ fn underlay(
         mtu: c.range("underlay.mtu", us.clone(), u.mtu, 576, 9216)? as u16,
         ttl: c.range("underlay.ttl", us.clone(), u.ttl, 1, 255)? as u8,
         mcast_ttl: c.range("underlay.mcast_ttl", us.clone(), u.mcast_ttl, 1, 255)? as u8,
+        igmp_version: match u.igmp_version {
+            None => 3,
+            Some(n @ (2 | 3)) => n as u8,
+            Some(n) => {
+                return c.err(
+                    "underlay.igmp_version",
+                    us,
+                    format!("{n}: IGMP version 2 or 3"),
+                )
+            }
+        },
         df: u.df,
         accept_unknown_sources: u.accept_unknown_sources,
         strict_reserved: u.strict_reserved,
@@ -476,6 +488,13 @@ fn underlay(
             "underlay.address",
             us,
             format!("{addr} is link-local: a VTEP address must be routable"),
+        );
+    }
+    if v6 && u.igmp_version.is_some() {
+        return c.err(
+            "underlay.igmp_version",
+            us,
+            "applies to an IPv4 underlay only (over IPv6 group membership is MLDv2)",
         );
     }
     if !v6 {

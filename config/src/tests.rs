@@ -886,12 +886,13 @@ fn a_vni_may_flood_to_a_multicast_group() {
     let c = Config::parse(&vni200("group = \"239.1.1.100\"")).unwrap();
     assert_eq!(c.vnis[1].group, Some("239.1.1.100".parse().unwrap()));
     assert_eq!(c.vnis[0].group, None);
-    assert_eq!(c.underlay.mcast_ttl, 1);
+    assert_eq!((c.underlay.mcast_ttl, c.underlay.igmp_version), (1, 3));
     let c = Config::parse(
-        &vni200("group = \"239.1.1.100\"").replace("ttl = 64", "ttl = 64\nmcast_ttl = 8"),
+        &vni200("group = \"239.1.1.100\"")
+            .replace("ttl = 64", "ttl = 64\nmcast_ttl = 8\nigmp_version = 2"),
     )
     .unwrap();
-    assert_eq!(c.underlay.mcast_ttl, 8);
+    assert_eq!((c.underlay.mcast_ttl, c.underlay.igmp_version), (8, 2));
     // Two VNIs in one group, one tunnel: the kernel's layout.
     let two = vni200("group = \"239.1.1.100\"").replace(
         "flood = [\"192.0.2.2\", \"192.0.2.3\"]",
@@ -939,6 +940,11 @@ fn bad_groups_are_refused_with_the_key_and_line() {
         let e = v6(g);
         assert!(e.contains("vni.group") && e.contains(why), "{g}: {e}");
     }
+    let e = err(&sample6().replace("ttl = 64", "ttl = 64\nigmp_version = 2"));
+    assert!(
+        e.contains("underlay.igmp_version") && e.contains("MLDv2"),
+        "{e}"
+    );
     // One group, two tunnels: a receiver could not tell them apart.
     let e = err(
         &vni200("group = \"239.1.1.100\"\nencap = \"geneve\"").replace(
@@ -950,7 +956,7 @@ fn bad_groups_are_refused_with_the_key_and_line() {
         e.contains("vni.group") && e.contains("a group carries one tunnel"),
         "{e}"
     );
-    for bad in ["mcast_ttl = 0", "mcast_ttl = 256"] {
+    for bad in ["mcast_ttl = 0", "igmp_version = 1", "mcast_ttl = 256"] {
         let e = err(&SAMPLE.replace("ttl = 64", &format!("ttl = 64\n{bad}")));
         let key = bad.split(' ').next().unwrap();
         assert!(e.contains(&format!("underlay.{key}")), "{bad}: {e}");

@@ -171,6 +171,16 @@ pub struct MgmtCounters {
     /// restarted zebra did not install them again.
     #[serde(default)]
     pub evpn_swept: u64,
+    /// IGMP or MLD membership reports sent for the VNIs' groups (joins,
+    /// refreshes and answers to queries).
+    #[serde(default)]
+    pub mcast_reports_sent: u64,
+    /// IGMP or MLD leaves sent for groups a reload removed.
+    #[serde(default)]
+    pub mcast_leaves_sent: u64,
+    /// IGMP or MLD queries heard on the underlay.
+    #[serde(default)]
+    pub mcast_queries_seen: u64,
     pub punts_handled: u64,
     pub mgmt_tx_failed: u64,
     pub reloads: u64,

@@ -184,7 +184,8 @@ pub struct LabOptions {
     /// bridge, joins it (`group ... dev`) instead of naming vtepd; vtepd
     /// has `group` and floods head-end to k2 alone (behind the router,
     /// which routes no multicast), with `accept_unknown_sources` (k1 is
-    /// no configured remote). The bridge does no IGMP snooping.
+    /// no configured remote). The bridge snoops IGMP and MLD and is the
+    /// link's querier.
     pub group: Option<String>,
 }
 
@@ -784,11 +785,25 @@ socket = "{sock}"
         quiet(&format!("ip netns exec {} ", self.ns("ul")), "br0");
         let a = self.addrs();
         self.underlay_addr("ul", "br0", a.gw, a.plen);
-        if self.opts.ipv6 || self.opts.group.is_some() {
-            // vtepd sends no MLD reports for its solicited-node group,
-            // nor IGMP for its VNIs' groups: the bridge must not prune
+        if self.opts.group.is_some() {
+            // The bridge forwards a group only to the ports that joined
+            // it: vtepd's reports are what bring the group to it. The
+            // bridge is the link's querier, asking every 2 s for answers
+            // within 1 s, so a member that does not answer is pruned
+            // after 5 s (2 x 2 s + 1 s).
+            self.must_exec(
+                "ul",
+                "ip link set br0 type bridge mcast_snooping 1 mcast_querier 1 \
+                 mcast_query_interval 200 mcast_query_response_interval 100 \
+                 mcast_startup_query_interval 100",
+            );
+        } else if self.opts.ipv6 {
+            // Without a group vtepd sends no MLD reports, for its
+            // solicited-node group either: the bridge must not prune
             // multicast to its port.
             self.must_exec("ul", "ip link set br0 type bridge mcast_snooping 0");
+        }
+        if self.opts.ipv6 {
             self.must_exec("ul", "sysctl -qw net.ipv6.conf.all.forwarding=1");
         }
         self.must_exec("ul", "ip link set br0 up");
@@ -1248,6 +1263,20 @@ flood = [{flood}]
     }
 
     /// Rewrites the config file (for reload tests).
+    /// The ports of the router's bridge that receive `group`, from
+    /// `bridge mdb show`.
+    pub fn mdb_ports(&self, group: &str) -> Vec<String> {
+        let out = self.must_exec("ul", "bridge mdb show dev br0");
+        out.lines()
+            .filter(|l| l.split_whitespace().any(|w| w == group))
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                w.find(|x| *x == "port")?;
+                w.next().map(str::to_string)
+            })
+            .collect()
+    }
+
     pub fn write_config(&self, text: &str) {
         std::fs::write(self.config_path(), text).expect("write config");
     }

@@ -1,23 +1,24 @@
-//! RFC 7348 §4.2 against the Linux kernel: VNI 100 in multicast group
-//! 239.1.1.100. k1 (on the router's bridge) is a kernel VTEP with
-//! `group 239.1.1.100 dev ...` and knows nothing of vtepd; k2 (behind the
-//! router, which routes no multicast) is on vtepd's flood list. A
-//! broadcast from t0 leaves vtepd once to the group and once to k2; k1's
-//! broadcasts reach vtepd through the group; unicast then flows point to
-//! point. The bridge does no IGMP snooping (vtepd sends no reports yet).
-use std::net::Ipv4Addr;
+//! RFC 7348 §4.2 against the Linux kernel: VNI 100 in a multicast group.
+//! k1 (on the router's bridge) is a kernel VTEP with `group ... dev ...`
+//! and knows nothing of vtepd; k2 (behind the router, which routes no
+//! multicast) is on vtepd's flood list. The bridge snoops IGMP and MLD
+//! and is the link's querier (every 2 s, answers within 1 s): it forwards
+//! the group only to ports that joined it and prunes a member that stops
+//! answering within 5 s, so every packet vtepd receives through the group
+//! proves its reports. A broadcast from t0 leaves vtepd once to the group
+//! and once to k2; k1's broadcasts reach vtepd through the group; unicast
+//! then flows point to point; a reload that removes the group sends a
+//! leave and the bridge drops vtepd's port.
+use std::net::IpAddr;
+use std::time::Duration;
 
-use vtep_lab::{Lab, LabOptions};
-
-const GROUP: Ipv4Addr = Ipv4Addr::new(239, 1, 1, 100);
-const VTEPD: [u8; 4] = [192, 0, 2, 1];
-const K1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-const K2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+use vtep_lab::{wait_for, Lab, LabOptions};
 
 /// A VXLAN packet seen on vtepd's underlay link.
+#[derive(Debug)]
 struct Seen {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     dst_mac: [u8; 6],
     ttl: u8,
     inner_dst: [u8; 6],
@@ -25,40 +26,66 @@ struct Seen {
 }
 
 fn parse(f: &[u8]) -> Option<Seen> {
-    // Ethernet 14, IPv4 20, UDP 8, VXLAN 8, then the inner frame.
-    let ip = |at: usize| Ipv4Addr::new(f[at], f[at + 1], f[at + 2], f[at + 3]);
-    (f.len() >= 64 && f[12..14] == [8, 0] && f[14] == 0x45).then(|| Seen {
-        src: ip(26),
-        dst: ip(30),
+    let (src, dst, ttl, inner) = match f.get(12..14)? {
+        // Ethernet 14, IPv4 20 or IPv6 40, UDP 8, VXLAN 8.
+        [8, 0] if f[14] == 0x45 => {
+            let a = |at: usize| IpAddr::from(<[u8; 4]>::try_from(&f[at..at + 4]).unwrap());
+            (a(26), a(30), f[22], 50)
+        }
+        [0x86, 0xdd] => {
+            let a = |at: usize| IpAddr::from(<[u8; 16]>::try_from(&f[at..at + 16]).unwrap());
+            (a(22), a(38), f[21], 70)
+        }
+        _ => return None,
+    };
+    let h = f.get(inner..inner + 14)?;
+    Some(Seen {
+        src,
+        dst,
         dst_mac: f[..6].try_into().unwrap(),
-        ttl: f[22],
-        inner_dst: f[50..56].try_into().unwrap(),
-        inner_type: u16::from_be_bytes([f[62], f[63]]),
+        ttl,
+        inner_dst: h[..6].try_into().unwrap(),
+        inner_type: u16::from_be_bytes([h[12], h[13]]),
     })
 }
 
-#[test]
-fn bum_frames_go_through_the_group_to_a_kernel_vtep_and_back() {
+/// The whole scenario over one underlay family.
+fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
     let lab = Lab::new(LabOptions {
-        group: Some(GROUP.to_string()),
+        group: Some(group.into()),
+        ipv6,
         ..LabOptions::default()
     });
+    let g: IpAddr = group.parse().unwrap();
+    let a = lab.addrs();
+    let (vtepd, k1, k2): (IpAddr, IpAddr, IpAddr) = (
+        a.vtep.parse().unwrap(),
+        a.k1.parse().unwrap(),
+        a.k2.parse().unwrap(),
+    );
     let v = &lab.ctl(&["vni", "show"]);
     let v100 = v
         .as_array()
         .and_then(|a| a.iter().find(|x| x["id"] == 100))
         .unwrap_or_else(|| panic!("{v}"));
-    assert_eq!(v100["group"], GROUP.to_string(), "{v100}");
+    assert_eq!(v100["group"], group, "{v100}");
     assert!(
         v100["flood_sources"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["remote"] == GROUP.to_string() && e["source"] == "group"),
+            .any(|e| e["remote"] == group && e["source"] == "group"),
         "{v100}"
     );
-    let ul = lab.underlay_capture_iface();
-    let cap = lab.capture("ul", &ul, "udp port 4789");
+    // vtepd's reports put its port on the group in the bridge.
+    let port = lab.underlay_capture_iface();
+    assert!(
+        wait_for(10, || lab.mdb_ports(group).contains(&port)),
+        "vtepd's port {port} joins {group}: {:?}\n{}",
+        lab.mdb_ports(group),
+        lab.log()
+    );
+    let cap = lab.capture("ul", &port, "udp port 4789");
     assert!(
         lab.ping("t0", "10.0.0.11", 20),
         "t0 -> t1 (k1, through the group)\n{}",
@@ -72,49 +99,96 @@ fn bum_frames_go_through_the_group_to_a_kernel_vtep_and_back() {
     // k1's own broadcast: t1 forgets t0 and asks again, to the group.
     lab.must_exec("t1", "ip neigh flush all");
     assert!(lab.ping("t1", "10.0.0.10", 10), "t1 -> t0\n{}", lab.log());
+    // Past two query rounds and a membership interval: vtepd answered the
+    // querier, or the bridge would have pruned its port.
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        lab.mdb_ports(group).contains(&port),
+        "vtepd's port stays a member while it answers queries: {:?}",
+        lab.mdb_ports(group)
+    );
+    lab.must_exec("t1", "ip neigh flush all");
+    assert!(lab.ping("t1", "10.0.0.10", 10), "t1 -> t0 after 6 s");
+    let m = &lab.ctl(&["stats"])["management"];
+    let n = |k: &str| m[k].as_u64().unwrap();
+    assert!(n("mcast_queries_seen") >= 2, "{m}");
+    assert!(
+        n("mcast_reports_sent") >= 2 + n("mcast_queries_seen") / 2,
+        "joins and answers: {m}"
+    );
+    assert_eq!(n("mcast_leaves_sent"), 0, "{m}");
+
     let seen: Vec<Seen> = cap.frames().iter().filter_map(|f| parse(f)).collect();
     let bcast_out: Vec<&Seen> = seen
         .iter()
-        .filter(|s| s.src.octets() == VTEPD && s.inner_dst == [0xff; 6])
+        .filter(|s| s.src == vtepd && s.inner_dst == [0xff; 6])
         .collect();
-    let to_group = bcast_out.iter().filter(|s| s.dst == GROUP).count();
-    let to_k2 = bcast_out.iter().filter(|s| s.dst == K2).count();
+    let to_group = bcast_out.iter().filter(|s| s.dst == g).count();
+    let to_k2 = bcast_out.iter().filter(|s| s.dst == k2).count();
     // Each broadcast leaves once to the group and once to k2, never to
     // k1 by its own address.
     assert!(to_group >= 2, "ARP requests for t1 and t2: {to_group}");
     assert_eq!(to_group, to_k2, "one group copy per head-end copy");
-    assert_eq!(bcast_out.len(), to_group + to_k2);
-    for s in bcast_out.iter().filter(|s| s.dst == GROUP) {
-        assert_eq!(s.dst_mac, [1, 0, 0x5e, 1, 1, 100]);
+    assert_eq!(bcast_out.len(), to_group + to_k2, "{bcast_out:?}");
+    for s in bcast_out.iter().filter(|s| s.dst == g) {
+        assert_eq!(s.dst_mac, group_mac);
         assert_eq!(s.ttl, 1, "mcast_ttl's default keeps it on the link");
         assert_eq!(s.inner_type, 0x0806);
     }
-    // k1 sent its broadcast to the group, and vtepd took it: t1's ARP
-    // request was answered.
+    // k1 sent its broadcasts to the group and vtepd took them: t1's ARP
+    // requests were answered.
     assert!(
         seen.iter()
-            .any(|s| s.src == K1 && s.dst == GROUP && s.inner_dst == [0xff; 6]),
+            .filter(|s| s.src == k1 && s.dst == g && s.inner_dst == [0xff; 6])
+            .count()
+            >= 2,
         "k1 floods to the group"
     );
     // Unicast is point to point both ways once learned.
-    let uni = |from: Ipv4Addr, to: Ipv4Addr| {
+    let uni = |from: IpAddr, to: IpAddr| {
         seen.iter()
             .filter(|s| s.src == from && s.dst == to && s.inner_type == 0x0800)
             .count()
     };
-    let vtepd = Ipv4Addr::from(VTEPD);
     assert!(
-        uni(vtepd, K1) > 0 && uni(K1, vtepd) > 0,
+        uni(vtepd, k1) > 0 && uni(k1, vtepd) > 0,
         "unicast to and from k1"
     );
     assert_eq!(
         seen.iter()
-            .filter(|s| s.dst == GROUP && s.inner_type == 0x0800)
+            .filter(|s| s.dst == g && s.inner_type == 0x0800)
             .count(),
         0,
         "no IPv4 tenant traffic to the group"
     );
-    // k1 became a remote by learning (accept_unknown_sources).
     let st = lab.ctl(&["stats"]);
     assert_eq!(st["drops"]["unknown_source_vtep"], 0, "{}", st["drops"]);
+
+    // A reload without the group: a leave, and the bridge drops the port
+    // (after its last-member queries, 2 x 1 s).
+    let cfg = std::fs::read_to_string(lab.config_path()).unwrap();
+    lab.write_config(&cfg.replace(&format!("group = \"{group}\"\n"), ""));
+    lab.ctl(&["reload"]);
+    assert!(
+        wait_for(10, || !lab.mdb_ports(group).contains(&port)),
+        "vtepd's port leaves {group}: {:?}",
+        lab.mdb_ports(group)
+    );
+    let m = &lab.ctl(&["stats"])["management"];
+    assert!(m["mcast_leaves_sent"].as_u64().unwrap() >= 1, "{m}");
+    assert!(
+        lab.mdb_ports(group).contains(&lab.ifname("k1u")),
+        "k1 stays: {:?}",
+        lab.mdb_ports(group)
+    );
+}
+
+#[test]
+fn a_group_over_ipv4_with_igmp_snooping() {
+    group_scenario(false, "239.1.1.100", [1, 0, 0x5e, 1, 1, 100]);
+}
+
+#[test]
+fn a_group_over_ipv6_with_mld_snooping() {
+    group_scenario(true, "ff0e::1:100", [0x33, 0x33, 0, 1, 1, 0]);
 }

@@ -16,6 +16,7 @@ pub mod api;
 pub mod evpn;
 pub mod fdbmgr;
 pub mod kernel;
+pub mod membership;
 pub mod metrics;
 pub mod neigh;
 pub mod persist;
@@ -45,6 +46,7 @@ use crate::datapath::fdb::HitMap;
 use crate::datapath::state::State;
 use crate::datapath::stats::WorkerStats;
 use crate::datapath::worker::Event;
+use crate::wire::igmp;
 use evpn::netlink;
 use tables::Tables;
 
@@ -91,6 +93,8 @@ pub struct Mgmt {
     /// Next hops under suspicion (probed, not yet answered): frames sent
     /// through them when the probe went out, and the MAC they had.
     suspects: HashMap<IpAddr, (u64, [u8; 6])>,
+    /// The VNIs' multicast groups, as a host reports them.
+    membership: membership::Membership,
 }
 
 impl Mgmt {
@@ -126,6 +130,11 @@ impl Mgmt {
             reported_drops: vec![0; DropReason::COUNT],
             links: vec![None; n_ports],
             suspects: HashMap::new(),
+            membership: membership::Membership::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64),
+            ),
         };
         m.restore();
         m.publish();
@@ -202,6 +211,7 @@ impl Mgmt {
         }
         busy |= self.relay_from_kernel();
         busy |= self.evpn_round(now);
+        busy |= self.send_memberships(now);
         if now >= self.last_age + AGE_MS {
             self.last_age = now;
             let hits: Vec<Arc<HitMap>> = self.workers.iter().map(|w| w.hits.clone()).collect();
@@ -270,6 +280,7 @@ impl Mgmt {
         match r {
             Ok(()) => {
                 self.counters.reloads += 1;
+                self.join_groups();
                 self.reload_mirror(&before);
                 self.publish();
                 tracing::info!(path = %path.display(), "config reloaded");
@@ -463,6 +474,46 @@ impl Mgmt {
         }
     }
 
+    /// Joins the groups of the running config and leaves the others
+    /// (reports go out from the next poll). Over IPv6 the VTEP address's
+    /// solicited-node group is one of them, as a host reports it (RFC
+    /// 3810 §6): a snooping switch then lets neighbour discovery through.
+    pub fn join_groups(&mut self) {
+        let c = &self.tables.cfg;
+        let mut groups: Vec<IpAddr> = c.vnis.iter().filter_map(|v| v.group).collect();
+        if let IpAddr::V6(a) = c.underlay.address {
+            if !groups.is_empty() {
+                groups.push(IpAddr::V6(crate::wire::ipv6::solicited_node(a)));
+            }
+        }
+        let now = self.now_ms();
+        self.membership.set(&groups, now);
+    }
+
+    /// Sends the membership reports due; true if any.
+    fn send_memberships(&mut self, now: u64) -> bool {
+        let due = self.membership.due(now);
+        let u = &self.tables.cfg.underlay;
+        let version = match u.address {
+            IpAddr::V6(_) => igmp::Version::Mld2,
+            IpAddr::V4(_) if u.igmp_version == 2 => igmp::Version::Igmp2,
+            IpAddr::V4(_) => igmp::Version::Igmp3,
+        };
+        let (mac, src) = (self.tables.our_mac, u.address);
+        let busy = !due.is_empty();
+        for (r, groups) in due {
+            for f in igmp::frames(version, r, &groups, mac, src) {
+                if self.send(&f) {
+                    match r {
+                        igmp::Report::Leave => self.counters.mcast_leaves_sent += 1,
+                        _ => self.counters.mcast_reports_sent += 1,
+                    }
+                }
+            }
+        }
+        busy
+    }
+
     fn send(&mut self, frame: &[u8]) -> bool {
         match self.pool.alloc_from(frame) {
             Ok(m) => self.send_mbuf(m),
@@ -511,6 +562,12 @@ impl Mgmt {
     }
 
     fn punted(&mut self, mut m: Mbuf, now: u64) {
+        if let Some(q) = igmp::parse_query(m.data()) {
+            self.counters.mcast_queries_seen += 1;
+            self.membership.query(q, now);
+            // The kernel interface answers for its own groups.
+            return self.hand_to_kernel(m);
+        }
         if self.kernel.is_some() {
             if kernel::kernel_only(m.data()) {
                 return self.hand_to_kernel(m);

@@ -442,6 +442,7 @@ fn serve(cfg: &Config, planes: Planes) -> Result<(), String> {
     info!(socket = %cfg.control.socket.display(), "control socket ready");
     telemetry::register(&req_tx);
     mgmt.gratuitous_arp();
+    mgmt.join_groups();
 
     let mut failure = None;
     while !stop.load(Ordering::Relaxed) {

@@ -14,6 +14,7 @@ use crate::datapath::tunnel::{geneve, nvgre, vxlan, Encap, TunnelIdx};
 use crate::wire::ethernet;
 use crate::wire::icmp::IcmpEcho;
 use crate::wire::icmpv6::{self, Nd};
+use crate::wire::igmp;
 use crate::wire::ipv4::Ipv4Error;
 use crate::wire::ipv6::{self, Ipv6Error};
 use crate::wire::{
@@ -46,6 +47,10 @@ pub enum Underlay {
     /// advertisement, or ICMPv6 echo request to it: for the management
     /// thread.
     Icmp6,
+    /// An IGMP or MLD message to all systems or nodes, or to one of the
+    /// VNIs' groups (a query, for the management thread; a VTEP with no
+    /// group leaves these to the kernel or drops them).
+    Membership,
     /// Anything else to the VTEP's address (or, over IPv6, its kernel
     /// interface's link-local address) when `[underlay] kernel_port` is
     /// set: for the kernel, through the management thread.
@@ -565,7 +570,9 @@ fn classify_steps(
     let dst = IpAddr::V4(ip.dst());
     let ours = dst == st.our_ip;
     let to_group = maybe_group && is_our_group(st, dst, e.dst());
-    if maybe_group && !to_group {
+    let all_systems =
+        maybe_group && dst == IpAddr::V4(igmp::ALL_SYSTEMS) && Some(e.dst()) == group_mac(dst);
+    if maybe_group && !to_group && !all_systems {
         return Err(DropReason::UnderlayNotOurMac);
     }
     if ip.is_fragment() {
@@ -576,12 +583,15 @@ fn classify_steps(
             Err(DropReason::Ipv4Fragment)
         };
     }
-    if !ours && !to_group {
+    if !ours && !to_group && !all_systems {
         return Err(DropReason::NotOurIp);
     }
     let src = IpAddr::V4(ip.src());
     let at = ETH_LEN + ip.header_len();
     match ip.protocol() {
+        // Membership queries, for the groups' membership.
+        igmp::PROTO_IGMP if to_group || all_systems => return Ok(Underlay::Membership),
+        _ if all_systems => return Err(DropReason::UnderlayProto),
         PROTO_UDP => {}
         // To a group, only a tunnel is ours to take.
         PROTO_GRE if to_group => return gre(ip.payload(), src, at, st, cache),
@@ -638,6 +648,7 @@ fn classify6(
         // A VNI's group (RFC 7348 §4.2): a tunnel, nothing else.
         let src = IpAddr::V6(ip.src());
         return match ip.next_header() {
+            0 if igmp::is_mld(ip.payload()) => Ok(Underlay::Membership),
             PROTO_UDP => udp6(&ip, csum, st, cache),
             PROTO_GRE => gre(ip.payload(), src, ETH_LEN + IPV6_LEN, st, cache),
             _ => Err(DropReason::UnderlayProto),
@@ -664,6 +675,10 @@ fn classify6(
         PROTO_UDP if !group => {}
         PROTO_GRE if !group => return gre(ip.payload(), src, ETH_LEN + IPV6_LEN, st, cache),
         PROTO_ICMPV6 => return icmp6(&ip, dst == ours, st.kernel),
+        // MLD to all nodes, with groups to keep.
+        0 if group && !st.groups.is_empty() && igmp::is_mld(ip.payload()) => {
+            return Ok(Underlay::Membership)
+        }
         _ if group => return Err(DropReason::UnderlayProto),
         // Hop-by-hop, routing, fragment, destination options, AH, ESP,
         // mobility, HIP, shim6 and the experimental values: VXLAN behind

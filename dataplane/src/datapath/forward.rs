@@ -324,7 +324,13 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
         cx.decap,
     ) {
         Err(r) => return cx.tally.drop(r),
-        Ok(Underlay::Arp | Underlay::Echo | Underlay::Icmp6 | Underlay::Kernel) => {
+        Ok(
+            Underlay::Arp
+            | Underlay::Echo
+            | Underlay::Icmp6
+            | Underlay::Kernel
+            | Underlay::Membership,
+        ) => {
             return match io.punt(m) {
                 Ok(()) => cx.tally.punted += 1,
                 Err(_) => cx.tally.drop(DropReason::PuntQueueFull),

@@ -23,7 +23,7 @@ use crate::datapath::stats::{Tally, WorkerStats};
 use crate::datapath::tunnel::vxlan::OUTER4_LEN;
 use crate::datapath::tunnel::{IpIds, Tunnel};
 use crate::wire::arp::{self, Arp};
-use crate::wire::{EthernetFrame, Ipv4Packet, VxlanHeader};
+use crate::wire::{EthernetFrame, Ipv4Packet, VxlanHeader, ETH_LEN};
 
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 1];
 const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -1706,5 +1706,57 @@ fn vxlan_to_a_group_is_received_and_nothing_else_multicast() {
     // Without groups a multicast MAC is not ours at all.
     let mut plain = World::new();
     let t = plain.underlay(&mut rec(), &to_group(&plain, g, gmac));
+    assert_eq!(t.drops[DropReason::UnderlayNotOurMac as usize], 1, "{t:?}");
+}
+
+/// IGMP queries (to all systems, or to a VNI's group) reach the
+/// management thread when the VTEP has groups; without groups they are
+/// not its business.
+#[test]
+fn membership_queries_are_punted_when_the_vtep_has_groups() {
+    use crate::wire::igmp;
+    // A general query as a bridge's querier sends it: IGMPv3 report
+    // framing reused for the header, the message made a query.
+    let query = |dst: Ipv4Addr| {
+        let mut f = igmp::frames(
+            igmp::Version::Igmp2,
+            igmp::Report::Current,
+            &[IpAddr::V4(dst)],
+            PEER_MAC,
+            IpAddr::V4(PEER),
+        )
+        .remove(0);
+        let m = &mut f[ETH_LEN + 24..];
+        m[0] = 0x11;
+        m[1] = 100;
+        if dst == igmp::ALL_SYSTEMS {
+            m[4..8].fill(0);
+        }
+        m[2..4].fill(0);
+        let c = crate::wire::checksum(m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        f
+    };
+    let mut w = World::with(&group_config());
+    for dst in [igmp::ALL_SYSTEMS, Ipv4Addr::new(239, 1, 1, 100)] {
+        let mut io = rec();
+        let t = w.underlay(&mut io, &query(dst));
+        assert_eq!(t.punted, 1, "{dst}: {t:?}");
+        assert!(igmp::parse_query(&io.punted[0]).is_some());
+    }
+    // Not to a group of ours.
+    let t = w.underlay(&mut rec(), &query(Ipv4Addr::new(239, 1, 1, 7)));
+    assert_eq!(t.drops[DropReason::UnderlayNotOurMac as usize], 1, "{t:?}");
+    // Other traffic to all systems is not taken.
+    let mut ping = query(igmp::ALL_SYSTEMS);
+    ping[ETH_LEN + 9] = 1;
+    Ipv4Packet::new_checked(&mut ping[ETH_LEN..])
+        .unwrap()
+        .fill_checksum();
+    let t = w.underlay(&mut rec(), &ping);
+    assert_eq!(t.drops[DropReason::UnderlayProto as usize], 1, "{t:?}");
+    // Without groups, as before.
+    let mut plain = World::new();
+    let t = plain.underlay(&mut rec(), &query(igmp::ALL_SYSTEMS));
     assert_eq!(t.drops[DropReason::UnderlayNotOurMac as usize], 1, "{t:?}");
 }

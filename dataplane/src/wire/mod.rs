@@ -16,6 +16,7 @@ pub mod geneve;
 pub mod gre;
 pub mod icmp;
 pub mod icmpv6;
+pub mod igmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod udp;
