@@ -81,6 +81,11 @@ pub struct VniStats {
     pub decap_bytes: u64,
     pub flood_packets: u64,
     pub flood_bytes: u64,
+    /// BUM frames flooded to the VNI's multicast group (`[[vni]] group`).
+    #[serde(default)]
+    pub group_packets: u64,
+    #[serde(default)]
+    pub group_bytes: u64,
     pub learned_macs: u64,
     /// Over the VNI's rate (`rate_mbps`), access to underlay.
     #[serde(default)]

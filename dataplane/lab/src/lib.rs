@@ -180,8 +180,9 @@ pub struct LabOptions {
     pub evpn_second: bool,
     /// `[dataplane] mbufs` (default 16383).
     pub mbufs: u32,
-    /// A multicast group for VNI 100 (RFC 7348 §4.2): k1, on the router's
-    /// bridge, joins it (`group ... dev`) instead of naming vtepd; vtepd
+    /// A multicast group for VNI 100 (RFC 7348 §4.2): k1 and k3
+    /// ([`Addrs::k3`], tenant t5 10.0.0.15), on the router's bridge, join
+    /// it (`group ... dev`) instead of naming vtepd; vtepd
     /// has `group` and floods head-end to k2 alone (behind the router,
     /// which routes no multicast), with `accept_unknown_sources` (k1 is
     /// no configured remote). The bridge snoops IGMP and MLD and is the
@@ -246,6 +247,9 @@ pub struct Addrs {
     pub k2_gw: &'static str,
     /// The Open vSwitch peer ([`LabOptions::ovs`]), on vtepd's link.
     pub ovs: &'static str,
+    /// The second kernel VTEP of a group ([`LabOptions::group`]), on
+    /// vtepd's link.
+    pub k3: &'static str,
     pub plen: u8,
     /// Bytes VXLAN adds to a tenant IP packet.
     pub overhead: u16,
@@ -258,6 +262,7 @@ pub const V4: Addrs = Addrs {
     gw: "192.0.2.254",
     k2_gw: "198.51.100.1",
     ovs: "192.0.2.4",
+    k3: "192.0.2.5",
     plen: 24,
     overhead: 50,
 };
@@ -269,6 +274,7 @@ pub const V6: Addrs = Addrs {
     gw: "2001:db8:1::fe",
     k2_gw: "2001:db8:2::1",
     ovs: "2001:db8:1::4",
+    k3: "2001:db8:1::5",
     plen: 64,
     overhead: 70,
 };
@@ -724,11 +730,15 @@ socket = "{sock}"
         let a = self.addrs();
         // Under EVPN, zebra fills the FDB (flood list included).
         let agent = (vni == 200).then_some(self.opts.vni200_port).flatten();
-        let group = self.opts.group.clone().filter(|_| k == "k1" && vni == 100);
+        let group = self
+            .opts
+            .group
+            .clone()
+            .filter(|_| (k == "k1" || k == "k3") && vni == 100);
         let remote = if self.opts.evpn || agent.is_some() {
             "nolearning".to_string()
         } else if let Some(g) = group {
-            format!("group {g} dev {}", self.ifname("k1d"))
+            format!("group {g} dev {}", self.ifname(&format!("{k}d")))
         } else {
             format!("remote {}", a.vtep)
         };
@@ -822,6 +832,18 @@ socket = "{sock}"
         self.kernel_vtep("k2", a.k2, 100, "t2", T2_MAC, "10.0.0.12");
         if self.opts.vni200 {
             self.kernel_vtep("k1", a.k1, 200, "t3", T3_MAC, "10.0.0.13");
+        }
+        if self.opts.group.is_some() {
+            for r in ["k3", "t5"] {
+                self.add_ns(r);
+            }
+            self.veth(("k3u", Some("ul")), ("k3d", Some("k3")));
+            self.must_exec(
+                "ul",
+                &format!("ip link set {} master br0", self.ifname("k3u")),
+            );
+            self.underlay_addr("k3", &self.ifname("k3d"), a.k3, a.plen);
+            self.kernel_vtep("k3", a.k3, 100, "t5", T5_MAC, "10.0.0.15");
         }
         if self.opts.ovs {
             self.build_ovs();

@@ -1,18 +1,19 @@
 //! RFC 7348 §4.2 against the Linux kernel: VNI 100 in a multicast group.
-//! k1 (on the router's bridge) is a kernel VTEP with `group ... dev ...`
-//! and knows nothing of vtepd; k2 (behind the router, which routes no
-//! multicast) is on vtepd's flood list. The bridge snoops IGMP and MLD
+//! k1 and k3 (on the router's bridge) are kernel VTEPs with `group ...
+//! dev ...` and know nothing of vtepd; k2 (behind the router, which
+//! routes no multicast) is on vtepd's flood list. The bridge snoops IGMP and MLD
 //! and is the link's querier (every 2 s, answers within 1 s): it forwards
 //! the group only to ports that joined it and prunes a member that stops
 //! answering within 5 s, so every packet vtepd receives through the group
 //! proves its reports. A broadcast from t0 leaves vtepd once to the group
-//! and once to k2; k1's broadcasts reach vtepd through the group; unicast
-//! then flows point to point; a reload that removes the group sends a
-//! leave and the bridge drops vtepd's port.
+//! (reaching the tenants behind both k1 and k3) and once to k2; k1's
+//! broadcasts reach vtepd through the group; unicast then flows point to
+//! point, iperf3 both ways; a reload that removes the group sends a leave
+//! and the bridge drops vtepd's port.
 use std::net::IpAddr;
 use std::time::Duration;
 
-use vtep_lab::{wait_for, Lab, LabOptions};
+use vtep_lab::{iperf, wait_for, Lab, LabOptions};
 
 /// A VXLAN packet seen on vtepd's underlay link.
 #[derive(Debug)]
@@ -23,6 +24,8 @@ struct Seen {
     ttl: u8,
     inner_dst: [u8; 6],
     inner_type: u16,
+    /// The target address of an inner ARP request.
+    arp_target: Option<[u8; 4]>,
 }
 
 fn parse(f: &[u8]) -> Option<Seen> {
@@ -39,7 +42,11 @@ fn parse(f: &[u8]) -> Option<Seen> {
         _ => return None,
     };
     let h = f.get(inner..inner + 14)?;
+    let arp = f
+        .get(inner..inner + 42)
+        .filter(|a| a[12..14] == [8, 6] && a[21] == 1);
     Some(Seen {
+        arp_target: arp.map(|a| a[38..42].try_into().unwrap()),
         src,
         dst,
         dst_mac: f[..6].try_into().unwrap(),
@@ -85,7 +92,14 @@ fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
         lab.mdb_ports(group),
         lab.log()
     );
+    let k3_port = lab.ifname("k3u");
+    assert!(
+        wait_for(10, || lab.mdb_ports(group).contains(&k3_port)),
+        "k3 joins too: {:?}",
+        lab.mdb_ports(group)
+    );
     let cap = lab.capture("ul", &port, "udp port 4789");
+    let at_t5 = lab.capture("t5", &lab.ifname("t5h"), "arp");
     assert!(
         lab.ping("t0", "10.0.0.11", 20),
         "t0 -> t1 (k1, through the group)\n{}",
@@ -94,6 +108,11 @@ fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
     assert!(
         lab.ping("t0", "10.0.0.12", 20),
         "t0 -> t2 (k2, head-end)\n{}",
+        lab.log()
+    );
+    assert!(
+        lab.ping("t0", "10.0.0.15", 20),
+        "t0 -> t5 (k3, through the group)\n{}",
         lab.log()
     );
     // k1's own broadcast: t1 forgets t0 and asks again, to the group.
@@ -119,6 +138,26 @@ fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
     assert_eq!(n("mcast_leaves_sent"), 0, "{m}");
 
     let seen: Vec<Seen> = cap.frames().iter().filter_map(|f| parse(f)).collect();
+    // t0's ARP requests for t1 crossed vtepd's underlay port once each,
+    // to the group, and reached t5 behind the other kernel VTEP too.
+    let for_t1 = |s: &&Seen| s.src == vtepd && s.arp_target == Some([10, 0, 0, 11]);
+    let t1_asks: Vec<&Seen> = seen.iter().filter(for_t1).collect();
+    let t1_asks_group = t1_asks.iter().filter(|s| s.dst == g).count();
+    assert!(t1_asks_group >= 1, "{t1_asks:?}");
+    assert_eq!(
+        t1_asks.len(),
+        2 * t1_asks_group,
+        "the group and k2, nothing else"
+    );
+    let heard_at_t5 = at_t5
+        .frames()
+        .iter()
+        .filter(|f| f.len() >= 42 && f[21] == 1 && f[38..42] == [10, 0, 0, 11])
+        .count();
+    assert_eq!(
+        heard_at_t5, t1_asks_group,
+        "t5 (behind k3) got each request"
+    );
     let bcast_out: Vec<&Seen> = seen
         .iter()
         .filter(|s| s.src == vtepd && s.inner_dst == [0xff; 6])
@@ -154,15 +193,31 @@ fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
         uni(vtepd, k1) > 0 && uni(k1, vtepd) > 0,
         "unicast to and from k1"
     );
-    assert_eq!(
-        seen.iter()
-            .filter(|s| s.dst == g && s.inner_type == 0x0800)
-            .count(),
-        0,
-        "no IPv4 tenant traffic to the group"
+    // Tenant IPv4 reaches the group only as unknown unicast, before the
+    // learned MAC is in an FDB (a frame or two per direction).
+    let v4_to_group = seen
+        .iter()
+        .filter(|s| s.dst == g && s.inner_type == 0x0800)
+        .count();
+    assert!(
+        v4_to_group <= 4 && v4_to_group < uni(vtepd, k1),
+        "IPv4 to the group: {v4_to_group}"
     );
     let st = lab.ctl(&["stats"]);
     assert_eq!(st["drops"]["unknown_source_vtep"], 0, "{}", st["drops"]);
+    // Per VNI: the BUM frames sent to the group, once each (ARP and any
+    // other broadcast or multicast the tenants sent).
+    let sent = st["vnis"][0]["group_packets"].as_u64().unwrap();
+    assert!(
+        sent >= to_group as u64,
+        "{sent} < {to_group}: {}",
+        st["vnis"]
+    );
+
+    // Unicast through learned remotes, both ways, at rate.
+    let up = iperf(&lab, "t0", "t5", "10.0.0.15", 2, false);
+    let down = iperf(&lab, "t0", "t5", "10.0.0.15", 2, true);
+    assert!(up.bps > 1e6 && down.bps > 1e6, "{} {}", up.bps, down.bps);
 
     // A reload without the group: a leave, and the bridge drops the port
     // (after its last-member queries, 2 x 1 s).

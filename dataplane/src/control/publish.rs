@@ -46,6 +46,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
                 .iter()
                 .filter_map(|ip| t.remotes.get(*ip))
                 .collect(),
+            group: v.group.and_then(|g| t.remotes.get(g)),
             ports,
             police: t.police.get(&v.id).cloned(),
             // Every VNI's tunnel is among the config's.

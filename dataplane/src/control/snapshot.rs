@@ -132,6 +132,7 @@ impl Mgmt {
                 let e = self.sum(|s| &s.vnis[i].encap);
                 let d = self.sum(|s| &s.vnis[i].decap);
                 let f = self.sum(|s| &s.vnis[i].flood);
+                let g = self.sum(|s| &s.vnis[i].group);
                 let pe = self.sum(|s| &s.vnis[i].policed_encap);
                 let pd = self.sum(|s| &s.vnis[i].policed_decap);
                 let storm = self.sum_atomic(|s| s.vnis[i].storm_dropped.load(Relaxed));
@@ -144,6 +145,8 @@ impl Mgmt {
                     decap_bytes: d.1,
                     flood_packets: f.0,
                     flood_bytes: f.1,
+                    group_packets: g.0,
+                    group_bytes: g.1,
                     learned_macs: t.fdb.learned_in(i as u16) as u64,
                     policed_encap_packets: pe.0,
                     policed_encap_bytes: pe.1,

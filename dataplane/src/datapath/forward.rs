@@ -496,6 +496,10 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
     }
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.flood.add(m.len());
+        if vs.group.is_some() {
+            // Its copy to the group, if lost, is a flood_copy_drop.
+            c.group.add(m.len());
+        }
     }
     let hash = frame_hash(&m);
     let out = VniOut::of(vs);

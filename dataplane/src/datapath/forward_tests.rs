@@ -1641,6 +1641,10 @@ fn bum_frames_leave_once_to_the_group_and_to_the_flood_list() {
             (Ipv4Addr::new(239, 1, 1, 100), [1, 0, 0x5e, 1, 1, 100], 3),
         ]
     );
+    // Counted once, as sent to the group.
+    let v100 = w.vni(100) as usize;
+    assert_eq!(w.stats.vnis[v100].group.get(), (1, f.len() as u64));
+    assert_eq!(w.stats.vnis[v100].flood.get(), (1, f.len() as u64));
     // Every copy carries the frame, and the group's is well-formed.
     for (o, _) in &io.underlay {
         assert_eq!(&o[OUTER4_LEN..], &f[..]);

@@ -23,8 +23,11 @@ pub struct VniSettings {
     /// Learn source MACs behind remote VTEPs (off under EVPN).
     pub learn_underlay: bool,
     pub arp_suppress: bool,
-    /// Remote indexes of the head-end replication list.
+    /// Remote indexes of the head-end replication list (the VNI's
+    /// group, if it has one, first).
     pub flood: Vec<u32>,
+    /// The remote index of the VNI's multicast group, if it has one.
+    pub group: Option<u32>,
     /// Access ports carrying this VNI, with the VID they tag it with.
     pub ports: Vec<(u16, Option<u16>)>,
     /// Bandwidth limits and storm control, if configured.
@@ -101,6 +104,7 @@ impl FastPaths {
             arp_suppress,
             // Known unicast neither floods nor reaches another port.
             flood: _,
+            group: _,
             ports: _,
             police,
             // Both fast paths reach the tunnel through its template, as

@@ -97,6 +97,8 @@ pub struct VniCounters {
     pub encap: PktBytes,
     pub decap: PktBytes,
     pub flood: PktBytes,
+    /// BUM frames flooded to the VNI's multicast group.
+    pub group: PktBytes,
     /// Dropped over the VNI's rate (`policed`), from access ports and
     /// from the underlay.
     pub policed_encap: PktBytes,
