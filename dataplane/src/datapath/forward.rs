@@ -504,6 +504,16 @@ fn flood<I: Io>(cx: &mut Ctx<'_>, io: &mut I, m: I::Pkt, vni: VniIdx, port: u16)
     let hash = frame_hash(&m);
     let out = VniOut::of(vs);
     let mut enc = Sum::default();
+    if let ([r], 0) = (remotes.as_slice(), locals) {
+        // One way out (a VNI's group, or a single remote): the frame
+        // itself goes, counted as the one copy it replaces.
+        if send_remote(cx, io, m, out, *r, hash, true, &mut enc).is_err() {
+            cx.lost_copy(1);
+        }
+        enc.flush(encap_counter(cx, vni));
+        cx.tally.forwarded += 1;
+        return;
+    }
     if m.len() >= SHARE_MIN && !remotes.is_empty() && io.can_share() {
         // Large frame: local ports get private copies (they may be tagged
         // in place), remotes get a header chained to a shared clone of the

@@ -1654,7 +1654,11 @@ fn bum_frames_leave_once_to_the_group_and_to_the_flood_list() {
     // to the same MAC as 239.1.x (the low 23 bits).
     let mut io = rec();
     let t = w.access(&mut io, 0, &tagged(&frame([0xff; 6], H1, 46), 10));
-    assert_eq!(t.flood_copies, 1, "{t:?}");
+    assert_eq!((t.forwarded, t.flood_copies), (1, 1), "{t:?}");
+    assert_eq!(
+        io.buffers, 64,
+        "one way out: the frame itself went, no copy"
+    );
     assert_eq!(dst_ip(&io.underlay[0].0), Ipv4Addr::new(239, 129, 1, 200));
     assert_eq!(io.underlay[0].0[..6], [1, 0, 0x5e, 1, 1, 200]);
 }

@@ -44,7 +44,8 @@ struct Args {
     /// encap-geneve, decap-geneve, encap-nvgre, decap-nvgre (VNI 100 in
     /// that encapsulation), encap-1m, bum, bum-1k (1000-byte broadcasts:
     /// shared copies where the underlay offers multi-segment transmit or
-    /// vtepd is built with `bench-shared-floods`), encap-2w, ndr.
+    /// vtepd is built with `bench-shared-floods`), bum-group (the same
+    /// broadcasts to a multicast group instead), encap-2w, ndr.
     #[arg(long, value_delimiter = ',')]
     scenario: Vec<String>,
     /// Where fixtures and logs go.
@@ -249,7 +250,12 @@ struct Scenario {
     ipv6: bool,
     /// VNI 100's `encap`.
     encap: &'static str,
+    /// VNI 100 floods to multicast group [`GROUP`] (besides `flood`).
+    group: bool,
 }
+
+/// The group of the `bum-group` scenario.
+const GROUP: &str = "239.1.1.100";
 
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
@@ -408,7 +414,7 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
          [dataplane]\nworkers = {}\nmbufs = {}\nfdb_capacity = {}\nlearn_queue = {}\n\
          [underlay]\nport = \"{ul}\"\nmac = \"02:00:00:00:01:01\"\naddress = \"{address}\"\nmtu = {mtu}\n\
          [[access]]\nport = \"{acc}\"\nvni = 100\n\
-         [[vni]]\nid = 100\nencap = \"{encap}\"\nlearning = {learning}\nmac_limit = {}\naging_secs = 86400\nflood = [{}]\n\
+         [[vni]]\nid = 100\nencap = \"{encap}\"\nlearning = {learning}\nmac_limit = {}\naging_secs = 86400\nflood = [{}]\n{group}\
          [control]\nsocket = \"{}/vtep.sock\"\n",
         eal.join(", "),
         s.workers,
@@ -423,6 +429,11 @@ fn vtepd_config(s: &Scenario, prefix: &str, dir: &Path) -> String {
         dir.display(),
         mtu = s.mtu,
         encap = s.encap,
+        group = if s.group {
+            format!("group = \"{GROUP}\"\n")
+        } else {
+            String::new()
+        },
     );
     for r in 0..REMOTES {
         cfg.push_str(&format!(
@@ -607,6 +618,7 @@ fn main() {
         mtu: a.mtu,
         ipv6: false,
         encap: "vxlan",
+        group: false,
     };
     if wanted("encap") || wanted("encap-2w") {
         let enc = write(d, "encap.pcap", encap_fixture);
@@ -717,6 +729,18 @@ fn main() {
             });
         }
     }
+    if wanted("bum-group") {
+        scenarios.push(Scenario {
+            flood: 0,
+            group: true,
+            ..basic(
+                "bum-group",
+                write(d, "bum.pcap", bum_fixture),
+                Source::Access,
+                1,
+            )
+        });
+    }
     let hz = tsc_hz();
     println!(
         "vtep-perf: {runs} run(s) x {secs} s per program; machine: {} cores, {:.0} MHz",
@@ -812,6 +836,12 @@ fn main() {
                     mpps / one
                 ));
             }
+        }
+        if s.group {
+            notes.push(format!(
+                "{:.1} cycles per BUM frame, one copy to group {GROUP} (bum: 8 head-end copies)",
+                med(|m| m.cycles)
+            ));
         }
         if s.flood > 1 {
             notes.push(format!(
