@@ -57,10 +57,11 @@ fn parse(f: &[u8]) -> Option<Seen> {
 }
 
 /// The whole scenario over one underlay family.
-fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
+fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6], underlay_extra: &str) {
     let lab = Lab::new(LabOptions {
         group: Some(group.into()),
         ipv6,
+        underlay_extra: underlay_extra.into(),
         ..LabOptions::default()
     });
     let g: IpAddr = group.parse().unwrap();
@@ -120,6 +121,7 @@ fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
     assert!(lab.ping("t1", "10.0.0.10", 10), "t1 -> t0\n{}", lab.log());
     // Past two query rounds and a membership interval: vtepd answered the
     // querier, or the bridge would have pruned its port.
+    let igmp = (!ipv6).then(|| lab.capture("ul", &port, "igmp"));
     std::thread::sleep(Duration::from_secs(6));
     assert!(
         lab.mdb_ports(group).contains(&port),
@@ -231,6 +233,22 @@ fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
     );
     let m = &lab.ctl(&["stats"])["management"];
     assert!(m["mcast_leaves_sent"].as_u64().unwrap() >= 1, "{m}");
+    // Over IPv4, the messages of the version asked for.
+    if let Some(c) = igmp {
+        let types: std::collections::BTreeSet<u8> = c
+            .frames()
+            .iter()
+            .filter(|f| f.len() > 38 && f[12..14] == [8, 0] && f[23] == 2)
+            .filter(|f| IpAddr::from(<[u8; 4]>::try_from(&f[26..30]).unwrap()) == vtepd)
+            .map(|f| f[14 + (f[14] as usize & 15) * 4])
+            .collect();
+        let want = if underlay_extra.contains("igmp_version = 2") {
+            [0x16, 0x17].into()
+        } else {
+            [0x22].into()
+        };
+        assert_eq!(types, want, "IGMP message types from vtepd");
+    }
     assert!(
         lab.mdb_ports(group).contains(&lab.ifname("k1u")),
         "k1 stays: {:?}",
@@ -240,10 +258,21 @@ fn group_scenario(ipv6: bool, group: &str, group_mac: [u8; 6]) {
 
 #[test]
 fn a_group_over_ipv4_with_igmp_snooping() {
-    group_scenario(false, "239.1.1.100", [1, 0, 0x5e, 1, 1, 100]);
+    group_scenario(false, "239.1.1.100", [1, 0, 0x5e, 1, 1, 100], "");
+}
+
+/// IGMPv2: a report to each group, a Leave Group to all routers.
+#[test]
+fn a_group_over_ipv4_with_igmpv2() {
+    group_scenario(
+        false,
+        "239.1.1.100",
+        [1, 0, 0x5e, 1, 1, 100],
+        "igmp_version = 2",
+    );
 }
 
 #[test]
 fn a_group_over_ipv6_with_mld_snooping() {
-    group_scenario(true, "ff0e::1:100", [0x33, 0x33, 0, 1, 1, 0]);
+    group_scenario(true, "ff0e::1:100", [0x33, 0x33, 0, 1, 1, 0], "");
 }
