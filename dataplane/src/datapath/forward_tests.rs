@@ -1768,3 +1768,38 @@ fn membership_queries_are_punted_when_the_vtep_has_groups() {
     let t = plain.underlay(&mut rec(), &query(igmp::ALL_SYSTEMS));
     assert_eq!(t.drops[DropReason::UnderlayNotOurMac as usize], 1, "{t:?}");
 }
+
+/// Storm control counts a group VNI's BUM frame once, before it leaves
+/// for the group and the flood list.
+#[test]
+fn storm_control_counts_a_group_vnis_frame_once() {
+    let cfg = group_config().replace(
+        "group = \"239.1.1.100\"\n",
+        "group = \"239.1.1.100\"\nflood_pps = 100\n",
+    );
+    let mut w = World::with(&cfg);
+    let mut io = Rec {
+        buffers: 100_000,
+        ..rec()
+    };
+    let bcast = frame([0xff; 6], H1, 46);
+    let (mut passed, mut storm) = (0, 0);
+    for i in 0..1000u64 {
+        w.now_ns = i * 100_000;
+        let t = w.access(&mut io, 0, &bcast);
+        passed += t.forwarded;
+        storm += t.drops[DropReason::StormControl as usize];
+    }
+    assert!((25..=27).contains(&passed), "{passed} passed");
+    assert_eq!(passed + storm, 1000);
+    // Each passed frame: once to the group, once to 192.0.2.2.
+    let to_group = io
+        .underlay
+        .iter()
+        .filter(|(o, _)| dst_ip(o) == Ipv4Addr::new(239, 1, 1, 100))
+        .count() as u64;
+    assert_eq!((to_group, io.underlay.len() as u64), (passed, 2 * passed));
+    let v = w.vni(100) as usize;
+    assert_eq!(w.stats.vnis[v].group.get().0, passed);
+    assert_eq!(w.stats.vnis[v].flood.get().0, passed);
+}
