@@ -147,9 +147,12 @@ impl Underlay {
         }
     }
 
-    /// The next hop towards `ip`: itself when on-link, else the gateway.
+    /// The next hop towards `ip`: itself when on-link, else the gateway;
+    /// none for a multicast group, which is sent to at its mapped MAC.
     pub fn next_hop(&self, ip: IpAddr) -> Option<IpAddr> {
-        if self.on_link(ip) {
+        if ip.is_multicast() {
+            None
+        } else if self.on_link(ip) {
             Some(ip)
         } else {
             self.gateway

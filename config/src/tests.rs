@@ -886,6 +886,10 @@ fn a_vni_may_flood_to_a_multicast_group() {
     let c = Config::parse(&vni200("group = \"239.1.1.100\"")).unwrap();
     assert_eq!(c.vnis[1].group, Some("239.1.1.100".parse().unwrap()));
     assert_eq!(c.vnis[0].group, None);
+    // A group has no next hop (no ARP for it, nothing sent via the
+    // gateway): it is reached at its mapped MAC.
+    assert_eq!(c.underlay.next_hop("239.1.1.100".parse().unwrap()), None);
+    assert!(c.underlay.next_hop("192.0.2.2".parse().unwrap()).is_some());
     assert_eq!((c.underlay.mcast_ttl, c.underlay.igmp_version), (1, 3));
     let c = Config::parse(
         &vni200("group = \"239.1.1.100\"")

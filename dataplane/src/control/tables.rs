@@ -274,7 +274,6 @@ impl Tables {
         let mut want: Vec<IpAddr> = self
             .remotes
             .iter()
-            .filter(|(_, ip)| !ip.is_multicast())
             .filter_map(|(_, ip)| u.next_hop(ip))
             .chain(u.gateway)
             .collect();
