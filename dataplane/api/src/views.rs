@@ -19,6 +19,21 @@ pub struct Status {
     pub ports: Vec<PortStatus>,
     pub fdb_entries: u64,
     pub state_generation: u64,
+    /// With `[evpn]`: how far the kernel mirror is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evpn: Option<EvpnStatus>,
+}
+
+/// `status.evpn`: the EVPN kernel mirror. vtepd answers before the
+/// mirror is complete; `built` counts up to `vnis`, and `synced` says
+/// that vtepd has read the complete mirror once (its routes are in the
+/// FDB).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvpnStatus {
+    pub netns: String,
+    pub vnis: usize,
+    pub built: usize,
+    pub synced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -232,7 +232,7 @@ fn evpn_fabric_with_kernel_vteps() {
     lab.write_config(&base);
     assert!(lab.ctl(&["reload"])["generation"].as_u64().is_some());
     assert!(
-        !lab.exec("cp", "ip link show vxlan300").0,
+        wait_for(10, || !lab.exec("cp", "ip link show vxlan300").0),
         "VNI 300's mirror is gone\n{}",
         diag(&lab)
     );

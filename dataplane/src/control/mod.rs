@@ -58,6 +58,22 @@ const LINK_WATCH_MS: u64 = 100;
 /// Drop warnings are logged at most this often.
 const DROP_REPORT_MS: u64 = 10_000;
 
+/// How far the EVPN mirror's build is: `base` VNIs were built before the
+/// build under way, which has done `done`; `synced` once the mirror was
+/// read after it.
+#[derive(Debug, Default, Clone, Copy)]
+struct MirrorProgress {
+    base: usize,
+    done: usize,
+    synced: bool,
+}
+
+impl MirrorProgress {
+    fn built(&self) -> usize {
+        self.base + self.done
+    }
+}
+
 /// The worker-facing handles the management thread reads.
 pub struct WorkerLink {
     pub lcore_cpu: usize,
@@ -81,6 +97,8 @@ pub struct Mgmt {
     pub kernel: Option<kernel::KernelPath>,
     /// The EVPN kernel mirror's netlink thread, if `[evpn]` is set.
     evpn: Option<netlink::Link>,
+    /// How far its build is.
+    mirror: MirrorProgress,
     pub counters: MgmtCounters,
     start: Instant,
     generation: u64,
@@ -120,6 +138,7 @@ impl Mgmt {
             ports,
             kernel: None,
             evpn: None,
+            mirror: MirrorProgress::default(),
             counters: MgmtCounters::default(),
             start: Instant::now(),
             generation: 0,
@@ -297,19 +316,21 @@ impl Mgmt {
         }
     }
 
-    /// Builds the EVPN kernel mirror and starts its netlink thread, which
-    /// reads the mirror once (reconciled on arrival) and then follows it.
+    /// Starts the EVPN mirror's netlink thread, which builds the mirror
+    /// (while vtepd serves), reads it once (reconciled on arrival) and
+    /// then follows it.
     pub fn start_evpn(&mut self, e: &vtep_config::Evpn) -> Result<(), String> {
         let all: Vec<u32> = self.tables.cfg.vnis.iter().map(|v| v.id.get()).collect();
-        evpn::build_mirror(&self.tables.cfg, &e.netns, &all)?;
-        self.evpn = Some(netlink::spawn(&e.netns, e.restart_sweep_secs)?);
+        let specs = evpn::specs(&self.tables.cfg, &all);
+        self.mirror = MirrorProgress::default();
+        self.evpn = Some(netlink::spawn(&e.netns, e.restart_sweep_secs, specs)?);
         Ok(())
     }
 
     /// After a reload: mirrors for added VNIs, none for removed ones, and a
     /// fresh read of the mirror.
     fn reload_mirror(&mut self, before: &[u32]) {
-        let (Some(link), Some(e)) = (&self.evpn, &self.tables.cfg.evpn) else {
+        let Some(link) = &self.evpn else {
             return;
         };
         let now: Vec<u32> = self.tables.cfg.vnis.iter().map(|v| v.id.get()).collect();
@@ -318,15 +339,24 @@ impl Mgmt {
             .copied()
             .filter(|v| !before.contains(v))
             .collect();
-        let mut r = evpn::build_mirror(&self.tables.cfg, &e.netns, &added);
-        for v in before.iter().filter(|v| !now.contains(v)) {
-            r = r.and(evpn::remove_mirror(&e.netns, *v));
+        let removed: Vec<u32> = before
+            .iter()
+            .copied()
+            .filter(|v| !now.contains(v))
+            .collect();
+        self.mirror = MirrorProgress {
+            base: now.len() - added.len(),
+            done: 0,
+            synced: false,
+        };
+        let specs = evpn::specs(&self.tables.cfg, &added);
+        for m in [
+            netlink::ToMirror::Remove(removed),
+            netlink::ToMirror::Build(specs),
+            netlink::ToMirror::Resync,
+        ] {
+            let _ = link.tx.send(m);
         }
-        if let Err(why) = r {
-            self.counters.evpn_errors += 1;
-            tracing::warn!(error = %why, "EVPN mirror not updated for the reloaded VNIs");
-        }
-        let _ = link.tx.send(netlink::ToMirror::Resync);
     }
 
     /// Applies what the mirror reported and sends it vtepd's local changes.
@@ -351,7 +381,14 @@ impl Mgmt {
                         self.counters.evpn_updates_in += 1;
                     }
                 }
+                netlink::FromMirror::Progress { done, total } => {
+                    self.mirror.done = done;
+                    if done == total {
+                        tracing::info!(vnis = self.mirror.built(), "EVPN: kernel mirror built");
+                    }
+                }
                 netlink::FromMirror::Snapshot(s) => {
+                    self.mirror.synced = true;
                     self.counters.evpn_resyncs += 1;
                     out.extend(self.tables.evpn_snapshot(&s, now));
                 }

@@ -93,6 +93,12 @@ impl Mgmt {
                 .collect(),
             fdb_entries: t.fdb.len() as u64,
             state_generation: self.generation,
+            evpn: t.cfg.evpn.as_ref().map(|e| vtep_api::EvpnStatus {
+                netns: e.netns.clone(),
+                vnis: t.cfg.vnis.len(),
+                built: self.mirror.built(),
+                synced: self.mirror.synced,
+            }),
         }
     }
 

@@ -356,7 +356,7 @@ fn start_planes(
     mgmt.kernel = kernel;
     if let Some(e) = &cfg.evpn {
         mgmt.start_evpn(e)?;
-        info!(netns = %e.netns, vnis = cfg.vnis.len(), "EVPN: kernel mirror built; FRR in that namespace carries it");
+        info!(netns = %e.netns, vnis = cfg.vnis.len(), "EVPN: building the kernel mirror; FRR in that namespace carries it");
     }
     let mut handles = Vec::new();
     let parts = queues.into_iter().zip(workers).zip(lcores).enumerate();

@@ -372,6 +372,19 @@ fn status_text(d: &Status) {
         );
     }
     out!("fdb entries {}", d.fdb_entries);
+    if let Some(e) = &d.evpn {
+        let state = match (e.built < e.vnis, e.synced) {
+            (true, _) => "building",
+            (false, false) => "built, reading routes",
+            (false, true) => "complete",
+        };
+        out!(
+            "evpn mirror in {}: {}/{} VNIs, {state}",
+            e.netns,
+            e.built,
+            e.vnis
+        );
+    }
 }
 
 fn stats_text(d: &Stats) {

@@ -5,11 +5,12 @@
 //! entries of kind `evpn` and flood-list entries, and the FDB's local
 //! changes into mirror requests. The table logic is pure and unit-tested.
 
+pub mod devices;
 pub mod netlink;
+pub mod rtnl;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::process::Command;
 
 use vtep_config::{Config, Vni};
 
@@ -298,102 +299,15 @@ impl Tables {
     }
 }
 
-/// The commands (for `ip` or `bridge`, each with `-n NETNS`) that build
-/// VNI `vni`'s mirror: a bridge, a VXLAN device and an access port,
-/// without addresses and without learning. `exists` skips the creation of
-/// devices that are already there (a restart keeps the mirror and zebra's
-/// view of it).
-pub fn mirror_commands(cfg: &Config, vni: u32, exists: impl Fn(&str) -> bool) -> Vec<Vec<String>> {
-    let (br, vx, acc) = (
-        netlink::bridge_name(vni),
-        netlink::vxlan_name(vni),
-        netlink::access_name(vni),
-    );
-    let u = &cfg.underlay;
-    let mut v: Vec<String> = Vec::new();
-    if !exists(&br) {
-        v.push(format!("ip link add {br} type bridge stp_state 0"));
-    }
-    v.push(format!("ip link set {br} addrgenmode none"));
-    if !exists(&vx) {
-        v.push(format!(
-            "ip link add {vx} type vxlan id {vni} local {} dstport {} nolearning",
-            u.address, u.udp_port
-        ));
-    }
-    // The access side is one end of a veth pair (this kernel may have no
-    // dummy driver); its peer stays outside the bridge, up so that the
-    // port has carrier.
-    let peer = netlink::access_peer_name(vni);
-    if !exists(&acc) {
-        v.push(format!("ip link add {acc} type veth peer name {peer}"));
-    }
-    v.push(format!("ip link set {peer} addrgenmode none"));
-    v.push(format!("ip link set {peer} up"));
-    for d in [&vx, &acc] {
-        v.push(format!("ip link set {d} addrgenmode none master {br}"));
-        v.push(format!("bridge link set dev {d} learning off"));
-    }
-    for d in [&vx, &acc, &br] {
-        v.push(format!("ip link set {d} up"));
-    }
-    v.into_iter()
-        .map(|c| c.split(' ').map(String::from).collect())
+/// What the mirror of each of `vnis` is made of.
+pub fn specs(cfg: &Config, vnis: &[u32]) -> Vec<devices::Spec> {
+    vnis.iter()
+        .map(|&vni| devices::Spec {
+            vni,
+            local: cfg.underlay.address,
+            port: cfg.underlay.udp_port,
+        })
         .collect()
-}
-
-/// Runs `tool -n netns args...`; the error names the command and what the
-/// tool said.
-fn run(netns: &str, c: &[String]) -> Result<(), String> {
-    let (tool, args) = c.split_first().ok_or("empty command")?;
-    let out = Command::new(tool)
-        .arg("-n")
-        .arg(netns)
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run {tool}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "evpn.netns {netns:?}: `{tool} -n {netns} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-fn exists(netns: &str, dev: &str) -> bool {
-    Command::new("ip")
-        .args(["-n", netns, "link", "show", "dev", dev])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Builds (or completes) the mirror of the given VNIs.
-pub fn build_mirror(cfg: &Config, netns: &str, vnis: &[u32]) -> Result<(), String> {
-    for v in vnis {
-        for c in mirror_commands(cfg, *v, |d| exists(netns, d)) {
-            run(netns, &c)?;
-        }
-    }
-    Ok(())
-}
-
-/// Removes the mirror of a VNI no longer configured (its routes are
-/// withdrawn by zebra).
-pub fn remove_mirror(netns: &str, vni: u32) -> Result<(), String> {
-    // Deleting one end of the veth pair deletes both.
-    for d in [
-        netlink::access_name(vni),
-        netlink::vxlan_name(vni),
-        netlink::bridge_name(vni),
-    ] {
-        if exists(netns, &d) {
-            run(netns, &["ip", "link", "del", &d].map(String::from))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -745,29 +659,5 @@ mod tests {
             }]
         );
         assert!(t.adopted_expired(u64::MAX).is_empty());
-    }
-
-    #[test]
-    fn mirror_devices() {
-        let c = evpn_config("");
-        let all: Vec<String> = mirror_commands(&c, 100, |_| false)
-            .iter()
-            .map(|c| c.join(" "))
-            .collect();
-        for want in [
-            "ip link add br100 type bridge stp_state 0",
-            "ip link add vxlan100 type vxlan id 100 local 192.0.2.1 dstport 4789 nolearning",
-            "ip link add acc100 type veth peer name acp100",
-            "ip link set vxlan100 addrgenmode none master br100",
-            "bridge link set dev acc100 learning off",
-            "ip link set br100 up",
-        ] {
-            assert!(all.iter().any(|c| c == want), "{want}: {all:?}");
-        }
-        let again = mirror_commands(&c, 100, |_| true);
-        assert!(
-            again.iter().all(|c| c[2] != "add"),
-            "a restart keeps the devices"
-        );
     }
 }

@@ -7,23 +7,25 @@
 //! namespace, so that netlink never blocks the management thread.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 use hashbrown::HashMap;
-use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
-    NLM_F_REPLACE, NLM_F_REQUEST,
-};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE, NLM_F_REQUEST};
 use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
+
+use super::devices::{self, Spec};
+use super::rtnl::{self, messages, os, Req, Rtnl};
+
+/// VNIs built between two progress reports.
+const BUILD_CHUNK: usize = 128;
 
 /// The kernel's multicast group for neighbour (and bridge FDB) changes.
 const RTNLGRP_NEIGH: u32 = 3;
@@ -347,6 +349,10 @@ pub enum ToMirror {
     LocalGone { vni: u32, mac: [u8; 6] },
     /// Read the whole mirror again (at start, after a VNI change).
     Resync,
+    /// Build (or complete) the mirror of these VNIs.
+    Build(Vec<Spec>),
+    /// Remove the mirror of these VNIs.
+    Remove(Vec<u32>),
 }
 
 /// Reports to the management thread.
@@ -362,6 +368,11 @@ pub enum FromMirror {
         macs: usize,
         vteps: usize,
     },
+    /// The mirror of `done` of the `total` VNIs of a build is there.
+    Progress {
+        done: usize,
+        total: usize,
+    },
 }
 
 /// The netlink thread's handles.
@@ -370,10 +381,11 @@ pub struct Link {
     pub rx: Receiver<FromMirror>,
 }
 
-/// Starts the netlink thread inside `netns`; it reads the mirror once
-/// (a [`Snapshot`]) and then reports every change.
-/// `sweep_secs`: see [`Sweep`]; 0 turns it off.
-pub fn spawn(netns: &str, sweep_secs: u16) -> Result<Link, String> {
+/// Starts the netlink thread inside `netns`; it builds the mirror of
+/// `build` (reporting progress), reads the mirror once (a [`Snapshot`])
+/// and then reports every change. `sweep_secs`: see [`Sweep`]; 0 turns
+/// it off.
+pub fn spawn(netns: &str, sweep_secs: u16, build: Vec<Spec>) -> Result<Link, String> {
     let (to_tx, to_rx) = crossbeam::channel::unbounded();
     let (from_tx, from_rx) = crossbeam::channel::unbounded();
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(1);
@@ -393,9 +405,11 @@ pub fn spawn(netns: &str, sweep_secs: u16) -> Result<Link, String> {
     ready_rx
         .recv()
         .map_err(|_| "the EVPN thread stopped".to_string())??;
-    to_tx
-        .send(ToMirror::Resync)
-        .map_err(|_| "the EVPN thread stopped".to_string())?;
+    for m in [ToMirror::Build(build), ToMirror::Resync] {
+        to_tx
+            .send(m)
+            .map_err(|_| "the EVPN thread stopped".to_string())?;
+    }
     Ok(Link {
         tx: to_tx,
         rx: from_rx,
@@ -406,8 +420,7 @@ struct Mirror {
     /// Subscribed to RTNLGRP_NEIGH, non-blocking.
     events: Socket,
     /// Requests and dumps, blocking.
-    req: Socket,
-    seq: u32,
+    rtnl: Rtnl,
     links: HashMap<u32, Role>,
     names: HashMap<Role, u32>,
     buf: Vec<u8>,
@@ -416,17 +429,9 @@ struct Mirror {
     sweep: Sweep,
 }
 
-fn os(what: &str, e: std::io::Error) -> String {
-    format!("netlink {what}: {e}")
-}
-
 impl Mirror {
     fn open(netns: &str, sweep_secs: u16) -> Result<Mirror, String> {
-        let path = format!("/var/run/netns/{netns}");
-        let f = File::open(&path)
-            .map_err(|e| format!("evpn.netns {netns:?}: cannot open {path}: {e} (create it with `ip netns add {netns}`)"))?;
-        nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-            .map_err(|e| format!("evpn.netns {netns:?}: cannot enter it: {e}"))?;
+        rtnl::enter(netns)?;
         let mut events = Socket::new(NETLINK_ROUTE).map_err(|e| os("socket", e))?;
         events.bind_auto().map_err(|e| os("bind", e))?;
         events
@@ -438,14 +443,9 @@ impl Mirror {
         events
             .set_non_blocking(true)
             .map_err(|e| os("non-blocking", e))?;
-        let mut req = Socket::new(NETLINK_ROUTE).map_err(|e| os("socket", e))?;
-        req.bind_auto().map_err(|e| os("bind", e))?;
-        req.connect(&SocketAddr::new(0, 0))
-            .map_err(|e| os("connect", e))?;
         Ok(Mirror {
             events,
-            req,
-            seq: 0,
+            rtnl: Rtnl::open()?,
             links: HashMap::new(),
             names: HashMap::new(),
             buf: Vec::with_capacity(1 << 16),
@@ -455,6 +455,94 @@ impl Mirror {
         })
     }
 
+    /// The interface index of device `name`, if it exists.
+    fn index_of(&mut self, name: &str) -> Result<Option<u32>, String> {
+        match self.rtnl.request(NLM_F_REQUEST, devices::get_by_name(name)) {
+            Ok(got) => Ok(got.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                _ => None,
+            })),
+            Err(e) if devices::no_such_device(&e) => Ok(None),
+            Err(e) => Err(format!("looking up {name}: {e}")),
+        }
+    }
+
+    /// Builds (or completes) the mirror of `specs`, [`BUILD_CHUNK`] VNIs
+    /// at a time, reporting progress after each; errors are reported and
+    /// the build goes on with the next VNIs.
+    fn build(&mut self, specs: &[Spec], tx: &Sender<FromMirror>) -> Result<(), ()> {
+        let total = specs.len();
+        let mut done = 0;
+        for chunk in specs.chunks(BUILD_CHUNK) {
+            let mut errors = Vec::new();
+            let mut idx: HashMap<String, u32> = HashMap::new();
+            let lookup =
+                |m: &mut Mirror, idx: &mut HashMap<String, u32>, errors: &mut Vec<String>| {
+                    for n in chunk.iter().flat_map(Spec::names) {
+                        if idx.contains_key(&n) {
+                            continue;
+                        }
+                        match m.index_of(&n) {
+                            Ok(Some(i)) => {
+                                idx.insert(n, i);
+                            }
+                            Ok(None) => {}
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                };
+            lookup(self, &mut idx, &mut errors);
+            let creates: Vec<Req> = chunk
+                .iter()
+                .flat_map(|s| devices::create(s, |n| idx.contains_key(n)))
+                .collect();
+            if !creates.is_empty() {
+                errors.extend(self.rtnl.batch(creates));
+                lookup(self, &mut idx, &mut errors);
+            }
+            let mut setup = Vec::new();
+            for s in chunk {
+                match devices::configure(s, |n| idx.get(n).copied()) {
+                    Ok(v) => setup.extend(v),
+                    Err(e) => errors.push(e),
+                }
+            }
+            errors.extend(self.rtnl.batch(setup));
+            done += chunk.len();
+            for e in errors {
+                tx.send(FromMirror::Error(format!("building the mirror: {e}")))
+                    .map_err(|_| ())?;
+            }
+            tx.send(FromMirror::Progress { done, total })
+                .map_err(|_| ())?;
+        }
+        Ok(())
+    }
+
+    /// Removes the mirror of VNIs no longer configured (zebra withdraws
+    /// their routes).
+    fn remove(&mut self, vnis: &[u32], tx: &Sender<FromMirror>) -> Result<(), ()> {
+        let mut reqs = Vec::new();
+        for &v in vnis {
+            let mut idx = HashMap::new();
+            for n in [access_name(v), vxlan_name(v), bridge_name(v)] {
+                match self.index_of(&n) {
+                    Ok(Some(i)) => {
+                        idx.insert(n, i);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tx.send(FromMirror::Error(e)).map_err(|_| ())?,
+                }
+            }
+            reqs.extend(devices::remove(v, |n| idx.get(n).copied()));
+        }
+        for e in self.rtnl.batch(reqs) {
+            tx.send(FromMirror::Error(format!("removing from the mirror: {e}")))
+                .map_err(|_| ())?;
+        }
+        Ok(())
+    }
+
     fn run(&mut self, rx: Receiver<ToMirror>, tx: Sender<FromMirror>) {
         let mut resync = false;
         let mut scanned = Instant::now() - ZEBRA_SCAN;
@@ -462,6 +550,16 @@ impl Mirror {
             loop {
                 match rx.try_recv() {
                     Ok(ToMirror::Resync) => resync = true,
+                    Ok(ToMirror::Build(specs)) => {
+                        if self.build(&specs, &tx).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(ToMirror::Remove(vnis)) => {
+                        if self.remove(&vnis, &tx).is_err() {
+                            return;
+                        }
+                    }
                     Ok(cmd) => {
                         if let Err(e) = self.apply(&cmd) {
                             // A link may have been recreated: map again, retry once.
@@ -624,7 +722,7 @@ impl Mirror {
             return Ok(());
         };
         let n = remote_delete(ifindex, mac, dst, master);
-        match self.request(
+        match self.rtnl.request(
             NLM_F_REQUEST | NLM_F_ACK,
             RouteNetlinkMessage::DelNeighbour(n),
         ) {
@@ -697,61 +795,13 @@ impl Mirror {
         }
     }
 
-    fn header(&mut self, flags: u16) -> NetlinkHeader {
-        self.seq = self.seq.wrapping_add(1);
-        let mut h = NetlinkHeader::default();
-        h.flags = flags;
-        h.sequence_number = self.seq;
-        h
-    }
-
-    /// Sends one request and reads its answer: every message of a dump,
-    /// or the acknowledgement.
-    fn request(
-        &mut self,
-        flags: u16,
-        body: RouteNetlinkMessage,
-    ) -> Result<Vec<RouteNetlinkMessage>, String> {
-        let mut msg = NetlinkMessage::new(self.header(flags), NetlinkPayload::InnerMessage(body));
-        msg.finalize();
-        let mut out = vec![0u8; msg.buffer_len()];
-        msg.serialize(&mut out);
-        self.req.send(&out, 0).map_err(|e| os("send", e))?;
-        let seq = self.seq;
-        let mut got = Vec::new();
-        loop {
-            self.buf.clear();
-            self.req
-                .recv(&mut self.buf, 0)
-                .map_err(|e| os("receive", e))?;
-            for m in frames(&self.buf) {
-                let m = m.map_err(|e| format!("netlink: undecodable answer: {e}"))?;
-                if m.header.sequence_number != seq {
-                    continue;
-                }
-                match m.payload {
-                    NetlinkPayload::Done(_) => return Ok(got),
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(got),
-                            Some(c) => Err(format!(
-                                "netlink: the kernel refused the request: {}",
-                                std::io::Error::from_raw_os_error(-c.get())
-                            )),
-                        }
-                    }
-                    NetlinkPayload::InnerMessage(i) => got.push(i),
-                    _ => {}
-                }
-            }
-        }
-    }
-
     /// Maps the mirror's devices by interface index.
     fn read_links(&mut self) -> Result<(), String> {
         let mut lm = LinkMessage::default();
         lm.header.interface_family = AddressFamily::Unspec;
-        let all = self.request(NLM_F_REQUEST | NLM_F_DUMP, RouteNetlinkMessage::GetLink(lm))?;
+        let all = self
+            .rtnl
+            .request(NLM_F_REQUEST | NLM_F_DUMP, RouteNetlinkMessage::GetLink(lm))?;
         self.links.clear();
         self.names.clear();
         for m in all {
@@ -774,7 +824,7 @@ impl Mirror {
     fn dump_raw(&mut self) -> Result<Vec<RouteNetlinkMessage>, String> {
         let mut n = NeighbourMessage::default();
         n.header.family = AddressFamily::Bridge;
-        self.request(
+        self.rtnl.request(
             NLM_F_REQUEST | NLM_F_DUMP,
             RouteNetlinkMessage::GetNeighbour(n),
         )
@@ -798,7 +848,7 @@ impl Mirror {
                 is_static,
             } => (vni, mac, is_static, true),
             ToMirror::LocalGone { vni, mac } => (vni, mac, false, false),
-            ToMirror::Resync => return Ok(()),
+            ToMirror::Resync | ToMirror::Build(_) | ToMirror::Remove(_) => return Ok(()),
         };
         let Some(&ifindex) = self.names.get(&Role::Access(vni)) else {
             return Err(format!(
@@ -808,12 +858,12 @@ impl Mirror {
         };
         let n = local_entry(ifindex, mac, is_static, add);
         let r = if add {
-            self.request(
+            self.rtnl.request(
                 NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
                 RouteNetlinkMessage::NewNeighbour(n),
             )
         } else {
-            self.request(
+            self.rtnl.request(
                 NLM_F_REQUEST | NLM_F_ACK,
                 RouteNetlinkMessage::DelNeighbour(n),
             )
@@ -831,44 +881,10 @@ impl Mirror {
     }
 }
 
-/// The netlink messages in a datagram, in order; an undecodable one is
-/// the last item.
-fn frames(
-    buf: &[u8],
-) -> impl Iterator<Item = Result<NetlinkMessage<RouteNetlinkMessage>, String>> + '_ {
-    let mut off = 0;
-    std::iter::from_fn(move || {
-        if off >= buf.len() {
-            return None;
-        }
-        match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..]) {
-            Ok(m) if m.header.length > 0 => {
-                off += (m.header.length as usize + 3) & !3;
-                Some(Ok(m))
-            }
-            Ok(_) => None,
-            Err(e) => {
-                off = buf.len();
-                Some(Err(e.to_string()))
-            }
-        }
-    })
-}
-
-/// The route messages in a datagram (up to an undecodable one).
-pub fn messages(buf: &[u8]) -> Vec<RouteNetlinkMessage> {
-    frames(buf)
-        .map_while(Result::ok)
-        .filter_map(|m| match m.payload {
-            NetlinkPayload::InnerMessage(i) => Some(i),
-            _ => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
 
     /// Messages zebra (FRR 8.4) and the kernel sent in the EVPN lab, as
     /// recorded on an RTNLGRP_NEIGH socket in the mirror's namespace:
