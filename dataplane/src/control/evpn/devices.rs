@@ -150,6 +150,39 @@ pub fn configure(s: &Spec, index: impl Fn(&str) -> Option<u32>) -> Result<Vec<Re
     Ok(v)
 }
 
+/// True if the devices of `s`, as the kernel describes them (`get`), are
+/// what [`configure`] makes them: up, without IPv6 addresses, the ports
+/// enslaved to the bridge without learning.
+pub fn ready<'a>(s: &Spec, get: impl Fn(&str) -> Option<&'a LinkMessage>) -> bool {
+    let names = s.names();
+    let Some(br) = get(&names[0]) else {
+        return false;
+    };
+    let set_up = |l: &LinkMessage| {
+        l.header.flags.contains(LinkFlags::Up)
+            && l.attributes.iter().any(|a| match a {
+                LinkAttribute::AfSpecUnspec(v) => v.iter().any(|x| {
+                    matches!(x, AfSpecUnspec::Inet6(i)
+                        if i.contains(&AfSpecInet6::AddrGenMode(In6AddrGenMode::None)))
+                }),
+                _ => false,
+            })
+    };
+    let port = |l: &LinkMessage| {
+        set_up(l)
+            && l.attributes
+                .contains(&LinkAttribute::Controller(br.header.index))
+            && l.attributes.iter().any(|a| match a {
+                LinkAttribute::LinkInfo(v) => v.iter().any(|x| {
+                    matches!(x, LinkInfo::PortData(InfoPortData::BridgePort(p))
+                        if p.contains(&InfoBridgePort::Learning(false)))
+                }),
+                _ => false,
+            })
+    };
+    set_up(br) && names[1..].iter().all(|n| get(n).is_some_and(port))
+}
+
 /// Deletes the devices of VNI `vni` that `index` finds (an access port
 /// that is a veth takes its peer with it).
 pub fn remove(vni: u32, index: impl Fn(&str) -> Option<u32>) -> Vec<Req> {
@@ -264,5 +297,41 @@ mod tests {
         assert!(e.contains("acc100"), "{e}");
         assert_eq!(remove(100, idx).len(), 3);
         assert!(remove(100, |_| None).is_empty());
+    }
+
+    #[test]
+    fn devices_set_up_by_an_earlier_build_are_left_alone() {
+        let up = |index: u32, master: Option<u32>, learning: bool| {
+            let mut l = link(
+                index,
+                vec![LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                    vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+                )])],
+            );
+            l.header.flags = LinkFlags::Up;
+            if let Some(m) = master {
+                l.attributes.push(LinkAttribute::Controller(m));
+                l.attributes
+                    .push(LinkAttribute::LinkInfo(vec![LinkInfo::PortData(
+                        InfoPortData::BridgePort(vec![InfoBridgePort::Learning(learning)]),
+                    )]));
+            }
+            l
+        };
+        let mut links = std::collections::HashMap::from([
+            ("br100".to_string(), up(3, None, false)),
+            ("vxlan100".to_string(), up(4, Some(3), false)),
+            ("acc100".to_string(), up(5, Some(3), false)),
+        ]);
+        assert!(ready(&spec(), |n| links.get(n)));
+        links.insert("acc100".into(), up(5, Some(3), true));
+        assert!(!ready(&spec(), |n| links.get(n)), "learning on");
+        links.insert("acc100".into(), up(5, Some(9), false));
+        assert!(!ready(&spec(), |n| links.get(n)), "another master");
+        links.insert("acc100".into(), up(5, Some(3), false));
+        links.get_mut("br100").unwrap().header.flags = LinkFlags::empty();
+        assert!(!ready(&spec(), |n| links.get(n)), "down");
+        links.remove("br100");
+        assert!(!ready(&spec(), |n| links.get(n)), "missing");
     }
 }

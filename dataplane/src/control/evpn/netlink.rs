@@ -455,11 +455,11 @@ impl Mirror {
         })
     }
 
-    /// The interface index of device `name`, if it exists.
-    fn index_of(&mut self, name: &str) -> Result<Option<u32>, String> {
+    /// Device `name`, if it exists.
+    fn link_of(&mut self, name: &str) -> Result<Option<LinkMessage>, String> {
         match self.rtnl.request(NLM_F_REQUEST, devices::get_by_name(name)) {
             Ok(got) => Ok(got.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                RouteNetlinkMessage::NewLink(l) => Some(l),
                 _ => None,
             })),
             Err(e) if devices::no_such_device(&e) => Ok(None),
@@ -475,34 +475,39 @@ impl Mirror {
         let mut done = 0;
         for chunk in specs.chunks(BUILD_CHUNK) {
             let mut errors = Vec::new();
-            let mut idx: HashMap<String, u32> = HashMap::new();
-            let lookup =
-                |m: &mut Mirror, idx: &mut HashMap<String, u32>, errors: &mut Vec<String>| {
-                    for n in chunk.iter().flat_map(Spec::names) {
-                        if idx.contains_key(&n) {
-                            continue;
-                        }
-                        match m.index_of(&n) {
-                            Ok(Some(i)) => {
-                                idx.insert(n, i);
-                            }
-                            Ok(None) => {}
-                            Err(e) => errors.push(e),
-                        }
+            let mut links: HashMap<String, LinkMessage> = HashMap::new();
+            let lookup = |m: &mut Mirror,
+                          links: &mut HashMap<String, LinkMessage>,
+                          errors: &mut Vec<String>| {
+                for n in chunk.iter().flat_map(Spec::names) {
+                    if links.contains_key(&n) {
+                        continue;
                     }
-                };
-            lookup(self, &mut idx, &mut errors);
+                    match m.link_of(&n) {
+                        Ok(Some(l)) => {
+                            links.insert(n, l);
+                        }
+                        Ok(None) => {}
+                        Err(e) => errors.push(e),
+                    }
+                }
+            };
+            lookup(self, &mut links, &mut errors);
             let creates: Vec<Req> = chunk
                 .iter()
-                .flat_map(|s| devices::create(s, |n| idx.contains_key(n)))
+                .flat_map(|s| devices::create(s, |n| links.contains_key(n)))
                 .collect();
             if !creates.is_empty() {
                 errors.extend(self.rtnl.batch(creates));
-                lookup(self, &mut idx, &mut errors);
+                lookup(self, &mut links, &mut errors);
             }
             let mut setup = Vec::new();
-            for s in chunk {
-                match devices::configure(s, |n| idx.get(n).copied()) {
+            // A restart finds most VNIs as the last build left them.
+            for s in chunk
+                .iter()
+                .filter(|s| !devices::ready(s, |n| links.get(n)))
+            {
+                match devices::configure(s, |n| links.get(n).map(|l| l.header.index)) {
                     Ok(v) => setup.extend(v),
                     Err(e) => errors.push(e),
                 }
@@ -526,9 +531,9 @@ impl Mirror {
         for &v in vnis {
             let mut idx = HashMap::new();
             for n in [access_name(v), vxlan_name(v), bridge_name(v)] {
-                match self.index_of(&n) {
-                    Ok(Some(i)) => {
-                        idx.insert(n, i);
+                match self.link_of(&n) {
+                    Ok(Some(l)) => {
+                        idx.insert(n, l.header.index);
                     }
                     Ok(None) => {}
                     Err(e) => tx.send(FromMirror::Error(e)).map_err(|_| ())?,
