@@ -18,8 +18,19 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
-use super::netlink::{access_name, bridge_name, vxlan_name};
 use super::rtnl::{Req, EEXIST, ENODEV, ENOENT};
+
+/// The mirror's device names for a VNI: bridge, VXLAN device, and the
+/// access port port standing for vtepd's access side.
+pub fn bridge_name(vni: u32) -> String {
+    format!("br{vni}")
+}
+pub fn vxlan_name(vni: u32) -> String {
+    format!("vxlan{vni}")
+}
+pub fn access_name(vni: u32) -> String {
+    format!("acc{vni}")
+}
 
 /// What a VNI's mirror is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

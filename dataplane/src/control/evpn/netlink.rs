@@ -22,6 +22,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 
 use super::devices::{self, Spec};
+pub use super::devices::{access_name, bridge_name, vxlan_name};
 use super::rtnl::{self, messages, os, Req, Rtnl};
 
 /// VNIs built between two progress reports.
@@ -30,22 +31,6 @@ const BUILD_CHUNK: usize = 128;
 /// The kernel's multicast group for neighbour (and bridge FDB) changes.
 const RTNLGRP_NEIGH: u32 = 3;
 const ENOBUFS: i32 = 105;
-
-/// The mirror's device names for a VNI: bridge, VXLAN device, and the
-/// access port port standing for vtepd's access side.
-pub fn bridge_name(vni: u32) -> String {
-    format!("br{vni}")
-}
-pub fn vxlan_name(vni: u32) -> String {
-    format!("vxlan{vni}")
-}
-pub fn access_name(vni: u32) -> String {
-    format!("acc{vni}")
-}
-/// The other end of the access port's veth pair (outside the bridge).
-pub fn access_peer_name(vni: u32) -> String {
-    format!("acp{vni}")
-}
 
 /// What a mirror device is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
