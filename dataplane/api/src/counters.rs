@@ -137,6 +137,12 @@ pub const VNIS: Scope<VniStats> = Scope {
             Some("storm"), Some("storm_control"),
             "Broadcast, multicast and unknown-unicast frames dropped over the VNI's flood_pps",
             |v| v.storm_control_packets),
+        row!(Counter Some("arp_suppressed"), "vtep_vni_arp_suppressed_total", None, None,
+            "ARP requests from access ports answered from the VNI's bindings (arp_suppress)",
+            |v| v.arp_suppressed),
+        row!(Counter Some("nd_suppressed"), "vtep_vni_nd_suppressed_total", None, None,
+            "Neighbour solicitations from access ports answered from the VNI's bindings (arp_suppress)",
+            |v| v.nd_suppressed),
     ],
 };
 

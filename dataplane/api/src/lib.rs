@@ -44,6 +44,11 @@ pub enum Request {
     },
     VniShow,
     NeighShow,
+    /// The ARP/ND suppression bindings (of one VNI, or all).
+    ArpShow {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vni: Option<u32>,
+    },
     Reload,
     /// The devices' extended statistics (of one port, or all).
     Xstats {
@@ -64,6 +69,7 @@ impl Request {
             Request::FdbFlush { .. } => "fdb_flush",
             Request::VniShow => "vni_show",
             Request::NeighShow => "neigh_show",
+            Request::ArpShow { .. } => "arp_show",
             Request::Reload => "reload",
             Request::Xstats { .. } => "xstats",
         }
@@ -109,6 +115,7 @@ pub enum Response {
     Flushed(Flushed),
     Vnis(Vec<VniInfo>),
     Neighbors(Vec<NeighEntry>),
+    Arp(Vec<ArpEntry>),
     Reloaded(Reloaded),
     Xstats(Vec<PortXstats>),
 }
@@ -173,6 +180,10 @@ mod tests {
                     remote: None,
                 },
                 r#"{"cmd":"fdb_flush","vni":7}"#,
+            ),
+            (
+                Request::ArpShow { vni: Some(100) },
+                r#"{"cmd":"arp_show","vni":100}"#,
             ),
             (Request::Reload, r#"{"cmd":"reload"}"#),
         ];

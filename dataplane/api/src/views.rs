@@ -115,6 +115,12 @@ pub struct VniStats {
     /// BUM frames from access ports over `flood_pps`.
     #[serde(default)]
     pub storm_control_packets: u64,
+    /// ARP requests and neighbour solicitations answered on the access
+    /// port (`arp_suppress`).
+    #[serde(default)]
+    pub arp_suppressed: u64,
+    #[serde(default)]
+    pub nd_suppressed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -288,6 +294,13 @@ pub struct VniInfo {
     pub group: Option<String>,
     pub learning: bool,
     pub arp_suppress: bool,
+    /// ARP/ND suppression: bindings held, and requests answered locally.
+    #[serde(default)]
+    pub arp_bindings: u64,
+    #[serde(default)]
+    pub arp_suppressed: u64,
+    #[serde(default)]
+    pub nd_suppressed: u64,
     pub mac_limit: u32,
     pub aging_secs: u32,
     pub learned_macs: u64,
@@ -327,6 +340,16 @@ pub struct NeighEntry {
     /// `static`, `reachable` or `incomplete`.
     pub state: String,
     pub age_secs: u64,
+}
+
+/// One ARP/ND suppression binding of a VNI: `source` is `snooped` (seen
+/// in ARP or neighbour discovery) or `evpn` (a MAC+IP route).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpEntry {
+    pub vni: u32,
+    pub ip: String,
+    pub mac: String,
+    pub source: String,
 }
 
 /// One port's extended statistics, as its driver names them.

@@ -5,12 +5,12 @@
 use std::net::IpAddr;
 
 use vtep_api::{
-    Added, Deleted, FdbEntry, FloodEntry, Flushed, Location, NeighEntry, VniInfo, VniPort,
+    Added, ArpEntry, Deleted, FdbEntry, FloodEntry, Flushed, Location, NeighEntry, VniInfo, VniPort,
 };
 use vtep_config::{MacAddr, Vni};
 
 use super::persist::{self};
-use super::tables::Tables;
+use super::tables::{Binding, Tables};
 use crate::control::fdbmgr::Kind;
 use crate::datapath::fdb::{Target, VniIdx};
 use crate::datapath::state::State;
@@ -214,6 +214,35 @@ impl Tables {
         })
     }
 
+    /// The ARP/ND suppression bindings of VNI `vni` (or all), by VNI and
+    /// address.
+    pub fn arp_show(&self, vni: Option<u32>) -> Result<Vec<ArpEntry>, String> {
+        let only = match vni {
+            Some(v) => Some(
+                Vni::new(v)
+                    .and_then(|x| self.vnis.get(x))
+                    .ok_or_else(|| format!("VNI {v} is not configured"))?,
+            ),
+            None => None,
+        };
+        let mut rows: Vec<(u32, IpAddr, &Binding)> = self
+            .arp_bind
+            .iter()
+            .filter(|((i, _), _)| only.is_none_or(|o| o == *i))
+            .filter_map(|((i, ip), b)| Some((self.vnis.vni_of(*i)?.get(), *ip, b)))
+            .collect();
+        rows.sort_by_key(|(v, ip, _)| (*v, *ip));
+        Ok(rows
+            .into_iter()
+            .map(|(vni, ip, b)| ArpEntry {
+                vni,
+                ip: ip.to_string(),
+                mac: MacAddr(b.mac).to_string(),
+                source: b.source.name().into(),
+            })
+            .collect())
+    }
+
     pub fn vni_show(&self, st: &State) -> Vec<VniInfo> {
         self.cfg
             .vnis
@@ -254,6 +283,10 @@ impl Tables {
                     group: v.group.map(|g| g.to_string()),
                     learning: v.learning,
                     arp_suppress: v.arp_suppress,
+                    arp_bindings: self.arp_bind.keys().filter(|(x, _)| *x == i).count() as u64,
+                    // Filled from the workers' counters by the caller.
+                    arp_suppressed: 0,
+                    nd_suppressed: 0,
                     mac_limit: v.mac_limit,
                     aging_secs: v.aging_secs,
                     learned_macs: self.fdb.learned_in(i) as u64,

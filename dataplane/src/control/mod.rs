@@ -277,8 +277,9 @@ impl Mgmt {
             Request::FdbFlush { vni, remote } => {
                 Response::Flushed(t.fdb_flush(*vni, remote.as_deref())?)
             }
-            Request::VniShow => Response::Vnis(t.vni_show(&self.state.load())),
+            Request::VniShow => Response::Vnis(self.vni_show()),
             Request::NeighShow => Response::Neighbors(t.neigh_show(now)),
+            Request::ArpShow { vni } => Response::Arp(t.arp_show(*vni)?),
             Request::Reload => Response::Reloaded(self.reload()?),
             Request::Xstats { port } => Response::Xstats(self.xstats(port.as_deref())?),
         };

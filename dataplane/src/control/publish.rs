@@ -103,7 +103,7 @@ pub fn build(t: &Tables, generation: u64) -> State {
         remote_index: t.remotes.index_map().clone(),
         udp6_zero_rx: u.udp6_zero_checksum_rx,
         kernel: u.kernel_port.is_some(),
-        arp: t.arp_bind.clone(),
+        arp: t.arp_bind.iter().map(|(k, b)| (*k, b.mac)).collect(),
         ports_down: t.ports_down,
         groups: {
             let mut g: Vec<IpAddr> = c.vnis.iter().filter_map(|v| v.group).collect();

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use vtep_api::{
     Accounting, FdbStats, MempoolStats, PortStats, PortStatus, PortXstats, RemoteStats, Stats,
-    Status, VniStats, WorkerInfo, WorkerStats,
+    Status, VniInfo, VniStats, WorkerInfo, WorkerStats,
 };
-use vtep_config::MacAddr;
+use vtep_config::{MacAddr, Vni};
 
 use super::Mgmt;
 use crate::datapath::drops::DropReason;
@@ -57,6 +57,20 @@ impl Mgmt {
                 })
             })
             .collect()
+    }
+
+    /// `vni show`: the tables' view with the workers' suppression counts.
+    pub fn vni_show(&self) -> Vec<VniInfo> {
+        let mut v = self.tables.vni_show(&self.state.load());
+        for info in &mut v {
+            let Some(i) = Vni::new(info.id).and_then(|x| self.tables.vnis.get(x)) else {
+                continue;
+            };
+            let i = i as usize;
+            info.arp_suppressed = self.sum_atomic(|s| s.vnis[i].arp_suppressed.load(Relaxed));
+            info.nd_suppressed = self.sum_atomic(|s| s.vnis[i].nd_suppressed.load(Relaxed));
+        }
+        v
     }
 
     pub fn status(&self) -> Status {
@@ -141,6 +155,8 @@ impl Mgmt {
                 let g = self.sum(|s| &s.vnis[i].group);
                 let pe = self.sum(|s| &s.vnis[i].policed_encap);
                 let pd = self.sum(|s| &s.vnis[i].policed_decap);
+                let arp = self.sum_atomic(|s| s.vnis[i].arp_suppressed.load(Relaxed));
+                let nd = self.sum_atomic(|s| s.vnis[i].nd_suppressed.load(Relaxed));
                 let storm = self.sum_atomic(|s| s.vnis[i].storm_dropped.load(Relaxed));
                 VniStats {
                     id: v.get(),
@@ -159,6 +175,8 @@ impl Mgmt {
                     policed_decap_packets: pd.0,
                     policed_decap_bytes: pd.1,
                     storm_control_packets: storm,
+                    arp_suppressed: arp,
+                    nd_suppressed: nd,
                 }
             })
             .collect();

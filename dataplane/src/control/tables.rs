@@ -4,7 +4,7 @@
 //! reconciliation and every control operation are unit-tested here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -21,6 +21,30 @@ use crate::datapath::worker::{Event, LearnAt};
 
 /// Most ARP-suppression bindings kept (all VNIs together).
 const MAX_ARP_BINDINGS: usize = 1 << 20;
+
+/// An IP-to-MAC binding of a VNI and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub mac: [u8; 6],
+    pub source: BindSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindSource {
+    /// Seen in ARP or neighbour discovery traffic.
+    Snooped,
+    /// An EVPN MAC+IP route.
+    Evpn,
+}
+
+impl BindSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            BindSource::Snooped => "snooped",
+            BindSource::Evpn => "evpn",
+        }
+    }
+}
 
 /// Flood lists learned from EVPN type-3 routes, per VNI.
 pub type EvpnFlood = BTreeMap<Vni, BTreeSet<IpAddr>>;
@@ -56,8 +80,8 @@ pub struct Tables {
     pub vnis: VniIndex,
     pub remotes: RemoteTable,
     pub neigh: Neighbors,
-    /// ARP suppression bindings: (VNI index, IP) -> MAC.
-    pub arp_bind: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
+    /// ARP suppression bindings: (VNI index, IP) -> MAC and source.
+    pub arp_bind: HashMap<(VniIdx, IpAddr), Binding>,
     /// Entries added with `fdb add`, persisted in `[control] state_file`.
     pub api_static: BTreeMap<(Vni, MacAddr), IpAddr>,
     /// Why the state file may not be written (it could not be read at
@@ -245,10 +269,12 @@ impl Tables {
                 Some((vni, mac, self.fdb.learn(vni, mac, target, now)))
             }
             Event::ArpSnoop { vni, ip, mac } => {
-                if self.arp_bind.get(&(vni, ip)) != Some(&mac)
-                    && self.arp_bind.len() < MAX_ARP_BINDINGS
+                // What traffic shows is newer than what it repeats.
+                let known = self.arp_bind.get(&(vni, ip)).map(|b| b.mac);
+                if known != Some(mac) && (known.is_some() || self.arp_bind.len() < MAX_ARP_BINDINGS)
                 {
-                    self.arp_bind.insert((vni, ip), mac);
+                    let source = BindSource::Snooped;
+                    self.arp_bind.insert((vni, ip), Binding { mac, source });
                     self.dirty = true;
                 }
                 None
@@ -298,6 +324,7 @@ impl Tables {
 pub(crate) mod tests {
     use super::*;
     use crate::testing::config_text;
+    use std::net::Ipv4Addr;
 
     pub fn tables(extra: &str) -> Tables {
         Tables::new(

@@ -9,7 +9,7 @@
 //! dropped (with a reason) or punted; flood copies are counted apart
 //! (`flood_copies`, or `flood_copy_drops` when one cannot be made or sent).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 use crossbeam::queue::ArrayQueue;
 pub use dpdk::RxCsum;
@@ -32,7 +32,8 @@ use crate::datapath::tunnel::{
     Outer, TunnelIdx, MAX_OUTER_LEN,
 };
 use crate::wire::arp::{self, Arp};
-use crate::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN};
+use crate::wire::icmpv6::{self, Nd};
+use crate::wire::{ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETH_LEN};
 
 /// Flood copies made per bulk call.
 pub const COPY_BURST: usize = 32;
@@ -51,10 +52,11 @@ pub enum Event {
         mac: [u8; 6],
         at: LearnAt,
     },
-    /// An ARP sender binding seen in a VNI with ARP suppression.
+    /// An IP-to-MAC binding (ARP sender, or neighbour discovery) seen in
+    /// a VNI with ARP suppression.
     ArpSnoop {
         vni: VniIdx,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         mac: [u8; 6],
     },
 }
@@ -267,24 +269,83 @@ fn learn_unknown(cx: &mut Ctx<'_>, vni: VniIdx, k: u64, ip: IpAddr) {
     }
 }
 
-/// Reports an ARP sender binding that the VNI's table lacks; returns the
-/// ARP packet if the frame is one.
-fn snoop_arp(cx: &mut Ctx<'_>, vni: VniIdx, frame: &[u8]) -> Option<Arp> {
-    let a = Arp::from_frame(frame)?;
-    if !a.spa.is_unspecified()
-        && cx.st.arp.get(&(vni, a.spa)) != Some(&a.sha)
-        && cx
-            .events
-            .push(Event::ArpSnoop {
-                vni,
-                ip: a.spa,
-                mac: a.sha,
-            })
-            .is_err()
+/// An address resolution request vtepd may answer for the target.
+enum Ask {
+    Arp(Arp),
+    /// A neighbour solicitation and its IPv6 source.
+    Ns(Ipv6Addr, Nd),
+}
+
+/// Reports a binding the published State does not have yet.
+fn note(cx: &mut Ctx<'_>, vni: VniIdx, ip: IpAddr, mac: [u8; 6]) {
+    if cx.st.arp.get(&(vni, ip)) != Some(&mac)
+        && cx.events.push(Event::ArpSnoop { vni, ip, mac }).is_err()
     {
         bump(&cx.stats.learn_events_dropped, 1);
     }
-    Some(a)
+}
+
+/// Snoops ARP and neighbour discovery in a VNI with ARP suppression: the
+/// bindings they show (ARP senders, solicitations' sources,
+/// advertisements' targets) are reported; requests are returned.
+fn snoop(cx: &mut Ctx<'_>, vni: VniIdx, frame: &[u8]) -> Option<Ask> {
+    if let Some(a) = Arp::from_frame(frame) {
+        if !a.spa.is_unspecified() {
+            note(cx, vni, IpAddr::V4(a.spa), a.sha);
+        }
+        return (a.oper == arp::REQUEST).then_some(Ask::Arp(a));
+    }
+    if frame.get(12..14) != Some(&ETHERTYPE_IPV6.to_be_bytes()[..]) {
+        return None;
+    }
+    let (src, nd) = icmpv6::nd_in_frame(frame)?;
+    if nd.kind == icmpv6::NEIGHBOR_ADVERT {
+        if let Some(mac) = nd.lladdr {
+            note(cx, vni, IpAddr::V6(nd.target), mac);
+        }
+        return None;
+    }
+    // A solicitation from the unspecified address is duplicate address
+    // detection: neither a binding nor a question to answer.
+    let mac = nd.lladdr.filter(|_| !src.is_unspecified())?;
+    note(cx, vni, IpAddr::V6(src), mac);
+    Some(Ask::Ns(src, nd))
+}
+
+/// Answers `ask` from the VNI's bindings in place, if they know its
+/// target and the asker is not the target itself (an address conflict
+/// probe, or a host announcing itself, is flooded as it is).
+fn answer<P: PacketBuf>(cx: &mut Ctx<'_>, m: &mut P, vni: VniIdx, ask: &Ask) -> bool {
+    let (target, asker) = match ask {
+        Ask::Arp(a) => (IpAddr::V4(a.tpa), a.sha),
+        Ask::Ns(_, nd) => (IpAddr::V6(nd.target), nd.lladdr.unwrap_or_default()),
+    };
+    let Some(mac) = cx.st.arp.get(&(vni, target)).copied() else {
+        return false;
+    };
+    if mac == asker || matches!(ask, Ask::Arp(a) if a.spa == a.tpa) {
+        return false;
+    }
+    let c = cx.stats.vnis.get(vni as usize);
+    match ask {
+        Ask::Arp(a) => {
+            arp::reply_in_place(m.data_mut(), a, mac);
+            if let Some(c) = c {
+                bump(&c.arp_suppressed, 1);
+            }
+        }
+        Ask::Ns(src, nd) => {
+            if !icmpv6::advert_in_place(m.data_mut(), *src, nd, mac) {
+                return false;
+            }
+            let extra = m.len() - icmpv6::ADVERT_FRAME_LEN;
+            m.trim(extra);
+            if let Some(c) = c {
+                bump(&c.nd_suppressed, 1);
+            }
+        }
+    }
+    true
 }
 
 /// Delivers `m` to access port `p`, tagged as the port carries the VNI.
@@ -382,7 +443,7 @@ pub fn underlay_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt) {
         }
     }
     if suppress {
-        snoop_arp(cx, vni, m.data());
+        snoop(cx, vni, m.data());
     }
     if let Some(c) = cx.stats.vnis.get(vni as usize) {
         c.decap.add(len);
@@ -452,13 +513,10 @@ pub fn access_packet<I: Io>(cx: &mut Ctx<'_>, io: &mut I, mut m: I::Pkt, port: u
         learn(cx, vni, sk, Place::Local(port));
     }
     if vs.arp_suppress {
-        if let Some(a) = snoop_arp(cx, vni, m.data()) {
-            if a.oper == arp::REQUEST {
-                if let Some(mac) = st.arp.get(&(vni, a.tpa)).copied() {
-                    // Answer locally: the request never crosses the underlay.
-                    arp::reply_in_place(m.data_mut(), &a, mac);
-                    return to_access(cx, io, m, vni, port, false);
-                }
+        if let Some(ask) = snoop(cx, vni, m.data()) {
+            if answer(cx, &mut m, vni, &ask) {
+                // Answered here: the request never crosses the underlay.
+                return to_access(cx, io, m, vni, port, false);
             }
         }
     }

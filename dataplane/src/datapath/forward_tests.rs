@@ -551,7 +551,7 @@ fn arp_suppression_answers_known_bindings_locally() {
     let mut w = World::new();
     let v = w.vni(100);
     let ip = Ipv4Addr::new(10, 0, 0, 2);
-    w.st.arp.insert((v, ip), H2);
+    w.st.arp.insert((v, ip.into()), H2);
     let mut io = rec();
     let req = arp_request(H1, Ipv4Addr::new(10, 0, 0, 1), ip);
     let t = w.access(&mut io, 0, &req);
@@ -580,6 +580,88 @@ fn arp_suppression_answers_known_bindings_locally() {
         &arp_request(H1, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 9)),
     );
     assert_eq!((t.forwarded, io.underlay.len()), (1, 2));
+    // The target asking for itself (an address probe or announcement) is
+    // not told about itself.
+    for req in [
+        arp_request(H2, ip, ip),
+        arp_request(H2, Ipv4Addr::UNSPECIFIED, ip),
+    ] {
+        let mut io = rec();
+        w.access(&mut io, 0, &req);
+        assert_eq!(io.underlay.len(), 2, "flooded");
+    }
+    let c = &w.stats.vnis[v as usize];
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((load(&c.arp_suppressed), load(&c.nd_suppressed)), (1, 0));
+}
+
+#[test]
+fn nd_suppression_answers_solicitations_with_the_targets_advertisement() {
+    use crate::wire::icmpv6::{self, Nd};
+    use crate::wire::ipv6;
+    use std::net::Ipv6Addr;
+    let mut w = World::new();
+    let v = w.vni(100);
+    let (h1, h2): (Ipv6Addr, Ipv6Addr) = (
+        "2001:db8:5::1".parse().unwrap(),
+        "2001:db8:5::2".parse().unwrap(),
+    );
+    w.st.arp.insert((v, h2.into()), H2);
+    let ns = |src: Ipv6Addr, target: Ipv6Addr, ll: Option<[u8; 6]>| {
+        let group = ipv6::solicited_node(target);
+        let nd = Nd {
+            kind: icmpv6::NEIGHBOR_SOLICIT,
+            flags: 0,
+            target,
+            lladdr: ll,
+        };
+        icmpv6::frame(ipv6::multicast_mac(group), H1, src, group, 255, &nd.body())
+    };
+    let mut io = rec();
+    let t = w.access(&mut io, 0, &ns(h1, h2, Some(H1)));
+    assert_eq!(t.forwarded, 1);
+    assert!(
+        io.underlay.is_empty() && io.access[1].is_empty(),
+        "not flooded"
+    );
+    let (na, _) = &io.access[0][0];
+    assert_eq!(na.len(), icmpv6::ADVERT_FRAME_LEN);
+    let (src, nd) = icmpv6::nd_in_frame(na).expect("a valid advertisement");
+    assert_eq!(
+        (src, nd.kind, nd.target, nd.lladdr),
+        (h2, icmpv6::NEIGHBOR_ADVERT, h2, Some(H2))
+    );
+    assert_eq!(&na[..6], &H1, "to the asker");
+    // The asker's binding was reported.
+    assert!(std::iter::from_fn(|| w.events.pop()).any(|e| e
+        == Event::ArpSnoop {
+            vni: v,
+            ip: h1.into(),
+            mac: H1
+        }));
+    // Unknown target, or duplicate address detection: flooded.
+    for f in [
+        ns(h1, "2001:db8:5::9".parse().unwrap(), Some(H1)),
+        ns(Ipv6Addr::UNSPECIFIED, h2, None),
+    ] {
+        let mut io = rec();
+        w.access(&mut io, 0, &f);
+        assert_eq!(io.underlay.len(), 2, "flooded");
+    }
+    // An advertisement shows its target's binding.
+    let na = Nd {
+        kind: icmpv6::NEIGHBOR_ADVERT,
+        flags: icmpv6::FLAG_SOLICITED,
+        target: h1,
+        lladdr: Some(H1),
+    };
+    let f = icmpv6::frame(H2, H1, h1, h2, 255, &na.body());
+    w.access(&mut rec(), 0, &f);
+    assert!(std::iter::from_fn(|| w.events.pop())
+        .any(|e| matches!(e, Event::ArpSnoop { ip, mac: H1, .. } if ip == IpAddr::from(h1))));
+    let c = &w.stats.vnis[v as usize];
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((load(&c.arp_suppressed), load(&c.nd_suppressed)), (0, 1));
 }
 
 #[test]

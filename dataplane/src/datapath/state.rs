@@ -3,7 +3,7 @@
 //! management thread builds a new [`State`] on every change and publishes
 //! it with `arc_swap`; workers load it once per burst.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -179,7 +179,7 @@ pub struct State {
     /// VXLAN go to the kernel instead of being dropped.
     pub kernel: bool,
     /// ARP suppression bindings: (VNI index, IP) -> MAC.
-    pub arp: HashMap<(VniIdx, Ipv4Addr), [u8; 6]>,
+    pub arp: HashMap<(VniIdx, IpAddr), [u8; 6]>,
     /// Ports whose link is down, bit i for port i (0 the underlay, then
     /// the access ports): what is sent to them is dropped as `port_down`.
     pub ports_down: u64,

@@ -105,6 +105,10 @@ pub struct VniCounters {
     pub policed_decap: PktBytes,
     /// BUM frames dropped by storm control.
     pub storm_dropped: AtomicU64,
+    /// ARP requests and neighbour solicitations answered on the access
+    /// port from the VNI's bindings (ARP suppression).
+    pub arp_suppressed: AtomicU64,
+    pub nd_suppressed: AtomicU64,
 }
 
 #[derive(Default)]

@@ -104,6 +104,55 @@ impl Nd {
     }
 }
 
+/// A neighbour solicitation or advertisement carried by Ethernet frame
+/// `f`, with its IPv6 source: valid as RFC 4861 §7.1 has it (hop limit
+/// 255, ICMPv6 right after the IPv6 header, checksum right).
+pub fn nd_in_frame(f: &[u8]) -> Option<(Ipv6Addr, Nd)> {
+    let e = EthernetFrame::new_checked(f)?;
+    if e.ethertype() != ETHERTYPE_IPV6 {
+        return None;
+    }
+    let ip = Ipv6Packet::new_checked(e.payload()).ok()?;
+    if ip.next_header() != PROTO_ICMPV6 || ip.hop_limit() != 255 {
+        return None;
+    }
+    if !matches!(
+        ip.payload().first(),
+        Some(&NEIGHBOR_SOLICIT | &NEIGHBOR_ADVERT)
+    ) || !checksum_ok(&ip)
+    {
+        return None;
+    }
+    Some((ip.src(), Nd::parse(ip.payload())?))
+}
+
+/// The length of the frame [`advert_in_place`] makes.
+pub const ADVERT_FRAME_LEN: usize = ETH_LEN + ipv6::HEADER_LEN + ND_LEN + 8;
+
+/// Turns neighbour solicitation frame `f` (from `src`, for `ns.target`)
+/// into the solicited advertisement that the target at `mac` would send
+/// back, in its first [`ADVERT_FRAME_LEN`] bytes; false, with `f`
+/// untouched, if `f` is shorter.
+pub fn advert_in_place(f: &mut [u8], src: Ipv6Addr, ns: &Nd, mac: [u8; 6]) -> bool {
+    if f.len() < ADVERT_FRAME_LEN {
+        return false;
+    }
+    EthernetFrame::new_unchecked(&mut f[..]).reverse(mac);
+    let na = Nd {
+        kind: NEIGHBOR_ADVERT,
+        flags: FLAG_SOLICITED | FLAG_OVERRIDE,
+        target: ns.target,
+        lladdr: Some(mac),
+    }
+    .body();
+    let mut ip = Ipv6Packet::new_unchecked(&mut f[ETH_LEN..ADVERT_FRAME_LEN]);
+    ip.init(255, PROTO_ICMPV6, ns.target, src);
+    ip.set_payload_len(na.len() as u16);
+    ip.payload_mut().copy_from_slice(&na);
+    fill_checksum(&mut ip);
+    true
+}
+
 /// True when the checksum of ICMPv6 message `ip.payload()` is right.
 pub fn checksum_ok<T: AsRef<[u8]>>(ip: &Ipv6Packet<T>) -> bool {
     let m = ip.payload();
@@ -145,6 +194,59 @@ pub fn frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_solicitation_becomes_the_targets_advertisement() {
+        let (host, target_mac) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let src: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let target: Ipv6Addr = "2001:db8:1::2".parse().unwrap();
+        let ns = Nd {
+            kind: NEIGHBOR_SOLICIT,
+            flags: 0,
+            target,
+            lladdr: Some(host),
+        };
+        let group = ipv6::solicited_node(target);
+        let mut f = frame(
+            ipv6::multicast_mac(group),
+            host,
+            src,
+            group,
+            255,
+            &ns.body(),
+        );
+        assert_eq!(nd_in_frame(&f), Some((src, ns)));
+        // Not ND as RFC 4861 has it: routed (hop limit), or corrupted.
+        let mut routed = f.clone();
+        routed[ETH_LEN + 7] = 64;
+        assert_eq!(nd_in_frame(&routed), None);
+        let mut bad = f.clone();
+        bad[ETH_LEN + ipv6::HEADER_LEN + 10] ^= 1;
+        assert_eq!(nd_in_frame(&bad), None);
+
+        f.extend_from_slice(&[0; 6]);
+        assert!(advert_in_place(&mut f, src, &ns, target_mac));
+        let na = &f[..ADVERT_FRAME_LEN];
+        let e = EthernetFrame::new_checked(na).unwrap();
+        assert_eq!((e.dst(), e.src()), (host, target_mac));
+        let ip = Ipv6Packet::new_checked(e.payload()).unwrap();
+        assert_eq!((ip.src(), ip.dst(), ip.hop_limit()), (target, src, 255));
+        assert_eq!(
+            nd_in_frame(na),
+            Some((
+                target,
+                Nd {
+                    kind: NEIGHBOR_ADVERT,
+                    flags: FLAG_SOLICITED | FLAG_OVERRIDE,
+                    target,
+                    lladdr: Some(target_mac),
+                }
+            ))
+        );
+        let mut short = vec![0u8; ADVERT_FRAME_LEN - 1];
+        assert!(!advert_in_place(&mut short, src, &ns, target_mac));
+        assert!(short.iter().all(|b| *b == 0));
+    }
 
     #[test]
     fn nd_messages_round_trip_with_checksums() {

@@ -13,8 +13,8 @@ use vtep_api::client::{call, CallError};
 use vtep_api::counters;
 use vtep_api::rates::{rates, Rates};
 use vtep_api::{
-    Added, Deleted, FdbEntry, Flushed, Location, NeighEntry, PortXstats, Reloaded, Request, Stats,
-    Status, VniInfo,
+    Added, ArpEntry, Deleted, FdbEntry, Flushed, Location, NeighEntry, PortXstats, Reloaded,
+    Request, Stats, Status, VniInfo,
 };
 
 /// println! that ends the program quietly when stdout is gone (e.g. piped
@@ -84,6 +84,11 @@ enum Cmd {
         #[command(subcommand)]
         op: ShowOp,
     },
+    /// ARP/ND suppression bindings: (VNI, IP) -> MAC, snooped or from EVPN.
+    Arp {
+        #[command(subcommand)]
+        op: ArpOp,
+    },
     /// Re-read the config file and apply the differences (as SIGHUP does).
     Reload,
 }
@@ -92,6 +97,16 @@ enum Cmd {
 enum ShowOp {
     /// List them, one line each (all fields with --json).
     Show,
+}
+
+#[derive(Subcommand)]
+enum ArpOp {
+    /// List bindings, one line each, with their source (snooped/evpn).
+    Show {
+        /// Only this VNI.
+        #[arg(long)]
+        vni: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -262,6 +277,13 @@ fn run(a: &Args) -> Result<(), Failure> {
             a,
             &call::<Vec<NeighEntry>>(s, &Request::NeighShow)?,
             neigh_text,
+        ),
+        Cmd::Arp {
+            op: ArpOp::Show { vni },
+        } => show(
+            a,
+            &call::<Vec<ArpEntry>>(s, &Request::ArpShow { vni: *vni })?,
+            arp_text,
         ),
         Cmd::Reload => show(a, &call::<Reloaded>(s, &Request::Reload)?, |d| {
             out!(
@@ -534,12 +556,20 @@ fn vni_text(d: &Vec<VniInfo>) {
             })
             .collect();
         out!(
-            "vni {}: {}{} learning {} arp_suppress {} macs {}/{} flood [{}] ports [{}] rate {}{} flood_pps {}",
+            "vni {}: {}{} learning {} arp_suppress {}{} macs {}/{} flood [{}] ports [{}] rate {}{} flood_pps {}",
             v.id,
             v.encap,
             v.udp_port.map(|p| format!("/{p}")).unwrap_or_default(),
             v.learning,
             v.arp_suppress,
+            if v.arp_suppress {
+                format!(
+                    " (bindings {}, answered arp {} nd {})",
+                    v.arp_bindings, v.arp_suppressed, v.nd_suppressed
+                )
+            } else {
+                String::new()
+            },
             v.learned_macs,
             v.mac_limit,
             flood.join(", "),
@@ -557,6 +587,14 @@ fn xstats_text(d: &Vec<PortXstats>) {
         for (k, v) in p.xstats.iter().filter(|(_, v)| **v != 0) {
             out!("  {k:<40} {v}");
         }
+    }
+}
+
+fn arp_text(d: &Vec<ArpEntry>) {
+    let w = d.iter().map(|n| n.ip.len() + 1).fold(16, usize::max);
+    out!("{:<10} {:<w$} {:<18} source", "vni", "ip", "mac");
+    for n in d {
+        out!("{:<10} {:<w$} {:<18} {}", n.vni, n.ip, n.mac, n.source);
     }
 }
 
