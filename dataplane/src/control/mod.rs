@@ -404,6 +404,7 @@ impl Mgmt {
         }
         out.extend(self.tables.mirror_requests());
         out.extend(self.tables.adopted_expired(now));
+        out.extend(self.tables.neigh_requests());
         busy |= !out.is_empty();
         self.counters.evpn_updates_out += out.len() as u64;
         for r in out

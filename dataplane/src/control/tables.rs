@@ -101,6 +101,10 @@ pub struct Tables {
     pub evpn_flood: EvpnFlood,
     /// The previous process's local MACs, kept in the mirror for a while.
     pub evpn_adopted: Adopted,
+    /// vtepd's bindings the EVPN mirror holds (on the SVIs), and whether
+    /// they may differ from what it should hold (see `neigh_requests`).
+    pub mirror_neigh: HashMap<(u32, IpAddr), [u8; 6]>,
+    pub neigh_check: bool,
     /// Set when the workers' State must be rebuilt.
     pub dirty: bool,
 }
@@ -124,6 +128,8 @@ impl Tables {
             police: HashMap::new(),
             evpn_flood: Default::default(),
             evpn_adopted: Default::default(),
+            mirror_neigh: HashMap::new(),
+            neigh_check: false,
             dirty: true,
         };
         if cfg.evpn.is_some() {
@@ -276,6 +282,7 @@ impl Tables {
                     let source = BindSource::Snooped;
                     self.arp_bind.insert((vni, ip), Binding { mac, source });
                     self.dirty = true;
+                    self.neigh_check = true;
                 }
                 None
             }

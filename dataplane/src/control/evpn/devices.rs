@@ -194,6 +194,19 @@ pub fn ready<'a>(s: &Spec, get: impl Fn(&str) -> Option<&'a LinkMessage>) -> boo
     set_up(br) && names[1..].iter().all(|n| get(n).is_some_and(port))
 }
 
+/// Turns IPv6 on for device `name` of the calling thread's namespace (a
+/// namespace may have it off by default): the SVI holds IPv6 bindings,
+/// which the kernel refuses on a device without IPv6. Without addresses
+/// (addrgenmode none) the device stays silent.
+pub fn ipv6_on(name: &str) -> Result<(), String> {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    match std::fs::read_to_string(&path) {
+        Ok(v) if v.trim() == "0" => Ok(()),
+        _ => std::fs::write(&path, "0")
+            .map_err(|e| format!("turning IPv6 on for {name}: {path}: {e}")),
+    }
+}
+
 /// Deletes the devices of VNI `vni` that `index` finds (an access port
 /// that is a veth takes its peer with it).
 pub fn remove(vni: u32, index: impl Fn(&str) -> Option<u32>) -> Vec<Req> {

@@ -10,12 +10,14 @@ pub mod netlink;
 pub mod rtnl;
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use hashbrown::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use vtep_config::{Config, Vni};
 
-use super::tables::{EvpnFlood, Tables};
-use crate::datapath::fdb::Target;
+use super::tables::{BindSource, Binding, EvpnFlood, Tables};
+use crate::datapath::fdb::{Target, VniIdx};
 use netlink::{ToMirror, Update};
 
 /// Where a flood-list entry came from.
@@ -147,8 +149,85 @@ impl Tables {
                 self.dirty |= gone;
                 gone
             }
-            Update::Local { .. } => false,
+            Update::Neigh { vni, ip, mac } => {
+                let Some(i) = Vni::new(vni).and_then(|v| self.vnis.get(v)) else {
+                    return false;
+                };
+                let b = Binding {
+                    mac,
+                    source: BindSource::Evpn,
+                };
+                let changed = self.arp_bind.insert((i, ip), b) != Some(b);
+                // Another VTEP has the address now.
+                self.neigh_check |= changed;
+                self.dirty |= changed;
+                changed
+            }
+            Update::NeighGone { vni, ip } => {
+                let Some(i) = Vni::new(vni).and_then(|v| self.vnis.get(v)) else {
+                    return false;
+                };
+                let evpn = self
+                    .arp_bind
+                    .get(&(i, ip))
+                    .is_some_and(|b| b.source == BindSource::Evpn);
+                if evpn {
+                    self.arp_bind.remove(&(i, ip));
+                    self.dirty = true;
+                } else if self.mirror_neigh.remove(&(vni, ip)).is_some() {
+                    // One of vtepd's, removed by someone else: put back.
+                    self.neigh_check = true;
+                }
+                evpn
+            }
+            Update::Local { .. } | Update::LocalNeigh { .. } => false,
         }
+    }
+
+    /// The mirror requests that make the SVIs hold exactly vtepd's
+    /// bindings of its local MACs (learned or static on an access port, or
+    /// adopted from the previous process), when something they depend on
+    /// changed.
+    pub fn neigh_requests(&mut self) -> Vec<ToMirror> {
+        if !std::mem::take(&mut self.neigh_check) || self.cfg.evpn.is_none() {
+            return Vec::new();
+        }
+        let mut local: HashSet<(VniIdx, [u8; 6])> = self
+            .fdb
+            .locals()
+            .into_iter()
+            .map(|(i, mac, _)| (i, mac))
+            .collect();
+        for &(vni, mac) in self.evpn_adopted.until.keys() {
+            if let Some(i) = Vni::new(vni).and_then(|v| self.vnis.get(v)) {
+                local.insert((i, mac));
+            }
+        }
+        let want: HashMap<(u32, IpAddr), [u8; 6]> = self
+            .arp_bind
+            .iter()
+            .filter(|(&(i, _), b)| b.source == BindSource::Snooped && local.contains(&(i, b.mac)))
+            .filter_map(|(&(i, ip), b)| Some(((self.vnis.vni_of(i)?.get(), ip), b.mac)))
+            .collect();
+        let mut out: Vec<ToMirror> = self
+            .mirror_neigh
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .map(|&(vni, ip)| ToMirror::LocalNeighGone { vni, ip })
+            .collect();
+        out.extend(
+            want.iter()
+                .filter(|(k, mac)| self.mirror_neigh.get(*k) != Some(*mac))
+                .map(|(&(vni, ip), &mac)| ToMirror::LocalNeigh { vni, ip, mac }),
+        );
+        out.sort_by_key(|r| match r {
+            ToMirror::LocalNeighGone { vni, ip } | ToMirror::LocalNeigh { vni, ip, .. } => {
+                (*vni, *ip)
+            }
+            _ => (0, IpAddr::from([0u8; 4])),
+        });
+        self.mirror_neigh = want;
+        out
     }
 
     /// Makes the tables agree with a read of the whole mirror: EVPN
@@ -158,6 +237,8 @@ impl Tables {
         let mut macs = BTreeMap::new();
         let mut flood: EvpnFlood = BTreeMap::new();
         let mut in_mirror = BTreeSet::new();
+        let mut neighs = HashMap::new();
+        let mut local_neighs = HashMap::new();
         for u in &snap.updates {
             match *u {
                 Update::Mac {
@@ -176,9 +257,34 @@ impl Tables {
                 Update::Local { vni, mac } => {
                     in_mirror.insert((vni, mac));
                 }
-                Update::MacGone { .. } | Update::FloodGone { .. } => {}
+                Update::Neigh { vni, ip, mac } => {
+                    neighs.insert((vni, ip), mac);
+                }
+                Update::LocalNeigh { vni, ip, mac } => {
+                    local_neighs.insert((vni, ip), mac);
+                }
+                Update::MacGone { .. } | Update::FloodGone { .. } | Update::NeighGone { .. } => {}
             }
         }
+        // EVPN bindings become the mirror's.
+        self.arp_bind.retain(|_, b| b.source != BindSource::Evpn);
+        for (&(vni, ip), &mac) in &neighs {
+            self.evpn_update(&Update::Neigh { vni, ip, mac }, now);
+        }
+        if !self.evpn_adopted.synced {
+            // The previous process's bindings: kept as snooped ones, so
+            // that they stay advertised while their MACs do.
+            for (&(vni, ip), &mac) in &local_neighs {
+                if let Some(i) = Vni::new(vni).and_then(|v| self.vnis.get(v)) {
+                    let source = BindSource::Snooped;
+                    self.arp_bind
+                        .entry((i, ip))
+                        .or_insert(Binding { mac, source });
+                }
+            }
+        }
+        self.mirror_neigh = local_neighs;
+        self.neigh_check = true;
         // EVPN entries the mirror no longer has go.
         for r in self.fdb.rows(now) {
             if r.kind != crate::control::fdbmgr::Kind::Evpn {
@@ -274,13 +380,16 @@ impl Tables {
             keep
         });
         a.next = a.until.values().copied().min().unwrap_or(u64::MAX);
+        self.neigh_check |= !out.is_empty();
         out
     }
 
     /// The mirror requests for the FDB's local changes since last asked.
     pub fn mirror_requests(&mut self) -> Vec<ToMirror> {
-        self.fdb
-            .take_local_changes()
+        let changes = self.fdb.take_local_changes();
+        // Which bindings are advertised follows which MACs are local.
+        self.neigh_check |= !changes.is_empty();
+        changes
             .into_iter()
             .filter_map(|c| {
                 let vni = self.vnis.vni_of(c.vni)?.get();
@@ -659,5 +768,156 @@ mod tests {
             }]
         );
         assert!(t.adopted_expired(u64::MAX).is_empty());
+    }
+
+    fn snoop(t: &mut Tables, ip: &str, m: [u8; 6], now: u64) {
+        let vni = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        t.event(
+            Event::ArpSnoop {
+                vni,
+                ip: ip.parse().unwrap(),
+                mac: m,
+            },
+            now,
+        );
+    }
+
+    fn binding(t: &Tables, ip: &str) -> Option<Binding> {
+        let vni = t.vnis.get(Vni::new(100).unwrap()).unwrap();
+        t.arp_bind.get(&(vni, ip.parse().unwrap())).copied()
+    }
+
+    #[test]
+    fn bindings_of_local_macs_go_to_the_mirror_and_remote_ones_come_back() {
+        let mut t = tables();
+        let (a, b) = ("10.0.0.1", "2001:db8::1");
+        // A binding of a MAC vtepd does not hold locally is not advertised.
+        snoop(&mut t, a, X, 1);
+        assert!(t.neigh_requests().is_empty());
+        learn_local(&mut t, X, 2);
+        snoop(&mut t, b, X, 2);
+        let mut out = t.mirror_requests();
+        out.extend(t.neigh_requests());
+        assert_eq!(
+            out,
+            [
+                ToMirror::Local {
+                    vni: 100,
+                    mac: X,
+                    is_static: false
+                },
+                ToMirror::LocalNeigh {
+                    vni: 100,
+                    ip: ip(a),
+                    mac: X
+                },
+                ToMirror::LocalNeigh {
+                    vni: 100,
+                    ip: ip(b),
+                    mac: X
+                },
+            ],
+            "the MAC, then its bindings"
+        );
+        assert!(t.neigh_requests().is_empty(), "nothing changed since");
+        // Another VTEP announces the address behind it: the binding is
+        // EVPN's, and vtepd's is withdrawn.
+        assert!(t.evpn_update(
+            &Update::Neigh {
+                vni: 100,
+                ip: ip(a),
+                mac: Y
+            },
+            3
+        ));
+        assert_eq!(
+            binding(&t, a).map(|x| (x.mac, x.source)),
+            Some((Y, BindSource::Evpn))
+        );
+        assert_eq!(
+            t.neigh_requests(),
+            [ToMirror::LocalNeighGone {
+                vni: 100,
+                ip: ip(a)
+            }]
+        );
+        // The MAC ages out here: its last binding is withdrawn too.
+        t.fdb.age(10_000_000, &[]);
+        t.mirror_requests();
+        assert_eq!(
+            t.neigh_requests(),
+            [ToMirror::LocalNeighGone {
+                vni: 100,
+                ip: ip(b)
+            }]
+        );
+        // A withdrawn route takes the EVPN binding away; a snooped one stays.
+        assert!(t.evpn_update(
+            &Update::NeighGone {
+                vni: 100,
+                ip: ip(a)
+            },
+            4
+        ));
+        assert_eq!(binding(&t, a), None);
+        assert!(!t.evpn_update(
+            &Update::NeighGone {
+                vni: 100,
+                ip: ip(b)
+            },
+            4
+        ));
+        assert!(binding(&t, b).is_some());
+    }
+
+    #[test]
+    fn a_read_of_the_mirror_restores_bindings_and_replaces_evpn_ones() {
+        let mut t = tables();
+        t.evpn_update(
+            &Update::Neigh {
+                vni: 100,
+                ip: ip("10.0.0.9"),
+                mac: Y,
+            },
+            1,
+        );
+        // At start: the previous process's binding of an adopted MAC is
+        // kept, and stays advertised; the EVPN one the mirror lost goes.
+        let snap = Snapshot {
+            updates: vec![
+                Update::Local { vni: 100, mac: X },
+                Update::LocalNeigh {
+                    vni: 100,
+                    ip: ip("10.0.0.1"),
+                    mac: X,
+                },
+                Update::Neigh {
+                    vni: 100,
+                    ip: ip("10.0.0.2"),
+                    mac: Y,
+                },
+            ],
+        };
+        assert!(t.evpn_snapshot(&snap, 1000).is_empty());
+        assert_eq!(binding(&t, "10.0.0.9"), None);
+        assert_eq!(
+            binding(&t, "10.0.0.2").map(|b| b.source),
+            Some(BindSource::Evpn)
+        );
+        assert_eq!(
+            binding(&t, "10.0.0.1").map(|b| b.source),
+            Some(BindSource::Snooped)
+        );
+        assert!(t.neigh_requests().is_empty(), "the mirror already holds it");
+        // Its MAC's adoption runs out: withdrawn.
+        let out = t.adopted_expired(u64::MAX);
+        assert_eq!(out, [ToMirror::LocalGone { vni: 100, mac: X }]);
+        assert_eq!(
+            t.neigh_requests(),
+            [ToMirror::LocalNeighGone {
+                vni: 100,
+                ip: ip("10.0.0.1")
+            }]
+        );
     }
 }

@@ -37,6 +37,8 @@ const ENOBUFS: i32 = 105;
 pub enum Role {
     Vxlan(u32),
     Access(u32),
+    /// The bridge, also the VNI's SVI: MAC+IP bindings live there.
+    Bridge(u32),
 }
 
 /// The role of a device, from its name.
@@ -44,6 +46,9 @@ pub fn role_of(name: &str) -> Option<Role> {
     let num = |s: &str| s.parse::<u32>().ok().filter(|n| (1..1 << 24).contains(n));
     if let Some(n) = name.strip_prefix("vxlan").and_then(num) {
         return Some(Role::Vxlan(n));
+    }
+    if let Some(n) = name.strip_prefix("br").and_then(num) {
+        return Some(Role::Bridge(n));
     }
     name.strip_prefix("acc").and_then(num).map(Role::Access)
 }
@@ -67,6 +72,13 @@ pub enum Update {
     FloodGone { vni: u32, remote: Option<IpAddr> },
     /// An entry on the access access port: one of vtepd's own.
     Local { vni: u32, mac: [u8; 6] },
+    /// A MAC+IP binding behind another VTEP (the IP of a type-2 route):
+    /// zebra's extern-learned neighbour on the SVI.
+    Neigh { vni: u32, ip: IpAddr, mac: [u8; 6] },
+    /// Gone from the SVI (withdrawn, or one of vtepd's removed).
+    NeighGone { vni: u32, ip: IpAddr },
+    /// One of vtepd's own bindings on the SVI (zebra advertises it).
+    LocalNeigh { vni: u32, ip: IpAddr, mac: [u8; 6] },
 }
 
 /// The mirror's whole FDB, read by a dump.
@@ -97,6 +109,9 @@ pub fn translate(msg: &RouteNetlinkMessage, role: impl Fn(u32) -> Option<Role>) 
         RouteNetlinkMessage::DelNeighbour(n) => (n, false),
         _ => return None,
     };
+    if matches!(n.header.family, AddressFamily::Inet | AddressFamily::Inet6) {
+        return translate_neigh(n, added, role);
+    }
     if n.header.family != AddressFamily::Bridge {
         return None;
     }
@@ -114,6 +129,7 @@ pub fn translate(msg: &RouteNetlinkMessage, role: impl Fn(u32) -> Option<Role>) 
             (true, None) => None,
             (false, remote) => Some(Update::FloodGone { vni, remote }),
         },
+        Role::Bridge(_) => None,
         Role::Vxlan(vni) => match (added, remote) {
             (true, Some(remote)) => Some(Update::Mac {
                 vni,
@@ -127,6 +143,63 @@ pub fn translate(msg: &RouteNetlinkMessage, role: impl Fn(u32) -> Option<Role>) 
             (false, _) => Some(Update::MacGone { vni, mac }),
         },
     }
+}
+
+/// Translates an IPv4 or IPv6 neighbour of a VNI's SVI: zebra's
+/// extern-learned ones are other VTEPs' bindings, permanent ones without
+/// that flag are vtepd's (see [`local_neigh`]); others (the kernel's own
+/// resolution) are ignored.
+fn translate_neigh(
+    n: &NeighbourMessage,
+    added: bool,
+    role: impl Fn(u32) -> Option<Role>,
+) -> Option<Update> {
+    let Role::Bridge(vni) = role(n.header.ifindex)? else {
+        return None;
+    };
+    let ip = n.attributes.iter().find_map(dst)?;
+    if !added {
+        return Some(Update::NeighGone { vni, ip });
+    }
+    let mac: [u8; 6] = n.attributes.iter().find_map(|a| match a {
+        NeighbourAttribute::LinkLayerAddress(b) => b.as_slice().try_into().ok(),
+        _ => None,
+    })?;
+    if n.header.flags.contains(NeighbourFlags::ExtLearned) {
+        // zebra's: NUD_NOARP; anything no longer valid is as good as gone.
+        let valid = n.header.state != NeighbourState::Failed
+            && n.header.state != NeighbourState::Incomplete;
+        return Some(if valid {
+            Update::Neigh { vni, ip, mac }
+        } else {
+            Update::NeighGone { vni, ip }
+        });
+    }
+    (n.header.state == NeighbourState::Permanent).then_some(Update::LocalNeigh { vni, ip, mac })
+}
+
+/// An IP neighbour on VNI `vni`'s SVI (interface `ifindex`) for a binding
+/// vtepd holds on its access side: zebra advertises it with the MAC as a
+/// MAC+IP route. Not extern-learned (zebra takes those for remote ones);
+/// NUD_PERMANENT, which the kernel never ages nor collects (a
+/// NUD_NOARP entry is collected once the table passes gc_thresh1).
+pub fn local_neigh(ifindex: u32, ip: IpAddr, mac: Option<[u8; 6]>) -> NeighbourMessage {
+    let mut n = NeighbourMessage::default();
+    n.header.family = match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    n.header.ifindex = ifindex;
+    n.header.state = NeighbourState::Permanent;
+    n.attributes.push(NeighbourAttribute::Destination(match ip {
+        IpAddr::V4(a) => NeighbourAddress::Inet(a),
+        IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+    }));
+    if let Some(m) = mac {
+        n.attributes
+            .push(NeighbourAttribute::LinkLayerAddress(m.to_vec()));
+    }
+    n
 }
 
 /// A bridge FDB entry for a MAC vtepd holds on its access side: extern-
@@ -332,6 +405,10 @@ pub enum ToMirror {
     },
     /// It no longer does.
     LocalGone { vni: u32, mac: [u8; 6] },
+    /// vtepd holds this binding of one of its local MACs.
+    LocalNeigh { vni: u32, ip: IpAddr, mac: [u8; 6] },
+    /// It no longer does.
+    LocalNeighGone { vni: u32, ip: IpAddr },
     /// Read the whole mirror again (at start, after a VNI change).
     Resync,
     /// Build (or complete) the mirror of these VNIs.
@@ -498,6 +575,9 @@ impl Mirror {
                 }
             }
             errors.extend(self.rtnl.batch(setup));
+            for sp in chunk {
+                errors.extend(devices::ipv6_on(&bridge_name(sp.vni)).err());
+            }
             done += chunk.len();
             for e in errors {
                 tx.send(FromMirror::Error(format!("building the mirror: {e}")))
@@ -821,13 +901,47 @@ impl Mirror {
     }
 
     fn dump(&mut self) -> Result<Snapshot, String> {
-        let all = self.dump_raw()?;
+        let mut all = self.dump_raw()?;
+        // The SVIs' IPv4 and IPv6 neighbours (an AF_UNSPEC dump has both).
+        let mut n = NeighbourMessage::default();
+        n.header.family = AddressFamily::Unspec;
+        all.extend(self.rtnl.request(
+            NLM_F_REQUEST | NLM_F_DUMP,
+            RouteNetlinkMessage::GetNeighbour(n),
+        )?);
         Ok(Snapshot {
             updates: all
                 .iter()
                 .filter_map(|m| translate(m, |i| self.links.get(&i).copied()))
                 .collect(),
         })
+    }
+
+    /// Adds or removes one of vtepd's bindings on the SVI.
+    fn apply_neigh(&mut self, vni: u32, ip: IpAddr, mac: Option<[u8; 6]>) -> Result<(), String> {
+        let Some(&ifindex) = self.names.get(&Role::Bridge(vni)) else {
+            return Err(format!(
+                "the mirror has no {} for VNI {vni}",
+                bridge_name(vni)
+            ));
+        };
+        let n = local_neigh(ifindex, ip, mac);
+        let r = match mac {
+            Some(_) => self.rtnl.request(
+                NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
+                RouteNetlinkMessage::NewNeighbour(n),
+            ),
+            None => self
+                .rtnl
+                .request(NLM_F_REQUEST, RouteNetlinkMessage::DelNeighbour(n)),
+        };
+        match r {
+            Err(e) if mac.is_some() || !e.contains("No such file") => Err(format!(
+                "{} {ip} in VNI {vni}: {e}",
+                if mac.is_some() { "adding" } else { "removing" }
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn apply(&mut self, cmd: &ToMirror) -> Result<(), String> {
@@ -838,6 +952,8 @@ impl Mirror {
                 is_static,
             } => (vni, mac, is_static, true),
             ToMirror::LocalGone { vni, mac } => (vni, mac, false, false),
+            ToMirror::LocalNeigh { vni, ip, mac } => return self.apply_neigh(vni, ip, Some(mac)),
+            ToMirror::LocalNeighGone { vni, ip } => return self.apply_neigh(vni, ip, None),
             ToMirror::Resync | ToMirror::Build(_) | ToMirror::Remove(_) => return Ok(()),
         };
         let Some(&ifindex) = self.names.get(&Role::Access(vni)) else {
@@ -893,6 +1009,7 @@ mod tests {
 
     fn roles(i: u32) -> Option<Role> {
         match i {
+            3 => Some(Role::Bridge(100)),
             4 => Some(Role::Vxlan(100)),
             6 => Some(Role::Access(100)),
             _ => None,
@@ -1078,6 +1195,57 @@ mod tests {
     }
 
     #[test]
+    fn svi_neighbours_are_bindings_zebras_or_ours() {
+        let a: IpAddr = "10.0.0.2".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        let round_trip = |m: RouteNetlinkMessage| {
+            let mut msg =
+                NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(m));
+            msg.finalize();
+            let mut buf = vec![0u8; msg.buffer_len()];
+            msg.serialize(&mut buf);
+            translate(&messages(&buf)[0], roles)
+        };
+        // Ours, as vtepd writes them.
+        for ip in [a, b] {
+            assert_eq!(
+                round_trip(RouteNetlinkMessage::NewNeighbour(local_neigh(
+                    3,
+                    ip,
+                    Some(T1)
+                ))),
+                Some(Update::LocalNeigh {
+                    vni: 100,
+                    ip,
+                    mac: T1
+                })
+            );
+        }
+        // zebra's: extern-learned, NUD_NOARP.
+        let mut z = local_neigh(3, b, Some(T1));
+        z.header.flags = NeighbourFlags::ExtLearned;
+        z.header.state = NeighbourState::Noarp;
+        assert_eq!(
+            round_trip(RouteNetlinkMessage::NewNeighbour(z.clone())),
+            Some(Update::Neigh {
+                vni: 100,
+                ip: b,
+                mac: T1
+            })
+        );
+        assert_eq!(
+            round_trip(RouteNetlinkMessage::DelNeighbour(z.clone())),
+            Some(Update::NeighGone { vni: 100, ip: b })
+        );
+        // The kernel's own resolution, and other devices: not bindings.
+        let mut k = local_neigh(3, a, Some(T1));
+        k.header.state = NeighbourState::Reachable;
+        assert_eq!(round_trip(RouteNetlinkMessage::NewNeighbour(k)), None);
+        z.header.ifindex = 4;
+        assert_eq!(round_trip(RouteNetlinkMessage::NewNeighbour(z)), None);
+    }
+
+    #[test]
     fn device_names() {
         assert_eq!(role_of(&vxlan_name(100)), Some(Role::Vxlan(100)));
         assert_eq!(
@@ -1085,14 +1253,8 @@ mod tests {
             Some(Role::Access(16_777_215))
         );
         assert!(access_name(16_777_215).len() <= 15 && vxlan_name(16_777_215).len() <= 15);
-        for n in [
-            "br100",
-            "acp100",
-            "vxlan0",
-            "vxlan16777216",
-            "acc",
-            "vxlanx",
-        ] {
+        assert_eq!(role_of(&bridge_name(100)), Some(Role::Bridge(100)));
+        for n in ["acp100", "vxlan0", "vxlan16777216", "acc", "vxlanx"] {
             assert_eq!(role_of(n), None, "{n}");
         }
     }
