@@ -6,12 +6,24 @@
 //! the kernel transmits out of the underlay port. ARP and neighbour
 //! discovery go to both: vtepd keeps resolving its own next hops.
 
+use std::fs::File;
 use std::net::IpAddr;
-use std::process::Command;
+use std::os::fd::AsRawFd;
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE, NLM_F_REQUEST};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use dpdk::{Burst, Mbuf, Port, RxQueue, TxQueue};
 use vtep_config::{KernelPort, MacAddr, Underlay};
 
+use crate::control::rtnl::{self, Req, Rtnl};
 use crate::wire::icmpv6;
 use crate::wire::{EthernetFrame, Ipv6Packet, ETHERTYPE_ARP, ETHERTYPE_IPV6, PROTO_ICMPV6};
 
@@ -58,78 +70,127 @@ pub fn kernel_only(frame: &[u8]) -> bool {
     }
 }
 
-/// The `ip` commands that give the tap interface the VTEP's MAC, MTU,
-/// address (IPv6: without duplicate address detection, the data plane
-/// already owns it) and default route.
-pub fn setup_commands(u: &Underlay, k: &KernelPort, mac: [u8; 6]) -> Vec<Vec<String>> {
-    let i = k.iface.as_str();
-    let mut v: Vec<Vec<String>> = vec![
-        vec!["link", "set", "dev", i, "down"],
-        vec![
-            "link",
-            "set",
-            "dev",
-            i,
-            "address",
-            &MacAddr(mac).to_string(),
-        ],
-        vec!["link", "set", "dev", i, "mtu", &u.mtu.to_string()],
-        vec!["address", "flush", "dev", i, "scope", "global"],
-    ]
-    .into_iter()
-    .map(|c| c.into_iter().map(String::from).collect())
-    .collect();
-    let addr = format!("{}/{}", u.address, u.prefix_len);
-    let mut add: Vec<String> = ["address", "add", &addr, "dev", i]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    if u.is_ipv6() {
-        add.push("nodad".into());
+/// The rtnetlink requests that give interface `index` (named `k.iface`)
+/// the VTEP's MAC, MTU, address (IPv6: without duplicate address
+/// detection, the data plane already owns it) and default route, in
+/// place of its global addresses `stale` (from a dump: a restart finds
+/// the last run's).
+pub fn setup_requests(
+    u: &Underlay,
+    k: &KernelPort,
+    mac: [u8; 6],
+    index: u32,
+    stale: &[AddressMessage],
+) -> Vec<Req> {
+    let i = &k.iface;
+    let link = |what: String, attrs: Vec<LinkAttribute>, up: Option<bool>| {
+        let mut l = LinkMessage::default();
+        l.header.index = index;
+        l.attributes = attrs;
+        if let Some(up) = up {
+            l.header.change_mask = LinkFlags::Up;
+            l.header.flags = if up {
+                LinkFlags::Up
+            } else {
+                LinkFlags::empty()
+            };
+        }
+        Req {
+            what,
+            flags: NLM_F_REQUEST,
+            msg: RouteNetlinkMessage::NewLink(l),
+            done_if: None,
+        }
+    };
+    let mut v = vec![
+        link(format!("setting {i} down"), Vec::new(), Some(false)),
+        link(
+            format!("setting {i}'s MAC to {} and MTU to {}", MacAddr(mac), u.mtu),
+            vec![
+                LinkAttribute::Address(mac.to_vec()),
+                LinkAttribute::Mtu(u32::from(u.mtu)),
+            ],
+            None,
+        ),
+    ];
+    for a in stale {
+        v.push(Req {
+            what: format!("removing an old address of {i}"),
+            flags: NLM_F_REQUEST,
+            msg: RouteNetlinkMessage::DelAddress(a.clone()),
+            done_if: Some(rtnl::EADDRNOTAVAIL),
+        });
     }
-    v.push(add);
-    v.push(["link", "set", "dev", i, "up"].map(String::from).to_vec());
+    let mut a = AddressMessage::default();
+    a.header.family = family(u.address);
+    a.header.prefix_len = u.prefix_len;
+    a.header.index = index;
+    a.attributes = vec![
+        AddressAttribute::Local(u.address),
+        AddressAttribute::Address(u.address),
+    ];
+    if u.is_ipv6() {
+        a.header.flags = AddressHeaderFlags::Nodad;
+        a.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    v.push(Req {
+        what: format!("adding {}/{} to {i}", u.address, u.prefix_len),
+        flags: NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
+        msg: RouteNetlinkMessage::NewAddress(a),
+        done_if: None,
+    });
+    v.push(link(format!("setting {i} up"), Vec::new(), Some(true)));
     if let Some(gw) = u.gateway {
-        let fam = if matches!(gw, IpAddr::V6(_)) {
-            "-6"
-        } else {
-            "-4"
-        };
-        v.push(
-            [
-                fam,
-                "route",
-                "replace",
-                "default",
-                "via",
-                &gw.to_string(),
-                "dev",
-                i,
-            ]
-            .map(String::from)
-            .to_vec(),
-        );
+        let mut r = RouteMessage::default();
+        r.header.address_family = family(gw);
+        r.header.table = RouteHeader::RT_TABLE_MAIN;
+        r.header.protocol = RouteProtocol::Boot;
+        r.header.scope = RouteScope::Universe;
+        r.header.kind = RouteType::Unicast;
+        r.attributes = vec![
+            RouteAttribute::Gateway(match gw {
+                IpAddr::V4(g) => RouteAddress::Inet(g),
+                IpAddr::V6(g) => RouteAddress::Inet6(g),
+            }),
+            RouteAttribute::Oif(index),
+        ];
+        v.push(Req {
+            what: format!("routing the default route via {gw} on {i}"),
+            flags: NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
+            msg: RouteNetlinkMessage::NewRoute(r),
+            done_if: None,
+        });
     }
     v
 }
 
-/// With a namespace: the interface moves there first, and every command
-/// runs there (`ip -n NETNS ...`).
-pub fn in_netns(mut cmds: Vec<Vec<String>>, iface: &str, netns: Option<&str>) -> Vec<Vec<String>> {
-    if let Some(ns) = netns {
-        for c in cmds.iter_mut() {
-            c.splice(0..0, ["-n".to_string(), ns.to_string()]);
-        }
-        let mv = ["link", "set", "dev", iface, "netns", ns].map(String::from);
-        cmds.insert(0, mv.to_vec());
+fn family(ip: IpAddr) -> AddressFamily {
+    match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
     }
-    cmds
 }
 
-/// Runs [`setup_commands`] with iproute2's `ip`; the first failure is the
-/// error, with the command and what `ip` said. Over IPv6 the interface
-/// gets IPv6 on (a namespace may have it off by default) and no duplicate
-/// address detection first.
+/// The global addresses of interface `index`, from a dump of all.
+fn global_addresses(all: Vec<RouteNetlinkMessage>, index: u32) -> Vec<AddressMessage> {
+    all.into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewAddress(a)
+                if a.header.index == index && a.header.scope == AddressScope::Universe =>
+            {
+                Some(a)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Gives the tap's kernel interface the VTEP's MAC, address and route
+/// over rtnetlink (see [`setup_requests`]); the first failure is the
+/// error, saying what was refused. Over IPv6 the interface gets IPv6 on
+/// (a namespace may have it off by default) and no duplicate address
+/// detection first.
 ///
 /// With `netns` (`[evpn] netns`) the interface first moves into that
 /// namespace, where FRR runs, and is set up there.
@@ -139,34 +200,42 @@ pub fn setup(
     mac: [u8; 6],
     netns: Option<&str>,
 ) -> Result<(), String> {
-    let cmds = in_netns(setup_commands(u, k, mac), &k.iface, netns);
+    let err = |e: String| format!("kernel_port {} (interface {}): {e}", k.device, k.iface);
     if u.is_ipv6() {
         for (key, v) in [("disable_ipv6", "0"), ("accept_dad", "0")] {
             let path = format!("/proc/sys/net/ipv6/conf/{}/{key}", k.iface);
-            std::fs::write(&path, v).map_err(|e| {
-                format!(
-                    "kernel_port {} (interface {}): cannot write {path}: {e}",
-                    k.device, k.iface
-                )
-            })?;
+            std::fs::write(&path, v).map_err(|e| err(format!("cannot write {path}: {e}")))?;
         }
     }
-    for c in cmds {
-        let out = Command::new("ip")
-            .args(&c)
-            .output()
-            .map_err(|e| format!("cannot run ip: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "kernel_port {} (interface {}): `ip {}` failed: {}",
-                k.device,
-                k.iface,
-                c.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+    let mut rtnl = Rtnl::open().map_err(err)?;
+    let index = |rtnl: &mut Rtnl| -> Result<u32, String> {
+        rtnl.link(&k.iface)
+            .map_err(err)?
+            .map(|l| l.header.index)
+            .ok_or_else(|| err("no such interface".into()))
+    };
+    if let Some(ns) = netns {
+        let path = format!("/var/run/netns/{ns}");
+        let f = File::open(&path).map_err(|e| err(format!("cannot open {path}: {e}")))?;
+        let mut l = LinkMessage::default();
+        l.header.index = index(&mut rtnl)?;
+        l.attributes.push(LinkAttribute::NetNsFd(f.as_raw_fd()));
+        rtnl.request(NLM_F_REQUEST, RouteNetlinkMessage::NewLink(l))
+            .map_err(|e| err(format!("moving it into namespace {ns}: {e}")))?;
+        rtnl = Rtnl::open_in(ns).map_err(err)?;
     }
-    Ok(())
+    let i = index(&mut rtnl)?;
+    let all = rtnl
+        .request(
+            NLM_F_REQUEST | NLM_F_DUMP,
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+        )
+        .map_err(err)?;
+    let reqs = setup_requests(u, k, mac, i, &global_addresses(all, i));
+    match rtnl.batch(reqs).into_iter().next() {
+        Some(e) => Err(err(e)),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -200,30 +269,25 @@ mod tests {
             .replace("[underlay]\n", "[underlay]\nkernel_port = \"net_tap0\"\n");
         let c = vtep_config::Config::parse(&text).unwrap();
         let k = c.underlay.kernel_port.clone().unwrap();
-        let cmds: Vec<String> = setup_commands(&c.underlay, &k, OUR_MAC)
-            .iter()
-            .map(|c| c.join(" "))
-            .collect();
+        let mut old = AddressMessage::default();
+        old.header.index = 7;
+        let what = |u: &Underlay| -> Vec<String> {
+            setup_requests(u, &k, OUR_MAC, 7, std::slice::from_ref(&old))
+                .into_iter()
+                .map(|r| r.what)
+                .collect()
+        };
         assert_eq!(
-            cmds,
+            what(&c.underlay),
             [
-                "link set dev vtep0 down",
-                "link set dev vtep0 address 02:00:00:00:01:01",
-                "link set dev vtep0 mtu 1500",
-                "address flush dev vtep0 scope global",
-                "address add 192.0.2.1/24 dev vtep0",
-                "link set dev vtep0 up",
-                "-4 route replace default via 192.0.2.254 dev vtep0",
+                "setting vtep0 down",
+                "setting vtep0's MAC to 02:00:00:00:01:01 and MTU to 1500",
+                "removing an old address of vtep0",
+                "adding 192.0.2.1/24 to vtep0",
+                "setting vtep0 up",
+                "routing the default route via 192.0.2.254 on vtep0",
             ]
         );
-        let moved = in_netns(
-            setup_commands(&c.underlay, &k, OUR_MAC),
-            "vtep0",
-            Some("cp"),
-        );
-        assert_eq!(moved[0].join(" "), "link set dev vtep0 netns cp");
-        assert_eq!(moved[1].join(" "), "-n cp link set dev vtep0 down");
-        assert_eq!(moved.len(), cmds.len() + 1);
         let c6 = vtep_config::Config::parse(
             &text
                 .replace("192.0.2.1/24", "2001:db8:1::1/64")
@@ -231,22 +295,31 @@ mod tests {
                 .replace("192.0.2.2", "2001:db8:1::2"),
         )
         .unwrap();
-        let cmds = setup_commands(&c6.underlay, &k, OUR_MAC);
-        assert!(cmds.contains(
-            &[
-                "address",
-                "add",
-                "2001:db8:1::1/64",
-                "dev",
-                "vtep0",
-                "nodad"
-            ]
-            .map(String::from)
-            .to_vec()
-        ));
+        let reqs = setup_requests(&c6.underlay, &k, OUR_MAC, 7, &[]);
+        let add = reqs
+            .iter()
+            .find_map(|r| match &r.msg {
+                RouteNetlinkMessage::NewAddress(a) => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap();
         assert_eq!(
-            cmds.last().unwrap().join(" "),
-            "-6 route replace default via fe80::1 dev vtep0"
+            (add.header.family, add.header.prefix_len, add.header.index),
+            (AddressFamily::Inet6, 64, 7)
         );
+        assert!(
+            add.attributes
+                .contains(&AddressAttribute::Flags(AddressFlags::Nodad)),
+            "no DAD"
+        );
+        let RouteNetlinkMessage::NewRoute(r) = &reqs.last().unwrap().msg else {
+            panic!("the default route comes last")
+        };
+        assert!(r
+            .attributes
+            .contains(&RouteAttribute::Gateway(RouteAddress::Inet6(
+                "fe80::1".parse().unwrap()
+            ))));
+        assert!(r.attributes.contains(&RouteAttribute::Oif(7)));
     }
 }

@@ -23,6 +23,7 @@ pub mod persist;
 pub mod publish;
 pub mod punt;
 pub mod reconcile;
+pub mod rtnl;
 pub mod server;
 pub mod snapshot;
 pub mod tables;

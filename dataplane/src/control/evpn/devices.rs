@@ -18,7 +18,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
-use super::rtnl::{Req, EEXIST, ENODEV, ENOENT};
+use crate::control::rtnl::{Req, EEXIST, ENODEV};
 
 /// The mirror's device names for a VNI: bridge, VXLAN device, and the
 /// access port port standing for vtepd's access side.
@@ -222,17 +222,6 @@ pub fn remove(vni: u32, index: impl Fn(&str) -> Option<u32>) -> Vec<Req> {
             })
         })
         .collect()
-}
-
-/// Looks a device up by name.
-pub fn get_by_name(name: &str) -> RouteNetlinkMessage {
-    RouteNetlinkMessage::GetLink(link(0, vec![LinkAttribute::IfName(name.to_string())]))
-}
-
-/// True for an error that says the device does not exist.
-pub fn no_such_device(e: &str) -> bool {
-    let msg = |n| std::io::Error::from_raw_os_error(n).to_string();
-    e.contains(&msg(ENODEV)) || e.contains(&msg(ENOENT))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 
 pub mod devices;
 pub mod netlink;
-pub mod rtnl;
 
 use std::collections::{BTreeMap, BTreeSet};
 

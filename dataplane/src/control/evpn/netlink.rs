@@ -23,7 +23,7 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 
 use super::devices::{self, Spec};
 pub use super::devices::{access_name, bridge_name, vxlan_name};
-use super::rtnl::{self, messages, os, Req, Rtnl};
+use crate::control::rtnl::{self, messages, os, Req, Rtnl};
 
 /// VNIs built between two progress reports.
 const BUILD_CHUNK: usize = 128;
@@ -519,14 +519,7 @@ impl Mirror {
 
     /// Device `name`, if it exists.
     fn link_of(&mut self, name: &str) -> Result<Option<LinkMessage>, String> {
-        match self.rtnl.request(NLM_F_REQUEST, devices::get_by_name(name)) {
-            Ok(got) => Ok(got.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(l),
-                _ => None,
-            })),
-            Err(e) if devices::no_such_device(&e) => Ok(None),
-            Err(e) => Err(format!("looking up {name}: {e}")),
-        }
+        self.rtnl.link(name)
     }
 
     /// Builds (or completes) the mirror of `specs`, [`BUILD_CHUNK`] VNIs

@@ -6,7 +6,9 @@
 use std::fs::File;
 use std::os::fd::AsFd;
 
+use netlink_packet_core::NLM_F_REQUEST;
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP};
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
@@ -27,6 +29,7 @@ pub struct Req {
 pub const EEXIST: i32 = 17;
 pub const ENOENT: i32 = 2;
 pub const ENODEV: i32 = 19;
+pub const EADDRNOTAVAIL: i32 = 99;
 
 pub struct Rtnl {
     sock: Socket,
@@ -136,6 +139,20 @@ impl Rtnl {
         }
     }
 
+    /// Device `name` as the kernel describes it, if it exists.
+    pub fn link(&mut self, name: &str) -> Result<Option<LinkMessage>, String> {
+        let mut l = LinkMessage::default();
+        l.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(NLM_F_REQUEST, RouteNetlinkMessage::GetLink(l)) {
+            Ok(got) => Ok(got.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l),
+                _ => None,
+            })),
+            Err(e) if no_such_device(&e) => Ok(None),
+            Err(e) => Err(format!("looking up {name}: {e}")),
+        }
+    }
+
     /// Sends `reqs` in order, [`BATCH`] to a datagram, each acknowledged;
     /// the errors, each naming its request (a request's `done_if` error
     /// is none). The kernel goes on after a failed request.
@@ -180,6 +197,12 @@ impl Rtnl {
         }
         errors
     }
+}
+
+/// True for an error that says the device does not exist.
+pub fn no_such_device(e: &str) -> bool {
+    let msg = |n| std::io::Error::from_raw_os_error(n).to_string();
+    e.contains(&msg(ENODEV)) || e.contains(&msg(ENOENT))
 }
 
 fn refused(errno: i32) -> String {
