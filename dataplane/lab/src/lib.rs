@@ -412,6 +412,18 @@ impl Lab {
         sh(&format!("ip netns exec {} {cmd}", self.ns(role)))
     }
 
+    /// Starts `cmd` inside the namespace of `role` without waiting for it
+    /// (its output piped).
+    pub fn spawn_exec(&self, role: &str, cmd: &str) -> Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ip netns exec {} {cmd}", self.ns(role)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sh")
+    }
+
     pub fn must_exec(&self, role: &str, cmd: &str) -> String {
         must(&format!("ip netns exec {} {cmd}", self.ns(role)))
     }

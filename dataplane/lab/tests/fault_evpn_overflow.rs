@@ -9,6 +9,11 @@
 //! follows, and applying them after it would leave withdrawn entries
 //! behind or lose re-announced ones.
 //!
+//! Then, three times, bursts during the resync itself: an overflow while
+//! frozen, and, as vtepd reads the mirror again, a second burst that
+//! withdraws half of what the first announced and announces others. A
+//! dump that overlaps changes skips entries; vtepd must read again.
+//!
 //! zebra and bgpd of vtepd's namespace are killed first, so that the
 //! mirror holds only what the test writes.
 use std::collections::BTreeSet;
@@ -40,11 +45,17 @@ fn fdb(lab: &Lab) -> BTreeSet<(String, String)> {
 /// Writes `lines` (`bridge -batch` commands) into the mirror while vtepd
 /// is frozen; returns when it is running again.
 fn burst_while_frozen(lab: &Lab, pid: u32, lines: &[String]) {
+    burst_while_frozen_then(lab, pid, lines, || {});
+}
+
+/// The same, calling `then` right after vtepd resumes.
+fn burst_while_frozen_then(lab: &Lab, pid: u32, lines: &[String], then: impl FnOnce()) {
     let path = lab.dir.join("burst.batch");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     assert!(sh(&format!("kill -STOP {pid}")).0);
     let (ok, out) = lab.exec("cp", &format!("bridge -batch {}", path.display()));
     assert!(sh(&format!("kill -CONT {pid}")).0);
+    then();
     assert!(ok, "bridge -batch: {out}");
 }
 
@@ -57,9 +68,13 @@ fn announce(i: u32, at: &str) -> [String; 2] {
 }
 
 fn withdraw(i: u32) -> [String; 2] {
+    withdraw_at(i, K1_IP)
+}
+
+fn withdraw_at(i: u32, at: &str) -> [String; 2] {
     let m = mac(i);
     [
-        format!("fdb del {m} dev vxlan100 dst {K1_IP} self"),
+        format!("fdb del {m} dev vxlan100 dst {at} self"),
         format!("fdb del {m} dev vxlan100 master"),
     ]
 }
@@ -137,7 +152,44 @@ fn a_netlink_overflow_is_counted_and_the_fdb_ends_equal_to_the_mirror() {
     assert!(now.iter().all(|(_, at)| at == K2_IP));
     let r2 = resyncs();
     assert!(r2 > r1, "the second overflow is counted ({r1} -> {r2})");
+
+    // Bursts during the resync itself: an overflow while frozen, and as
+    // vtepd resumes (reading the mirror again) another burst that
+    // withdraws what the first announced and announces others, started
+    // at once, 20 ms or 100 ms later.
+    let mut during = Vec::new();
+    for (round, delay_ms) in [(0u32, 0u64), (1, 20), (2, 100)] {
+        let base = 100_000 + round * 2 * MACS;
+        let mut lines: Vec<String> = mirror(&lab)
+            .iter()
+            .flat_map(|(m, at)| {
+                [
+                    format!("fdb del {m} dev vxlan100 dst {at} self"),
+                    format!("fdb del {m} dev vxlan100 master"),
+                ]
+            })
+            .collect();
+        lines.extend((base..base + MACS).flat_map(|i| announce(i, K1_IP)));
+        let after: Vec<String> = (base..base + MACS / 2)
+            .flat_map(|i| withdraw_at(i, K1_IP))
+            .chain((base + MACS..base + MACS + MACS / 2).flat_map(|i| announce(i, K2_IP)))
+            .collect();
+        let path = lab.dir.join("during.batch");
+        std::fs::write(&path, after.join("\n") + "\n").unwrap();
+        let before = resyncs();
+        let mut second_burst = None;
+        burst_while_frozen_then(&lab, pid, &lines, || {
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            second_burst = Some(lab.spawn_exec("cp", &format!("bridge -batch {}", path.display())));
+        });
+        let out = second_burst.unwrap().wait_with_output().unwrap();
+        assert!(out.status.success(), "bridge -batch: {out:?}");
+        let t = converge(&lab, &format!("bursts during the resync (round {round})"));
+        assert_eq!(mirror(&lab).len(), MACS as usize, "round {round}");
+        during.push((t, resyncs() - before));
+    }
     assert_eq!(errors(), 0, "{}", lab.log());
+    eprintln!("bursts during the resync: (seconds to equal, resyncs) per round: {during:?}");
     eprintln!(
         "netlink overflow: {MACS} announcements ({} messages) written while vtepd was frozen: \
          FDB equal to the mirror {first:.2} s after it resumed ({} resyncs); {MACS} withdrawals \

@@ -25,6 +25,9 @@ use super::devices::{self, Spec};
 pub use super::devices::{access_name, bridge_name, vxlan_name};
 use crate::control::rtnl::{self, messages, os, Req, Rtnl};
 
+/// Reads of the whole mirror while it keeps changing during them.
+const DUMP_TRIES: u32 = 20;
+
 /// VNIs built between two progress reports.
 const BUILD_CHUNK: usize = 128;
 
@@ -674,9 +677,12 @@ impl Mirror {
             // read once the probe is over.
             if resync && !matches!(self.sweep, Sweep::Probing { .. }) {
                 resync = false;
-                let r = self.read_links().and_then(|_| self.dump());
-                let out = match r {
-                    Ok(s) => FromMirror::Snapshot(s),
+                let out = match self.consistent_dump() {
+                    Ok((s, settled)) => {
+                        // Still changing after every try: read again soon.
+                        resync = !settled;
+                        FromMirror::Snapshot(s)
+                    }
                     Err(e) => FromMirror::Error(e),
                 };
                 if tx.send(out).is_err() {
@@ -839,6 +845,35 @@ impl Mirror {
                 // and read everything so nothing of it is missed.
                 return Ok((true, true));
             }
+        }
+    }
+
+    /// Reads the whole mirror, again while it changed during the read, at
+    /// most [`DUMP_TRIES`] times; the read, and whether nothing changed
+    /// during it. A dump is not atomic: entries deleted while it runs
+    /// shift the kernel's walk of the table, and it skips entries that
+    /// did not change (so no message will bring them either). Nothing
+    /// arriving on the event socket during a dump is what says it saw
+    /// everything; what arrived is older than the next read, and dropped.
+    fn consistent_dump(&mut self) -> Result<(Snapshot, bool), String> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            self.read_links()?;
+            let s = self.dump()?;
+            let mut fds = [nix::poll::PollFd::new(
+                self.events.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let changed = nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap_or(1) > 0;
+            if !changed {
+                return Ok((s, true));
+            }
+            if tries == DUMP_TRIES {
+                // What arrived is applied on top of this read.
+                return Ok((s, false));
+            }
+            self.discard_queued();
         }
     }
 
