@@ -35,6 +35,38 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 pub use frames::{bench_mac, tenant_udp, vxlan_from};
+
+/// Remote MACs written into vtepd's EVPN mirror (VNI 100) as zebra
+/// writes them, as `bridge -batch` lines.
+pub mod evpn_batch {
+    /// The i-th test MAC.
+    pub fn mac(i: u32) -> String {
+        format!(
+            "02:aa:00:{:02x}:{:02x}:{:02x}",
+            i >> 16,
+            (i >> 8) & 0xff,
+            i & 0xff
+        )
+    }
+
+    /// MAC i behind VTEP `at`: the VXLAN device's entry and the bridge's.
+    pub fn announce(i: u32, at: &str) -> [String; 2] {
+        let m = mac(i);
+        [
+            format!("fdb replace {m} dev vxlan100 dst {at} self extern_learn"),
+            format!("fdb replace {m} dev vxlan100 master extern_learn"),
+        ]
+    }
+
+    /// Its withdrawal.
+    pub fn withdraw_at(i: u32, at: &str) -> [String; 2] {
+        let m = mac(i);
+        [
+            format!("fdb del {m} dev vxlan100 dst {at} self"),
+            format!("fdb del {m} dev vxlan100 master"),
+        ]
+    }
+}
 use std::time::{Duration, Instant};
 pub use vtep_testsupport::{must, sh, wait_for, Daemon, Reaper};
 

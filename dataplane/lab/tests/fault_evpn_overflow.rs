@@ -19,18 +19,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use vtep_lab::evpn_batch::{announce, withdraw_at};
 use vtep_lab::{bridge_remote_macs, evpn_entries, sh, Lab, LabOptions, K1_IP, K2_IP};
 
 const MACS: u32 = 20_000;
-
-fn mac(i: u32) -> String {
-    format!(
-        "02:aa:00:{:02x}:{:02x}:{:02x}",
-        i >> 16,
-        (i >> 8) & 0xff,
-        i & 0xff
-    )
-}
 
 /// (MAC, VTEP) of every remote MAC of VNI 100 in vtepd's mirror.
 fn mirror(lab: &Lab) -> BTreeSet<(String, String)> {
@@ -59,24 +51,8 @@ fn burst_while_frozen_then(lab: &Lab, pid: u32, lines: &[String], then: impl FnO
     assert!(ok, "bridge -batch: {out}");
 }
 
-fn announce(i: u32, at: &str) -> [String; 2] {
-    let m = mac(i);
-    [
-        format!("fdb replace {m} dev vxlan100 dst {at} self extern_learn"),
-        format!("fdb replace {m} dev vxlan100 master extern_learn"),
-    ]
-}
-
 fn withdraw(i: u32) -> [String; 2] {
     withdraw_at(i, K1_IP)
-}
-
-fn withdraw_at(i: u32, at: &str) -> [String; 2] {
-    let m = mac(i);
-    [
-        format!("fdb del {m} dev vxlan100 dst {at} self"),
-        format!("fdb del {m} dev vxlan100 master"),
-    ]
 }
 
 /// Waits until vtepd's EVPN entries are the mirror's; the seconds it took.
