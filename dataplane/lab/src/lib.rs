@@ -636,6 +636,18 @@ socket = "{sock}"
         ));
     }
 
+    /// An EVPN lab whose mirror holds only what the test writes into it:
+    /// zebra and bgpd of vtepd's namespace are killed.
+    pub fn evpn_mirror_only() -> Lab {
+        let lab = Lab::new(LabOptions {
+            evpn: true,
+            ..LabOptions::default()
+        });
+        lab.kill_frr_daemon("cp", "zebra");
+        lab.kill_frr_daemon("cp", "bgpd");
+        lab
+    }
+
     /// Kills FRR's `daemon` of `role` (SIGKILL: it cleans nothing up) and
     /// waits until it is gone.
     pub fn kill_frr_daemon(&self, role: &str, daemon: &str) {

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use vtep_lab::evpn_batch::{announce, withdraw_at};
-use vtep_lab::{Lab, LabOptions, K1_IP};
+use vtep_lab::{Lab, K1_IP};
 
 const ROUTES: u32 = 100_000;
 
@@ -56,12 +56,7 @@ fn run(lab: &Lab, lines: &[String], done: impl Fn(u64) -> bool) -> (f64, f64) {
 
 #[test]
 fn a_hundred_thousand_routes_in_and_out() {
-    let lab = Lab::new(LabOptions {
-        evpn: true,
-        ..LabOptions::default()
-    });
-    lab.kill_frr_daemon("cp", "zebra");
-    lab.kill_frr_daemon("cp", "bgpd");
+    let lab = Lab::evpn_mirror_only();
     let pid = lab.vtepd.as_ref().unwrap().id();
     let base = lab.ctl(&["status"])["fdb_entries"].as_u64().unwrap();
     let rss0 = rss_kib(pid);

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use vtep_lab::evpn_batch::{announce, withdraw_at};
-use vtep_lab::{bridge_remote_macs, evpn_entries, sh, Lab, LabOptions, K1_IP, K2_IP};
+use vtep_lab::{bridge_remote_macs, evpn_entries, sh, Lab, K1_IP, K2_IP};
 
 const MACS: u32 = 20_000;
 
@@ -83,12 +83,7 @@ fn converge(lab: &Lab, what: &str) -> f64 {
 
 #[test]
 fn a_netlink_overflow_is_counted_and_the_fdb_ends_equal_to_the_mirror() {
-    let lab = Lab::new(LabOptions {
-        evpn: true,
-        ..LabOptions::default()
-    });
-    lab.kill_frr_daemon("cp", "zebra");
-    lab.kill_frr_daemon("cp", "bgpd");
+    let lab = Lab::evpn_mirror_only();
     let pid = lab.vtepd.as_ref().unwrap().id();
     let resyncs = || {
         lab.ctl(&["stats"])["management"]["evpn_resyncs"]
