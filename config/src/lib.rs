@@ -308,6 +308,10 @@ pub struct StaticFdb {
     pub vni: Vni,
     pub mac: MacAddr,
     pub at: FdbAt,
+    /// IPv4 and IPv6 addresses bound to the MAC (`ips`, port entries
+    /// only): ARP/ND suppression bindings, advertised as MAC+IP routes
+    /// with `[evpn]`.
+    pub ips: Vec<IpAddr>,
 }
 
 /// Where a static FDB entry points.

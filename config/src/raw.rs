@@ -143,6 +143,8 @@ struct RawFdb {
     mac: String,
     remote: Option<String>,
     port: Option<String>,
+    #[serde(default)]
+    ips: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -895,6 +897,7 @@ fn fdb(
 ) -> Result<Vec<StaticFdb>, ConfigError> {
     let mut fdb = Vec::new();
     let mut seen = HashSet::new();
+    let mut bound = HashSet::new();
     for f in raw {
         let s = f.span();
         let f = f.into_inner();
@@ -950,7 +953,38 @@ fn fdb(
         if !seen.insert((vni, mac)) {
             return c.err("fdb.mac", s, format!("{mac} in VNI {vni} has two entries"));
         }
-        fdb.push(StaticFdb { vni, mac, at });
+        if !f.ips.is_empty() && matches!(at, FdbAt::Remote(_)) {
+            return c.err(
+                "fdb.ips",
+                s,
+                format!("{mac} in VNI {vni}: ips bind addresses to a MAC on an access port (port), not behind a remote VTEP"),
+            );
+        }
+        let mut ips = Vec::new();
+        for text in &f.ips {
+            let ip: IpAddr = match text.parse() {
+                Ok(ip) => ip,
+                Err(_) => {
+                    return c.err(
+                        "fdb.ips",
+                        s,
+                        format!("{text:?} is not an IPv4 or IPv6 address"),
+                    )
+                }
+            };
+            if ip.is_unspecified() || ip.is_multicast() {
+                return c.err("fdb.ips", s, format!("{ip} is not a host's address"));
+            }
+            if !bound.insert((vni, ip)) {
+                return c.err(
+                    "fdb.ips",
+                    s,
+                    format!("{ip} in VNI {vni} is bound to a MAC twice"),
+                );
+            }
+            ips.push(ip);
+        }
+        fdb.push(StaticFdb { vni, mac, at, ips });
     }
     Ok(fdb)
 }

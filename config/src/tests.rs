@@ -399,6 +399,38 @@ fn static_fdb_entries_on_an_access_port() {
 }
 
 #[test]
+fn static_fdb_entries_bind_addresses_to_local_macs() {
+    let local = "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:bb\"\nport = \"net_af_packet1\"\nips = [\"10.0.0.5\", \"2001:db8::5\"]\n\n[control]";
+    let c = Config::parse(&SAMPLE.replace("[control]", local)).unwrap();
+    assert_eq!(
+        c.fdb[1].ips,
+        [
+            "10.0.0.5".parse::<std::net::IpAddr>().unwrap(),
+            "2001:db8::5".parse().unwrap()
+        ]
+    );
+    assert!(c.fdb[0].ips.is_empty(), "none by default");
+    for (bad, want) in [
+        ("\"10.0.0\"", "\"10.0.0\" is not an IPv4 or IPv6 address"),
+        ("\"224.0.0.1\"", "224.0.0.1 is not a host's address"),
+        (
+            "\"10.0.0.5\", \"10.0.0.5\"",
+            "10.0.0.5 in VNI 100 is bound to a MAC twice",
+        ),
+    ] {
+        let t = local.replace("\"10.0.0.5\", \"2001:db8::5\"", bad);
+        let e = err(&SAMPLE.replace("[control]", &t));
+        assert!(e.contains("fdb.ips") && e.contains(want), "{e}");
+    }
+    let remote = local.replace("port = \"net_af_packet1\"", "remote = \"192.0.2.2\"");
+    let e = err(&SAMPLE.replace("[control]", &remote));
+    assert!(
+        e.contains("fdb.ips") && e.contains("not behind a remote VTEP"),
+        "{e}"
+    );
+}
+
+#[test]
 fn rate_limits_and_storm_control() {
     let c = Config::parse(SAMPLE).unwrap();
     assert_eq!(

@@ -343,7 +343,8 @@ pub struct NeighEntry {
 }
 
 /// One ARP/ND suppression binding of a VNI: `source` is `snooped` (seen
-/// in ARP or neighbour discovery) or `evpn` (a MAC+IP route).
+/// in ARP or neighbour discovery), `evpn` (a MAC+IP route) or `config`
+/// (`[[fdb]] ips`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArpEntry {
     pub vni: u32,

@@ -13,11 +13,10 @@
 //!
 //! Then a host moves: t1 (MAC and IPs unchanged) leaves k1 and appears
 //! behind vtepd; its MAC+IP follows it to vtepd, and back.
-use std::time::Duration;
-
 use vtep_lab::{wait_for, Lab, LabOptions, T0_MAC, T1_MAC, T2_MAC};
 
 const V6: &str = "2001:db8:100";
+const CONFIGURED: &str = "02:00:00:00:00:30";
 
 /// (ARP requests, neighbour solicitations from a specified source) inside
 /// VXLAN frames of a capture of Ethernet frames.
@@ -111,9 +110,14 @@ fn ipv6(lab: &Lab, role: &str, iface: &str, addr: &str) {
 
 #[test]
 fn arp_and_nd_answered_from_evpn_routes_on_both_sides() {
+    // A host vtepd knows from its config alone: MAC on the access port,
+    // and its addresses.
     let mut lab = Lab::new(LabOptions {
         evpn: true,
         arp_suppress: true,
+        extra_config: format!(
+            "[[fdb]]\nvni = 100\nmac = \"{CONFIGURED}\"\nport = \"net_af_packet1\"\nips = [\"10.0.0.30\", \"{V6}::30\"]\n"
+        ),
         ..LabOptions::default()
     });
     assert!(
@@ -161,8 +165,21 @@ fn arp_and_nd_answered_from_evpn_routes_on_both_sides() {
         "vtepd's bindings from MAC+IP routes\n{}",
         diag(&lab)
     );
-    // MAC+IP routes out: the kernel VTEPs hold t0's, from vtepd.
+    // MAC+IP routes out: the kernel VTEPs hold t0's (snooped) and the
+    // configured host's, from vtepd.
     for k in ["k1", "k2"] {
+        assert!(
+            wait_for(30, || {
+                [
+                    kernel_neigh(&lab, k, "10.0.0.30"),
+                    kernel_neigh(&lab, k, &format!("{V6}::30")),
+                ]
+                .iter()
+                .all(|n| n.contains(CONFIGURED) && n.contains("extern_learn"))
+            }),
+            "{k} holds the configured binding from vtepd\n{}",
+            diag(&lab)
+        );
         assert!(
             wait_for(30, || {
                 let (a, b) = (
@@ -254,17 +271,18 @@ fn arp_and_nd_answered_from_evpn_routes_on_both_sides() {
         "k2 follows t1's MAC+IP to vtepd\n{}",
         diag(&lab)
     );
-    // And back to k1.
+    // And back to k1. k1's kernel learns t1's address only from an ARP
+    // request for its own SVI address that comes after zebra removed the
+    // extern-learned entry vtepd's route had put there (the kernel does
+    // not override it from traffic): t1 asks again until it does.
     lab.must_exec("m1", &format!("ip link set {} down", lab.ifname("m1h")));
     lab.must_exec("t1", &format!("ip link set {t1h} up"));
-    std::thread::sleep(Duration::from_millis(200));
     assert!(
-        lab.ping("t1", "10.0.0.201", 20),
-        "t1 back at k1\n{}",
-        diag(&lab)
-    );
-    assert!(
-        wait_for(40, || binding(&lab, "10.0.0.11") == evpn(T1_MAC)),
+        wait_for(40, || {
+            lab.exec("t1", "ip neigh flush all");
+            lab.exec("t1", "ping -c 1 -W 1 10.0.0.201");
+            binding(&lab, "10.0.0.11") == evpn(T1_MAC)
+        }),
         "vtepd follows t1's MAC+IP back to k1\n{}",
         diag(&lab)
     );

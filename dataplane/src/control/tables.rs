@@ -35,6 +35,8 @@ pub enum BindSource {
     Snooped,
     /// An EVPN MAC+IP route.
     Evpn,
+    /// `[[fdb]] ips`: beats the others, as static entries beat routes.
+    Config,
 }
 
 impl BindSource {
@@ -42,6 +44,7 @@ impl BindSource {
         match self {
             BindSource::Snooped => "snooped",
             BindSource::Evpn => "evpn",
+            BindSource::Config => "config",
         }
     }
 }
@@ -255,6 +258,22 @@ impl Tables {
                 .add_static(i, f.mac.0, target, now)
                 .map_err(|_| format!("FDB full adding {} in VNI {}", f.mac, f.vni))?;
         }
+        // The config's bindings replace the last config's.
+        self.arp_bind.retain(|_, b| b.source != BindSource::Config);
+        for f in &cfg.fdb {
+            let i = self.vnis.intern(f.vni)?;
+            for ip in &f.ips {
+                let source = BindSource::Config;
+                self.arp_bind.insert(
+                    (i, *ip),
+                    Binding {
+                        mac: f.mac.0,
+                        source,
+                    },
+                );
+            }
+        }
+        self.neigh_check = true;
         self.cfg = cfg;
         self.dirty = true;
         Ok(())
@@ -276,8 +295,12 @@ impl Tables {
             }
             Event::ArpSnoop { vni, ip, mac } => {
                 // What traffic shows is newer than what it repeats.
-                let known = self.arp_bind.get(&(vni, ip)).map(|b| b.mac);
-                if known != Some(mac) && (known.is_some() || self.arp_bind.len() < MAX_ARP_BINDINGS)
+                let known = self.arp_bind.get(&(vni, ip)).copied();
+                let fixed = known.is_some_and(|b| b.source == BindSource::Config);
+                let known = known.map(|b| b.mac);
+                if !fixed
+                    && known != Some(mac)
+                    && (known.is_some() || self.arp_bind.len() < MAX_ARP_BINDINGS)
                 {
                     let source = BindSource::Snooped;
                     self.arp_bind.insert((vni, ip), Binding { mac, source });

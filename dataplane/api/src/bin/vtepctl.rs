@@ -84,7 +84,7 @@ enum Cmd {
         #[command(subcommand)]
         op: ShowOp,
     },
-    /// ARP/ND suppression bindings: (VNI, IP) -> MAC, snooped or from EVPN.
+    /// ARP/ND suppression bindings: (VNI, IP) -> MAC, snooped, from EVPN or config.
     Arp {
         #[command(subcommand)]
         op: ArpOp,
@@ -101,7 +101,7 @@ enum ShowOp {
 
 #[derive(Subcommand)]
 enum ArpOp {
-    /// List bindings, one line each, with their source (snooped/evpn).
+    /// List bindings, one line each, with their source (snooped/evpn/config).
     Show {
         /// Only this VNI.
         #[arg(long)]

@@ -156,6 +156,10 @@ impl Tables {
                     mac,
                     source: BindSource::Evpn,
                 };
+                let old = self.arp_bind.get(&(i, ip)).copied();
+                if old.is_some_and(|o| o.source == BindSource::Config) {
+                    return false;
+                }
                 let changed = self.arp_bind.insert((i, ip), b) != Some(b);
                 // Another VTEP has the address now.
                 self.neigh_check |= changed;
@@ -186,7 +190,7 @@ impl Tables {
     /// The mirror requests that make the SVIs hold exactly vtepd's
     /// bindings of its local MACs (learned or static on an access port, or
     /// adopted from the previous process), when something they depend on
-    /// changed.
+    /// changed. EVPN bindings of MACs that became local become vtepd's.
     pub fn neigh_requests(&mut self) -> Vec<ToMirror> {
         if !std::mem::take(&mut self.neigh_check) || self.cfg.evpn.is_none() {
             return Vec::new();
@@ -202,10 +206,18 @@ impl Tables {
                 local.insert((i, mac));
             }
         }
+        // An address another VTEP announced whose MAC is here now: the
+        // host moved here, its addresses with it (traffic may never show
+        // them again: the workers report only bindings they lack).
+        for ((i, _), b) in self.arp_bind.iter_mut() {
+            if b.source == BindSource::Evpn && local.contains(&(*i, b.mac)) {
+                b.source = BindSource::Snooped;
+            }
+        }
         let want: HashMap<(u32, IpAddr), [u8; 6]> = self
             .arp_bind
             .iter()
-            .filter(|(&(i, _), b)| b.source == BindSource::Snooped && local.contains(&(i, b.mac)))
+            .filter(|(&(i, _), b)| b.source != BindSource::Evpn && local.contains(&(i, b.mac)))
             .filter_map(|(&(i, ip), b)| Some(((self.vnis.vni_of(i)?.get(), ip), b.mac)))
             .collect();
         let mut out: Vec<ToMirror> = self
@@ -850,6 +862,46 @@ mod tests {
                 ip: ip(b)
             }]
         );
+        // X comes back here while 10.0.0.1 is still EVPN's: the address
+        // comes with its MAC, and is advertised from here again.
+        learn_local(&mut t, X, 10_000_001);
+        t.mirror_requests();
+        assert_eq!(
+            t.neigh_requests(),
+            [ToMirror::LocalNeigh {
+                vni: 100,
+                ip: ip(b),
+                mac: X
+            }]
+        );
+        t.evpn_update(
+            &Update::Neigh {
+                vni: 100,
+                ip: ip(a),
+                mac: X,
+            },
+            10_000_002,
+        );
+        assert_eq!(
+            t.neigh_requests(),
+            [ToMirror::LocalNeigh {
+                vni: 100,
+                ip: ip(a),
+                mac: X
+            }]
+        );
+        assert_eq!(binding(&t, a).map(|x| x.source), Some(BindSource::Snooped));
+        t.fdb.age(30_000_000, &[]);
+        t.mirror_requests();
+        t.neigh_requests();
+        t.evpn_update(
+            &Update::Neigh {
+                vni: 100,
+                ip: ip(a),
+                mac: Y,
+            },
+            30_000_001,
+        );
         // A withdrawn route takes the EVPN binding away; a snooped one stays.
         assert!(t.evpn_update(
             &Update::NeighGone {
@@ -916,6 +968,59 @@ mod tests {
             [ToMirror::LocalNeighGone {
                 vni: 100,
                 ip: ip("10.0.0.1")
+            }]
+        );
+    }
+
+    #[test]
+    fn config_bindings_are_advertised_and_beat_traffic_and_routes() {
+        let extra = "[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:12\"\nport = \"net_ring1\"\nips = [\"10.0.0.7\"]\n";
+        let mut t = Tables::new(evpn_config(extra), [2, 0, 0, 0, 1, 1], 0).unwrap();
+        let mut out = t.mirror_requests();
+        out.extend(t.neigh_requests());
+        assert_eq!(
+            out,
+            [
+                ToMirror::Local {
+                    vni: 100,
+                    mac: Y,
+                    is_static: true
+                },
+                ToMirror::LocalNeigh {
+                    vni: 100,
+                    ip: ip("10.0.0.7"),
+                    mac: Y
+                }
+            ]
+        );
+        let config = Some((Y, BindSource::Config));
+        snoop(&mut t, "10.0.0.7", X, 1);
+        assert_eq!(binding(&t, "10.0.0.7").map(|b| (b.mac, b.source)), config);
+        assert!(!t.evpn_update(
+            &Update::Neigh {
+                vni: 100,
+                ip: ip("10.0.0.7"),
+                mac: X
+            },
+            2
+        ));
+        assert_eq!(binding(&t, "10.0.0.7").map(|b| (b.mac, b.source)), config);
+        assert!(t.neigh_requests().is_empty());
+        let rows = t.arp_show(Some(100)).unwrap();
+        assert_eq!(
+            (rows[0].ip.as_str(), rows[0].source.as_str()),
+            ("10.0.0.7", "config")
+        );
+        // A reload without it: it goes, and is withdrawn.
+        let c =
+            evpn_config("[[fdb]]\nvni = 100\nmac = \"02:00:00:00:00:12\"\nport = \"net_ring1\"\n");
+        t.apply(c, 3).unwrap();
+        assert_eq!(binding(&t, "10.0.0.7"), None);
+        assert_eq!(
+            t.neigh_requests(),
+            [ToMirror::LocalNeighGone {
+                vni: 100,
+                ip: ip("10.0.0.7")
             }]
         );
     }
