@@ -1076,6 +1076,10 @@ mod known_unicast {
             // VNI 100's tunnel is the first.
             w.st.remotes[r5 as usize].as_mut().unwrap().templates[0] = Some(t6);
         }
+        // Bindings that ARP/ND suppression answers from, where it is on.
+        let v100 = w.vni(100);
+        w.st.arp.insert((v100, BOUND4.into()), H2);
+        w.st.arp.insert((v100, BOUND6.into()), H2);
         // Learned entries, where learning is on.
         w.learned(100, FAR3, Target::Remote(r3));
         w.learned(100, H1, Target::Local(0));
@@ -1100,6 +1104,25 @@ mod known_unicast {
             tpa: Ipv4Addr::new(10, 0, 0, 2),
         }
         .frame(dst, src)
+    }
+
+    /// Addresses bound to H2 in VNI 100.
+    const BOUND4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
+    const BOUND6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 5, 0, 0, 0, 0, 9);
+
+    /// A neighbour solicitation from H1 (2001:db8:5::1) for `target`.
+    fn solicitation(target: std::net::Ipv6Addr) -> Vec<u8> {
+        use crate::wire::icmpv6::{self, Nd};
+        use crate::wire::ipv6;
+        let group = ipv6::solicited_node(target);
+        let nd = Nd {
+            kind: icmpv6::NEIGHBOR_SOLICIT,
+            flags: 0,
+            target,
+            lladdr: Some(H1),
+        };
+        let src = std::net::Ipv6Addr::new(0x2001, 0xdb8, 5, 0, 0, 0, 0, 1);
+        icmpv6::frame(ipv6::multicast_mac(group), H1, src, group, 255, &nd.body())
     }
 
     /// A packet of `f` with `set` applied.
@@ -1176,6 +1199,14 @@ mod known_unicast {
             ("known remote again", plain(frame(FAR, H1, 46))),
             ("ARP reply to a remote host", plain(arp_reply(FAR, H1))),
             (
+                "ARP request for a bound address",
+                plain(arp_request(H1, Ipv4Addr::new(10, 0, 0, 1), BOUND4)),
+            ),
+            (
+                "solicitation for a bound address",
+                plain(solicitation(BOUND6)),
+            ),
+            (
                 "unknown destination",
                 plain(frame([2, 0, 0, 0, 9, 9], H1, 46)),
             ),
@@ -1197,6 +1228,9 @@ mod known_unicast {
         ]
     }
 
+    /// A VNI's (packets, bytes) counts and its event counts.
+    type VniCounts = ([(u64, u64); 5], [u64; 3]);
+
     /// Everything forwarding leaves behind.
     #[derive(Debug, PartialEq)]
     struct Outcome {
@@ -1205,8 +1239,9 @@ mod known_unicast {
         access: [Vec<(Vec<u8>, bool)>; 2],
         punted: Vec<Vec<u8>>,
         events: Vec<Event>,
-        /// Encap, flood, decap, policed both ways; storm control.
-        vnis: Vec<([(u64, u64); 5], u64)>,
+        /// Encap, flood, decap, policed both ways; storm control, ARP
+        /// and ND answered.
+        vnis: Vec<VniCounts>,
         flood_copy_drops: u64,
         reserved_bits_seen: u64,
         remotes: Vec<[(u64, u64); 2]>,
@@ -1236,7 +1271,8 @@ mod known_unicast {
                         &c.policed_encap,
                         &c.policed_decap,
                     ];
-                    (counts.map(|x| x.get()), load(&c.storm_dropped))
+                    let answered = [&c.storm_dropped, &c.arp_suppressed, &c.nd_suppressed];
+                    (counts.map(|x| x.get()), answered.map(load))
                 })
                 .to_vec(),
             remotes: w.stats.remotes[..n]
@@ -1604,6 +1640,9 @@ mod known_unicast {
                 // The known remotes were reached (not a vacuous match).
                 assert_eq!(fast.tally.rx, frames().len() as u64);
                 assert!(fast.underlay.len() >= 3, "{f:?}: {:?}", fast.tally);
+                // Suppression answered the ARP request and the solicitation.
+                let want = u64::from(f.suppress);
+                assert_eq!(fast.vnis[0].1[1..], [want, want], "{f:?}, port {port}");
             }
         }
     }
