@@ -85,9 +85,16 @@ impl Nd {
         })
     }
 
-    /// The message with its link-layer option, checksum still 0.
-    pub fn body(&self) -> Vec<u8> {
-        let mut m = vec![0u8; ND_LEN];
+    /// The message's length: with its link-layer option, if any.
+    pub fn wire_len(&self) -> usize {
+        ND_LEN + if self.lladdr.is_some() { 8 } else { 0 }
+    }
+
+    /// Writes the message with its link-layer option, checksum 0, into
+    /// the first [`Nd::wire_len`] bytes of `m` (which must hold them).
+    pub fn emit(&self, m: &mut [u8]) {
+        let m = &mut m[..self.wire_len()];
+        m.fill(0);
         m[0] = self.kind;
         m[4] = self.flags;
         m[8..24].copy_from_slice(&self.target.octets());
@@ -97,9 +104,15 @@ impl Nd {
             } else {
                 OPT_TARGET_LL
             };
-            m.extend_from_slice(&[opt, 1]);
-            m.extend_from_slice(&mac);
+            m[24..26].copy_from_slice(&[opt, 1]);
+            m[26..32].copy_from_slice(&mac);
         }
+    }
+
+    /// The message with its link-layer option, checksum still 0.
+    pub fn body(&self) -> Vec<u8> {
+        let mut m = vec![0u8; self.wire_len()];
+        self.emit(&mut m);
         m
     }
 }
@@ -138,17 +151,17 @@ pub fn advert_in_place(f: &mut [u8], src: Ipv6Addr, ns: &Nd, mac: [u8; 6]) -> bo
         return false;
     }
     EthernetFrame::new_unchecked(&mut f[..]).reverse(mac);
+    let mut ip = Ipv6Packet::new_unchecked(&mut f[ETH_LEN..ADVERT_FRAME_LEN]);
+    ip.init(255, PROTO_ICMPV6, ns.target, src);
     let na = Nd {
         kind: NEIGHBOR_ADVERT,
         flags: FLAG_SOLICITED | FLAG_OVERRIDE,
         target: ns.target,
         lladdr: Some(mac),
-    }
-    .body();
-    let mut ip = Ipv6Packet::new_unchecked(&mut f[ETH_LEN..ADVERT_FRAME_LEN]);
-    ip.init(255, PROTO_ICMPV6, ns.target, src);
-    ip.set_payload_len(na.len() as u16);
-    ip.payload_mut().copy_from_slice(&na);
+    };
+    ip.set_payload_len(na.wire_len() as u16);
+    // Written in place: no buffer per answer.
+    na.emit(ip.payload_mut());
     fill_checksum(&mut ip);
     true
 }
